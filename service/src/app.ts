@@ -1,0 +1,82 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { StaticCredentials, type CredentialProvider } from './auth/credentials.js';
+import { BlobStore } from './blobs/blob-store.js';
+import type { Config } from './config.js';
+import { connect, migrate, ping } from './db/database.js';
+import { createS3Handler, newRequestId } from './s3/handler.js';
+import { Collector } from './store/collector.js';
+import { Store } from './store/store.js';
+
+export interface Gateway {
+  app: FastifyInstance;
+  store: Store;
+  collector: Collector;
+  credentials: CredentialProvider;
+}
+
+function isSigned(url: string | undefined, authorization: string | undefined): boolean {
+  return !!authorization || /[?&]X-Amz-(Algorithm|Signature)=/.test(url ?? '');
+}
+
+/** Builds the gateway: migrations run, blob directories exist, routes registered; not yet listening. */
+export async function buildGateway(config: Config): Promise<Gateway> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // One structured line per S3 request comes from the handler, with operation, bucket and bytes.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    genReqId: newRequestId,
+    requestIdHeader: false,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+  });
+  const db = connect(config.databaseUrl, config.dbPoolMax);
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  const blobs = new BlobStore({ dataDir: config.dataDir, masterKey: config.masterKey, inlineMax: config.inlineMaxBytes });
+  await blobs.init();
+  const store = new Store({ db, blobs, region: config.region, log: app.log });
+  const collector = new Collector(store, blobs, config.gcGraceSeconds * 1000, app.log);
+  const credentials = new StaticCredentials(config.credentials);
+
+  // S3 bodies are streamed by the operation handlers; Fastify must never buffer or parse them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  const s3 = createS3Handler({
+    store,
+    credentials,
+    settings: { region: config.region, enforcePayloadVerification: config.enforcePayloadVerification },
+    domain: config.domain,
+    log: app.log,
+  });
+  // Health endpoints answer unsigned requests only: a signed GET /health is ListObjects on a bucket named "health".
+  app.get('/health', async (request, reply) => {
+    if (isSigned(request.raw.url, request.headers.authorization)) return s3(request, reply);
+    return { status: 'ok' };
+  });
+  app.get('/ready', async (request, reply) => {
+    if (isSigned(request.raw.url, request.headers.authorization)) return s3(request, reply);
+    try {
+      await ping(db);
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'postgres unreachable' });
+    }
+  });
+  app.all('/', s3);
+  app.all('/*', s3);
+
+  app.addHook('onReady', async () => collector.start(config.gcIntervalSeconds * 1000));
+  app.addHook('onClose', async () => {
+    await collector.stop();
+    await db.destroy();
+  });
+  return { app, store, collector, credentials };
+}

@@ -1,0 +1,96 @@
+import { S3Error } from '../s3/errors.js';
+import type { ChunkSigning } from './chunked.js';
+import type { CredentialProvider } from './credentials.js';
+import {
+  headerValue,
+  parseAuthorizationHeader,
+  parsePresignedQuery,
+  STREAMING_SIGNED,
+  STREAMING_SIGNED_TRAILER,
+  STREAMING_UNSIGNED_TRAILER,
+  UNSIGNED_PAYLOAD,
+  verifySignature,
+  type WireRequest,
+} from './sigv4.js';
+
+/** How the request body is bound to the signature, from x-amz-content-sha256. */
+export type PayloadMode =
+  | { kind: 'sha256'; hex: string }
+  | { kind: 'unsigned' }
+  | { kind: 'streaming'; signing?: ChunkSigning; trailer: boolean };
+
+export interface Authenticated {
+  accessKeyId: string;
+  presigned: boolean;
+  payload: PayloadMode;
+}
+
+export interface AuthenticateOptions {
+  credentials: CredentialProvider;
+  now: Date;
+  enforcePayloadVerification: boolean;
+}
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+
+/** Verifies the SigV4 signature of a request (header or presigned) before any of its body is read. */
+export function authenticate(
+  wire: WireRequest,
+  query: ReadonlyArray<[string, string]>,
+  opts: AuthenticateOptions,
+): Authenticated {
+  const authorization = headerValue(wire.headers, 'authorization');
+  const presigned = !authorization && query.some(([k]) => k === 'X-Amz-Algorithm' || k === 'X-Amz-Signature');
+  if (!authorization && !presigned) {
+    throw new S3Error('AccessDenied', 'Anonymous access is not allowed; sign the request with SigV4.');
+  }
+  const params = presigned ? parsePresignedQuery(query) : parseAuthorizationHeader(authorization!, wire.headers);
+  let declared = headerValue(wire.headers, 'x-amz-content-sha256');
+  if (presigned) {
+    declared = query.find(([k]) => k === 'X-Amz-Content-Sha256')?.[1] ?? declared ?? UNSIGNED_PAYLOAD;
+  } else if (declared === undefined) {
+    if (opts.enforcePayloadVerification) {
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+    }
+    declared = UNSIGNED_PAYLOAD;
+  }
+  const payload = payloadMode(declared);
+  const verified = verifySignature(wire, params, declared, {
+    service: 's3',
+    normalize: false,
+    now: opts.now,
+    maxSkewMs: MAX_SKEW_MS,
+    lookupSecret: (id) => opts.credentials.secretFor(id),
+  });
+  if (payload.kind === 'streaming' && payload.signing) {
+    payload.signing = {
+      key: verified.key,
+      scope: verified.scope,
+      amzDate: params.amzDate,
+      seedSignature: params.signature.toLowerCase(),
+    };
+  }
+  return { accessKeyId: params.credential.accessKeyId, presigned, payload };
+}
+
+function payloadMode(declared: string): PayloadMode {
+  switch (declared) {
+    case UNSIGNED_PAYLOAD:
+      return { kind: 'unsigned' };
+    case STREAMING_UNSIGNED_TRAILER:
+      return { kind: 'streaming', trailer: true };
+    case STREAMING_SIGNED:
+    case STREAMING_SIGNED_TRAILER:
+      // The signing context is filled in once the seed signature is verified.
+      return {
+        kind: 'streaming',
+        trailer: declared === STREAMING_SIGNED_TRAILER,
+        signing: { key: Buffer.alloc(0), scope: '', amzDate: '', seedSignature: '' },
+      };
+    default:
+      if (/^[0-9a-f]{64}$/.test(declared)) return { kind: 'sha256', hex: declared };
+      throw new S3Error('InvalidArgument', `x-amz-content-sha256 must be a SHA-256 hex digest or a payload mode, not '${declared}'.`, {
+        ArgumentName: 'x-amz-content-sha256',
+      });
+  }
+}

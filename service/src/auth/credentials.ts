@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+
+export interface S3Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+  userName?: string;
+}
+
+/** Looks up secrets by access key id; the source (a secret file today) stays behind this interface. */
+export interface CredentialProvider {
+  secretFor(accessKeyId: string): string | undefined;
+}
+
+export class StaticCredentials implements CredentialProvider {
+  private readonly byId: Map<string, S3Credential>;
+
+  constructor(list: S3Credential[]) {
+    this.byId = new Map(list.map((c) => [c.accessKeyId, c]));
+  }
+
+  secretFor(accessKeyId: string): string | undefined {
+    return this.byId.get(accessKeyId)?.secretAccessKey;
+  }
+
+  all(): S3Credential[] {
+    return [...this.byId.values()];
+  }
+}
+
+/** Parses the credentials secret: a JSON array of `{client_id, client_secret, user_name?}`. */
+export function parseCredentialsJson(text: string): S3Credential[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new Error('is not valid JSON');
+  }
+  if (!Array.isArray(data) || data.length === 0) throw new Error('must be a non-empty JSON array');
+  return data.map((entry, i) => {
+    const e = entry as Record<string, unknown>;
+    if (typeof e?.client_id !== 'string' || !/^[A-Za-z0-9._~+/=-]{3,128}$/.test(e.client_id)) {
+      throw new Error(`entry ${i} needs a client_id of 3-128 URL-safe characters`);
+    }
+    if (typeof e.client_secret !== 'string' || e.client_secret.length < 8) {
+      throw new Error(`entry ${i} needs a client_secret of at least 8 characters`);
+    }
+    return {
+      accessKeyId: e.client_id,
+      secretAccessKey: e.client_secret,
+      userName: typeof e.user_name === 'string' ? e.user_name : undefined,
+    };
+  });
+}
+
+export async function loadCredentialsFile(file: string): Promise<S3Credential[]> {
+  return parseCredentialsJson(await readFile(file, 'utf8'));
+}

@@ -1,0 +1,53 @@
+import { readSmallBody } from './payload.js';
+import type { S3Context, S3Response } from './context.js';
+import { xmlResponse } from './context.js';
+import { isoDate, parseXml, toXml } from './xml.js';
+
+const MAX_CONFIG_BODY = 64 * 1024;
+
+export function ownerXml(accessKeyId: string) {
+  return { ID: accessKeyId, DisplayName: accessKeyId };
+}
+
+export async function listBuckets(ctx: S3Context): Promise<S3Response> {
+  const buckets = await ctx.store.listBuckets(ctx.auth.accessKeyId);
+  return xmlResponse(
+    toXml('ListAllMyBucketsResult', {
+      Owner: ownerXml(ctx.auth.accessKeyId),
+      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: b.region })) },
+    }),
+  );
+}
+
+export async function createBucket(ctx: S3Context): Promise<S3Response> {
+  const { text } = await readSmallBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: false,
+    maxBytes: MAX_CONFIG_BODY,
+  });
+  let location: string | undefined;
+  if (text.trim()) {
+    const doc = parseXml(text).CreateBucketConfiguration as Record<string, unknown> | undefined;
+    const lc = doc?.LocationConstraint;
+    location = typeof lc === 'string' ? lc.trim() || undefined : undefined;
+  }
+  await ctx.store.createBucket(ctx.auth.accessKeyId, ctx.bucket!, location);
+  return { status: 200, headers: { location: `/${ctx.bucket}` } };
+}
+
+export async function headBucket(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  return { status: 200, headers: { 'x-amz-bucket-region': bucket.region } };
+}
+
+export async function deleteBucket(ctx: S3Context): Promise<S3Response> {
+  await ctx.store.deleteBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  return { status: 204 };
+}
+
+export async function getBucketLocation(ctx: S3Context): Promise<S3Response> {
+  const bucket = await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  // AWS answers an empty constraint for us-east-1, and clients rely on that mapping.
+  return xmlResponse(toXml('LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region }));
+}

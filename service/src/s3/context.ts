@@ -1,0 +1,37 @@
+import type { IncomingMessage } from 'node:http';
+import type { Authenticated } from '../auth/authenticate.js';
+import type { Store } from '../store/store.js';
+
+export interface S3Settings {
+  region: string;
+  enforcePayloadVerification: boolean;
+}
+
+/** One authenticated S3 request as the operation handlers see it. */
+export interface S3Context {
+  requestId: string;
+  raw: IncomingMessage;
+  method: string;
+  bucket?: string;
+  key?: string;
+  /** Decoded query parameters; a repeated parameter keeps its first value. */
+  query: Map<string, string>;
+  auth: Authenticated;
+  store: Store;
+  settings: S3Settings;
+}
+
+export interface S3Response {
+  status: number;
+  headers?: Record<string, string | number>;
+  body?: string | AsyncIterable<Buffer>;
+}
+
+export function xmlResponse(body: string, status = 200, headers: Record<string, string | number> = {}): S3Response {
+  return { status, headers: { 'content-type': 'application/xml', ...headers }, body };
+}
+
+export function headerOf(ctx: S3Context, name: string): string | undefined {
+  const v = ctx.raw.headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}

@@ -1,0 +1,66 @@
+/**
+ * S3 errors as values. Every failure the gateway reports to a client is one of these, so the
+ * protocol layer can always answer with AWS's code, status and XML body.
+ */
+export const S3_ERRORS = {
+  AccessDenied: [403, 'Access Denied'],
+  AuthorizationHeaderMalformed: [400, 'The authorization header is malformed.'],
+  AuthorizationQueryParametersError: [400, 'Error parsing the X-Amz-Credential parameter.'],
+  BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available.'],
+  BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
+  BucketNotEmpty: [409, 'The bucket you tried to delete is not empty.'],
+  EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
+  IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],
+  InternalError: [500, 'We encountered an internal error. Please try again.'],
+  InvalidAccessKeyId: [403, 'The AWS Access Key Id you provided does not exist in our records.'],
+  InvalidArgument: [400, 'Invalid Argument'],
+  InvalidBucketName: [400, 'The specified bucket is not valid.'],
+  InvalidDigest: [400, 'The Content-MD5 or checksum value you specified is not valid.'],
+  InvalidLocationConstraint: [400, 'The specified location-constraint is not valid.'],
+  InvalidRange: [416, 'The requested range is not satisfiable'],
+  InvalidRequest: [400, 'Invalid Request'],
+  KeyTooLongError: [400, 'Your key is too long.'],
+  MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
+  MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],
+  MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
+  MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist.'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  NotImplemented: [501, 'A header or query you provided implies functionality that is not implemented.'],
+  NotModified: [304, 'Not Modified'],
+  PreconditionFailed: [412, 'At least one of the pre-conditions you specified did not hold.'],
+  RequestTimeTooSkewed: [403, "The difference between the request time and the server's time is too large."],
+  ServiceUnavailable: [503, 'Please reduce your request rate.'],
+  SignatureDoesNotMatch: [
+    403,
+    'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+  ],
+  XAmzContentSHA256Mismatch: [400, 'The provided x-amz-content-sha256 header does not match what was computed.'],
+  InvalidChunkSizeError: [400, 'Only the last chunk is allowed to have a size less than 8192 bytes.'],
+  MalformedTrailerError: [400, 'The request contained trailing data that was not well-formed.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type S3ErrorCode = keyof typeof S3_ERRORS;
+
+export class S3Error extends Error {
+  readonly status: number;
+  /** Extra elements AWS adds to some errors (e.g. BucketName, Key, ArgumentName). */
+  readonly extra: Record<string, string>;
+
+  constructor(
+    readonly code: S3ErrorCode,
+    message?: string,
+    extra: Record<string, string> = {},
+  ) {
+    const [status, defaultMessage] = S3_ERRORS[code];
+    super(message ?? defaultMessage);
+    this.name = 'S3Error';
+    this.status = status;
+    this.extra = extra;
+  }
+}
+
+export function isS3Error(err: unknown): err is S3Error {
+  return err instanceof S3Error;
+}

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Log } from '../log.js';
+import { authenticate } from '../auth/authenticate.js';
+import type { CredentialProvider } from '../auth/credentials.js';
+import { parseRawQuery, type WireRequest } from '../auth/sigv4.js';
+import type { Store } from '../store/store.js';
+import type { S3Context, S3Response, S3Settings } from './context.js';
+import { isS3Error, S3Error } from './errors.js';
+import { route } from './router.js';
+import { resolveTarget } from './target.js';
+import { toXml } from './xml.js';
+
+export interface S3HandlerDeps {
+  store: Store;
+  credentials: CredentialProvider;
+  settings: S3Settings;
+  domain?: string;
+  log: Log;
+}
+
+export function newRequestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+function pairs(raw: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+function errorBody(err: S3Error, resource: string, requestId: string): string {
+  return toXml(
+    'Error',
+    { Code: err.code, Message: err.message, Resource: resource, ...err.extra, RequestId: requestId, HostId: requestId },
+    false,
+  );
+}
+
+/** Serves one S3 request on the raw response: exact headers (HEAD lengths, 304s) and streamed bodies. */
+export function createS3Handler(deps: S3HandlerDeps) {
+  return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    reply.hijack();
+    const req = request.raw;
+    const res = reply.raw;
+    const requestId = request.id;
+    const started = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const qi = url.indexOf('?');
+    const rawPath = qi < 0 ? url : url.slice(0, qi);
+    const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
+    const method = (req.method ?? 'GET').toUpperCase();
+    let operation = 'Unknown';
+    let bucket: string | undefined;
+    let accessKeyId: string | undefined;
+    let bytesOut = 0;
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('server', 'Coffer');
+    try {
+      const wire: WireRequest = { method, rawPath, rawQuery, headers: pairs(req.rawHeaders) };
+      const queryPairs = parseRawQuery(rawQuery);
+      const target = resolveTarget(req.headers.host, rawPath, deps.domain);
+      bucket = target.bucket;
+      const auth = authenticate(wire, queryPairs, {
+        credentials: deps.credentials,
+        now: new Date(),
+        enforcePayloadVerification: deps.settings.enforcePayloadVerification,
+      });
+      accessKeyId = auth.accessKeyId;
+      const query = new Map<string, string>();
+      for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
+      const ctx: S3Context = {
+        requestId,
+        raw: req,
+        method,
+        bucket: target.bucket,
+        key: target.key,
+        query,
+        auth,
+        store: deps.store,
+        settings: deps.settings,
+      };
+      const endpoint = route(ctx);
+      operation = endpoint.name;
+      const response = await endpoint.handler(ctx);
+      bytesOut = await send(res, response, method);
+    } catch (err) {
+      const s3err = isS3Error(err) ? err : new S3Error('InternalError');
+      if (!isS3Error(err)) deps.log.error({ err, requestId, operation }, 'request failed');
+      if (res.headersSent) {
+        // The status line is gone; cutting the connection is the only honest signal left.
+        deps.log.error({ err, requestId, operation }, 'response failed after headers were sent');
+        res.destroy();
+      } else {
+        // An unread body would otherwise be drained in full before the next request on this socket.
+        if (!req.complete) res.setHeader('connection', 'close');
+        const body = method === 'HEAD' ? undefined : errorBody(s3err, decodeURIComponent(rawPath) || '/', requestId);
+        bytesOut = await send(res, { status: s3err.status, headers: { 'content-type': 'application/xml' }, body }, method).catch(
+          () => 0,
+        );
+      }
+    } finally {
+      deps.log.info(
+        {
+          requestId,
+          operation,
+          method,
+          bucket,
+          accessKeyId,
+          status: res.statusCode,
+          bytesIn: Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0),
+          bytesOut,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    }
+  };
+}
+
+async function send(res: ServerResponse, response: S3Response, method: string): Promise<number> {
+  res.statusCode = response.status;
+  for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
+  const body = response.body;
+  if (body === undefined || method === 'HEAD') {
+    if (!res.hasHeader('content-length') && response.status !== 304 && response.status !== 204) res.setHeader('content-length', 0);
+    res.end();
+    return 0;
+  }
+  if (typeof body === 'string') {
+    const buf = Buffer.from(body, 'utf8');
+    res.setHeader('content-length', buf.length);
+    res.end(buf);
+    return buf.length;
+  }
+  let sent = 0;
+  const counted = Readable.from(
+    (async function* () {
+      for await (const chunk of body) {
+        sent += chunk.length;
+        yield chunk;
+      }
+    })(),
+  );
+  await pipeline(counted, res);
+  return sent;
+}

@@ -1,0 +1,274 @@
+import type { ObjectHeaders, ObjectInfo } from '../store/types.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { S3Error } from './errors.js';
+import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
+import { parseXml, toXml } from './xml.js';
+import { CHECKSUM_ALGORITHMS } from '../auth/checksums.js';
+
+const MAX_METADATA_BYTES = 2048;
+const MAX_KEY_BYTES = 1024;
+const MAX_DELETE_KEYS = 1000;
+
+export function checkKey(key: string): void {
+  if (key.length === 0) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
+  // Postgres text cannot hold NUL and XML 1.0 cannot carry it: refuse rather than store a key we cannot list.
+  if (key.includes('\u0000')) throw new S3Error('InvalidArgument', 'Object key must not contain NUL.');
+}
+
+function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
+  // aws-chunked is a transfer detail of this request, not the object's content encoding.
+  const encoding = headerOf(ctx, 'content-encoding')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s && s.toLowerCase() !== 'aws-chunked')
+    .join(', ');
+  return {
+    contentType: headerOf(ctx, 'content-type') || 'binary/octet-stream',
+    contentEncoding: encoding || undefined,
+    contentDisposition: headerOf(ctx, 'content-disposition'),
+    contentLanguage: headerOf(ctx, 'content-language'),
+    cacheControl: headerOf(ctx, 'cache-control'),
+    expires: headerOf(ctx, 'expires'),
+  };
+}
+
+function userMetadataFrom(ctx: S3Context): Record<string, string> {
+  const meta: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(ctx.raw.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const key = name.slice('x-amz-meta-'.length);
+    const v = Array.isArray(value) ? value.join(',') : value;
+    meta[key] = v;
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(v);
+  }
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_METADATA_BYTES) });
+  }
+  return meta;
+}
+
+/** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
+function refuseUnsupportedPutHeaders(ctx: S3Context): void {
+  for (const h of ['x-amz-tagging', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-website-redirect-location', 'x-amz-server-side-encryption-customer-algorithm']) {
+    if (headerOf(ctx, h) !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
+  }
+  const sse = headerOf(ctx, 'x-amz-server-side-encryption');
+  if (sse !== undefined && sse !== 'AES256') {
+    throw new S3Error('NotImplemented', 'Only AES256 server-side encryption is available (every object is encrypted at rest).');
+  }
+  const cond = headerOf(ctx, 'if-none-match') ?? headerOf(ctx, 'if-match');
+  if (cond !== undefined) throw new S3Error('NotImplemented', 'Conditional writes are not supported yet.');
+}
+
+export async function putObject(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  refuseUnsupportedPutHeaders(ctx);
+  if (headerOf(ctx, 'content-length') === undefined && headerOf(ctx, 'transfer-encoding') === undefined) {
+    throw new S3Error('MissingContentLength');
+  }
+  const userMetadata = userMetadataFrom(ctx);
+  const headers = objectHeadersFrom(ctx);
+  // Refuse before any byte is read: a missing bucket or an oversized body must not cost an upload.
+  await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  const body = openBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
+    maxBytes: MAX_SINGLE_PUT,
+  });
+  const info = await ctx.store.putObject(ctx.auth.accessKeyId, {
+    bucket: ctx.bucket!,
+    key: ctx.key!,
+    ...headers,
+    userMetadata,
+    body: body.chunks,
+    finalize: body.finalize,
+  });
+  const out: Record<string, string> = { etag: info.etag };
+  for (const [alg, v] of Object.entries(info.checksums)) out[`x-amz-checksum-${alg}`] = v;
+  return { status: 200, headers: out };
+}
+
+interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Parses a single `bytes=` range. Undefined means "serve the whole object" (absent or unparseable, as AWS does). */
+export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  const invalid = () => new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) throw invalid();
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined;
+  if (start >= size) throw invalid();
+  return { start, end };
+}
+
+function etagMatches(list: string, etag: string): boolean {
+  return list.split(',').some((t) => {
+    const tag = t.trim().replace(/^W\//, '');
+    return tag === '*' || tag === etag || `"${tag}"` === etag;
+  });
+}
+
+function httpDate(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
+}
+
+/**
+ * RFC 7232 as S3 applies it: If-Match beats If-Unmodified-Since, If-None-Match beats
+ * If-Modified-Since; failures answer 412 or 304.
+ */
+export function checkPreconditions(ctx: S3Context, info: ObjectInfo): void {
+  const lastModified = Math.floor(info.lastModified.getTime() / 1000);
+  const ifMatch = headerOf(ctx, 'if-match');
+  const ifNoneMatch = headerOf(ctx, 'if-none-match');
+  const ifModifiedSince = httpDate(headerOf(ctx, 'if-modified-since'));
+  const ifUnmodifiedSince = httpDate(headerOf(ctx, 'if-unmodified-since'));
+  if (ifMatch !== undefined) {
+    if (!etagMatches(ifMatch, info.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+  } else if (ifUnmodifiedSince !== undefined && lastModified > ifUnmodifiedSince) {
+    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
+  }
+  if (ifNoneMatch !== undefined) {
+    if (etagMatches(ifNoneMatch, info.etag)) throw new S3Error('NotModified');
+  } else if (ifModifiedSince !== undefined && lastModified <= ifModifiedSince) {
+    throw new S3Error('NotModified');
+  }
+}
+
+const RESPONSE_OVERRIDES: Array<[string, string]> = [
+  ['response-content-type', 'content-type'],
+  ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'],
+  ['response-cache-control', 'cache-control'],
+  ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding'],
+];
+
+export function objectResponseHeaders(ctx: S3Context, info: ObjectInfo): Record<string, string | number> {
+  const h: Record<string, string | number> = {
+    etag: info.etag,
+    'last-modified': info.lastModified.toUTCString(),
+    'accept-ranges': 'bytes',
+    'content-type': info.contentType ?? 'binary/octet-stream',
+  };
+  if (info.contentEncoding) h['content-encoding'] = info.contentEncoding;
+  if (info.contentDisposition) h['content-disposition'] = info.contentDisposition;
+  if (info.contentLanguage) h['content-language'] = info.contentLanguage;
+  if (info.cacheControl) h['cache-control'] = info.cacheControl;
+  if (info.expires) h['expires'] = info.expires;
+  for (const [k, v] of Object.entries(info.userMetadata)) h[`x-amz-meta-${k}`] = v;
+  for (const [param, name] of RESPONSE_OVERRIDES) {
+    const v = ctx.query.get(param);
+    if (v !== undefined) h[name] = v;
+  }
+  return h;
+}
+
+function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!whole || headerOf(ctx, 'x-amz-checksum-mode')?.toUpperCase() !== 'ENABLED') return out;
+  for (const alg of CHECKSUM_ALGORITHMS) {
+    const v = info.checksums[alg];
+    if (v) {
+      out[`x-amz-checksum-${alg}`] = v;
+      out['x-amz-checksum-type'] = 'FULL_OBJECT';
+    }
+  }
+  return out;
+}
+
+async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
+  checkKey(ctx.key!);
+  if (ctx.query.has('partNumber')) throw new S3Error('NotImplemented', 'partNumber requires multipart uploads.');
+  const obj = await ctx.store.getObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
+  const { info } = obj;
+  try {
+    checkPreconditions(ctx, info);
+  } catch (err) {
+    if (err instanceof S3Error && err.code === 'NotModified') {
+      return { status: 304, headers: { etag: info.etag, 'last-modified': info.lastModified.toUTCString() } };
+    }
+    throw err;
+  }
+  const headers = objectResponseHeaders(ctx, info);
+  const range = parseRange(headerOf(ctx, 'range'), info.size);
+  Object.assign(headers, checksumHeaders(ctx, info, !range));
+  if (!range) {
+    headers['content-length'] = info.size;
+    return { status: 200, headers, body: withBody ? ctx.store.readObject(obj, 0, info.size - 1) : undefined };
+  }
+  headers['content-length'] = range.end - range.start + 1;
+  headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+  return { status: 206, headers, body: withBody ? ctx.store.readObject(obj, range.start, range.end) : undefined };
+}
+
+export function getObject(ctx: S3Context): Promise<S3Response> {
+  return readObject(ctx, true);
+}
+
+export function headObject(ctx: S3Context): Promise<S3Response> {
+  return readObject(ctx, false);
+}
+
+export async function deleteObject(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  await ctx.store.deleteObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
+  return { status: 204 };
+}
+
+export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
+  const hasDigest =
+    headerOf(ctx, 'content-md5') !== undefined ||
+    CHECKSUM_ALGORITHMS.some((a) => headerOf(ctx, `x-amz-checksum-${a}`) !== undefined) ||
+    headerOf(ctx, 'x-amz-trailer') !== undefined;
+  if (ctx.settings.enforcePayloadVerification && !hasDigest) {
+    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).');
+  }
+  await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  const { text } = await readSmallBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: false,
+    maxBytes: 2 * 1024 * 1024,
+  });
+  const doc = parseXml(text).Delete as Record<string, unknown> | undefined;
+  if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
+  const objects = (doc.Object as Array<Record<string, unknown>> | undefined) ?? [];
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');
+  const quiet = String(doc.Quiet ?? '').trim() === 'true';
+  const errors: Array<{ Key: string; Code: string; Message: string }> = [];
+  const keys: string[] = [];
+  for (const o of objects) {
+    const key = typeof o.Key === 'string' ? o.Key : undefined;
+    if (key === undefined) throw new S3Error('MalformedXML');
+    try {
+      checkKey(key);
+      keys.push(key);
+    } catch (err) {
+      const e = err as S3Error;
+      errors.push({ Key: key, Code: e.code, Message: e.message });
+    }
+  }
+  const results = keys.length ? await ctx.store.deleteObjects(ctx.auth.accessKeyId, ctx.bucket!, keys) : [];
+  return xmlResponse(
+    toXml('DeleteResult', {
+      // Deleting a missing key succeeds in S3, so every valid key is reported as deleted.
+      Deleted: quiet ? undefined : results.map((r) => ({ Key: r.key })),
+      Error: errors,
+    }),
+  );
+}

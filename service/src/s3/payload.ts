@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { PayloadMode } from '../auth/authenticate.js';
+import { AwsChunkedDecoder } from '../auth/chunked.js';
+import {
+  assertChecksumShape,
+  CHECKSUM_ALGORITHMS,
+  createChecksum,
+  isChecksumAlgorithm,
+  type ChecksumAlgorithm,
+  type RunningChecksum,
+} from '../auth/checksums.js';
+import { S3Error } from './errors.js';
+
+export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
+
+export interface BodyDigests {
+  etag: string;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export interface Body {
+  chunks: AsyncIterable<Buffer>;
+  /** Checks every digest the request declared against what streamed through; call after `chunks` is drained. */
+  finalize(): Promise<BodyDigests>;
+}
+
+export interface BodyOptions {
+  payload: PayloadMode;
+  presigned: boolean;
+  enforcePayloadVerification: boolean;
+  maxBytes: number;
+}
+
+function header(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+function lengthHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
+  const v = header(headers, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim())) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
+  return Number(v.trim());
+}
+
+/**
+ * Turns a request body into plaintext chunks plus a finalizer that verifies, once the last byte has
+ * streamed, every digest the client declared: the signed SHA-256, chunk and trailer signatures (in the
+ * decoder), Content-MD5 and the x-amz-checksum-* value from a header or a trailer.
+ */
+export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
+  const headers = raw.headers;
+  const { payload } = opts;
+  const streaming = payload.kind === 'streaming';
+  const contentLength = lengthHeader(headers, 'content-length');
+  const decodedLength = lengthHeader(headers, 'x-amz-decoded-content-length');
+  const expectedLength = streaming ? decodedLength : contentLength;
+  if (streaming && decodedLength === undefined) {
+    throw new S3Error('MissingContentLength', 'aws-chunked uploads must send x-amz-decoded-content-length.');
+  }
+  if (expectedLength !== undefined && expectedLength > opts.maxBytes) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(expectedLength), MaxSizeAllowed: String(opts.maxBytes) });
+  }
+
+  const contentMd5 = header(headers, 'content-md5');
+  if (contentMd5 !== undefined && Buffer.from(contentMd5, 'base64').length !== 16) throw new S3Error('InvalidDigest');
+
+  const declared = CHECKSUM_ALGORITHMS.filter((alg) => header(headers, `x-amz-checksum-${alg}`) !== undefined);
+  if (declared.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  for (const alg of declared) assertChecksumShape(alg, header(headers, `x-amz-checksum-${alg}`)!);
+
+  const trailerNames = (header(headers, 'x-amz-trailer') ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  if (trailerNames.length && !(streaming && payload.trailer)) {
+    throw new S3Error('InvalidRequest', 'x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.');
+  }
+  if (streaming && payload.trailer && trailerNames.length === 0) {
+    throw new S3Error('InvalidRequest', 'A STREAMING-*-TRAILER payload must declare its trailer in x-amz-trailer.');
+  }
+  const trailerAlgs: ChecksumAlgorithm[] = [];
+  for (const t of trailerNames) {
+    const alg = t.replace(/^x-amz-checksum-/, '');
+    if (!t.startsWith('x-amz-checksum-') || !isChecksumAlgorithm(alg)) {
+      throw new S3Error('InvalidRequest', `The trailer ${t} is not a supported checksum.`);
+    }
+    trailerAlgs.push(alg);
+  }
+  if (declared.length + trailerAlgs.length > 1) {
+    throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header or trailer.');
+  }
+
+  if (
+    opts.enforcePayloadVerification &&
+    !opts.presigned &&
+    payload.kind === 'unsigned' &&
+    contentMd5 === undefined &&
+    declared.length === 0 &&
+    (expectedLength ?? 1) > 0
+  ) {
+    throw new S3Error(
+      'InvalidRequest',
+      'Payload verification is enforced: an UNSIGNED-PAYLOAD body needs Content-MD5 or an x-amz-checksum-* header or trailer.',
+    );
+  }
+
+  const md5 = createHash('md5');
+  const sha256 = payload.kind === 'sha256' ? createHash('sha256') : undefined;
+  const checksumAlg = declared[0] ?? trailerAlgs[0];
+  const checksum: RunningChecksum | undefined = checksumAlg ? createChecksum(checksumAlg) : undefined;
+  const decoder = streaming ? new AwsChunkedDecoder({ signing: payload.signing, expectTrailer: payload.trailer }) : undefined;
+  let received = 0;
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let source: AsyncIterable<Buffer> = raw;
+    if (decoder) {
+      raw.on('error', (err) => decoder.destroy(err));
+      raw.on('aborted', () => decoder.destroy(new S3Error('IncompleteBody')));
+      source = raw.pipe(decoder);
+    }
+    for await (const chunk of source) {
+      received += chunk.length;
+      if (received > opts.maxBytes) throw new S3Error('EntityTooLarge');
+      md5.update(chunk);
+      sha256?.update(chunk);
+      checksum?.update(chunk);
+      yield chunk;
+    }
+  }
+
+  async function finalize(): Promise<BodyDigests> {
+    if (expectedLength !== undefined && received !== expectedLength) throw new S3Error('IncompleteBody');
+    if (sha256 && payload.kind === 'sha256' && sha256.digest('hex') !== payload.hex) {
+      throw new S3Error('XAmzContentSHA256Mismatch');
+    }
+    const md5Raw = md5.digest();
+    if (contentMd5 !== undefined && !md5Raw.equals(Buffer.from(contentMd5, 'base64'))) throw new S3Error('BadDigest');
+    const checksums: BodyDigests['checksums'] = {};
+    if (checksum && checksumAlg) {
+      const name = `x-amz-checksum-${checksumAlg}`;
+      const expected = declared.length ? header(headers, name) : decoder?.trailers.get(name);
+      if (expected === undefined) throw new S3Error('MalformedTrailerError', `The trailer ${name} was declared but not sent.`);
+      assertChecksumShape(checksumAlg, expected);
+      const actual = await checksum.digest();
+      if (actual !== expected) {
+        throw new S3Error('BadDigest', `The ${checksumAlg.toUpperCase()} you specified did not match the calculated checksum.`);
+      }
+      checksums[checksumAlg] = actual;
+    }
+    return { etag: `"${md5Raw.toString('hex')}"`, checksums };
+  }
+
+  return { chunks: chunks(), finalize };
+}
+
+/** Reads a small request body (XML documents) with the same verification as object data. */
+export async function readSmallBody(raw: IncomingMessage, opts: BodyOptions): Promise<{ text: string; digests: BodyDigests }> {
+  const body = openBody(raw, opts);
+  const parts: Buffer[] = [];
+  for await (const c of body.chunks) parts.push(c);
+  const digests = await body.finalize();
+  return { text: Buffer.concat(parts).toString('utf8'), digests };
+}
+
+/** Drains an unused body so the connection can be reused, without holding it in memory. */
+export async function discardBody(raw: IncomingMessage): Promise<void> {
+  if (raw.readableEnded || raw.complete) return;
+  raw.resume();
+}

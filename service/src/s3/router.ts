@@ -1,0 +1,110 @@
+import type { S3Context, S3Response } from './context.js';
+import { S3Error } from './errors.js';
+import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets.js';
+import { listObjectsV1, listObjectsV2 } from './list.js';
+import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
+
+type Target = 'service' | 'bucket' | 'object';
+export type Permission = 'list-buckets' | 'bucket-admin' | 'bucket-read' | 'object-read' | 'object-write';
+
+export interface Endpoint {
+  name: string;
+  method: string;
+  target: Target;
+  /** The sub-resource query parameter that selects this endpoint, if any. */
+  subresource?: string;
+  /** Extra discriminator (e.g. list-type=2, x-amz-copy-source). */
+  when?: (ctx: S3Context) => boolean;
+  permission: Permission;
+  handler: (ctx: S3Context) => Promise<S3Response>;
+}
+
+/**
+ * Every S3 sub-resource a client may name. A request naming one that no endpoint below serves is
+ * answered NotImplemented, never routed to the plain operation (a GET ?acl must not list objects).
+ */
+const SUBRESOURCES = [
+  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
+  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock',
+  'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication',
+  'requestPayment', 'restore', 'retention', 'select', 'session', 'tagging', 'torrent', 'uploadId', 'uploads',
+  'versionId', 'versioning', 'versions', 'website', 'renameObject', 'metadataTable', 'abac',
+];
+
+const hasHeader = (name: string) => (ctx: S3Context) => ctx.raw.headers[name] !== undefined;
+
+export const ENDPOINTS: Endpoint[] = [
+  { name: 'ListBuckets', method: 'GET', target: 'service', permission: 'list-buckets', handler: listBuckets },
+  { name: 'CreateBucket', method: 'PUT', target: 'bucket', permission: 'bucket-admin', handler: createBucket },
+  { name: 'HeadBucket', method: 'HEAD', target: 'bucket', permission: 'bucket-read', handler: headBucket },
+  { name: 'DeleteBucket', method: 'DELETE', target: 'bucket', permission: 'bucket-admin', handler: deleteBucket },
+  {
+    name: 'GetBucketLocation',
+    method: 'GET',
+    target: 'bucket',
+    subresource: 'location',
+    permission: 'bucket-read',
+    handler: getBucketLocation,
+  },
+  {
+    name: 'ListObjectsV2',
+    method: 'GET',
+    target: 'bucket',
+    when: (ctx) => ctx.query.get('list-type') === '2',
+    permission: 'bucket-read',
+    handler: listObjectsV2,
+  },
+  {
+    name: 'ListObjects',
+    method: 'GET',
+    target: 'bucket',
+    when: (ctx) => !ctx.query.has('list-type'),
+    permission: 'bucket-read',
+    handler: listObjectsV1,
+  },
+  {
+    name: 'DeleteObjects',
+    method: 'POST',
+    target: 'bucket',
+    subresource: 'delete',
+    permission: 'object-write',
+    handler: deleteObjects,
+  },
+  {
+    name: 'CopyObject',
+    method: 'PUT',
+    target: 'object',
+    when: hasHeader('x-amz-copy-source'),
+    permission: 'object-write',
+    handler: async () => {
+      throw new S3Error('NotImplemented', 'CopyObject is not implemented yet.');
+    },
+  },
+  { name: 'PutObject', method: 'PUT', target: 'object', permission: 'object-write', handler: putObject },
+  { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
+  { name: 'HeadObject', method: 'HEAD', target: 'object', permission: 'object-read', handler: headObject },
+  { name: 'DeleteObject', method: 'DELETE', target: 'object', permission: 'object-write', handler: deleteObject },
+];
+
+function targetOf(ctx: S3Context): Target {
+  if (ctx.bucket === undefined) return 'service';
+  return ctx.key === undefined || ctx.key === '' ? 'bucket' : 'object';
+}
+
+export function route(ctx: S3Context): Endpoint {
+  const target = targetOf(ctx);
+  // versionId=null names the only version an unversioned bucket has.
+  const named = SUBRESOURCES.filter((s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'));
+  const candidates = ENDPOINTS.filter((e) => e.method === ctx.method && e.target === target);
+  for (const e of candidates) {
+    const subOk = e.subresource ? named.length === 1 && named[0] === e.subresource : named.length === 0;
+    if (subOk && (!e.when || e.when(ctx))) return e;
+  }
+  if (named.length > 0 || ctx.query.has('list-type')) {
+    throw new S3Error('NotImplemented', `${ctx.method} with ${named.join(', ') || 'list-type'} is not implemented.`);
+  }
+  throw new S3Error('MethodNotAllowed', `${ctx.method} is not allowed on this resource.`, {
+    Method: ctx.method,
+    ResourceType: target.toUpperCase(),
+  });
+}

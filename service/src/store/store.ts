@@ -1,0 +1,356 @@
+import type { Knex } from 'knex';
+import type { Log } from '../log.js';
+import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.js';
+import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
+import { S3Error } from '../s3/errors.js';
+import { bucketNameProblem } from './bucket-names.js';
+import type { Bucket, DeleteResult, ListInput, ListResult, ObjectInfo, PutObjectInput } from './types.js';
+
+interface ObjectRow {
+  key: Buffer;
+  size: string | number;
+  etag: string;
+  last_modified: Date;
+  content_type: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  content_language: string | null;
+  cache_control: string | null;
+  expires: string | null;
+  user_metadata: Record<string, string>;
+  checksums: Record<string, string>;
+  blob_id: string | null;
+  inline_data: Buffer | null;
+  wrapped_key: Buffer;
+  segment_size: number;
+}
+
+export interface StoredObject {
+  info: ObjectInfo;
+  blob: SealedBlob;
+}
+
+export interface StoreOptions {
+  db: Knex;
+  blobs: BlobStore;
+  region: string;
+  log: Log;
+}
+
+const LIST_BATCH = 1000;
+
+/** Smallest byte string greater than every string that starts with `prefix` (UTF-8 has no 0xFF byte). */
+function prefixSuccessor(prefix: Buffer): Buffer | undefined {
+  const out = Buffer.from(prefix);
+  for (let i = out.length - 1; i >= 0; i--) {
+    if (out[i]! < 0xff) {
+      out[i]!++;
+      return out.subarray(0, i + 1);
+    }
+  }
+  return undefined;
+}
+
+function toInfo(row: ObjectRow): ObjectInfo {
+  const checksums: ObjectInfo['checksums'] = {};
+  for (const [alg, v] of Object.entries(row.checksums ?? {})) if (isChecksumAlgorithm(alg)) checksums[alg] = v;
+  return {
+    key: row.key.toString('utf8'),
+    size: Number(row.size),
+    etag: row.etag,
+    lastModified: row.last_modified,
+    contentType: row.content_type ?? undefined,
+    contentEncoding: row.content_encoding ?? undefined,
+    contentDisposition: row.content_disposition ?? undefined,
+    contentLanguage: row.content_language ?? undefined,
+    cacheControl: row.cache_control ?? undefined,
+    expires: row.expires ?? undefined,
+    userMetadata: row.user_metadata ?? {},
+    checksums,
+  };
+}
+
+/**
+ * The domain: one method per S3 operation, no HTTP. It owns the write protocol: data sealed and durable
+ * first, then one metadata commit that makes the object exist, then old data freed.
+ */
+export class Store {
+  private readonly db: Knex;
+  private readonly blobs: BlobStore;
+
+  constructor(private readonly opts: StoreOptions) {
+    this.db = opts.db;
+    this.blobs = opts.blobs;
+  }
+
+  get region(): string {
+    return this.opts.region;
+  }
+
+  async listBuckets(caller: string): Promise<Bucket[]> {
+    const rows = await this.db('buckets').where({ owner: caller }).orderBy('name');
+    return rows.map(toBucket);
+  }
+
+  async createBucket(caller: string, name: string, locationConstraint: string | undefined): Promise<Bucket> {
+    const problem = bucketNameProblem(name);
+    if (problem) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: it ${problem}.`, { BucketName: name });
+    if (locationConstraint && locationConstraint !== this.opts.region) {
+      throw new S3Error(
+        'InvalidLocationConstraint',
+        `The specified location-constraint '${locationConstraint}' is not valid; this gateway serves '${this.opts.region}'.`,
+      );
+    }
+    const inserted = await this.db('buckets')
+      .insert({ name, owner: caller, region: this.opts.region })
+      .onConflict('name')
+      .ignore()
+      .returning('*');
+    if (inserted[0]) return toBucket(inserted[0]);
+    const existing = await this.db('buckets').where({ name }).first();
+    if (existing?.owner === caller) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
+    throw new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
+  }
+
+  /** The caller's bucket, or the S3 error a client must see when it is missing or someone else's. */
+  async ownedBucket(caller: string, name: string): Promise<Bucket> {
+    const row = await this.db('buckets').where({ name }).first();
+    if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+    if (row.owner !== caller) throw new S3Error('AccessDenied');
+    return toBucket(row);
+  }
+
+  async deleteBucket(caller: string, name: string): Promise<void> {
+    const bucket = await this.ownedBucket(caller, name);
+    try {
+      const deleted = await this.db('buckets')
+        .where({ id: bucket.id })
+        .whereNotExists(this.db('objects').select(this.db.raw('1')).where({ bucket_id: bucket.id }))
+        .delete();
+      if (deleted === 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+    } catch (err) {
+      // A PUT that committed while we deleted trips the foreign key: the bucket is not empty after all.
+      if ((err as { code?: string }).code === '23503') throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+      throw err;
+    }
+  }
+
+  async putObject(caller: string, input: PutObjectInput): Promise<ObjectInfo> {
+    const bucket = await this.ownedBucket(caller, input.bucket);
+    const writer = this.blobs.createWriter();
+    let sealed: SealedBlob;
+    let digests: Awaited<ReturnType<PutObjectInput['finalize']>>;
+    try {
+      for await (const chunk of input.body) await writer.write(chunk);
+      digests = await input.finalize();
+      sealed = await writer.finish();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    const now = new Date();
+    const row = {
+      bucket_id: bucket.id,
+      key: Buffer.from(input.key, 'utf8'),
+      size: sealed.size,
+      etag: digests.etag,
+      last_modified: now,
+      content_type: input.contentType ?? null,
+      content_encoding: input.contentEncoding ?? null,
+      content_disposition: input.contentDisposition ?? null,
+      content_language: input.contentLanguage ?? null,
+      cache_control: input.cacheControl ?? null,
+      expires: input.expires ?? null,
+      user_metadata: JSON.stringify(input.userMetadata),
+      checksums: JSON.stringify(digests.checksums),
+      blob_id: sealed.location.blobId ?? null,
+      inline_data: sealed.location.inline ?? null,
+      wrapped_key: sealed.wrappedKey,
+      segment_size: sealed.segmentSize,
+    };
+    let replaced: string | null | undefined;
+    try {
+      replaced = await this.commitObject(row);
+    } catch (err) {
+      // The row never committed, so the sealed file is ours to drop; a crash here leaves it to the collector.
+      if (sealed.location.blobId) await this.blobs.remove(sealed.location.blobId).catch(() => undefined);
+      throw err;
+    }
+    if (replaced) await this.freeBlob(replaced);
+    return {
+      key: input.key,
+      size: sealed.size,
+      etag: digests.etag,
+      lastModified: now,
+      userMetadata: input.userMetadata,
+      checksums: digests.checksums,
+    };
+  }
+
+  /** Inserts or replaces the row; returns the blob id the replaced version held, queued as trash in the same commit. */
+  private async commitObject(row: Record<string, unknown>): Promise<string | null | undefined> {
+    for (;;) {
+      const result = await this.db.transaction(async (trx) => {
+        const existing = await trx('objects')
+          .select('blob_id')
+          .where({ bucket_id: row.bucket_id, key: row.key })
+          .forUpdate()
+          .first();
+        if (existing) {
+          await trx('objects').where({ bucket_id: row.bucket_id, key: row.key }).update(row);
+          if (existing.blob_id) await trx('blob_trash').insert({ blob_id: existing.blob_id }).onConflict().ignore();
+          return { done: true, replaced: existing.blob_id as string | null };
+        }
+        const ins = await trx('objects').insert(row).onConflict(['bucket_id', 'key']).ignore().returning('bucket_id');
+        return { done: ins.length > 0, replaced: undefined };
+      });
+      // Lost an insert race: the other writer's row now exists, so go round and replace it under a lock.
+      if (result.done) return result.replaced;
+    }
+  }
+
+  private async freeBlob(blobId: string): Promise<void> {
+    try {
+      await this.blobs.remove(blobId);
+      await this.db('blob_trash').where({ blob_id: blobId }).delete();
+    } catch (err) {
+      this.opts.log.warn({ err, blobId }, 'could not free replaced blob; the collector will retry');
+    }
+  }
+
+  async getObject(caller: string, bucketName: string, key: string): Promise<StoredObject> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    const row: ObjectRow | undefined = await this.db('objects')
+      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+      .first();
+    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
+    return {
+      info: toInfo(row),
+      blob: {
+        location: row.blob_id ? { blobId: row.blob_id } : { inline: row.inline_data! },
+        wrappedKey: row.wrapped_key,
+        segmentSize: row.segment_size,
+        size: Number(row.size),
+      },
+    };
+  }
+
+  readObject(obj: StoredObject, start: number, end: number): AsyncGenerator<Buffer> {
+    return this.blobs.read(obj.blob, start, end);
+  }
+
+  async deleteObject(caller: string, bucketName: string, key: string): Promise<void> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    await this.deleteKeys(bucket.id, [key]);
+  }
+
+  async deleteObjects(caller: string, bucketName: string, keys: string[]): Promise<DeleteResult[]> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    const deleted = await this.deleteKeys(bucket.id, keys);
+    return keys.map((key) => ({ key, deleted: deleted.has(key) }));
+  }
+
+  private async deleteKeys(bucketId: number, keys: string[]): Promise<Set<string>> {
+    const rows: Array<{ key: Buffer; blob_id: string | null }> = await this.db.transaction(async (trx) => {
+      const gone = await trx('objects')
+        .where({ bucket_id: bucketId })
+        .whereIn(
+          'key',
+          keys.map((k) => Buffer.from(k, 'utf8')),
+        )
+        .delete()
+        .returning(['key', 'blob_id']);
+      const blobIds = gone.map((r: { blob_id: string | null }) => r.blob_id).filter((b): b is string => !!b);
+      if (blobIds.length) await trx('blob_trash').insert(blobIds.map((blob_id) => ({ blob_id }))).onConflict().ignore();
+      return gone;
+    });
+    for (const r of rows) if (r.blob_id) await this.freeBlob(r.blob_id);
+    return new Set(rows.map((r) => r.key.toString('utf8')));
+  }
+
+  async listObjects(caller: string, input: ListInput): Promise<ListResult> {
+    const bucket = await this.ownedBucket(caller, input.bucket);
+    const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
+    if (input.maxKeys === 0) return result;
+    const prefix = Buffer.from(input.prefix, 'utf8');
+    const upper = input.prefix ? prefixSuccessor(prefix) : undefined;
+    let after: Buffer = Buffer.from(input.after, 'utf8');
+    let lowerInclusive: Buffer = prefix;
+    // A marker that is itself a common prefix means "everything under it was returned already".
+    if (input.delimiter && input.after.startsWith(input.prefix)) {
+      const rest = input.after.slice(input.prefix.length);
+      const idx = rest.indexOf(input.delimiter);
+      if (idx >= 0 && idx + input.delimiter.length === rest.length) {
+        const next = prefixSuccessor(after);
+        if (!next) return result;
+        lowerInclusive = next;
+        after = Buffer.alloc(0);
+      }
+    }
+    let total = 0;
+    const limit = input.maxKeys;
+    for (;;) {
+      let q = this.db('objects')
+        .select('key', 'size', 'etag', 'last_modified')
+        .where({ bucket_id: bucket.id })
+        .where('key', '>=', lowerInclusive);
+      if (after.length) q = q.where('key', '>', after);
+      if (upper) q = q.where('key', '<', upper);
+      const rows: ObjectRow[] = await q.orderBy('key').limit(LIST_BATCH);
+      let jumped = false;
+      for (const row of rows) {
+        const key = row.key.toString('utf8');
+        if (input.delimiter) {
+          const idx = key.indexOf(input.delimiter, input.prefix.length);
+          if (idx >= 0) {
+            const cp = key.slice(0, idx + input.delimiter.length);
+            if (total === limit) {
+              result.isTruncated = true;
+              return result;
+            }
+            result.commonPrefixes.push(cp);
+            result.lastEntry = cp;
+            total++;
+            // Skip every other key under this common prefix with one range jump.
+            const next = prefixSuccessor(Buffer.from(cp, 'utf8'));
+            if (!next) return result;
+            lowerInclusive = next;
+            jumped = true;
+            break;
+          }
+        }
+        if (total === limit) {
+          result.isTruncated = true;
+          return result;
+        }
+        result.objects.push({ ...toInfo({ ...row, user_metadata: {}, checksums: {} } as ObjectRow) });
+        result.lastEntry = key;
+        total++;
+        after = row.key;
+      }
+      if (!jumped && rows.length < LIST_BATCH) return result;
+    }
+  }
+
+  /** Rows for the collector: which blob ids metadata still references. */
+  async referencedBlobs(blobIds: string[]): Promise<Set<string>> {
+    if (blobIds.length === 0) return new Set();
+    const rows = await this.db('objects').select('blob_id').whereIn('blob_id', blobIds);
+    return new Set(rows.map((r: { blob_id: string }) => r.blob_id));
+  }
+
+  async trashedBlobs(): Promise<string[]> {
+    const rows = await this.db('blob_trash').select('blob_id');
+    return rows.map((r: { blob_id: string }) => r.blob_id);
+  }
+
+  async forgetTrash(blobId: string): Promise<void> {
+    await this.db('blob_trash').where({ blob_id: blobId }).delete();
+  }
+}
+
+function toBucket(row: { id: string | number; name: string; owner: string; region: string; created_at: Date }): Bucket {
+  return { id: Number(row.id), name: row.name, owner: row.owner, region: row.region, createdAt: row.created_at };
+}
+
+export type { ChecksumAlgorithm };

@@ -1,0 +1,62 @@
+import type { ChecksumAlgorithm } from '../auth/checksums.js';
+
+export interface Bucket {
+  id: number;
+  name: string;
+  owner: string;
+  region: string;
+  createdAt: Date;
+}
+
+/** Headers S3 stores with an object and returns on GET/HEAD. */
+export interface ObjectHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+}
+
+export interface ObjectInfo extends ObjectHeaders {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  userMetadata: Record<string, string>;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export interface PutObjectInput extends ObjectHeaders {
+  bucket: string;
+  key: string;
+  userMetadata: Record<string, string>;
+  body: AsyncIterable<Buffer>;
+  /**
+   * Called once the body is consumed and sealed, before the metadata commit. It checks every digest the
+   * request declared and returns the object's ETag and checksums; throwing stores nothing.
+   */
+  finalize(): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }>;
+}
+
+export interface ListInput {
+  bucket: string;
+  prefix: string;
+  delimiter: string;
+  maxKeys: number;
+  /** List entries strictly after this key (marker, start-after, or decoded continuation token). */
+  after: string;
+}
+
+export interface ListResult {
+  objects: ObjectInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned: where the next page continues from. */
+  lastEntry?: string;
+}
+
+export interface DeleteResult {
+  key: string;
+  deleted: boolean;
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/lib/embedded-postgres.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
+import { buildGateway, type Gateway } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+
+export interface TestCredential {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export interface TestEnv {
+  pg: RunningPostgres;
+  dir: string;
+  env: Record<string, string>;
+  creds: TestCredential[];
+  stop(): Promise<void>;
+}
+
+/** Real Postgres plus the secret files a deployment would mount, in a throw-away directory. */
+export async function createTestEnv(extra: Record<string, string> = {}): Promise<TestEnv> {
+  const pg = await startEmbeddedPostgres({ port: await freePort() });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-test-'));
+  const creds: TestCredential[] = [
+    { accessKeyId: 'AKIATESTPRIMARY0001', secretAccessKey: randomBytes(20).toString('base64') },
+    { accessKeyId: 'AKIATESTSECOND00002', secretAccessKey: randomBytes(20).toString('base64') },
+  ];
+  await writeFile(path.join(dir, 'master.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
+  await writeFile(
+    path.join(dir, 'credentials.json'),
+    JSON.stringify(creds.map((c) => ({ client_id: c.accessKeyId, client_secret: c.secretAccessKey }))),
+    { mode: 0o600 },
+  );
+  await writeFile(path.join(dir, 'database_url.txt'), pg.url, { mode: 0o600 });
+  const env = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: path.join(dir, 'data'),
+    MASTER_KEY_FILE: path.join(dir, 'master.key'),
+    CREDENTIALS_FILE: path.join(dir, 'credentials.json'),
+    DATABASE_URL_FILE: path.join(dir, 'database_url.txt'),
+    LOG_LEVEL: 'warn',
+    GC_INTERVAL_SECONDS: '0',
+    ...extra,
+  };
+  return {
+    pg,
+    dir,
+    env,
+    creds,
+    async stop() {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningGateway {
+  gateway: Gateway;
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(env: Record<string, string>): Promise<RunningGateway> {
+  const gateway = await buildGateway(await loadConfig(env));
+  await gateway.app.listen({ host: '127.0.0.1', port: Number(env.PORT ?? 0) });
+  const { port } = gateway.app.server.address() as AddressInfo;
+  return { gateway, port, endpoint: `http://127.0.0.1:${port}`, close: () => gateway.app.close() };
+}
