@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a real client binary; a non-zero exit fails with its stderr so the test output says why. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, cwd, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+export function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      accessSync(path.join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * A suite that needs a client binary skips locally when it is missing, but CI installs them all,
+ * so there a missing binary is a failure, not a silent skip.
+ */
+export function requireBinary(cmd: string): boolean {
+  if (onPath(cmd)) return true;
+  if (process.env.CI) throw new Error(`${cmd} is required in CI but is not on PATH`);
+  return false;
+}
+
+/** The client environment without the machine's CA presets (rclone 1.60 fails on any S3 remote with AWS_CA_BUNDLE). */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) if (/^AWS_|^RCLONE_/.test(k)) delete env[k];
+  return { ...env, ...extra };
+}
