@@ -5,6 +5,7 @@ export interface RawResponse {
   status: number;
   headers: Headers;
   text: string;
+  bytes: Buffer;
 }
 
 export interface SignedRequestInit {
@@ -40,7 +41,8 @@ export async function signedFetch(endpoint: string, cred: TestCredential, init: 
     headers: out,
     body: init.body === undefined ? undefined : init.body,
   });
-  return { status: res.status, headers: res.headers, text: await res.text() };
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, text: bytes.toString('utf8'), bytes };
 }
 
 export function errorCode(text: string): string | undefined {
