@@ -23,18 +23,20 @@ async function main(): Promise<void> {
   const masterKeyFile = path.join(dataDir, 'master.key');
   const credentialsFile = path.join(dataDir, 'credentials.json');
   await ensureFile(masterKeyFile, () => randomBytes(32).toString('hex') + '\n');
-  await ensureFile(credentialsFile, () =>
-    JSON.stringify(
-      [
-        {
-          client_id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(),
-          client_secret: randomBytes(30).toString('base64url'),
-          user_name: 'dev',
-        },
-      ],
-      null,
-      2,
-    ) + '\n',
+  await ensureFile(
+    credentialsFile,
+    () =>
+      JSON.stringify(
+        [
+          {
+            client_id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(),
+            client_secret: randomBytes(30).toString('base64url'),
+            user_name: 'dev',
+          },
+        ],
+        null,
+        2,
+      ) + '\n',
   );
   const pgDir = path.join(dataDir, 'postgres');
   const pgPasswordFile = path.join(dataDir, 'postgres_password.txt');

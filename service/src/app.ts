@@ -39,7 +39,11 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     await db.destroy();
     throw err;
   }
-  const blobs = new BlobStore({ dataDir: config.dataDir, masterKey: config.masterKey, inlineMax: config.inlineMaxBytes });
+  const blobs = new BlobStore({
+    dataDir: config.dataDir,
+    masterKey: config.masterKey,
+    inlineMax: config.inlineMaxBytes,
+  });
   await blobs.init();
   const store = new Store({ db, blobs, region: config.region, log: app.log });
   const collector = new Collector(store, blobs, config.gcGraceSeconds * 1000, app.log);

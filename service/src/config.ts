@@ -83,7 +83,9 @@ export async function loadConfig(env: Env): Promise<Config> {
   const credentialsFile = required(env, 'CREDENTIALS_FILE');
   let credentials: S3Credential[];
   try {
-    credentials = parseCredentialsJson((await readSecretFile('CREDENTIALS_FILE', credentialsFile)).toString('utf8'));
+    credentials = parseCredentialsJson(
+      (await readSecretFile('CREDENTIALS_FILE', credentialsFile)).toString('utf8'),
+    );
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError('CREDENTIALS_FILE', `(${credentialsFile}) ${(err as Error).message}`);
@@ -93,9 +95,11 @@ export async function loadConfig(env: Env): Promise<Config> {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
   }
   const region = env.S3_REGION || 'us-east-1';
-  if (!/^[a-z0-9-]{1,32}$/.test(region)) throw new ConfigError('S3_REGION', `is not a valid region name ('${region}')`);
+  if (!/^[a-z0-9-]{1,32}$/.test(region))
+    throw new ConfigError('S3_REGION', `is not a valid region name ('${region}')`);
   const domain = env.S3_DOMAIN?.trim().toLowerCase() || undefined;
-  if (domain && !/^[a-z0-9.-]+$/.test(domain)) throw new ConfigError('S3_DOMAIN', `is not a host name ('${domain}')`);
+  if (domain && !/^[a-z0-9.-]+$/.test(domain))
+    throw new ConfigError('S3_DOMAIN', `is not a host name ('${domain}')`);
   return {
     host: env.HOST || '0.0.0.0',
     port: int(env, 'PORT', 3000, 0, 65535),

@@ -44,7 +44,9 @@ export function authenticate(
   if (!authorization && !presigned) {
     throw new S3Error('AccessDenied', 'Anonymous access is not allowed; sign the request with SigV4.');
   }
-  const params = presigned ? parsePresignedQuery(query) : parseAuthorizationHeader(authorization!, wire.headers);
+  const params = presigned
+    ? parsePresignedQuery(query)
+    : parseAuthorizationHeader(authorization!, wire.headers);
   let declared = headerValue(wire.headers, 'x-amz-content-sha256');
   if (presigned) {
     declared = query.find(([k]) => k === 'X-Amz-Content-Sha256')?.[1] ?? declared ?? UNSIGNED_PAYLOAD;
@@ -89,8 +91,12 @@ function payloadMode(declared: string): PayloadMode {
       };
     default:
       if (/^[0-9a-f]{64}$/.test(declared)) return { kind: 'sha256', hex: declared };
-      throw new S3Error('InvalidArgument', `x-amz-content-sha256 must be a SHA-256 hex digest or a payload mode, not '${declared}'.`, {
-        ArgumentName: 'x-amz-content-sha256',
-      });
+      throw new S3Error(
+        'InvalidArgument',
+        `x-amz-content-sha256 must be a SHA-256 hex digest or a payload mode, not '${declared}'.`,
+        {
+          ArgumentName: 'x-amz-content-sha256',
+        },
+      );
   }
 }

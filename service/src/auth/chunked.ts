@@ -55,7 +55,8 @@ export class AwsChunkedDecoder extends Transform {
   override _flush(done: TransformCallback): void {
     try {
       if (this.state === 'trailer' && this.pending.length === 0) this.finishTrailer();
-      if (this.state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
+      if (this.state !== 'done')
+        throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
       done();
     } catch (err) {
       done(err as Error);
@@ -87,7 +88,8 @@ export class AwsChunkedDecoder extends Transform {
           this.pending = Buffer.from(buf);
           return;
         }
-        if (buf[0] !== 0x0d || buf[1] !== 0x0a) throw new S3Error('IncompleteBody', 'Chunk data is not followed by CRLF.');
+        if (buf[0] !== 0x0d || buf[1] !== 0x0a)
+          throw new S3Error('IncompleteBody', 'Chunk data is not followed by CRLF.');
         buf = buf.subarray(2);
         this.endChunk();
         this.state = 'size';
@@ -118,7 +120,10 @@ export class AwsChunkedDecoder extends Transform {
       if (k?.trim() === 'chunk-signature' && v) this.chunkSignature = v.trim();
     }
     if (this.opts.signing && !this.chunkSignature) {
-      throw new S3Error('SignatureDoesNotMatch', 'A chunk of a signed aws-chunked body has no chunk-signature.');
+      throw new S3Error(
+        'SignatureDoesNotMatch',
+        'A chunk of a signed aws-chunked body has no chunk-signature.',
+      );
     }
     this.chunkHash = this.opts.signing ? createHash('sha256') : undefined;
     this.remaining = size;
@@ -160,7 +165,8 @@ export class AwsChunkedDecoder extends Transform {
       this.trailerSignature = value;
       return;
     }
-    if (!this.opts.expectTrailer) throw new S3Error('MalformedTrailerError', 'Trailer sent without x-amz-trailer.');
+    if (!this.opts.expectTrailer)
+      throw new S3Error('MalformedTrailerError', 'Trailer sent without x-amz-trailer.');
     this.trailers.set(name, value);
     this.trailerLines.push(`${name}:${value}\n`);
   }
@@ -168,10 +174,16 @@ export class AwsChunkedDecoder extends Transform {
   private finishTrailer(): void {
     const signing = this.opts.signing;
     if (signing && this.opts.expectTrailer) {
-      if (!this.trailerSignature) throw new S3Error('SignatureDoesNotMatch', 'The trailer signature is missing.');
+      if (!this.trailerSignature)
+        throw new S3Error('SignatureDoesNotMatch', 'The trailer signature is missing.');
       const expected = sign(
         signing.key,
-        trailerStringToSign(signing.amzDate, signing.scope, this.previousSignature, sha256Hex(this.trailerLines.join(''))),
+        trailerStringToSign(
+          signing.amzDate,
+          signing.scope,
+          this.previousSignature,
+          sha256Hex(this.trailerLines.join('')),
+        ),
       );
       if (!signaturesEqual(expected, this.trailerSignature.toLowerCase())) {
         throw new S3Error('SignatureDoesNotMatch', 'The trailer signature does not match the trailer.');

@@ -37,7 +37,8 @@ export function uriEncode(value: string, keepSlash: boolean): string {
     if (UNRESERVED.test(ch) || (keepSlash && ch === '/')) {
       out += ch;
     } else {
-      for (const byte of Buffer.from(ch, 'utf8')) out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+      for (const byte of Buffer.from(ch, 'utf8'))
+        out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
     }
   }
   return out;
@@ -156,11 +157,21 @@ export function sign(key: Buffer, toSign: string): string {
   return hmac(key, toSign).toString('hex');
 }
 
-export function chunkStringToSign(amzDate: string, scope: string, previous: string, chunkSha256: string): string {
+export function chunkStringToSign(
+  amzDate: string,
+  scope: string,
+  previous: string,
+  chunkSha256: string,
+): string {
   return ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previous, EMPTY_SHA256, chunkSha256].join('\n');
 }
 
-export function trailerStringToSign(amzDate: string, scope: string, previous: string, trailerSha256: string): string {
+export function trailerStringToSign(
+  amzDate: string,
+  scope: string,
+  previous: string,
+  trailerSha256: string,
+): string {
   return ['AWS4-HMAC-SHA256-TRAILER', amzDate, scope, previous, trailerSha256].join('\n');
 }
 
@@ -179,7 +190,10 @@ export function parseAmzDate(value: string): Date | undefined {
 }
 
 export function formatAmzDate(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 export interface Credential {
@@ -226,7 +240,8 @@ export function parseAuthorizationHeader(value: string, headers: WireRequest['he
     throw malformed('The authorization header must have Credential, SignedHeaders and Signature.');
   }
   const amzDate = headerValue(headers, 'x-amz-date') ?? dateHeaderAsAmz(headerValue(headers, 'date'));
-  if (!amzDate) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  if (!amzDate)
+    throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   return {
     presigned: false,
     credential: parseCredential(cred, malformed),
@@ -307,17 +322,26 @@ export function verifySignature(
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId');
   if (credential.service !== opts.service) {
     const code = params.presigned ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed';
-    throw new S3Error(code, `The credential scope service '${credential.service}' is wrong; expecting '${opts.service}'.`);
+    throw new S3Error(
+      code,
+      `The credential scope service '${credential.service}' is wrong; expecting '${opts.service}'.`,
+    );
   }
   const when = parseAmzDate(params.amzDate);
   if (!when) {
     throw params.presigned
-      ? new S3Error('AuthorizationQueryParametersError', "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
+      ? new S3Error(
+          'AuthorizationQueryParametersError',
+          "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"",
+        )
       : new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
   }
   if (params.amzDate.slice(0, 8) !== credential.date) {
     const code = params.presigned ? 'AuthorizationQueryParametersError' : 'AuthorizationHeaderMalformed';
-    throw new S3Error(code, `Invalid credential date '${credential.date}'. This date is not the same as X-Amz-Date.`);
+    throw new S3Error(
+      code,
+      `Invalid credential date '${credential.date}'. This date is not the same as X-Amz-Date.`,
+    );
   }
   const skew = when.getTime() - opts.now.getTime();
   if (params.presigned) {

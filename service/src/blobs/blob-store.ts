@@ -49,7 +49,10 @@ export class BlobStore {
   async init(): Promise<void> {
     await fs.mkdir(this.tmpDir, { recursive: true, mode: 0o700 });
     for (let i = 0; i < 256; i++) {
-      await fs.mkdir(path.join(this.blobDir, i.toString(16).padStart(2, '0')), { recursive: true, mode: 0o700 });
+      await fs.mkdir(path.join(this.blobDir, i.toString(16).padStart(2, '0')), {
+        recursive: true,
+        mode: 0o700,
+      });
     }
   }
 
@@ -76,7 +79,11 @@ export class BlobStore {
     const last = Math.floor(end / segmentSize);
     const source = blob.location.inline
       ? new InlineSource(blob.location.inline)
-      : await FileSource.open(this.pathOf(blob.location.blobId!), segmentSize, sealedLength(size, segmentSize));
+      : await FileSource.open(
+          this.pathOf(blob.location.blobId!),
+          segmentSize,
+          sealedLength(size, segmentSize),
+        );
     try {
       const perBatch = Math.max(1, Math.floor(WRITE_BATCH / (segmentSize + TAG_SIZE)));
       for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
@@ -204,7 +211,12 @@ export class BlobWriter {
     const wrappedKey = this.masterKey.wrap(this.dataKey);
     if (!this.file) {
       this.closed = true;
-      return { location: { inline: Buffer.concat(this.sealed) }, wrappedKey, segmentSize: SEGMENT_SIZE, size: this.size };
+      return {
+        location: { inline: Buffer.concat(this.sealed) },
+        wrappedKey,
+        segmentSize: SEGMENT_SIZE,
+        size: this.size,
+      };
     }
     await this.flush();
     const { fh, tmpPath, blobId } = this.file;

@@ -14,7 +14,13 @@ export async function listBuckets(ctx: S3Context): Promise<S3Response> {
   return xmlResponse(
     toXml('ListAllMyBucketsResult', {
       Owner: ownerXml(ctx.auth.accessKeyId),
-      Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.createdAt), BucketRegion: b.region })) },
+      Buckets: {
+        Bucket: buckets.map((b) => ({
+          Name: b.name,
+          CreationDate: isoDate(b.createdAt),
+          BucketRegion: b.region,
+        })),
+      },
     }),
   );
 }
@@ -49,5 +55,7 @@ export async function deleteBucket(ctx: S3Context): Promise<S3Response> {
 export async function getBucketLocation(ctx: S3Context): Promise<S3Response> {
   const bucket = await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
   // AWS answers an empty constraint for us-east-1, and clients rely on that mapping.
-  return xmlResponse(toXml('LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region }));
+  return xmlResponse(
+    toXml('LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region }),
+  );
 }

@@ -27,7 +27,11 @@ export interface S3Response {
   body?: string | AsyncIterable<Buffer>;
 }
 
-export function xmlResponse(body: string, status = 200, headers: Record<string, string | number> = {}): S3Response {
+export function xmlResponse(
+  body: string,
+  status = 200,
+  headers: Record<string, string | number> = {},
+): S3Response {
   return { status, headers: { 'content-type': 'application/xml', ...headers }, body };
 }
 

@@ -35,7 +35,14 @@ function pairs(raw: string[]): Array<[string, string]> {
 function errorBody(err: S3Error, resource: string, requestId: string): string {
   return toXml(
     'Error',
-    { Code: err.code, Message: err.message, Resource: resource, ...err.extra, RequestId: requestId, HostId: requestId },
+    {
+      Code: err.code,
+      Message: err.message,
+      Resource: resource,
+      ...err.extra,
+      RequestId: requestId,
+      HostId: requestId,
+    },
     false,
   );
 }
@@ -98,10 +105,13 @@ export function createS3Handler(deps: S3HandlerDeps) {
       } else {
         // An unread body would otherwise be drained in full before the next request on this socket.
         if (!req.complete) res.setHeader('connection', 'close');
-        const body = method === 'HEAD' ? undefined : errorBody(s3err, decodeURIComponent(rawPath) || '/', requestId);
-        bytesOut = await send(res, { status: s3err.status, headers: { 'content-type': 'application/xml' }, body }, method).catch(
-          () => 0,
-        );
+        const body =
+          method === 'HEAD' ? undefined : errorBody(s3err, decodeURIComponent(rawPath) || '/', requestId);
+        bytesOut = await send(
+          res,
+          { status: s3err.status, headers: { 'content-type': 'application/xml' }, body },
+          method,
+        ).catch(() => 0);
       }
     } finally {
       deps.log.info(
@@ -127,7 +137,8 @@ async function send(res: ServerResponse, response: S3Response, method: string): 
   for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
   const body = response.body;
   if (body === undefined || method === 'HEAD') {
-    if (!res.hasHeader('content-length') && response.status !== 304 && response.status !== 204) res.setHeader('content-length', 0);
+    if (!res.hasHeader('content-length') && response.status !== 304 && response.status !== 204)
+      res.setHeader('content-length', 0);
     res.end();
     return 0;
   }

@@ -23,7 +23,9 @@ function encodingOf(ctx: S3Context): 'url' | undefined {
   const e = ctx.query.get('encoding-type');
   if (e === undefined) return undefined;
   if (e.toLowerCase() !== 'url') {
-    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type' });
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+    });
   }
   return 'url';
 }
@@ -45,8 +47,13 @@ export function encodeToken(entry: string): string {
 
 export function decodeToken(token: string): string {
   const text = Buffer.from(token, 'base64url').toString('utf8');
-  if (!text.startsWith(TOKEN_PREFIX) || encodeToken(text.slice(TOKEN_PREFIX.length)) !== token.replace(/=+$/, '')) {
-    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+  if (
+    !text.startsWith(TOKEN_PREFIX) ||
+    encodeToken(text.slice(TOKEN_PREFIX.length)) !== token.replace(/=+$/, '')
+  ) {
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    });
   }
   return text.slice(TOKEN_PREFIX.length);
 }
@@ -62,7 +69,10 @@ function contents(result: ListResult, enc: (s: string) => string, owner: XmlNode
   }));
 }
 
-async function list(ctx: S3Context, after: string): Promise<{ result: ListResult; maxKeys: number; enc: (s: string) => string; encoding?: string }> {
+async function list(
+  ctx: S3Context,
+  after: string,
+): Promise<{ result: ListResult; maxKeys: number; enc: (s: string) => string; encoding?: string }> {
   const maxKeys = maxKeysOf(ctx);
   const encoding = encodingOf(ctx);
   const enc = encoding ? s3UrlEncode : (s: string) => s;
@@ -100,7 +110,10 @@ export async function listObjectsV1(ctx: S3Context): Promise<S3Response> {
 export async function listObjectsV2(ctx: S3Context): Promise<S3Response> {
   const token = ctx.query.get('continuation-token');
   const startAfter = ctx.query.get('start-after');
-  if (token === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+  if (token === '')
+    throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', {
+      ArgumentName: 'continuation-token',
+    });
   const after = token !== undefined ? decodeToken(token) : (startAfter ?? '');
   const { result, maxKeys, enc, encoding } = await list(ctx, after);
   const delimiter = ctx.query.get('delimiter');
@@ -111,7 +124,8 @@ export async function listObjectsV2(ctx: S3Context): Promise<S3Response> {
       Prefix: enc(ctx.query.get('prefix') ?? ''),
       StartAfter: startAfter !== undefined ? enc(startAfter) : undefined,
       ContinuationToken: token,
-      NextContinuationToken: result.isTruncated && result.lastEntry !== undefined ? encodeToken(result.lastEntry) : undefined,
+      NextContinuationToken:
+        result.isTruncated && result.lastEntry !== undefined ? encodeToken(result.lastEntry) : undefined,
       KeyCount: result.objects.length + result.commonPrefixes.length,
       MaxKeys: maxKeys,
       Delimiter: delimiter ? enc(delimiter) : undefined,

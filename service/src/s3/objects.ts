@@ -11,7 +11,8 @@ const MAX_DELETE_KEYS = 1000;
 
 export function checkKey(key: string): void {
   if (key.length === 0) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
+    throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
   // Postgres text cannot hold NUL and XML 1.0 cannot carry it: refuse rather than store a key we cannot list.
   if (key.includes('\u0000')) throw new S3Error('InvalidArgument', 'Object key must not contain NUL.');
 }
@@ -44,19 +45,33 @@ function userMetadataFrom(ctx: S3Context): Record<string, string> {
     bytes += Buffer.byteLength(key) + Buffer.byteLength(v);
   }
   if (bytes > MAX_METADATA_BYTES) {
-    throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_METADATA_BYTES) });
+    throw new S3Error('MetadataTooLarge', undefined, {
+      Size: String(bytes),
+      MaxSizeAllowed: String(MAX_METADATA_BYTES),
+    });
   }
   return meta;
 }
 
 /** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
 function refuseUnsupportedPutHeaders(ctx: S3Context): void {
-  for (const h of ['x-amz-tagging', 'x-amz-object-lock-mode', 'x-amz-object-lock-retain-until-date', 'x-amz-object-lock-legal-hold', 'x-amz-website-redirect-location', 'x-amz-server-side-encryption-customer-algorithm']) {
-    if (headerOf(ctx, h) !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
+  for (const h of [
+    'x-amz-tagging',
+    'x-amz-object-lock-mode',
+    'x-amz-object-lock-retain-until-date',
+    'x-amz-object-lock-legal-hold',
+    'x-amz-website-redirect-location',
+    'x-amz-server-side-encryption-customer-algorithm',
+  ]) {
+    if (headerOf(ctx, h) !== undefined)
+      throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
   }
   const sse = headerOf(ctx, 'x-amz-server-side-encryption');
   if (sse !== undefined && sse !== 'AES256') {
-    throw new S3Error('NotImplemented', 'Only AES256 server-side encryption is available (every object is encrypted at rest).');
+    throw new S3Error(
+      'NotImplemented',
+      'Only AES256 server-side encryption is available (every object is encrypted at rest).',
+    );
   }
   const cond = headerOf(ctx, 'if-none-match') ?? headerOf(ctx, 'if-match');
   if (cond !== undefined) throw new S3Error('NotImplemented', 'Conditional writes are not supported yet.');
@@ -101,7 +116,8 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  const invalid = () => new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
+  const invalid = () =>
+    new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) });
   if (m[1] === '') {
     const suffix = Number(m[2]);
     if (suffix === 0 || size === 0) throw invalid();
@@ -138,7 +154,8 @@ export function checkPreconditions(ctx: S3Context, info: ObjectInfo): void {
   const ifModifiedSince = httpDate(headerOf(ctx, 'if-modified-since'));
   const ifUnmodifiedSince = httpDate(headerOf(ctx, 'if-unmodified-since'));
   if (ifMatch !== undefined) {
-    if (!etagMatches(ifMatch, info.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    if (!etagMatches(ifMatch, info.etag))
+      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
   } else if (ifUnmodifiedSince !== undefined && lastModified > ifUnmodifiedSince) {
     throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
   }
@@ -193,7 +210,8 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   checkKey(ctx.key!);
-  if (ctx.query.has('partNumber')) throw new S3Error('NotImplemented', 'partNumber requires multipart uploads.');
+  if (ctx.query.has('partNumber'))
+    throw new S3Error('NotImplemented', 'partNumber requires multipart uploads.');
   const obj = await ctx.store.getObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
   const { info } = obj;
   try {
@@ -213,7 +231,11 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   }
   headers['content-length'] = range.end - range.start + 1;
   headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-  return { status: 206, headers, body: withBody ? ctx.store.readObject(obj, range.start, range.end) : undefined };
+  return {
+    status: 206,
+    headers,
+    body: withBody ? ctx.store.readObject(obj, range.start, range.end) : undefined,
+  };
 }
 
 export function getObject(ctx: S3Context): Promise<S3Response> {
@@ -236,7 +258,10 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
     CHECKSUM_ALGORITHMS.some((a) => headerOf(ctx, `x-amz-checksum-${a}`) !== undefined) ||
     headerOf(ctx, 'x-amz-trailer') !== undefined;
   if (ctx.settings.enforcePayloadVerification && !hasDigest) {
-    throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).');
+    throw new S3Error(
+      'InvalidRequest',
+      'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).',
+    );
   }
   await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
   const { text } = await readSmallBody(ctx.raw, {

@@ -40,7 +40,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 function lengthHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
   const v = header(headers, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim())) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
+  if (!/^\d+$/.test(v.trim()))
+    throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
   return Number(v.trim());
 }
 
@@ -60,14 +61,24 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
     throw new S3Error('MissingContentLength', 'aws-chunked uploads must send x-amz-decoded-content-length.');
   }
   if (expectedLength !== undefined && expectedLength > opts.maxBytes) {
-    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(expectedLength), MaxSizeAllowed: String(opts.maxBytes) });
+    throw new S3Error('EntityTooLarge', undefined, {
+      ProposedSize: String(expectedLength),
+      MaxSizeAllowed: String(opts.maxBytes),
+    });
   }
 
   const contentMd5 = header(headers, 'content-md5');
-  if (contentMd5 !== undefined && Buffer.from(contentMd5, 'base64').length !== 16) throw new S3Error('InvalidDigest');
+  if (contentMd5 !== undefined && Buffer.from(contentMd5, 'base64').length !== 16)
+    throw new S3Error('InvalidDigest');
 
-  const declared = CHECKSUM_ALGORITHMS.filter((alg) => header(headers, `x-amz-checksum-${alg}`) !== undefined);
-  if (declared.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  const declared = CHECKSUM_ALGORITHMS.filter(
+    (alg) => header(headers, `x-amz-checksum-${alg}`) !== undefined,
+  );
+  if (declared.length > 1)
+    throw new S3Error(
+      'InvalidRequest',
+      'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+    );
   for (const alg of declared) assertChecksumShape(alg, header(headers, `x-amz-checksum-${alg}`)!);
 
   const trailerNames = (header(headers, 'x-amz-trailer') ?? '')
@@ -78,7 +89,10 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
     throw new S3Error('InvalidRequest', 'x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.');
   }
   if (streaming && payload.trailer && trailerNames.length === 0) {
-    throw new S3Error('InvalidRequest', 'A STREAMING-*-TRAILER payload must declare its trailer in x-amz-trailer.');
+    throw new S3Error(
+      'InvalidRequest',
+      'A STREAMING-*-TRAILER payload must declare its trailer in x-amz-trailer.',
+    );
   }
   const trailerAlgs: ChecksumAlgorithm[] = [];
   for (const t of trailerNames) {
@@ -110,7 +124,9 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
   const sha256 = payload.kind === 'sha256' ? createHash('sha256') : undefined;
   const checksumAlg = declared[0] ?? trailerAlgs[0];
   const checksum: RunningChecksum | undefined = checksumAlg ? createChecksum(checksumAlg) : undefined;
-  const decoder = streaming ? new AwsChunkedDecoder({ signing: payload.signing, expectTrailer: payload.trailer }) : undefined;
+  const decoder = streaming
+    ? new AwsChunkedDecoder({ signing: payload.signing, expectTrailer: payload.trailer })
+    : undefined;
   let received = 0;
 
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -136,16 +152,21 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
       throw new S3Error('XAmzContentSHA256Mismatch');
     }
     const md5Raw = md5.digest();
-    if (contentMd5 !== undefined && !md5Raw.equals(Buffer.from(contentMd5, 'base64'))) throw new S3Error('BadDigest');
+    if (contentMd5 !== undefined && !md5Raw.equals(Buffer.from(contentMd5, 'base64')))
+      throw new S3Error('BadDigest');
     const checksums: BodyDigests['checksums'] = {};
     if (checksum && checksumAlg) {
       const name = `x-amz-checksum-${checksumAlg}`;
       const expected = declared.length ? header(headers, name) : decoder?.trailers.get(name);
-      if (expected === undefined) throw new S3Error('MalformedTrailerError', `The trailer ${name} was declared but not sent.`);
+      if (expected === undefined)
+        throw new S3Error('MalformedTrailerError', `The trailer ${name} was declared but not sent.`);
       assertChecksumShape(checksumAlg, expected);
       const actual = await checksum.digest();
       if (actual !== expected) {
-        throw new S3Error('BadDigest', `The ${checksumAlg.toUpperCase()} you specified did not match the calculated checksum.`);
+        throw new S3Error(
+          'BadDigest',
+          `The ${checksumAlg.toUpperCase()} you specified did not match the calculated checksum.`,
+        );
       }
       checksums[checksumAlg] = actual;
     }
@@ -156,7 +177,10 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
 }
 
 /** Reads a small request body (XML documents) with the same verification as object data. */
-export async function readSmallBody(raw: IncomingMessage, opts: BodyOptions): Promise<{ text: string; digests: BodyDigests }> {
+export async function readSmallBody(
+  raw: IncomingMessage,
+  opts: BodyOptions,
+): Promise<{ text: string; digests: BodyDigests }> {
   const body = openBody(raw, opts);
   const parts: Buffer[] = [];
   for await (const c of body.chunks) parts.push(c);

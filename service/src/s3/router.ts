@@ -24,20 +24,65 @@ export interface Endpoint {
  * answered NotImplemented, never routed to the plain operation (a GET ?acl must not list objects).
  */
 const SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'delete', 'encryption', 'intelligent-tiering',
-  'inventory', 'legal-hold', 'lifecycle', 'location', 'logging', 'metrics', 'notification', 'object-lock',
-  'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock', 'replication',
-  'requestPayment', 'restore', 'retention', 'select', 'session', 'tagging', 'torrent', 'uploadId', 'uploads',
-  'versionId', 'versioning', 'versions', 'website', 'renameObject', 'metadataTable', 'abac',
+  'accelerate',
+  'acl',
+  'analytics',
+  'attributes',
+  'cors',
+  'delete',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'location',
+  'logging',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'partNumber',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'session',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'versionId',
+  'versioning',
+  'versions',
+  'website',
+  'renameObject',
+  'metadataTable',
+  'abac',
 ];
 
 const hasHeader = (name: string) => (ctx: S3Context) => ctx.raw.headers[name] !== undefined;
 
 export const ENDPOINTS: Endpoint[] = [
   { name: 'ListBuckets', method: 'GET', target: 'service', permission: 'list-buckets', handler: listBuckets },
-  { name: 'CreateBucket', method: 'PUT', target: 'bucket', permission: 'bucket-admin', handler: createBucket },
+  {
+    name: 'CreateBucket',
+    method: 'PUT',
+    target: 'bucket',
+    permission: 'bucket-admin',
+    handler: createBucket,
+  },
   { name: 'HeadBucket', method: 'HEAD', target: 'bucket', permission: 'bucket-read', handler: headBucket },
-  { name: 'DeleteBucket', method: 'DELETE', target: 'bucket', permission: 'bucket-admin', handler: deleteBucket },
+  {
+    name: 'DeleteBucket',
+    method: 'DELETE',
+    target: 'bucket',
+    permission: 'bucket-admin',
+    handler: deleteBucket,
+  },
   {
     name: 'GetBucketLocation',
     method: 'GET',
@@ -83,7 +128,13 @@ export const ENDPOINTS: Endpoint[] = [
   { name: 'PutObject', method: 'PUT', target: 'object', permission: 'object-write', handler: putObject },
   { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
   { name: 'HeadObject', method: 'HEAD', target: 'object', permission: 'object-read', handler: headObject },
-  { name: 'DeleteObject', method: 'DELETE', target: 'object', permission: 'object-write', handler: deleteObject },
+  {
+    name: 'DeleteObject',
+    method: 'DELETE',
+    target: 'object',
+    permission: 'object-write',
+    handler: deleteObject,
+  },
 ];
 
 function targetOf(ctx: S3Context): Target {
@@ -94,14 +145,19 @@ function targetOf(ctx: S3Context): Target {
 export function route(ctx: S3Context): Endpoint {
   const target = targetOf(ctx);
   // versionId=null names the only version an unversioned bucket has.
-  const named = SUBRESOURCES.filter((s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'));
+  const named = SUBRESOURCES.filter(
+    (s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'),
+  );
   const candidates = ENDPOINTS.filter((e) => e.method === ctx.method && e.target === target);
   for (const e of candidates) {
     const subOk = e.subresource ? named.length === 1 && named[0] === e.subresource : named.length === 0;
     if (subOk && (!e.when || e.when(ctx))) return e;
   }
   if (named.length > 0 || ctx.query.has('list-type')) {
-    throw new S3Error('NotImplemented', `${ctx.method} with ${named.join(', ') || 'list-type'} is not implemented.`);
+    throw new S3Error(
+      'NotImplemented',
+      `${ctx.method} with ${named.join(', ') || 'list-type'} is not implemented.`,
+    );
   }
   throw new S3Error('MethodNotAllowed', `${ctx.method} is not allowed on this resource.`, {
     Method: ctx.method,

@@ -81,7 +81,8 @@ export class Collector {
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length) await flush();
-    if (report.trash || report.orphans || report.temp) this.log.info({ ...report }, 'collector removed unreferenced data');
+    if (report.trash || report.orphans || report.temp)
+      this.log.info({ ...report }, 'collector removed unreferenced data');
     return report;
   }
 }

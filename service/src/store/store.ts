@@ -53,7 +53,8 @@ function prefixSuccessor(prefix: Buffer): Buffer | undefined {
 
 function toInfo(row: ObjectRow): ObjectInfo {
   const checksums: ObjectInfo['checksums'] = {};
-  for (const [alg, v] of Object.entries(row.checksums ?? {})) if (isChecksumAlgorithm(alg)) checksums[alg] = v;
+  for (const [alg, v] of Object.entries(row.checksums ?? {}))
+    if (isChecksumAlgorithm(alg)) checksums[alg] = v;
   return {
     key: row.key.toString('utf8'),
     size: Number(row.size),
@@ -94,7 +95,10 @@ export class Store {
 
   async createBucket(caller: string, name: string, locationConstraint: string | undefined): Promise<Bucket> {
     const problem = bucketNameProblem(name);
-    if (problem) throw new S3Error('InvalidBucketName', `The specified bucket is not valid: it ${problem}.`, { BucketName: name });
+    if (problem)
+      throw new S3Error('InvalidBucketName', `The specified bucket is not valid: it ${problem}.`, {
+        BucketName: name,
+      });
     if (locationConstraint && locationConstraint !== this.opts.region) {
       throw new S3Error(
         'InvalidLocationConstraint',
@@ -108,7 +112,8 @@ export class Store {
       .returning('*');
     if (inserted[0]) return toBucket(inserted[0]);
     const existing = await this.db('buckets').where({ name }).first();
-    if (existing?.owner === caller) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
+    if (existing?.owner === caller)
+      throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
     throw new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
   }
 
@@ -130,7 +135,8 @@ export class Store {
       if (deleted === 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
     } catch (err) {
       // A PUT that committed while we deleted trips the foreign key: the bucket is not empty after all.
-      if ((err as { code?: string }).code === '23503') throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+      if ((err as { code?: string }).code === '23503')
+        throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
       throw err;
     }
   }
@@ -198,10 +204,15 @@ export class Store {
           .first();
         if (existing) {
           await trx('objects').where({ bucket_id: row.bucket_id, key: row.key }).update(row);
-          if (existing.blob_id) await trx('blob_trash').insert({ blob_id: existing.blob_id }).onConflict().ignore();
+          if (existing.blob_id)
+            await trx('blob_trash').insert({ blob_id: existing.blob_id }).onConflict().ignore();
           return { done: true, replaced: existing.blob_id as string | null };
         }
-        const ins = await trx('objects').insert(row).onConflict(['bucket_id', 'key']).ignore().returning('bucket_id');
+        const ins = await trx('objects')
+          .insert(row)
+          .onConflict(['bucket_id', 'key'])
+          .ignore()
+          .returning('bucket_id');
         return { done: ins.length > 0, replaced: undefined };
       });
       // Lost an insert race: the other writer's row now exists, so go round and replace it under a lock.
@@ -261,7 +272,11 @@ export class Store {
         .delete()
         .returning(['key', 'blob_id']);
       const blobIds = gone.map((r: { blob_id: string | null }) => r.blob_id).filter((b): b is string => !!b);
-      if (blobIds.length) await trx('blob_trash').insert(blobIds.map((blob_id) => ({ blob_id }))).onConflict().ignore();
+      if (blobIds.length)
+        await trx('blob_trash')
+          .insert(blobIds.map((blob_id) => ({ blob_id })))
+          .onConflict()
+          .ignore();
       return gone;
     });
     for (const r of rows) if (r.blob_id) await this.freeBlob(r.blob_id);
@@ -349,8 +364,20 @@ export class Store {
   }
 }
 
-function toBucket(row: { id: string | number; name: string; owner: string; region: string; created_at: Date }): Bucket {
-  return { id: Number(row.id), name: row.name, owner: row.owner, region: row.region, createdAt: row.created_at };
+function toBucket(row: {
+  id: string | number;
+  name: string;
+  owner: string;
+  region: string;
+  created_at: Date;
+}): Bucket {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    owner: row.owner,
+    region: row.region,
+    createdAt: row.created_at,
+  };
 }
 
 export type { ChecksumAlgorithm };

@@ -65,20 +65,53 @@ describe.runIf(requireBinary('aws'))('aws CLI', () => {
       for (const name of Object.keys(files)) expect(ls.stdout).toContain(`synced/${name}`);
       const back = path.join(work, `back-${transport}`);
       await aws(endpoint, ['s3', 'sync', `s3://${bucket}/synced`, back], extra);
-      for (const [name, data] of Object.entries(files)) expect((await readFile(path.join(back, name))).equals(data)).toBe(true);
+      for (const [name, data] of Object.entries(files))
+        expect((await readFile(path.join(back, name))).equals(data)).toBe(true);
       const head = JSON.parse(
-        (await aws(endpoint, ['s3api', 'head-object', '--bucket', bucket, '--key', 'single/one.bin', '--checksum-mode', 'ENABLED'], extra))
-          .stdout,
+        (
+          await aws(
+            endpoint,
+            [
+              's3api',
+              'head-object',
+              '--bucket',
+              bucket,
+              '--key',
+              'single/one.bin',
+              '--checksum-mode',
+              'ENABLED',
+            ],
+            extra,
+          )
+        ).stdout,
       );
       expect(head.ETag).toBe(`"${md5(files['one.bin']!)}"`);
       expect(head.ContentLength).toBe(3 * 1024 * 1024);
       // aws-cli sends a CRC32 (header over HTTP, aws-chunked trailer over HTTPS); it was verified and kept.
       expect(head.ChecksumCRC32).toBeTruthy();
       const listed = JSON.parse(
-        (await aws(endpoint, ['s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'synced/', '--delimiter', '/'], extra)).stdout,
+        (
+          await aws(
+            endpoint,
+            ['s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'synced/', '--delimiter', '/'],
+            extra,
+          )
+        ).stdout,
       );
       expect(listed.CommonPrefixes.map((p: { Prefix: string }) => p.Prefix)).toEqual(['synced/sub dir/']);
-      await aws(endpoint, ['s3api', 'get-object', '--bucket', bucket, '--key', 'synced/sub dir/two+plus.txt', path.join(work, 'two')], extra);
+      await aws(
+        endpoint,
+        [
+          's3api',
+          'get-object',
+          '--bucket',
+          bucket,
+          '--key',
+          'synced/sub dir/two+plus.txt',
+          path.join(work, 'two'),
+        ],
+        extra,
+      );
       expect(await readFile(path.join(work, 'two'), 'utf8')).toBe('two');
       await aws(endpoint, ['s3', 'rm', '--recursive', `s3://${bucket}/`], extra);
       await aws(endpoint, ['s3', 'rb', `s3://${bucket}`], extra);
@@ -116,7 +149,9 @@ describe.runIf(requireBinary('rclone'))('rclone (provider Other)', () => {
     await writeFile(path.join(src, 'nested/a b+c.txt'), 'changed');
     await rclone('sync', src, 'coffer:rclone-bucket/copy');
     await rclone('check', '--download', src, 'coffer:rclone-bucket/copy');
-    const listing = JSON.parse((await rclone('lsjson', '-R', '--files-only', 'coffer:rclone-bucket/copy')).stdout) as Array<{
+    const listing = JSON.parse(
+      (await rclone('lsjson', '-R', '--files-only', 'coffer:rclone-bucket/copy')).stdout,
+    ) as Array<{
       Path: string;
       Size: number;
     }>;
@@ -130,7 +165,10 @@ describe.runIf(requireBinary('rclone'))('rclone (provider Other)', () => {
   it('lists a prefix holding more than 1000 keys exactly (v1 marker paging)', async () => {
     const many = path.join(work, 'many');
     await mkdir(many, { recursive: true });
-    const names = Array.from({ length: 1203 }, (_, i) => `f-${String(i).padStart(5, '0')}${i % 7 === 0 ? ' spaced' : ''}.txt`);
+    const names = Array.from(
+      { length: 1203 },
+      (_, i) => `f-${String(i).padStart(5, '0')}${i % 7 === 0 ? ' spaced' : ''}.txt`,
+    );
     for (const n of names) await writeFile(path.join(many, n), n);
     await rclone('copy', '--transfers', '16', '--checkers', '16', many, 'coffer:rclone-bucket/many');
     const listed = (await rclone('lsf', 'coffer:rclone-bucket/many')).stdout.trim().split('\n');
@@ -166,8 +204,16 @@ describe('minio-js', () => {
       await client.makeBucket(bucket, 'us-east-1');
       expect(await client.bucketExists(bucket)).toBe(true);
       const data = randomBytes(2 * 1024 * 1024 + 5);
-      await client.putObject(bucket, 'dir/obj ü+.bin', data, data.length, { 'Content-Type': 'application/x-test', 'X-Amz-Meta-Origin': 'minio' });
-      await client.putObject(bucket, 'dir/streamed.bin', Readable.from([data.subarray(0, 1000), data.subarray(1000)]), data.length);
+      await client.putObject(bucket, 'dir/obj ü+.bin', data, data.length, {
+        'Content-Type': 'application/x-test',
+        'X-Amz-Meta-Origin': 'minio',
+      });
+      await client.putObject(
+        bucket,
+        'dir/streamed.bin',
+        Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+        data.length,
+      );
       const stat = await client.statObject(bucket, 'dir/obj ü+.bin');
       expect(stat.size).toBe(data.length);
       expect(stat.etag).toBe(md5(data));
@@ -177,10 +223,12 @@ describe('minio-js', () => {
       for await (const c of await client.getObject(bucket, 'dir/obj ü+.bin')) chunks.push(c as Buffer);
       expect(Buffer.concat(chunks).equals(data)).toBe(true);
       const partial: Buffer[] = [];
-      for await (const c of await client.getPartialObject(bucket, 'dir/streamed.bin', 10, 100)) partial.push(c as Buffer);
+      for await (const c of await client.getPartialObject(bucket, 'dir/streamed.bin', 10, 100))
+        partial.push(c as Buffer);
       expect(Buffer.concat(partial).equals(data.subarray(10, 110))).toBe(true);
       const names: string[] = [];
-      for await (const o of client.listObjectsV2(bucket, 'dir/', true)) names.push((o as { name: string }).name);
+      for await (const o of client.listObjectsV2(bucket, 'dir/', true))
+        names.push((o as { name: string }).name);
       expect(names).toEqual(['dir/obj ü+.bin', 'dir/streamed.bin']);
       await client.removeObjects(bucket, names);
       await client.removeBucket(bucket);

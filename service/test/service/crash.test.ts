@@ -14,7 +14,10 @@ let endpoint: string;
 let child: ChildProcess | undefined;
 
 async function startChild(): Promise<void> {
-  child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env.env, PORT: String(port) }, stdio: 'ignore' });
+  child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 200; i++) {
     try {
       if ((await fetch(`${endpoint}/health`)).ok) return;
@@ -69,10 +72,16 @@ describe('kill -9 during concurrent PUT / overwrite / DELETE', () => {
           const key = mine[randomInt(mine.length)]!;
           const s = state.get(key)!;
           const del = s.acked !== null && randomInt(4) === 0;
-          const body = del ? undefined : randomBytes(randomInt(3) === 0 ? randomInt(150_000, 1_200_000) : randomInt(0, 4096));
+          const body = del
+            ? undefined
+            : randomBytes(randomInt(3) === 0 ? randomInt(150_000, 1_200_000) : randomInt(0, 4096));
           s.pending = body ? digest(body) : null;
           try {
-            const res = await signedFetch(endpoint, env.creds[0]!, { method: del ? 'DELETE' : 'PUT', path: `/crash/${key}`, body });
+            const res = await signedFetch(endpoint, env.creds[0]!, {
+              method: del ? 'DELETE' : 'PUT',
+              path: `/crash/${key}`,
+              body,
+            });
             if (res.status === 200 || res.status === 204) {
               s.acked = s.pending;
               acknowledged++;
@@ -110,7 +119,8 @@ describe('kill -9 during concurrent PUT / overwrite / DELETE', () => {
       const dataDir = env.env.DATA_DIR!;
       expect(await readdir(path.join(dataDir, 'tmp'))).toEqual([]);
       const files: string[] = [];
-      for (const d of await readdir(path.join(dataDir, 'blobs'))) files.push(...(await readdir(path.join(dataDir, 'blobs', d))));
+      for (const d of await readdir(path.join(dataDir, 'blobs')))
+        files.push(...(await readdir(path.join(dataDir, 'blobs', d))));
       const referenced = await gw.gateway.store.referencedBlobs(files);
       expect(files.filter((f) => !referenced.has(f))).toEqual([]);
       expect(await gw.gateway.store.trashedBlobs()).toEqual([]);

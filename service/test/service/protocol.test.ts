@@ -1,4 +1,10 @@
-import { CreateBucketCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  ListObjectsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
@@ -14,7 +20,12 @@ beforeAll(async () => {
   env = await createTestEnv();
   strict = await startGateway(env.env);
   lenient = await startGateway({ ...env.env, ENFORCE_PAYLOAD_VERIFICATION: 'false' });
-  s3 = new S3Client({ endpoint: strict.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: env.creds[0]! });
+  s3 = new S3Client({
+    endpoint: strict.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: env.creds[0]!,
+  });
   await s3.send(new CreateBucketCommand({ Bucket: 'proto' }));
 });
 
@@ -38,7 +49,10 @@ describe('payload verification', () => {
     });
     expect(res.status).toBe(400);
     expect(errorCode(res.text)).toBe('XAmzContentSHA256Mismatch');
-    const head = await signedFetch(strict.endpoint, env.creds[0]!, { method: 'HEAD', path: '/proto/sha-mismatch' });
+    const head = await signedFetch(strict.endpoint, env.creds[0]!, {
+      method: 'HEAD',
+      path: '/proto/sha-mismatch',
+    });
     expect(head.status).toBe(404);
     expect(head.text).toBe('');
   });
@@ -176,7 +190,10 @@ describe('protocol surface', () => {
   });
 
   it('puts x-amz-request-id on every response and no body on HEAD errors', async () => {
-    const res = await signedFetch(strict.endpoint, env.creds[0]!, { method: 'HEAD', path: '/nonexistent-bucket' });
+    const res = await signedFetch(strict.endpoint, env.creds[0]!, {
+      method: 'HEAD',
+      path: '/nonexistent-bucket',
+    });
     expect(res.status).toBe(404);
     expect(res.text).toBe('');
     expect(res.headers.get('x-amz-request-id')).toBeTruthy();
@@ -188,7 +205,23 @@ describe('protocol surface', () => {
 });
 
 describe('listing', () => {
-  const keys = ['a', 'a/', 'a/b', 'a/b/c', 'a/c', 'b', 'b+c', 'b c', 'b%c', 'ab', 'é', 'z/1', 'z/2', 'Z', '日本/x'];
+  const keys = [
+    'a',
+    'a/',
+    'a/b',
+    'a/b/c',
+    'a/c',
+    'b',
+    'b+c',
+    'b c',
+    'b%c',
+    'ab',
+    'é',
+    'z/1',
+    'z/2',
+    'Z',
+    '日本/x',
+  ];
   beforeAll(async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'listing' }));
     for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: 'listing', Key, Body: Key }));
@@ -215,16 +248,25 @@ describe('listing', () => {
     for (const delimiter of [undefined, '/']) {
       it(`pages exactly with max-keys=${maxKeys} delimiter=${delimiter ?? 'none'} in v1 and v2`, async () => {
         const full = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Delimiter: delimiter }));
-        const expected = [...(full.Contents ?? []).map((c) => c.Key!), ...(full.CommonPrefixes ?? []).map((p) => p.Prefix!)].sort(
-          (x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)),
-        );
+        const expected = [
+          ...(full.Contents ?? []).map((c) => c.Key!),
+          ...(full.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        ].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
         const v2: string[] = [];
         let token: string | undefined;
         for (;;) {
           const page = await s3.send(
-            new ListObjectsV2Command({ Bucket: 'listing', MaxKeys: maxKeys, Delimiter: delimiter, ContinuationToken: token }),
+            new ListObjectsV2Command({
+              Bucket: 'listing',
+              MaxKeys: maxKeys,
+              Delimiter: delimiter,
+              ContinuationToken: token,
+            }),
           );
-          const entries = [...(page.Contents ?? []).map((c) => c.Key!), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!)];
+          const entries = [
+            ...(page.Contents ?? []).map((c) => c.Key!),
+            ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!),
+          ];
           expect(entries.length).toBeLessThanOrEqual(maxKeys);
           expect(page.KeyCount).toBe(entries.length);
           v2.push(...entries);
@@ -236,8 +278,18 @@ describe('listing', () => {
         const v1: string[] = [];
         let marker: string | undefined;
         for (;;) {
-          const page = await s3.send(new ListObjectsCommand({ Bucket: 'listing', MaxKeys: maxKeys, Delimiter: delimiter, Marker: marker }));
-          const entries = [...(page.Contents ?? []).map((c) => c.Key!), ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!)];
+          const page = await s3.send(
+            new ListObjectsCommand({
+              Bucket: 'listing',
+              MaxKeys: maxKeys,
+              Delimiter: delimiter,
+              Marker: marker,
+            }),
+          );
+          const entries = [
+            ...(page.Contents ?? []).map((c) => c.Key!),
+            ...(page.CommonPrefixes ?? []).map((p) => p.Prefix!),
+          ];
           v1.push(...entries);
           if (!page.IsTruncated) break;
           marker = page.NextMarker;
@@ -250,20 +302,31 @@ describe('listing', () => {
 
   it('honours start-after, max-keys=0, fetch-owner and encoding-type=url', async () => {
     const after = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', StartAfter: 'b' }));
-    expect(after.Contents?.map((c) => c.Key)).toEqual(byteOrder.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from('b')) > 0));
+    expect(after.Contents?.map((c) => c.Key)).toEqual(
+      byteOrder.filter((k) => Buffer.compare(Buffer.from(k), Buffer.from('b')) > 0),
+    );
     const zero = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', MaxKeys: 0 }));
     expect(zero.KeyCount).toBe(0);
     expect(zero.IsTruncated).toBe(false);
-    const owner = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', FetchOwner: true, MaxKeys: 1 }));
+    const owner = await s3.send(
+      new ListObjectsV2Command({ Bucket: 'listing', FetchOwner: true, MaxKeys: 1 }),
+    );
     expect(owner.Contents?.[0]?.Owner?.ID).toBe(env.creds[0]!.accessKeyId);
     const noOwner = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', MaxKeys: 1 }));
     expect(noOwner.Contents?.[0]?.Owner).toBeUndefined();
-    const raw = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/listing?list-type=2&encoding-type=url&prefix=b' });
+    const raw = await signedFetch(strict.endpoint, env.creds[0]!, {
+      path: '/listing?list-type=2&encoding-type=url&prefix=b',
+    });
     expect(raw.text).toContain('<EncodingType>url</EncodingType>');
-    for (const enc of ['<Key>b%2Bc</Key>', '<Key>b+c</Key>', '<Key>b%25c</Key>']) expect(raw.text).toContain(enc);
-    const badMax = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/listing?list-type=2&max-keys=-1' });
+    for (const enc of ['<Key>b%2Bc</Key>', '<Key>b+c</Key>', '<Key>b%25c</Key>'])
+      expect(raw.text).toContain(enc);
+    const badMax = await signedFetch(strict.endpoint, env.creds[0]!, {
+      path: '/listing?list-type=2&max-keys=-1',
+    });
     expect(errorCode(badMax.text)).toBe('InvalidArgument');
-    const badToken = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/listing?list-type=2&continuation-token=bogus' });
+    const badToken = await signedFetch(strict.endpoint, env.creds[0]!, {
+      path: '/listing?list-type=2&continuation-token=bogus',
+    });
     expect(errorCode(badToken.text)).toBe('InvalidArgument');
   });
 });

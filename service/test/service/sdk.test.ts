@@ -12,7 +12,6 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
-  ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -38,14 +37,17 @@ function client(i: number, extra: Partial<ConstructorParameters<typeof S3Client>
 }
 
 async function body(out: { Body?: unknown }): Promise<Buffer> {
-  return Buffer.from(await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+  return Buffer.from(
+    await (out.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+  );
 }
 
 async function s3Error(p: Promise<unknown>): Promise<{ code: string; status: number }> {
   try {
     await p;
   } catch (err) {
-    if (err instanceof S3ServiceException) return { code: err.name, status: err.$metadata.httpStatusCode ?? 0 };
+    if (err instanceof S3ServiceException)
+      return { code: err.name, status: err.$metadata.httpStatusCode ?? 0 };
     throw err;
   }
   throw new Error('expected an S3 error');
@@ -82,28 +84,68 @@ describe('buckets', () => {
   });
 
   it('enforces naming rules and ownership', async () => {
-    for (const bad of ['ab', 'UPPER', 'has_underscore', '-dash', 'dot..dot', '192.168.1.1', 'xn--punycode', 'a'.repeat(64)]) {
-      expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: bad })))).toMatchObject({ code: 'InvalidBucketName', status: 400 });
+    for (const bad of [
+      'ab',
+      'UPPER',
+      'has_underscore',
+      '-dash',
+      'dot..dot',
+      '192.168.1.1',
+      'xn--punycode',
+      'a'.repeat(64),
+    ]) {
+      expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: bad })))).toMatchObject({
+        code: 'InvalidBucketName',
+        status: 400,
+      });
     }
     await s3.send(new CreateBucketCommand({ Bucket: 'owned' }));
-    expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({ code: 'BucketAlreadyOwnedByYou', status: 409 });
-    expect(await s3Error(other.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({ code: 'BucketAlreadyExists', status: 409 });
-    expect(await s3Error(other.send(new PutObjectCommand({ Bucket: 'owned', Key: 'x', Body: 'x' })))).toMatchObject({ code: 'AccessDenied', status: 403 });
-    expect(await s3Error(other.send(new ListObjectsV2Command({ Bucket: 'owned' })))).toMatchObject({ code: 'AccessDenied' });
-    expect(await s3Error(s3.send(new ListObjectsV2Command({ Bucket: 'missing-bucket' })))).toMatchObject({ code: 'NoSuchBucket', status: 404 });
+    expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({
+      code: 'BucketAlreadyOwnedByYou',
+      status: 409,
+    });
+    expect(await s3Error(other.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({
+      code: 'BucketAlreadyExists',
+      status: 409,
+    });
+    expect(
+      await s3Error(other.send(new PutObjectCommand({ Bucket: 'owned', Key: 'x', Body: 'x' }))),
+    ).toMatchObject({ code: 'AccessDenied', status: 403 });
+    expect(await s3Error(other.send(new ListObjectsV2Command({ Bucket: 'owned' })))).toMatchObject({
+      code: 'AccessDenied',
+    });
+    expect(await s3Error(s3.send(new ListObjectsV2Command({ Bucket: 'missing-bucket' })))).toMatchObject({
+      code: 'NoSuchBucket',
+      status: 404,
+    });
   });
 
   it('accepts its own region as LocationConstraint and refuses another', async () => {
-    await s3.send(new CreateBucketCommand({ Bucket: 'located', CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }));
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: 'located',
+        CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never },
+      }),
+    );
     expect(
-      await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'elsewhere', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }))),
+      await s3Error(
+        s3.send(
+          new CreateBucketCommand({
+            Bucket: 'elsewhere',
+            CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' },
+          }),
+        ),
+      ),
     ).toMatchObject({ code: 'InvalidLocationConstraint', status: 400 });
   });
 
   it('refuses to delete a non-empty bucket', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: 'full' }));
     await s3.send(new PutObjectCommand({ Bucket: 'full', Key: 'k', Body: 'v' }));
-    expect(await s3Error(s3.send(new DeleteBucketCommand({ Bucket: 'full' })))).toMatchObject({ code: 'BucketNotEmpty', status: 409 });
+    expect(await s3Error(s3.send(new DeleteBucketCommand({ Bucket: 'full' })))).toMatchObject({
+      code: 'BucketNotEmpty',
+      status: 409,
+    });
     await s3.send(new DeleteObjectCommand({ Bucket: 'full', Key: 'k' }));
     await s3.send(new DeleteBucketCommand({ Bucket: 'full' }));
   });
@@ -141,7 +183,9 @@ describe('objects', () => {
   }
 
   it('refuses a key over 1024 bytes', async () => {
-    expect(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'é'.repeat(513), Body: 'x' })))).toMatchObject({
+    expect(
+      await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'é'.repeat(513), Body: 'x' }))),
+    ).toMatchObject({
       code: 'KeyTooLongError',
     });
   });
@@ -153,7 +197,12 @@ describe('objects', () => {
       await writeFile(file, data);
       await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: `sized/${size}`, Body: data }));
       const fromStream = await s3.send(
-        new PutObjectCommand({ Bucket: 'objects', Key: `sized/${size}-stream`, Body: createReadStream(file), ContentLength: size }),
+        new PutObjectCommand({
+          Bucket: 'objects',
+          Key: `sized/${size}-stream`,
+          Body: createReadStream(file),
+          ContentLength: size,
+        }),
       );
       expect(fromStream.ETag).toBe(`"${md5(data)}"`);
       for (const key of [`sized/${size}`, `sized/${size}-stream`]) {
@@ -202,12 +251,19 @@ describe('objects', () => {
         ResponseContentLanguage: 'fr',
       }),
     );
-    expect(overridden).toMatchObject({ ContentType: 'application/x-override', ContentDisposition: 'inline', CacheControl: 'no-store', ContentLanguage: 'fr' });
+    expect(overridden).toMatchObject({
+      ContentType: 'application/x-override',
+      ContentDisposition: 'inline',
+      CacheControl: 'no-store',
+      ContentLanguage: 'fr',
+    });
   });
 
   it('refuses more than 2 KB of user metadata', async () => {
     const Metadata = { big: 'x'.repeat(2100) };
-    expect(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'meta', Body: 'x', Metadata })))).toMatchObject({
+    expect(
+      await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'meta', Body: 'x', Metadata }))),
+    ).toMatchObject({
       code: 'MetadataTooLarge',
       status: 400,
     });
@@ -230,12 +286,18 @@ describe('objects', () => {
       expect(got.ContentRange).toBe(`bytes ${start}-${end}/200000`);
       expect((await body(got)).equals(data.subarray(start, end + 1))).toBe(true);
     }
-    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'ranged', Range: 'bytes=200000-' })))).toMatchObject({
+    expect(
+      await s3Error(
+        s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'ranged', Range: 'bytes=200000-' })),
+      ),
+    ).toMatchObject({
       code: 'InvalidRange',
       status: 416,
     });
     await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'empty', Body: '' }));
-    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'empty', Range: 'bytes=0-' })))).toMatchObject({
+    expect(
+      await s3Error(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'empty', Range: 'bytes=0-' }))),
+    ).toMatchObject({
       status: 416,
     });
   });
@@ -247,7 +309,8 @@ describe('objects', () => {
     const lm = head.LastModified!;
     const before = new Date(lm.getTime() - 60_000);
     const after = new Date(lm.getTime() + 60_000);
-    const get = (input: Record<string, unknown>) => s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'cond', ...input }));
+    const get = (input: Record<string, unknown>) =>
+      s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'cond', ...input }));
     expect((await get({ IfMatch: etag })).$metadata.httpStatusCode).toBe(200);
     expect(await s3Error(get({ IfMatch: '"nope"' }))).toMatchObject({ status: 412 });
     expect(await s3Error(get({ IfNoneMatch: etag }))).toMatchObject({ status: 304 });
@@ -265,23 +328,40 @@ describe('objects', () => {
     await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'doomed', Body: 'x' }));
     const del = await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'doomed' }));
     expect(del.$metadata.httpStatusCode).toBe(204);
-    expect((await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'doomed' }))).$metadata.httpStatusCode).toBe(204);
-    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'doomed' })))).toMatchObject({ code: 'NoSuchKey', status: 404 });
-    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'doomed' })))).toMatchObject({ status: 404 });
+    expect(
+      (await s3.send(new DeleteObjectCommand({ Bucket: 'objects', Key: 'doomed' }))).$metadata.httpStatusCode,
+    ).toBe(204);
+    expect(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'objects', Key: 'doomed' })))).toMatchObject({
+      code: 'NoSuchKey',
+      status: 404,
+    });
+    expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'doomed' })))).toMatchObject(
+      { status: 404 },
+    );
   });
 
   it('deletes many keys, verbose and quiet, with a CRC checksum and no Content-MD5', async () => {
     const ks = Array.from({ length: 1000 }, (_, i) => `batch/${String(i).padStart(4, '0')}`);
     for (let i = 0; i < ks.length; i += 100) {
-      await Promise.all(ks.slice(i, i + 100).map((Key) => s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: Key }))));
+      await Promise.all(
+        ks
+          .slice(i, i + 100)
+          .map((Key) => s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: Key }))),
+      );
     }
     const verbose = await s3.send(
-      new DeleteObjectsCommand({ Bucket: 'objects', Delete: { Objects: [...ks.slice(0, 500), 'batch/missing'].map((Key) => ({ Key })) } }),
+      new DeleteObjectsCommand({
+        Bucket: 'objects',
+        Delete: { Objects: [...ks.slice(0, 500), 'batch/missing'].map((Key) => ({ Key })) },
+      }),
     );
     expect(verbose.Deleted?.length).toBe(501);
     expect(verbose.Errors ?? []).toEqual([]);
     const quiet = await s3.send(
-      new DeleteObjectsCommand({ Bucket: 'objects', Delete: { Quiet: true, Objects: ks.slice(500).map((Key) => ({ Key })) } }),
+      new DeleteObjectsCommand({
+        Bucket: 'objects',
+        Delete: { Quiet: true, Objects: ks.slice(500).map((Key) => ({ Key })) },
+      }),
     );
     expect(quiet.Deleted ?? []).toEqual([]);
     const left = await s3.send(new ListObjectsV2Command({ Bucket: 'objects', Prefix: 'batch/' }));
@@ -302,7 +382,9 @@ describe('objects', () => {
     for (const ChecksumAlgorithm of ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const) {
       const data = randomBytes(100_000);
       const Key = `checksum/${ChecksumAlgorithm}`;
-      const put = await s3.send(new PutObjectCommand({ Bucket: 'objects', Key, Body: data, ChecksumAlgorithm }));
+      const put = await s3.send(
+        new PutObjectCommand({ Bucket: 'objects', Key, Body: data, ChecksumAlgorithm }),
+      );
       const field = `Checksum${ChecksumAlgorithm}` as const;
       expect(put[field]).toBeTruthy();
       const head = await s3.send(new HeadObjectCommand({ Bucket: 'objects', Key, ChecksumMode: 'ENABLED' }));
@@ -316,27 +398,54 @@ describe('objects', () => {
   it('refuses a wrong Content-MD5 or checksum and stores nothing', async () => {
     const wrongMd5 = Buffer.alloc(16, 1).toString('base64');
     expect(
-      await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'bad-md5', Body: 'data', ContentMD5: wrongMd5 }))),
+      await s3Error(
+        s3.send(
+          new PutObjectCommand({ Bucket: 'objects', Key: 'bad-md5', Body: 'data', ContentMD5: wrongMd5 }),
+        ),
+      ),
     ).toMatchObject({ code: 'BadDigest', status: 400 });
     expect(
-      await s3Error(s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'bad-crc', Body: 'data', ChecksumCRC32: 'AAAAAA==' }))),
+      await s3Error(
+        s3.send(
+          new PutObjectCommand({
+            Bucket: 'objects',
+            Key: 'bad-crc',
+            Body: 'data',
+            ChecksumCRC32: 'AAAAAA==',
+          }),
+        ),
+      ),
     ).toMatchObject({ code: 'BadDigest', status: 400 });
     for (const Key of ['bad-md5', 'bad-crc']) {
-      expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key })))).toMatchObject({ status: 404 });
+      expect(await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'objects', Key })))).toMatchObject({
+        status: 404,
+      });
     }
   });
 
   it('works with presigned GET and PUT URLs and refuses them after expiry', async () => {
-    const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }), { expiresIn: 60 });
+    const putUrl = await getSignedUrl(
+      s3,
+      new PutObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }),
+      { expiresIn: 60 },
+    );
     const put = await fetch(putUrl, { method: 'PUT', body: 'via presigned url' });
     expect(put.status).toBe(200);
-    const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }), { expiresIn: 60 });
+    const getUrl = await getSignedUrl(
+      s3,
+      new GetObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }),
+      { expiresIn: 60 },
+    );
     const got = await fetch(getUrl);
     expect(await got.text()).toBe('via presigned url');
-    const expired = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }), {
-      expiresIn: 1,
-      signingDate: new Date(Date.now() - 10_000),
-    });
+    const expired = await getSignedUrl(
+      s3,
+      new GetObjectCommand({ Bucket: 'objects', Key: 'presigned file.txt' }),
+      {
+        expiresIn: 1,
+        signingDate: new Date(Date.now() - 10_000),
+      },
+    );
     const res = await fetch(expired);
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('<Code>AccessDenied</Code>');
@@ -349,15 +458,28 @@ describe('objects', () => {
       forcePathStyle: true,
       credentials: { accessKeyId: 'AKIANOBODY', secretAccessKey: 'whatever-secret' },
     });
-    expect(await s3Error(unknown.send(new ListBucketsCommand({})))).toMatchObject({ code: 'InvalidAccessKeyId', status: 403 });
-    const wrong = client(0, { credentials: { accessKeyId: env.creds[0]!.accessKeyId, secretAccessKey: 'not-the-secret' } });
-    expect(await s3Error(wrong.send(new ListBucketsCommand({})))).toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
+    expect(await s3Error(unknown.send(new ListBucketsCommand({})))).toMatchObject({
+      code: 'InvalidAccessKeyId',
+      status: 403,
+    });
+    const wrong = client(0, {
+      credentials: { accessKeyId: env.creds[0]!.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    expect(await s3Error(wrong.send(new ListBucketsCommand({})))).toMatchObject({
+      code: 'SignatureDoesNotMatch',
+      status: 403,
+    });
     const skewed = client(0, { systemClockOffset: -20 * 60 * 1000 });
-    expect(await s3Error(skewed.send(new ListBucketsCommand({})))).toMatchObject({ code: 'RequestTimeTooSkewed', status: 403 });
+    expect(await s3Error(skewed.send(new ListBucketsCommand({})))).toMatchObject({
+      code: 'RequestTimeTooSkewed',
+      status: 403,
+    });
     const anon = await fetch(`${gw.endpoint}/objects/a`);
     expect(anon.status).toBe(403);
     expect(anon.headers.get('x-amz-request-id')).toMatch(/^[0-9A-F]{16}$/);
-    expect(await anon.text()).toMatch(/<Error><Code>AccessDenied<\/Code><Message>.+<\/Message><Resource>\/objects\/a<\/Resource><RequestId>/);
+    expect(await anon.text()).toMatch(
+      /<Error><Code>AccessDenied<\/Code><Message>.+<\/Message><Resource>\/objects\/a<\/Resource><RequestId>/,
+    );
     for (const c of [unknown, wrong, skewed]) c.destroy();
   });
 

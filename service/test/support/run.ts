@@ -10,10 +10,15 @@ export interface RunResult {
 /** Runs a real client binary; a non-zero exit fails with its stderr so the test output says why. */
 export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { env, cwd, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      { env, cwd, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        else resolve({ stdout, stderr });
+      },
+    );
   });
 }
 

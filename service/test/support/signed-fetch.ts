@@ -19,7 +19,11 @@ export interface SignedRequestInit {
 }
 
 /** A hand-built SigV4 request (signed by aws4) for cases real SDKs refuse to produce. */
-export async function signedFetch(endpoint: string, cred: TestCredential, init: SignedRequestInit): Promise<RawResponse> {
+export async function signedFetch(
+  endpoint: string,
+  cred: TestCredential,
+  init: SignedRequestInit,
+): Promise<RawResponse> {
   const url = new URL(endpoint);
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
   const opts = {

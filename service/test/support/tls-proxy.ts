@@ -20,8 +20,23 @@ export async function startTlsProxy(dir: string, targetPort: number): Promise<Tl
   const cert = key.replace(/\.key$/, '.crt');
   await run(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
     process.env,
   );
   const server = tls.createServer({ key: await readFile(key), cert: await readFile(cert) }, (client) => {

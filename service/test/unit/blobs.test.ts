@@ -32,7 +32,16 @@ async function get(blob: SealedBlob, start = 0, end = blob.size - 1): Promise<Bu
 }
 
 describe('encrypted segment blobs', () => {
-  const sizes = [0, 1, 100, SEGMENT_SIZE - 1, SEGMENT_SIZE, SEGMENT_SIZE + 1, 3 * SEGMENT_SIZE + 17, 40 * SEGMENT_SIZE];
+  const sizes = [
+    0,
+    1,
+    100,
+    SEGMENT_SIZE - 1,
+    SEGMENT_SIZE,
+    SEGMENT_SIZE + 1,
+    3 * SEGMENT_SIZE + 17,
+    40 * SEGMENT_SIZE,
+  ];
   for (const size of sizes) {
     it(`round-trips ${size} bytes, whole and in ranges`, async () => {
       const data = randomBytes(size);
@@ -60,7 +69,9 @@ describe('encrypted segment blobs', () => {
     expect(big.location.blobId).toMatch(/^[0-9a-f]{32}$/);
     const onDisk = await readFile(store.pathOf(big.location.blobId!));
     expect(onDisk.includes(Buffer.from('PLAINTEXT-MARKER-'))).toBe(false);
-    expect(onDisk.length).toBe(HEADER_SIZE + marker.length + Math.ceil(marker.length / SEGMENT_SIZE) * TAG_SIZE);
+    expect(onDisk.length).toBe(
+      HEADER_SIZE + marker.length + Math.ceil(marker.length / SEGMENT_SIZE) * TAG_SIZE,
+    );
   });
 
   it('detects a flipped bit, a truncated file and swapped segments', async () => {

@@ -69,7 +69,10 @@ describe('aws-chunked decoding', () => {
         ],
       ],
     };
-    const params = parseAuthorizationHeader(wire.headers.find(([n]) => n === 'Authorization')![1], wire.headers);
+    const params = parseAuthorizationHeader(
+      wire.headers.find(([n]) => n === 'Authorization')![1],
+      wire.headers,
+    );
     expect(() =>
       verifySignature(wire, params, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', {
         service: 's3',
@@ -100,15 +103,22 @@ describe('aws-chunked decoding', () => {
   it('fails on a tampered chunk', async () => {
     const { body } = signedChunks([65536, 1024]);
     body[body.indexOf('\r\n') + 2 + 100] = 0x62; // one 'a' becomes 'b'
-    await expect(decode(new AwsChunkedDecoder({ signing, expectTrailer: false }), body, 4096)).rejects.toMatchObject({
+    await expect(
+      decode(new AwsChunkedDecoder({ signing, expectTrailer: false }), body, 4096),
+    ).rejects.toMatchObject({
       code: 'SignatureDoesNotMatch',
     });
   });
 
   it('fails on chunks replayed out of order', async () => {
     const a = signedChunks([8192]);
-    const swapped = Buffer.concat([a.body.subarray(a.body.indexOf('0;chunk')), a.body.subarray(0, a.body.indexOf('0;chunk'))]);
-    await expect(decode(new AwsChunkedDecoder({ signing, expectTrailer: false }), swapped, 100)).rejects.toBeTruthy();
+    const swapped = Buffer.concat([
+      a.body.subarray(a.body.indexOf('0;chunk')),
+      a.body.subarray(0, a.body.indexOf('0;chunk')),
+    ]);
+    await expect(
+      decode(new AwsChunkedDecoder({ signing, expectTrailer: false }), swapped, 100),
+    ).rejects.toBeTruthy();
   });
 
   it('fails when the body ends before the final chunk', async () => {
@@ -130,11 +140,16 @@ describe('aws-chunked decoding', () => {
     const trailer = 'x-amz-checksum-crc32:AAAAAA==\n';
     const trailerSig = sign(key, trailerStringToSign(AMZ_DATE, SCOPE, last, sha256Hex(trailer)));
     const withTrailer = (sig: string) =>
-      Buffer.concat([body.subarray(0, body.length - 2), Buffer.from(`${trailer.trim()}\r\nx-amz-trailer-signature:${sig}\r\n\r\n`)]);
+      Buffer.concat([
+        body.subarray(0, body.length - 2),
+        Buffer.from(`${trailer.trim()}\r\nx-amz-trailer-signature:${sig}\r\n\r\n`),
+      ]);
     const ok = new AwsChunkedDecoder({ signing, expectTrailer: true });
     await decode(ok, withTrailer(trailerSig), 50);
     expect(ok.trailers.get('x-amz-checksum-crc32')).toBe('AAAAAA==');
     const forged = new AwsChunkedDecoder({ signing, expectTrailer: true });
-    await expect(decode(forged, withTrailer('0'.repeat(64)), 50)).rejects.toMatchObject({ code: 'SignatureDoesNotMatch' });
+    await expect(decode(forged, withTrailer('0'.repeat(64)), 50)).rejects.toMatchObject({
+      code: 'SignatureDoesNotMatch',
+    });
   });
 });

@@ -51,7 +51,9 @@ function parseRequestFile(text: string): { wire: WireRequest; body: string } {
   };
 }
 
-const cases = present ? readdirSync(SUITE).filter((d) => existsSync(path.join(SUITE, d, 'context.json'))) : [];
+const cases = present
+  ? readdirSync(SUITE).filter((d) => existsSync(path.join(SUITE, d, 'context.json')))
+  : [];
 
 describe.skipIf(!present)('AWS SigV4 test suite', () => {
   it('has cases to run', () => expect(cases.length).toBeGreaterThan(20));
@@ -66,13 +68,15 @@ describe.skipIf(!present)('AWS SigV4 test suite', () => {
       normalize: ctx.normalize,
       now,
       maxSkewMs: 15 * 60 * 1000,
-      lookupSecret: (id: string) => (id === ctx.credentials.access_key_id ? ctx.credentials.secret_access_key : undefined),
+      lookupSecret: (id: string) =>
+        id === ctx.credentials.access_key_id ? ctx.credentials.secret_access_key : undefined,
     };
 
     it(`${name}: header-signed canonical request and signature`, () => {
       const { wire, body } = parseRequestFile(read('header-signed-request.txt'));
       const params = parseAuthorizationHeader(headerValue(wire.headers, 'authorization')!, wire.headers);
-      const payloadHash = headerValue(wire.headers, 'x-amz-content-sha256') ?? (body ? sha256Hex(body) : EMPTY_SHA256);
+      const payloadHash =
+        headerValue(wire.headers, 'x-amz-content-sha256') ?? (body ? sha256Hex(body) : EMPTY_SHA256);
       expect(canonicalRequest(wire, params.signedHeaders, payloadHash, { normalize: ctx.normalize })).toBe(
         read('header-canonical-request.txt'),
       );
@@ -87,7 +91,10 @@ describe.skipIf(!present)('AWS SigV4 test suite', () => {
       const expected = read('query-canonical-request.txt');
       const payloadHash = expected.split('\n').at(-1)!;
       expect(
-        canonicalRequest(wire, params.signedHeaders, payloadHash, { normalize: ctx.normalize, omitQuery: 'X-Amz-Signature' }),
+        canonicalRequest(wire, params.signedHeaders, payloadHash, {
+          normalize: ctx.normalize,
+          omitQuery: 'X-Amz-Signature',
+        }),
       ).toBe(expected);
       expect(() => verifySignature(wire, params, payloadHash, opts)).not.toThrow();
       expect(params.signature).toBe(read('query-signature.txt').trim());
