@@ -63,7 +63,10 @@ function request(
       },
       (res) => {
         let bytes = 0;
-        res.on("data", (c: Buffer) => { bytes += c.length; if ((res.statusCode ?? 0) >= 300 && process.env.BENCH_DEBUG) process.stderr.write(c); });
+        res.on('data', (c: Buffer) => {
+          bytes += c.length;
+          if ((res.statusCode ?? 0) >= 300 && process.env.BENCH_DEBUG) process.stderr.write(c);
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
         res.on('error', reject);
       },
@@ -266,7 +269,9 @@ async function main(): Promise<void> {
     console.log(
       `bench: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}, temp ${dir}`,
     );
-    const disk = await diskRate(dir);
+    // The disk's figure swings between runs on a VM; the median of three is what the target uses.
+    const rates = [await diskRate(dir), await diskRate(dir), await diskRate(dir)].sort((a, b) => a - b);
+    const disk = rates[1]!;
     const big = randomBytes(BIG);
     const bigMd5 = createHash('md5').update(big).digest('base64');
 
