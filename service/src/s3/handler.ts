@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
-import { parseRawQuery, type WireRequest } from '../auth/sigv4.js';
+import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { isS3Error, S3Error } from './errors.js';
@@ -106,7 +106,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         // An unread body would otherwise be drained in full before the next request on this socket.
         if (!req.complete) res.setHeader('connection', 'close');
         const body =
-          method === 'HEAD' ? undefined : errorBody(s3err, decodeURIComponent(rawPath) || '/', requestId);
+          method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
         bytesOut = await send(
           res,
           { status: s3err.status, headers: { 'content-type': 'application/xml' }, body },
