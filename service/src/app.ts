@@ -3,7 +3,8 @@ import { StaticCredentials, type CredentialProvider } from './auth/credentials.j
 import { BlobStore } from './blobs/blob-store.js';
 import type { Config } from './config.js';
 import { connect, migrate, ping } from './db/database.js';
-import { createS3Handler, newRequestId } from './s3/handler.js';
+import { S3Error } from './s3/errors.js';
+import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
 import { Store } from './store/store.js';
 
@@ -31,6 +32,15 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     requestTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+    // A URL the router cannot decode never reaches the S3 handler; it still gets an S3 error, not Fastify JSON.
+    frameworkErrors: (_error, request, reply) => {
+      const err = new S3Error('InvalidURI');
+      reply
+        .code(err.status)
+        .header('x-amz-request-id', request.id)
+        .header('content-type', 'application/xml')
+        .send(request.method === 'HEAD' ? undefined : errorBody(err, '/', request.id));
+    },
   });
   const db = connect(config.databaseUrl, config.dbPoolMax);
   try {

@@ -24,6 +24,7 @@ export const S3_ERRORS = {
   InvalidBucketName: [400, 'The specified bucket is not valid.'],
   InvalidDigest: [400, 'The Content-MD5 or checksum value you specified is not valid.'],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid.'],
+  InvalidURI: [400, "Couldn't parse the specified URI."],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   KeyTooLongError: [400, 'Your key is too long.'],

@@ -32,7 +32,7 @@ function pairs(raw: string[]): Array<[string, string]> {
   return out;
 }
 
-function errorBody(err: S3Error, resource: string, requestId: string): string {
+export function errorBody(err: S3Error, resource: string, requestId: string): string {
   return toXml(
     'Error',
     {
@@ -105,8 +105,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       } else {
         // An unread body would otherwise be drained in full before the next request on this socket.
         if (!req.complete) res.setHeader('connection', 'close');
-        const body =
-          method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
+        const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
         bytesOut = await send(
           res,
           { status: s3err.status, headers: { 'content-type': 'application/xml' }, body },

@@ -330,3 +330,23 @@ describe('listing', () => {
     expect(errorCode(badToken.text)).toBe('InvalidArgument');
   });
 });
+
+describe('awkward paths', () => {
+  it('keeps doubled slashes in keys and answers malformed escapes with an S3 error', async () => {
+    const put = await signedFetch(strict.endpoint, env.creds[0]!, {
+      method: 'PUT',
+      path: '/proto/a//b///c',
+      body: 'slashes',
+    });
+    expect(put.status).toBe(200);
+    const list = await s3.send(new ListObjectsV2Command({ Bucket: 'proto', Prefix: 'a/' }));
+    expect(list.Contents?.map((c) => c.Key)).toEqual(['a//b///c']);
+    const got = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/proto/a//b///c' });
+    expect(got.text).toBe('slashes');
+    const bad = await fetch(`${strict.endpoint}/proto/%zz%E0`);
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toBe('application/xml');
+    expect(bad.headers.get('x-amz-request-id')).toBeTruthy();
+    expect(errorCode(await bad.text())).toBe('InvalidURI');
+  });
+});
