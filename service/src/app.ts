@@ -35,11 +35,14 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     // A URL the router cannot decode never reaches the S3 handler; it still gets an S3 error, not Fastify JSON.
     frameworkErrors: (_error, request, reply) => {
       const err = new S3Error('InvalidURI');
-      reply
-        .code(err.status)
-        .header('x-amz-request-id', request.id)
-        .header('content-type', 'application/xml')
-        .send(request.method === 'HEAD' ? undefined : errorBody(err, '/', request.id));
+      const body = request.method === 'HEAD' ? '' : errorBody(err, '/', request.id);
+      reply.hijack();
+      reply.raw.writeHead(err.status, {
+        'x-amz-request-id': request.id,
+        'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(body),
+      });
+      reply.raw.end(body);
     },
   });
   const db = connect(config.databaseUrl, config.dbPoolMax);
