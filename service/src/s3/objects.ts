@@ -85,8 +85,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
   }
   const userMetadata = userMetadataFrom(ctx);
   const headers = objectHeadersFrom(ctx);
-  // Refuse before any byte is read: a missing bucket or an oversized body must not cost an upload.
-  await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  // openBody refuses oversized or malformed declarations and the store checks the bucket, both before any byte is read.
   const body = openBody(ctx.raw, {
     payload: ctx.auth.payload,
     presigned: ctx.auth.presigned,
