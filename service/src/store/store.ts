@@ -196,7 +196,11 @@ export class Store {
   /** Inserts or replaces the row; returns the blob id the replaced version held, queued as trash in the same commit. */
   private async commitObject(row: Record<string, unknown>): Promise<string | null | undefined> {
     // A new key needs one autocommitted statement; only a replacement needs the locking transaction.
-    const fresh = await this.db('objects').insert(row).onConflict(['bucket_id', 'key']).ignore().returning('bucket_id');
+    const fresh = await this.db('objects')
+      .insert(row)
+      .onConflict(['bucket_id', 'key'])
+      .ignore()
+      .returning('bucket_id');
     if (fresh.length > 0) return undefined;
     for (;;) {
       const result = await this.db.transaction(async (trx) => {
