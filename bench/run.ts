@@ -160,7 +160,9 @@ async function startCoffer(
     path.join(dir, 'creds.json'),
     JSON.stringify([{ client_id: cred.accessKeyId, client_secret: cred.secretAccessKey }]),
   );
-  const proc = spawn(process.execPath, [path.join(ROOT, 'service/dist/main.js')], {
+  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof") profiles the gateway without touching the load generator.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'service/dist/main.js')], {
     env: {
       ...process.env,
       PORT: String(port),

@@ -1,6 +1,7 @@
 import { S3Error } from '../s3/errors.js';
 import type { ChunkSigning } from './chunked.js';
 import type { CredentialProvider } from './credentials.js';
+import type { SigningKeyCache } from './signing-key-cache.js';
 import {
   headerValue,
   parseAuthorizationHeader,
@@ -29,6 +30,7 @@ export interface AuthenticateOptions {
   credentials: CredentialProvider;
   now: Date;
   enforcePayloadVerification: boolean;
+  keyCache?: SigningKeyCache;
 }
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -63,6 +65,7 @@ export function authenticate(
     now: opts.now,
     maxSkewMs: MAX_SKEW_MS,
     lookupSecret: (id) => opts.credentials.secretFor(id),
+    deriveKey: opts.keyCache ? (...args) => opts.keyCache!.get(...args) : undefined,
   });
   if (payload.kind === 'streaming' && payload.signing) {
     payload.signing = {

@@ -296,6 +296,8 @@ export interface VerifyOptions {
   now: Date;
   maxSkewMs: number;
   lookupSecret(accessKeyId: string): string | undefined;
+  /** Derives (or recalls) the signing key; defaults to deriving it each time. */
+  deriveKey?: (secret: string, date: string, region: string, service: string) => Buffer;
 }
 
 export interface VerifiedSignature {
@@ -361,7 +363,7 @@ export function verifySignature(
     normalize: opts.normalize,
     omitQuery: params.presigned ? 'X-Amz-Signature' : undefined,
   });
-  const key = signingKey(secret, credential.date, credential.region, credential.service);
+  const key = (opts.deriveKey ?? signingKey)(secret, credential.date, credential.region, credential.service);
   const expected = sign(key, stringToSign(params.amzDate, scope, canonical));
   if (!signaturesEqual(expected, params.signature.toLowerCase())) {
     throw new S3Error('SignatureDoesNotMatch', undefined, {

@@ -24,7 +24,7 @@ export interface S3Context {
 export interface S3Response {
   status: number;
   headers?: Record<string, string | number>;
-  body?: string | AsyncIterable<Buffer>;
+  body?: string | Buffer | AsyncIterable<Buffer>;
 }
 
 export function xmlResponse(

@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
+import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
@@ -49,6 +50,7 @@ export function errorBody(err: S3Error, resource: string, requestId: string): st
 
 /** Serves one S3 request on the raw response: exact headers (HEAD lengths, 304s) and streamed bodies. */
 export function createS3Handler(deps: S3HandlerDeps) {
+  const keyCache = new SigningKeyCache();
   return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     reply.hijack();
     const req = request.raw;
@@ -76,6 +78,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         credentials: deps.credentials,
         now: new Date(),
         enforcePayloadVerification: deps.settings.enforcePayloadVerification,
+        keyCache,
       });
       accessKeyId = auth.accessKeyId;
       const query = new Map<string, string>();
@@ -141,8 +144,8 @@ async function send(res: ServerResponse, response: S3Response, method: string): 
     res.end();
     return 0;
   }
-  if (typeof body === 'string') {
-    const buf = Buffer.from(body, 'utf8');
+  if (typeof body === 'string' || Buffer.isBuffer(body)) {
+    const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     res.setHeader('content-length', buf.length);
     res.end(buf);
     return buf.length;

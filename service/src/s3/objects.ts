@@ -224,17 +224,23 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   const headers = objectResponseHeaders(ctx, info);
   const range = parseRange(headerOf(ctx, 'range'), info.size);
   Object.assign(headers, checksumHeaders(ctx, info, !range));
-  if (!range) {
-    headers['content-length'] = info.size;
-    return { status: 200, headers, body: withBody ? ctx.store.readObject(obj, 0, info.size - 1) : undefined };
+  const { start, end } = range ?? { start: 0, end: info.size - 1 };
+  headers['content-length'] = end - start + 1;
+  if (range) headers['content-range'] = `bytes ${start}-${end}/${info.size}`;
+  let body: S3Response['body'];
+  if (withBody) {
+    // Inline objects are small: decrypt into one buffer rather than set up a stream per request.
+    body = obj.blob.location.inline
+      ? await collect(ctx.store.readObject(obj, start, end))
+      : ctx.store.readObject(obj, start, end);
   }
-  headers['content-length'] = range.end - range.start + 1;
-  headers['content-range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-  return {
-    status: 206,
-    headers,
-    body: withBody ? ctx.store.readObject(obj, range.start, range.end) : undefined,
-  };
+  return { status: range ? 206 : 200, headers, body };
+}
+
+async function collect(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of chunks) parts.push(c);
+  return Buffer.concat(parts);
 }
 
 export function getObject(ctx: S3Context): Promise<S3Response> {

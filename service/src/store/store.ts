@@ -237,11 +237,17 @@ export class Store {
   }
 
   async getObject(caller: string, bucketName: string, key: string): Promise<StoredObject> {
-    const bucket = await this.ownedBucket(caller, bucketName);
-    const row: ObjectRow | undefined = await this.db('objects')
-      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+    // One round trip answers all three questions: does the bucket exist, is it the caller's, is the key there.
+    const row: (ObjectRow & { bucket_owner: string }) | undefined = await this.db('buckets as b')
+      .leftJoin('objects as o', (j) =>
+        j.on('o.bucket_id', '=', 'b.id').andOnVal('o.key', '=', Buffer.from(key, 'utf8')),
+      )
+      .select('o.*', 'b.owner as bucket_owner')
+      .where('b.name', bucketName)
       .first();
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
+    if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucketName });
+    if (row.bucket_owner !== caller) throw new S3Error('AccessDenied');
+    if (row.key === null) throw new S3Error('NoSuchKey', undefined, { Key: key });
     return {
       info: toInfo(row),
       blob: {
