@@ -16,7 +16,8 @@ const MiB = 1024 * 1024;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SMALL = 4096;
 const CONCURRENCY = 16;
-const SMALL_SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const SMALL_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 
@@ -199,41 +200,73 @@ async function startS3rver(dir: string): Promise<{ target: Target; proc: ChildPr
   return { target, proc };
 }
 
-async function measure(t: Target, big: Buffer, bigMd5: string) {
-  await expectOk(request(t, 'PUT', '/bench'), 'create bucket');
-  const putOps = await opsPerSecond(t, 'PUT', 2000);
-  const written = Math.min(2000, Math.floor(putOps * SMALL_SECONDS));
-  const getOps = await opsPerSecond(t, 'GET', written);
-  const putStart = process.hrtime.bigint();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function bigPut(t: Target, big: Buffer, bigMd5: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const body = () =>
+    (async function* () {
+      yield* slices(big);
+    })();
   await expectOk(
     request(
       t,
       'PUT',
       '/bench/big',
-      () =>
-        (async function* () {
-          yield* slices(big);
-        })(),
-      {
-        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-        'content-md5': bigMd5,
-      },
+      body,
+      { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': bigMd5 },
       BIG,
     ),
     'big PUT',
   );
-  const putSecs = Number(process.hrtime.bigint() - putStart) / 1e9;
-  const getStart = process.hrtime.bigint();
+  return BIG / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+async function bigGet(t: Target): Promise<number> {
+  const started = process.hrtime.bigint();
   const got = await expectOk(request(t, 'GET', '/bench/big'), 'big GET');
-  const getSecs = Number(process.hrtime.bigint() - getStart) / 1e9;
   if (got.bytes !== BIG) throw new Error(`${t.name} returned ${got.bytes} bytes for the big object`);
-  return {
-    putOps,
-    getOps,
-    putMBs: BIG / MiB / putSecs,
-    getMBs: BIG / MiB / getSecs,
-    rss: await peakRss(t.pid),
-  };
+  return BIG / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+interface Figures {
+  putOps: number;
+  getOps: number;
+  putMBs: number;
+  getMBs: number;
+}
+
+/**
+ * Each measurement alternates between the two servers, ROUNDS times, and keeps the median: page-cache
+ * writeback and Postgres checkpoints on a shared 2-core VM otherwise decide who "wins" a single run.
+ */
+async function compare(targets: Target[], big: Buffer, bigMd5: string): Promise<Figures[]> {
+  const samples = targets.map(() => ({
+    putOps: [] as number[],
+    getOps: [] as number[],
+    putMBs: [] as number[],
+    getMBs: [] as number[],
+  }));
+  for (const t of targets) await expectOk(request(t, 'PUT', '/bench'), 'create bucket');
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, t] of targets.entries()) samples[i]!.putOps.push(await opsPerSecond(t, 'PUT', 2000));
+    for (const [i, t] of targets.entries())
+      samples[i]!.getOps.push(
+        await opsPerSecond(
+          t,
+          'GET',
+          Math.min(2000, Math.floor(Math.min(...samples.map((x) => x.putOps[0]!)) * SMALL_SECONDS)),
+        ),
+      );
+    for (const [i, t] of targets.entries()) samples[i]!.putMBs.push(await bigPut(t, big, bigMd5));
+    for (const [i, t] of targets.entries()) samples[i]!.getMBs.push(await bigGet(t));
+  }
+  return samples.map((x) => ({
+    putOps: median(x.putOps),
+    getOps: median(x.getOps),
+    putMBs: median(x.putMBs),
+    getMBs: median(x.getMBs),
+  }));
 }
 
 async function hugeUploadRss(dir: string, databaseUrl: string, size: number): Promise<number> {
@@ -279,12 +312,10 @@ async function main(): Promise<void> {
 
     const coffer = await startCoffer(path.join(dir), pg.url);
     procs.push(coffer.proc);
-    const c = await measure(coffer.target, big, bigMd5);
-    coffer.proc.kill('SIGTERM');
-
     const s3rver = await startS3rver(dir);
     procs.push(s3rver.proc);
-    const s = await measure(s3rver.target, big, bigMd5);
+    const [c, s] = (await compare([coffer.target, s3rver.target], big, bigMd5)) as [Figures, Figures];
+    coffer.proc.kill('SIGTERM');
     s3rver.proc.kill('SIGTERM');
 
     const rss256 = await hugeUploadRss(path.join(dir), pg.url, BIG);
@@ -294,6 +325,7 @@ async function main(): Promise<void> {
       `| ${name} | ${a} | ${b} | ${target} |`;
     const f = (n: number) => n.toFixed(0);
     console.log('');
+    console.log(`medians of ${ROUNDS} alternating rounds; small ops run ${SMALL_SECONDS} s each`);
     console.log('| measure | coffer | s3rver | target |');
     console.log('|---|---|---|---|');
     console.log(

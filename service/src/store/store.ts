@@ -38,6 +38,11 @@ export interface StoreOptions {
 }
 
 const LIST_BATCH = 1000;
+/**
+ * How long a PUT may trust a bucket lookup. The insert's foreign key still refuses a bucket deleted in
+ * the meantime, so a stale entry can only cost a re-check, never put data in the wrong bucket.
+ */
+const BUCKET_CACHE_MS = 2000;
 
 /** Smallest byte string greater than every string that starts with `prefix` (UTF-8 has no 0xFF byte). */
 function prefixSuccessor(prefix: Buffer): Buffer | undefined {
@@ -78,6 +83,7 @@ function toInfo(row: ObjectRow): ObjectInfo {
 export class Store {
   private readonly db: Knex;
   private readonly blobs: BlobStore;
+  private readonly bucketCache = new Map<string, { bucket: Bucket; until: number }>();
 
   constructor(private readonly opts: StoreOptions) {
     this.db = opts.db;
@@ -127,6 +133,7 @@ export class Store {
 
   async deleteBucket(caller: string, name: string): Promise<void> {
     const bucket = await this.ownedBucket(caller, name);
+    this.bucketCache.delete(name);
     try {
       const deleted = await this.db('buckets')
         .where({ id: bucket.id })
@@ -141,8 +148,18 @@ export class Store {
     }
   }
 
+  /** ownedBucket for the write path, where the foreign key re-validates whatever the cache says. */
+  private async writableBucket(caller: string, name: string): Promise<Bucket> {
+    const hit = this.bucketCache.get(name);
+    if (hit && hit.until > Date.now() && hit.bucket.owner === caller) return hit.bucket;
+    const bucket = await this.ownedBucket(caller, name);
+    if (this.bucketCache.size > 10_000) this.bucketCache.clear();
+    this.bucketCache.set(name, { bucket, until: Date.now() + BUCKET_CACHE_MS });
+    return bucket;
+  }
+
   async putObject(caller: string, input: PutObjectInput): Promise<ObjectInfo> {
-    const bucket = await this.ownedBucket(caller, input.bucket);
+    const bucket = await this.writableBucket(caller, input.bucket);
     const writer = this.blobs.createWriter();
     let sealed: SealedBlob;
     let digests: Awaited<ReturnType<PutObjectInput['finalize']>>;
@@ -180,6 +197,11 @@ export class Store {
     } catch (err) {
       // The row never committed, so the sealed file is ours to drop; a crash here leaves it to the collector.
       if (sealed.location.blobId) await this.blobs.remove(sealed.location.blobId).catch(() => undefined);
+      if ((err as { code?: string }).code === '23503') {
+        // The bucket went away after it was looked up: answer what a fresh lookup says.
+        this.bucketCache.delete(input.bucket);
+        await this.ownedBucket(caller, input.bucket);
+      }
       throw err;
     }
     if (replaced) await this.freeBlob(replaced);
