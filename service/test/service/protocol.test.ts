@@ -1,5 +1,7 @@
 import {
   CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -348,5 +350,18 @@ describe('awkward paths', () => {
     expect(bad.headers.get('content-type')).toBe('application/xml');
     expect(bad.headers.get('x-amz-request-id')).toBeTruthy();
     expect(errorCode(await bad.text())).toBe('InvalidURI');
+  });
+});
+
+describe('two gateways on one database', () => {
+  it('refuses a PUT into a bucket another gateway just deleted, even while its lookup is cached', async () => {
+    const other = new S3Client({ endpoint: lenient.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: env.creds[0]! });
+    await s3.send(new CreateBucketCommand({ Bucket: 'shortlived' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'shortlived', Key: 'warm', Body: 'cache the bucket' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'shortlived', Key: 'warm' }));
+    await other.send(new DeleteBucketCommand({ Bucket: 'shortlived' }));
+    const res = await signedFetch(strict.endpoint, env.creds[0]!, { method: 'PUT', path: '/shortlived/late', body: 'late' });
+    expect(errorCode(res.text)).toBe('NoSuchBucket');
+    other.destroy();
   });
 });
