@@ -355,12 +355,21 @@ describe('awkward paths', () => {
 
 describe('two gateways on one database', () => {
   it('refuses a PUT into a bucket another gateway just deleted, even while its lookup is cached', async () => {
-    const other = new S3Client({ endpoint: lenient.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: env.creds[0]! });
+    const other = new S3Client({
+      endpoint: lenient.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: env.creds[0]!,
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'shortlived' }));
     await s3.send(new PutObjectCommand({ Bucket: 'shortlived', Key: 'warm', Body: 'cache the bucket' }));
     await s3.send(new DeleteObjectCommand({ Bucket: 'shortlived', Key: 'warm' }));
     await other.send(new DeleteBucketCommand({ Bucket: 'shortlived' }));
-    const res = await signedFetch(strict.endpoint, env.creds[0]!, { method: 'PUT', path: '/shortlived/late', body: 'late' });
+    const res = await signedFetch(strict.endpoint, env.creds[0]!, {
+      method: 'PUT',
+      path: '/shortlived/late',
+      body: 'late',
+    });
     expect(errorCode(res.text)).toBe('NoSuchBucket');
     other.destroy();
   });
