@@ -4,6 +4,7 @@ import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.j
 import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
 import { bucketNameProblem } from './bucket-names.js';
+import { InsertBatcher } from './insert-batcher.js';
 import type { Bucket, DeleteResult, ListInput, ListResult, ObjectInfo, PutObjectInput } from './types.js';
 
 interface ObjectRow {
@@ -84,10 +85,12 @@ export class Store {
   private readonly db: Knex;
   private readonly blobs: BlobStore;
   private readonly bucketCache = new Map<string, { bucket: Bucket; until: number }>();
+  private readonly inserts: InsertBatcher;
 
   constructor(private readonly opts: StoreOptions) {
     this.db = opts.db;
     this.blobs = opts.blobs;
+    this.inserts = new InsertBatcher(opts.db);
   }
 
   get region(): string {
@@ -217,35 +220,22 @@ export class Store {
 
   /** Inserts or replaces the row; returns the blob id the replaced version held, queued as trash in the same commit. */
   private async commitObject(row: Record<string, unknown>): Promise<string | null | undefined> {
-    // A new key needs one autocommitted statement; only a replacement needs the locking transaction.
-    const fresh = await this.db('objects')
-      .insert(row)
-      .onConflict(['bucket_id', 'key'])
-      .ignore()
-      .returning('bucket_id');
-    if (fresh.length > 0) return undefined;
     for (;;) {
-      const result = await this.db.transaction(async (trx) => {
-        const existing = await trx('objects')
-          .select('blob_id')
-          .where({ bucket_id: row.bucket_id, key: row.key })
-          .forUpdate()
-          .first();
-        if (existing) {
-          await trx('objects').where({ bucket_id: row.bucket_id, key: row.key }).update(row);
-          if (existing.blob_id)
-            await trx('blob_trash').insert({ blob_id: existing.blob_id }).onConflict().ignore();
-          return { done: true, replaced: existing.blob_id as string | null };
-        }
-        const ins = await trx('objects')
-          .insert(row)
-          .onConflict(['bucket_id', 'key'])
-          .ignore()
-          .returning('bucket_id');
-        return { done: ins.length > 0, replaced: undefined };
-      });
-      // Lost an insert race: the other writer's row now exists, so go round and replace it under a lock.
-      if (result.done) return result.replaced;
+      // A new key is one grouped insert; a replacement is one statement that locks the current row,
+      // overwrites it and queues its old blob as trash, all in the same commit.
+      if (await this.inserts.insertIfAbsent(row)) return undefined;
+      const where = { bucket_id: row.bucket_id, key: row.key };
+      const result = await this.db.raw(
+        `WITH old AS (?), upd AS (?), trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM old WHERE blob_id IS NOT NULL ON CONFLICT DO NOTHING)
+         SELECT (SELECT count(*) FROM upd)::int AS updated, (SELECT blob_id FROM old) AS replaced`,
+        [
+          this.db('objects').select('blob_id').where(where).forUpdate(),
+          this.db('objects').where(where).update(row).returning(this.db.raw('1')),
+        ],
+      );
+      const out = result.rows[0] as { updated: number; replaced: string | null };
+      // The row vanished between the insert attempt and the update (a concurrent DELETE): insert again.
+      if (out.updated > 0) return out.replaced;
     }
   }
 
@@ -297,23 +287,22 @@ export class Store {
   }
 
   private async deleteKeys(bucketId: number, keys: string[]): Promise<Set<string>> {
-    const rows: Array<{ key: Buffer; blob_id: string | null }> = await this.db.transaction(async (trx) => {
-      const gone = await trx('objects')
-        .where({ bucket_id: bucketId })
-        .whereIn(
-          'key',
-          keys.map((k) => Buffer.from(k, 'utf8')),
-        )
-        .delete()
-        .returning(['key', 'blob_id']);
-      const blobIds = gone.map((r: { blob_id: string | null }) => r.blob_id).filter((b): b is string => !!b);
-      if (blobIds.length)
-        await trx('blob_trash')
-          .insert(blobIds.map((blob_id) => ({ blob_id })))
-          .onConflict()
-          .ignore();
-      return gone;
-    });
+    // Delete and queue the freed blobs in one statement: the trash row commits with the delete.
+    const result = await this.db.raw(
+      `WITH gone AS (?), trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM gone WHERE blob_id IS NOT NULL ON CONFLICT DO NOTHING)
+       SELECT key, blob_id FROM gone`,
+      [
+        this.db('objects')
+          .where({ bucket_id: bucketId })
+          .whereIn(
+            'key',
+            keys.map((k) => Buffer.from(k, 'utf8')),
+          )
+          .delete()
+          .returning(['key', 'blob_id']),
+      ],
+    );
+    const rows = result.rows as Array<{ key: Buffer; blob_id: string | null }>;
     for (const r of rows) if (r.blob_id) await this.freeBlob(r.blob_id);
     return new Set(rows.map((r) => r.key.toString('utf8')));
   }
