@@ -251,10 +251,10 @@ export class BlobWriter {
 
   private async emit(final: boolean): Promise<void> {
     const plain = this.segment.subarray(0, this.segmentFill);
-    const sealed = sealSegment(this.dataKey, this.index++, final, plain);
+    const [body, tag] = sealSegment(this.dataKey, this.index++, final, plain);
     this.segmentFill = 0;
-    this.sealed.push(sealed);
-    this.sealedBytes += sealed.length;
+    this.sealed.push(body, tag);
+    this.sealedBytes += body.length + tag.length;
     if (!this.file && this.sealedBytes > this.inlineMax) await this.spill();
     if (this.file && (this.sealedBytes >= WRITE_BATCH || final)) await this.flush();
   }
@@ -268,15 +268,16 @@ export class BlobWriter {
 
   private async flush(): Promise<void> {
     if (!this.file || this.sealed.length === 0) return;
-    const data = this.sealed.length === 1 ? this.sealed[0]! : Buffer.concat(this.sealed);
+    // writev takes the sealed pieces as they are: no concatenation copy of every megabyte.
+    let pieces = this.sealed;
+    const total = this.sealedBytes;
     this.sealed = [];
     this.sealedBytes = 0;
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.file.fh.write(data, done, data.length - done);
-      done += bytesWritten;
+    while (pieces.length > 0) {
+      const { bytesWritten } = await this.file.fh.writev(pieces);
+      pieces = remainder(pieces, bytesWritten);
     }
-    this.unsynced += data.length;
+    this.unsynced += total;
     if (this.unsynced >= SYNC_EVERY) {
       // One background sync at a time; a failure surfaces at the next flush or at finish().
       await this.syncing;
@@ -285,6 +286,14 @@ export class BlobWriter {
       this.syncing.catch(() => undefined);
     }
   }
+}
+
+/** What is left of a list of buffers after the first `written` bytes went out. */
+function remainder(pieces: Buffer[], written: number): Buffer[] {
+  let i = 0;
+  while (i < pieces.length && written >= pieces[i]!.length) written -= pieces[i++]!.length;
+  if (i === pieces.length) return [];
+  return [pieces[i]!.subarray(written), ...pieces.slice(i + 1)];
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -35,11 +35,13 @@ function aad(final: boolean): Buffer {
   return Buffer.from([final ? 1 : 0]);
 }
 
-export function sealSegment(key: Buffer, index: number, final: boolean, plain: Buffer): Buffer {
+/** Returns the ciphertext and its tag as two buffers, so large writes need no extra copy. */
+export function sealSegment(key: Buffer, index: number, final: boolean, plain: Buffer): [Buffer, Buffer] {
   const c = createCipheriv('aes-256-gcm', key, nonce(index));
   c.setAAD(aad(final));
-  const out = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()]);
-  return out;
+  const body = c.update(plain);
+  c.final();
+  return [body, c.getAuthTag()];
 }
 
 export function openSegment(key: Buffer, index: number, final: boolean, sealed: Buffer): Buffer {
@@ -48,7 +50,9 @@ export function openSegment(key: Buffer, index: number, final: boolean, sealed: 
   d.setAAD(aad(final));
   d.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
   try {
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG_SIZE)), d.final()]);
+    const plain = d.update(sealed.subarray(0, sealed.length - TAG_SIZE));
+    d.final(); // GCM emits nothing here; it throws when the tag does not authenticate
+    return plain;
   } catch {
     throw new Error(`segment ${index} failed authentication (corrupt, truncated or reordered data)`);
   }
