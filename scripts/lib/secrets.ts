@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { $ } from 'zx';
+import { SECRET_FILES } from '../../stacks/topology.js';
+import { fail, step } from './exec.js';
+
+export interface SetupOptions {
+  root: string;
+  domain: string;
+  extraHosts: string[];
+  extraIps: string[];
+  force: boolean;
+}
+
+export interface SetupResult {
+  created: string[];
+  kept: string[];
+}
+
+export const CA_FILES = { key: 'secrets/ca.key', cert: 'secrets/root.crt' } as const;
+
+export interface S3CredentialEntry {
+  client_id: string;
+  client_secret: string;
+  user_name?: string;
+}
+
+export async function readCredentials(root: string): Promise<S3CredentialEntry[]> {
+  const file = path.join(root, SECRET_FILES.credentials_json);
+  if (!existsSync(file))
+    fail(`${SECRET_FILES.credentials_json} is missing; run scripts/setup-credentials first`);
+  return JSON.parse(await readFile(file, 'utf8')) as S3CredentialEntry[];
+}
+
+const token = (bytes: number) => randomBytes(bytes).toString('base64url');
+
+/**
+ * Writes every secret a deployment needs, 0600 in a 0700 directory. Existing files are kept unless
+ * --force, and the master key is never replaced here at all: it is the only key to the stored data.
+ */
+export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
+  const dir = path.join(o.root, 'secrets');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
+  const result: SetupResult = { created: [], kept: [] };
+  const abs = (rel: string) => path.join(o.root, rel);
+  const write = async (rel: string, content: string) => {
+    await writeFile(abs(rel), content, { mode: 0o600 });
+    await chmod(abs(rel), 0o600);
+    result.created.push(rel);
+  };
+  const want = (rel: string) => {
+    if (!existsSync(abs(rel)) || o.force) return true;
+    result.kept.push(rel);
+    return false;
+  };
+
+  if (existsSync(abs(SECRET_FILES.master_key))) result.kept.push(SECRET_FILES.master_key);
+  else await write(SECRET_FILES.master_key, randomBytes(32).toString('hex') + '\n');
+
+  const pgUserFile = SECRET_FILES.postgres_user;
+  if (want(pgUserFile)) await write(pgUserFile, 'coffer');
+  if (want(SECRET_FILES.postgres_password)) await write(SECRET_FILES.postgres_password, token(24));
+  if (want(SECRET_FILES.database_url) || result.created.includes(SECRET_FILES.postgres_password)) {
+    const user = (await readFile(abs(pgUserFile), 'utf8')).trim();
+    const password = (await readFile(abs(SECRET_FILES.postgres_password), 'utf8')).trim();
+    if (!result.created.includes(SECRET_FILES.database_url)) {
+      result.kept = result.kept.filter((k) => k !== SECRET_FILES.database_url);
+      await write(
+        SECRET_FILES.database_url,
+        `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@postgres:5432/coffer`,
+      );
+    }
+  }
+  if (want(SECRET_FILES.credentials_json)) {
+    const creds: S3CredentialEntry[] = [
+      {
+        client_id: 'AKIA' + randomBytes(8).toString('hex').toUpperCase(),
+        client_secret: token(30),
+        user_name: 'admin',
+      },
+    ];
+    await write(SECRET_FILES.credentials_json, JSON.stringify(creds, null, 2) + '\n');
+  }
+  if (want(CA_FILES.key) || !existsSync(abs(CA_FILES.cert))) {
+    step('generating a root CA');
+    await openssl([
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      abs(CA_FILES.key),
+    ]);
+    await openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      abs(CA_FILES.key),
+      '-sha256',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=Coffer Root CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      abs(CA_FILES.cert),
+    ]);
+    await chmod(abs(CA_FILES.key), 0o600);
+    await chmod(abs(CA_FILES.cert), 0o600);
+    result.created.push(CA_FILES.key, CA_FILES.cert);
+  }
+  const caRenewed = result.created.includes(CA_FILES.cert);
+  if (want(SECRET_FILES.server_key) || caRenewed || !existsSync(abs(SECRET_FILES.server_crt))) {
+    step(`issuing the server certificate for ${o.domain}, *.${o.domain}`);
+    const names = [...new Set([o.domain, `*.${o.domain}`, 'localhost', ...o.extraHosts])];
+    const ips = [...new Set(['127.0.0.1', ...o.extraIps])];
+    const san = [...names.map((n) => `DNS:${n}`), ...ips.map((i) => `IP:${i}`)].join(',');
+    const ext = path.join(dir, 'server.ext');
+    await writeFile(
+      ext,
+      `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`,
+      { mode: 0o600 },
+    );
+    const csr = path.join(dir, 'server.csr');
+    await openssl([
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      abs(SECRET_FILES.server_key),
+    ]);
+    await openssl([
+      'req',
+      '-new',
+      '-key',
+      abs(SECRET_FILES.server_key),
+      '-subj',
+      `/CN=${o.domain}`,
+      '-out',
+      csr,
+    ]);
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      abs(CA_FILES.cert),
+      '-CAkey',
+      abs(CA_FILES.key),
+      '-CAcreateserial',
+      '-days',
+      '825',
+      '-sha256',
+      '-extfile',
+      ext,
+      '-out',
+      abs(SECRET_FILES.server_crt),
+    ]);
+    await rm(csr, { force: true });
+    await rm(ext, { force: true });
+    await rm(path.join(dir, 'root.srl'), { force: true });
+    for (const f of [SECRET_FILES.server_key, SECRET_FILES.server_crt]) {
+      await chmod(abs(f), 0o600);
+      result.created.push(f);
+    }
+  }
+  const creds = await readCredentials(o.root);
+  await writeFile(
+    path.join(o.root, 'credentials.json'),
+    JSON.stringify(
+      {
+        note: 'Human-readable backup of Coffer secrets; Docker does not read this file. Keep it encrypted (gpg -c credentials.json).',
+        s3_credentials: creds,
+        master_key: (await readFile(abs(SECRET_FILES.master_key), 'utf8')).trim(),
+        warning: 'Losing the master key loses every stored object.',
+      },
+      null,
+      2,
+    ) + '\n',
+    { mode: 0o600 },
+  );
+  await chmod(path.join(o.root, 'credentials.json'), 0o600);
+  return result;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const r = await $({ quiet: true, nothrow: true })`openssl ${args}`;
+  if (r.exitCode !== 0) fail(`openssl ${args[0]} failed: ${r.stderr.trim().split('\n')[0]}`);
+}

@@ -1,0 +1,169 @@
+/**
+ * What a Coffer deployment is, as plain data: every engine (docker-compose rendering, Pulumi, the
+ * Testcontainers suite, the policy rules) derives from this and nothing else.
+ */
+
+export interface SecretRef {
+  /** Name of the secret (a file under secrets/, mounted at /run/secrets/<name>). */
+  name: string;
+}
+
+export interface HealthcheckSpec {
+  test: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  startPeriodSeconds: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  image: string;
+  /** Directory (relative to the repository) the image is built from, by scripts/build-images. */
+  buildContext: string;
+  env: Record<string, string>;
+  secrets: SecretRef[];
+  volumes: Array<{ volume: string; target: string }>;
+  tmpfs: string[];
+  ports: Array<{ published: number; target: number }>;
+  healthcheck: HealthcheckSpec;
+  restart: 'unless-stopped' | 'always';
+  dependsOn: string[];
+  networks: string[];
+}
+
+export interface Topology {
+  project: string;
+  services: ServiceSpec[];
+  /** Secret name to the file that holds it, relative to the repository root. */
+  secrets: Record<string, string>;
+  volumes: string[];
+  networks: string[];
+}
+
+export interface TopologyOptions {
+  /** Host name clients use; `*.domain` serves virtual-hosted style. */
+  domain: string;
+  httpsPort: number;
+  httpPort: number;
+  region: string;
+  enforcePayloadVerification: boolean;
+  imageTag: string;
+}
+
+export const DEFAULT_OPTIONS: TopologyOptions = {
+  domain: 'localhost',
+  httpsPort: 443,
+  httpPort: 80,
+  region: 'us-east-1',
+  enforcePayloadVerification: true,
+  imageTag: '0.1.0',
+};
+
+/** Files setup-credentials writes, by secret name. */
+export const SECRET_FILES = {
+  postgres_user: 'secrets/postgres_user.txt',
+  postgres_password: 'secrets/postgres_password.txt',
+  database_url: 'secrets/database_url.txt',
+  credentials_json: 'secrets/credentials_json.txt',
+  master_key: 'secrets/master_key.txt',
+  server_crt: 'secrets/server.crt',
+  server_key: 'secrets/server.key',
+} as const;
+
+export const GATEWAY_PORT = 3000;
+
+export function topology(options: Partial<TopologyOptions> = {}): Topology {
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  const image = (name: string) => `coffer/${name}:${o.imageTag}`;
+  return {
+    project: 'coffer',
+    networks: ['backend'],
+    volumes: ['coffer-data', 'postgres-data'],
+    secrets: { ...SECRET_FILES },
+    services: [
+      {
+        name: 'postgres',
+        image: image('postgres'),
+        buildContext: 'ops/postgres',
+        env: {
+          POSTGRES_USER_FILE: '/run/secrets/postgres_user',
+          POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
+          POSTGRES_DB: 'coffer',
+          PGDATA: '/var/lib/postgresql/data',
+        },
+        secrets: [{ name: 'postgres_user' }, { name: 'postgres_password' }],
+        volumes: [{ volume: 'postgres-data', target: '/var/lib/postgresql/data' }],
+        tmpfs: [],
+        ports: [],
+        healthcheck: {
+          test: ['CMD', 'pg-ready'],
+          intervalSeconds: 5,
+          timeoutSeconds: 5,
+          retries: 20,
+          startPeriodSeconds: 10,
+        },
+        restart: 'unless-stopped',
+        dependsOn: [],
+        networks: ['backend'],
+      },
+      {
+        name: 'gateway',
+        image: image('gateway'),
+        buildContext: 'service',
+        env: {
+          PORT: String(GATEWAY_PORT),
+          DATA_DIR: '/var/lib/coffer',
+          DATABASE_URL_FILE: '/run/secrets/database_url',
+          CREDENTIALS_FILE: '/run/secrets/credentials_json',
+          MASTER_KEY_FILE: '/run/secrets/master_key',
+          S3_REGION: o.region,
+          S3_DOMAIN: o.domain,
+          ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
+          LOG_LEVEL: 'info',
+        },
+        secrets: [{ name: 'database_url' }, { name: 'credentials_json' }, { name: 'master_key' }],
+        volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
+        tmpfs: ['/run/coffer'],
+        ports: [],
+        healthcheck: {
+          test: ['CMD', 'coffer-health'],
+          intervalSeconds: 5,
+          timeoutSeconds: 5,
+          retries: 20,
+          startPeriodSeconds: 10,
+        },
+        restart: 'unless-stopped',
+        dependsOn: ['postgres'],
+        networks: ['backend'],
+      },
+      {
+        name: 'nginx',
+        image: image('nginx'),
+        buildContext: 'ops/nginx',
+        env: {
+          PUBLIC_HTTPS_PORT: String(o.httpsPort),
+          S3_DOMAIN: o.domain,
+          GATEWAY_UPSTREAM: `gateway:${GATEWAY_PORT}`,
+        },
+        secrets: [{ name: 'server_crt' }, { name: 'server_key' }],
+        volumes: [],
+        tmpfs: [],
+        ports: [
+          { published: o.httpsPort, target: 443 },
+          { published: o.httpPort, target: 80 },
+        ],
+        healthcheck: {
+          test: ['CMD', 'nginx-health'],
+          intervalSeconds: 5,
+          timeoutSeconds: 5,
+          retries: 20,
+          startPeriodSeconds: 5,
+        },
+        restart: 'unless-stopped',
+        dependsOn: ['gateway'],
+        networks: ['backend'],
+      },
+    ],
+  };
+}
