@@ -1,0 +1,16 @@
+/** scripts/down: stops the deployment; data volumes stay unless --purge-data. */
+import { argv } from 'zx';
+import { compose, composeFile, deployOptions, requireDocker } from './lib/deploy.js';
+import { fail } from './lib/exec.js';
+
+if (argv.help || argv.h) {
+  console.log(`usage: npm run down -- [--purge-data]
+
+Stops and removes the containers. Objects and Postgres stay in their volumes for the next up.
+--purge-data also deletes the volumes: every stored object is gone.`);
+  process.exit(0);
+}
+await requireDocker();
+const file = await composeFile(deployOptions(argv));
+const r = await compose(file, ['down', ...(argv['purge-data'] ? ['--volumes'] : [])], { quiet: false });
+if (r.exitCode !== 0) fail(`docker compose down failed: ${r.stderr.trim().split('\n').pop()}`);

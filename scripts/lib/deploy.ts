@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { $ } from 'zx';
+import { DEFAULT_OPTIONS, topology, type TopologyOptions } from '../../stacks/topology.js';
+import { renderCompose } from './compose.js';
+import { fail } from './exec.js';
+import { ROOT } from './images.js';
+
+export const PROJECT = 'coffer';
+
+export interface DeployOptions {
+  domain: string;
+  httpsPort: number;
+  httpPort: number;
+}
+
+export function deployOptions(argv: Record<string, unknown>): DeployOptions {
+  const port = (v: unknown, def: number, name: string) => {
+    const n = v === undefined ? def : Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      fail(`--${name} must be a port number (got ${String(v)})`);
+    return n;
+  };
+  return {
+    domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? DEFAULT_OPTIONS.domain),
+    httpsPort: port(
+      argv['https-port'] ?? process.env.COFFER_HTTPS_PORT,
+      DEFAULT_OPTIONS.httpsPort,
+      'https-port',
+    ),
+    httpPort: port(argv['http-port'] ?? process.env.COFFER_HTTP_PORT, DEFAULT_OPTIONS.httpPort, 'http-port'),
+  };
+}
+
+export function endpointOf(o: DeployOptions): string {
+  return o.httpsPort === 443 ? `https://${o.domain}` : `https://${o.domain}:${o.httpsPort}`;
+}
+
+/**
+ * The compose file for these options: the checked-in one for the defaults, otherwise one rendered from
+ * the same topology into .coffer-build/ (secrets paths stay relative to the repository).
+ */
+export async function composeFile(o: DeployOptions): Promise<string> {
+  const opts: Partial<TopologyOptions> = { domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort };
+  const isDefault =
+    o.domain === DEFAULT_OPTIONS.domain &&
+    o.httpsPort === DEFAULT_OPTIONS.httpsPort &&
+    o.httpPort === DEFAULT_OPTIONS.httpPort;
+  if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
+  const dir = path.join(ROOT, '.coffer-build');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'docker-compose.yaml');
+  await writeFile(
+    file,
+    renderCompose(topology(opts)).replaceAll('file: ./secrets/', `file: ${path.join(ROOT, 'secrets')}/`),
+  );
+  return file;
+}
+
+/** Compose v2 (`docker compose`) where present, Debian's docker-compose 1.29 otherwise. */
+export async function composeCommand(): Promise<string[]> {
+  if ((await $({ quiet: true, nothrow: true })`docker compose version`).exitCode === 0)
+    return ['docker', 'compose'];
+  if ((await $({ quiet: true, nothrow: true })`docker-compose version`).exitCode === 0)
+    return ['docker-compose'];
+  fail('neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)');
+}
+
+export async function compose(file: string, args: string[], opts: { quiet?: boolean } = {}) {
+  const [cmd, ...pre] = await composeCommand();
+  // Not quiet means the operator watches compose itself (status tables, followed logs).
+  const io = opts.quiet === false ? { stdio: 'inherit' as const } : { quiet: true };
+  return $({ ...io, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
+}
+
+export async function requireDocker(): Promise<void> {
+  if ((await $({ quiet: true, nothrow: true })`command -v docker`).exitCode !== 0) {
+    fail('docker is not installed (Debian: apt-get install docker.io docker-compose)');
+  }
+  if ((await $({ quiet: true, nothrow: true })`docker info`).exitCode !== 0) {
+    fail('the Docker engine is not reachable (start it: systemctl start docker, or dockerd &)');
+  }
+}
+
+export async function requireSecrets(): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'secrets', 'master_key.txt')))
+    fail('secrets/ is missing: run npm run setup-credentials first');
+}
+
+/** Waits until every container of the project reports healthy; names the one that does not. */
+export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
+    const states = await Promise.all(
+      ids.map(async (id) => {
+        const r = await $({
+          quiet: true,
+          nothrow: true,
+        })`docker inspect --format ${'{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`;
+        return r.stdout.trim();
+      }),
+    );
+    if (ids.length > 0 && states.every((s) => s.endsWith(' healthy'))) return;
+    if (Date.now() > deadline) {
+      fail(
+        `not healthy after ${timeoutMs / 1000}s: ${states.filter((s) => !s.endsWith(' healthy')).join(', ') || 'no containers'} (see npm run logs)`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
