@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { renderCompose } from '../../scripts/lib/compose.js';
+import { upsertSection } from '../../scripts/lib/rclone.js';
+import { GATEWAY_PORT, SECRET_FILES, topology } from '../../stacks/topology.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+describe('topology and docker-compose.yaml', () => {
+  it('docker-compose.yaml is exactly what the topology renders (run npm run render-compose)', () => {
+    expect(readFileSync(path.join(ROOT, 'docker-compose.yaml'), 'utf8')).toBe(renderCompose(topology()));
+  });
+
+  it('publishes ports only on nginx and never the gateway port', () => {
+    const t = topology({ httpsPort: 8443, httpPort: 8080 });
+    for (const s of t.services) {
+      if (s.name === 'nginx') expect(s.ports).toEqual([{ published: 8443, target: 443 }, { published: 8080, target: 80 }]);
+      else expect(s.ports).toEqual([]);
+    }
+    const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yaml'), 'utf8'));
+    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(([n, s]) =>
+      (s.ports ?? []).map((p) => `${n}:${p}`),
+    );
+    expect(published).toEqual(['nginx:443:443', 'nginx:80:80']);
+    expect(published.some((p) => p.endsWith(`:${GATEWAY_PORT}`))).toBe(false);
+  });
+
+  it('passes secrets only as files: every *_FILE points into /run/secrets and no env value is a secret', () => {
+    const t = topology();
+    for (const s of t.services) {
+      for (const [k, v] of Object.entries(s.env)) {
+        expect(k, `${s.name}.${k}`).not.toMatch(/PASSWORD$|SECRET|KEY$|TOKEN/);
+        if (k.endsWith('_FILE')) {
+          expect(v).toMatch(/^\/run\/secrets\//);
+          expect(s.secrets.map((x) => `/run/secrets/${x.name}`)).toContain(v);
+        }
+      }
+      for (const secret of s.secrets) expect(Object.keys(SECRET_FILES)).toContain(secret.name);
+    }
+  });
+
+  it('gives every service a healthcheck, a restart policy and named volumes for its data', () => {
+    const t = topology();
+    for (const s of t.services) {
+      expect(s.healthcheck.test.length).toBeGreaterThan(0);
+      expect(s.restart).toBe('unless-stopped');
+      for (const v of s.volumes) expect(t.volumes).toContain(v.volume);
+    }
+    expect(t.services.find((s) => s.name === 'gateway')!.volumes.map((v) => v.target)).toEqual(['/var/lib/coffer']);
+    expect(t.services.find((s) => s.name === 'postgres')!.volumes.map((v) => v.target)).toEqual(['/var/lib/postgresql/data']);
+  });
+});
+
+describe('rclone config editing', () => {
+  it('replaces its own section and keeps every other remote', () => {
+    const before = '[other]\ntype = local\n\n[coffer]\ntype = s3\nendpoint = https://old\n\n[last]\ntype = drive\n';
+    const after = upsertSection(before, 'coffer', { type: 's3', endpoint: 'https://new' });
+    expect(after).toBe('[other]\ntype = local\n\n[last]\ntype = drive\n\n[coffer]\ntype = s3\nendpoint = https://new\n');
+    expect(upsertSection('', 'coffer', { type: 's3' })).toBe('[coffer]\ntype = s3\n');
+  });
+});
