@@ -16,12 +16,16 @@ describe('topology and docker-compose.yaml', () => {
   it('publishes ports only on nginx and never the gateway port', () => {
     const t = topology({ httpsPort: 8443, httpPort: 8080 });
     for (const s of t.services) {
-      if (s.name === 'nginx') expect(s.ports).toEqual([{ published: 8443, target: 443 }, { published: 8080, target: 80 }]);
+      if (s.name === 'nginx')
+        expect(s.ports).toEqual([
+          { published: 8443, target: 443 },
+          { published: 8080, target: 80 },
+        ]);
       else expect(s.ports).toEqual([]);
     }
     const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yaml'), 'utf8'));
-    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(([n, s]) =>
-      (s.ports ?? []).map((p) => `${n}:${p}`),
+    const published = Object.entries(compose.services as Record<string, { ports?: string[] }>).flatMap(
+      ([n, s]) => (s.ports ?? []).map((p) => `${n}:${p}`),
     );
     expect(published).toEqual(['nginx:443:443', 'nginx:80:80']);
     expect(published.some((p) => p.endsWith(`:${GATEWAY_PORT}`))).toBe(false);
@@ -48,16 +52,23 @@ describe('topology and docker-compose.yaml', () => {
       expect(s.restart).toBe('unless-stopped');
       for (const v of s.volumes) expect(t.volumes).toContain(v.volume);
     }
-    expect(t.services.find((s) => s.name === 'gateway')!.volumes.map((v) => v.target)).toEqual(['/var/lib/coffer']);
-    expect(t.services.find((s) => s.name === 'postgres')!.volumes.map((v) => v.target)).toEqual(['/var/lib/postgresql/data']);
+    expect(t.services.find((s) => s.name === 'gateway')!.volumes.map((v) => v.target)).toEqual([
+      '/var/lib/coffer',
+    ]);
+    expect(t.services.find((s) => s.name === 'postgres')!.volumes.map((v) => v.target)).toEqual([
+      '/var/lib/postgresql/data',
+    ]);
   });
 });
 
 describe('rclone config editing', () => {
   it('replaces its own section and keeps every other remote', () => {
-    const before = '[other]\ntype = local\n\n[coffer]\ntype = s3\nendpoint = https://old\n\n[last]\ntype = drive\n';
+    const before =
+      '[other]\ntype = local\n\n[coffer]\ntype = s3\nendpoint = https://old\n\n[last]\ntype = drive\n';
     const after = upsertSection(before, 'coffer', { type: 's3', endpoint: 'https://new' });
-    expect(after).toBe('[other]\ntype = local\n\n[last]\ntype = drive\n\n[coffer]\ntype = s3\nendpoint = https://new\n');
+    expect(after).toBe(
+      '[other]\ntype = local\n\n[last]\ntype = drive\n\n[coffer]\ntype = s3\nendpoint = https://new\n',
+    );
     expect(upsertSection('', 'coffer', { type: 's3' })).toBe('[coffer]\ntype = s3\n');
   });
 });

@@ -1,0 +1,258 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImages } from '../../scripts/lib/images.js';
+import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
+import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
+import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
+import { dockerAvailable } from './docker.js';
+import {
+  createVolumes,
+  removeVolumes,
+  startDeployment,
+  stopDeployment,
+  volumeNames,
+  type Deployment,
+} from './deployment.js';
+
+const enabled = dockerAvailable();
+let root: string;
+let deployment: Deployment;
+let volumes: Record<string, string>;
+let cred: { accessKeyId: string; secretAccessKey: string };
+let ca: Buffer;
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+function s3(): S3Client {
+  return new S3Client({
+    endpoint: deployment.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: cred,
+    requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca }) }),
+  });
+}
+
+function awsEnv(): NodeJS.ProcessEnv {
+  return cleanEnv({
+    AWS_ACCESS_KEY_ID: cred.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: path.join(root, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(root, 'no-aws-credentials'),
+  });
+}
+
+const aws = (...args: string[]) =>
+  run(
+    'aws',
+    ['--endpoint-url', deployment.endpoint, '--ca-bundle', path.join(root, 'secrets/root.crt'), ...args],
+    awsEnv(),
+    root,
+  );
+
+async function objectText(client: S3Client, Bucket: string, Key: string): Promise<string> {
+  const out = await client.send(new GetObjectCommand({ Bucket, Key }));
+  return Buffer.from(await out.Body!.transformToByteArray()).toString('utf8');
+}
+
+describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
+  beforeAll(async () => {
+    await buildImages();
+    root = await mkdtemp(path.join(os.tmpdir(), 'coffer-e2e-'));
+    await setupCredentials({ root, domain: 'localhost', extraHosts: [], extraIps: [], force: false });
+    const [c] = await readCredentials(root);
+    cred = { accessKeyId: c!.client_id, secretAccessKey: c!.client_secret };
+    ca = await readFile(path.join(root, 'secrets/root.crt'));
+    volumes = volumeNames(`coffer-e2e-${randomBytes(3).toString('hex')}`);
+    createVolumes(volumes);
+    deployment = await startDeployment(root, volumes);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (deployment) await stopDeployment(deployment);
+    if (volumes) removeVolumes(volumes);
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it.runIf(requireBinary('aws'))('serves the aws CLI: bucket, object, listing', async () => {
+    await aws('s3', 'mb', 's3://cli-bucket');
+    const file = path.join(root, 'cli.bin');
+    // Under the CLI's 8 MiB multipart threshold: multipart arrives with its own issue.
+    const data = randomBytes(7 * 1024 * 1024);
+    await writeFile(file, data);
+    await aws('s3', 'cp', file, 's3://cli-bucket/dir/cli file.bin');
+    const ls = await aws('s3', 'ls', '--recursive', 's3://cli-bucket');
+    expect(ls.stdout).toContain('dir/cli file.bin');
+    const head = JSON.parse(
+      (await aws('s3api', 'head-object', '--bucket', 'cli-bucket', '--key', 'dir/cli file.bin')).stdout,
+    );
+    expect(head.ContentLength).toBe(data.length);
+    await aws('s3', 'cp', 's3://cli-bucket/dir/cli file.bin', path.join(root, 'cli.back'));
+    expect((await readFile(path.join(root, 'cli.back'))).equals(data)).toBe(true);
+  });
+
+  it('serves the AWS SDK v3 with default settings', async () => {
+    const client = s3();
+    await client.send(new CreateBucketCommand({ Bucket: 'sdk-bucket' }));
+    const body = randomBytes(3 * 1024 * 1024 + 7);
+    const put = await client.send(new PutObjectCommand({ Bucket: 'sdk-bucket', Key: 'blob', Body: body }));
+    expect(put.ETag).toBe(`"${md5(body)}"`);
+    const got = await client.send(new GetObjectCommand({ Bucket: 'sdk-bucket', Key: 'blob' }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+    await client.send(
+      new PutObjectCommand({ Bucket: 'sdk-bucket', Key: 'survivor.txt', Body: 'still here' }),
+    );
+    client.destroy();
+  });
+
+  it.runIf(requireBinary('rclone'))(
+    'serves rclone with the generated config: copy, sync, check --download',
+    async () => {
+      const config = path.join(root, 'rclone.conf');
+      await writeRcloneRemote(
+        root,
+        { name: 'coffer', endpoint: deployment.endpoint, region: 'us-east-1' },
+        config,
+      );
+      const src = path.join(root, 'rclone-src');
+      await mkdir(path.join(src, 'nested'), { recursive: true });
+      await writeFile(path.join(src, 'a.bin'), randomBytes(2 * 1024 * 1024));
+      await writeFile(path.join(src, 'nested/b c.txt'), 'b');
+      const rclone = (...args: string[]) =>
+        run(
+          'rclone',
+          ['--config', config, '--ca-cert', path.join(root, 'secrets/root.crt'), ...args],
+          cleanEnv({}),
+          root,
+        );
+      await rclone('mkdir', 'coffer:rclone-bucket');
+      await rclone('copy', src, 'coffer:rclone-bucket/data');
+      await writeFile(path.join(src, 'nested/b c.txt'), 'changed');
+      await rclone('sync', src, 'coffer:rclone-bucket/data');
+      await rclone('check', '--download', src, 'coffer:rclone-bucket/data');
+    },
+  );
+
+  it('keeps data across docker restart of the gateway and of Postgres', async () => {
+    await deployment.containers.get('gateway')!.restart();
+    await deployment.containers.get('postgres')!.restart();
+    // The gateway reconnects to the restarted Postgres through its pool; give the healthcheck a moment.
+    const client = s3();
+    let text = '';
+    for (let i = 0; i < 60 && text !== 'still here'; i++) {
+      text = await objectText(client, 'sdk-bucket', 'survivor.txt').catch(() => '');
+      if (text !== 'still here') await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(text).toBe('still here');
+    client.destroy();
+  });
+
+  it('does not publish the gateway or Postgres, and no container carries a secret value', async () => {
+    const secretsDir = path.join(root, 'secrets');
+    const secretValues: string[] = [];
+    for (const f of await readdir(secretsDir)) {
+      const content = (await readFile(path.join(secretsDir, f), 'utf8')).trim();
+      // The Postgres user name ("coffer") is a secret file but not a secret: it is also the project's name.
+      if ((f.endsWith('.txt') || f.endsWith('.key')) && f !== 'postgres_user.txt') secretValues.push(content);
+    }
+    secretValues.push(cred.secretAccessKey);
+    for (const [name, c] of deployment.containers) {
+      const inspect = execFileSync('docker', ['inspect', c.getId()], { encoding: 'utf8' });
+      for (const v of secretValues) expect(inspect.includes(v), `${name} inspect holds a secret`).toBe(false);
+      const bindings = JSON.parse(inspect)[0].HostConfig.PortBindings ?? {};
+      if (name === 'nginx') expect(Object.keys(bindings).sort()).toEqual(['443/tcp', '80/tcp']);
+      else expect(bindings).toEqual({});
+    }
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(3000, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(false)));
+      s.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  });
+
+  it('speaks only TLS 1.2 and 1.3, redirects HTTP, and refuses clients that trust another CA', async () => {
+    const handshake = (flag: string) =>
+      spawnSync(
+        'openssl',
+        [
+          's_client',
+          '-connect',
+          `127.0.0.1:${deployment.httpsPort}`,
+          flag,
+          '-cipher',
+          'DEFAULT@SECLEVEL=0',
+          '-servername',
+          'localhost',
+        ],
+        {
+          input: '',
+          encoding: 'utf8',
+          timeout: 20_000,
+        },
+      );
+    expect(handshake('-tls1_2').status).toBe(0);
+    expect(handshake('-tls1_3').status).toBe(0);
+    for (const old of ['-tls1', '-tls1_1']) {
+      const r = handshake(old);
+      expect(r.status, `${old} handshake`).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/protocol version|no protocols available|unsupported protocol/i);
+    }
+    const redirect = await fetch(`http://127.0.0.1:${deployment.httpPort}/bucket/key?x=1`, {
+      redirect: 'manual',
+    });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toMatch(/^https:\/\/127\.0\.0\.1(:\d+)?\/bucket\/key\?x=1$/);
+    const hsts = await new Promise<string | undefined>((resolve, reject) =>
+      https
+        .get(
+          `${deployment.endpoint}/health`,
+          { ca },
+          (res) => (res.resume(), resolve(res.headers['strict-transport-security'] as string)),
+        )
+        .on('error', reject),
+    );
+    expect(hsts).toMatch(/max-age=\d+/);
+    const otherRoot = await mkdtemp(path.join(os.tmpdir(), 'coffer-otherca-'));
+    await setupCredentials({
+      root: otherRoot,
+      domain: 'localhost',
+      extraHosts: [],
+      extraIps: [],
+      force: false,
+    });
+    const otherCa = await readFile(path.join(otherRoot, 'secrets/root.crt'));
+    const err = await new Promise<Error | undefined>((resolve) =>
+      https
+        .get(`${deployment.endpoint}/health`, { ca: otherCa }, (res) => (res.resume(), resolve(undefined)))
+        .on('error', resolve),
+    );
+    expect(err?.message).toMatch(/certificate|self.signed|unable to verify/i);
+    await rm(otherRoot, { recursive: true, force: true });
+  });
+
+  it('keeps data across a full down and up on the same volumes', async () => {
+    await stopDeployment(deployment);
+    deployment = await startDeployment(root, volumes);
+    const client = s3();
+    expect(await objectText(client, 'sdk-bucket', 'survivor.txt')).toBe('still here');
+    const list = await client.send(new ListObjectsV2Command({ Bucket: 'sdk-bucket' }));
+    expect(list.Contents?.map((c) => c.Key)).toEqual(['blob', 'survivor.txt']);
+    client.destroy();
+  });
+});

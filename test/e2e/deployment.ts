@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import {
+  GenericContainer,
+  Network,
+  Wait,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from 'testcontainers';
+import { topology, type ServiceSpec, type TopologyOptions } from '../../stacks/topology.js';
+
+/**
+ * The deployment the topology describes, brought up with Testcontainers: the project's images, secrets
+ * bind-mounted as files exactly as compose mounts them, named volumes for data, healthchecks from the
+ * topology. Only nginx publishes ports (mapped to random host ports here).
+ */
+export interface Deployment {
+  network: StartedNetwork;
+  containers: Map<string, StartedTestContainer>;
+  httpsPort: number;
+  httpPort: number;
+  endpoint: string;
+}
+
+export function volumeNames(prefix: string): Record<string, string> {
+  return Object.fromEntries(topology().volumes.map((v) => [v, `${prefix}-${v}`]));
+}
+
+export function createVolumes(names: Record<string, string>): void {
+  for (const v of Object.values(names)) execFileSync('docker', ['volume', 'create', v], { stdio: 'ignore' });
+}
+
+export function removeVolumes(names: Record<string, string>): void {
+  for (const v of Object.values(names))
+    execFileSync('docker', ['volume', 'rm', '-f', v], { stdio: 'ignore' });
+}
+
+function containerFor(
+  s: ServiceSpec,
+  root: string,
+  volumes: Record<string, string>,
+  network: StartedNetwork,
+) {
+  const t = topology();
+  const hc = s.healthcheck;
+  let c = new GenericContainer(s.image)
+    .withNetwork(network)
+    .withNetworkAliases(s.name)
+    .withEnvironment(s.env)
+    .withBindMounts([
+      ...s.secrets.map((x) => ({
+        source: path.join(root, t.secrets[x.name]!),
+        target: `/run/secrets/${x.name}`,
+        mode: 'ro' as const,
+      })),
+      ...s.volumes.map((v) => ({ source: volumes[v.volume]!, target: v.target, mode: 'rw' as const })),
+    ])
+    .withHealthCheck({
+      test: hc.test as ['CMD', ...string[]],
+      interval: hc.intervalSeconds * 1000,
+      timeout: hc.timeoutSeconds * 1000,
+      retries: hc.retries,
+      startPeriod: hc.startPeriodSeconds * 1000,
+    })
+    .withWaitStrategy(Wait.forHealthCheck())
+    .withStartupTimeout(180_000);
+  if (s.tmpfs.length)
+    c = c.withTmpFs(Object.fromEntries(s.tmpfs.map((p) => [p, 'rw,noexec,nosuid,size=1m'])));
+  if (s.ports.length) c = c.withExposedPorts(...s.ports.map((p) => p.target));
+  return c;
+}
+
+export async function startDeployment(
+  root: string,
+  volumes: Record<string, string>,
+  opts: Partial<TopologyOptions> = {},
+): Promise<Deployment> {
+  const network = await new Network().start();
+  const containers = new Map<string, StartedTestContainer>();
+  // Topology order is dependency order: postgres, gateway, nginx; each waits for the previous to be healthy.
+  for (const s of topology(opts).services)
+    containers.set(s.name, await containerFor(s, root, volumes, network).start());
+  const nginx = containers.get('nginx')!;
+  const httpsPort = nginx.getMappedPort(443);
+  return {
+    network,
+    containers,
+    httpsPort,
+    httpPort: nginx.getMappedPort(80),
+    endpoint: `https://localhost:${httpsPort}`,
+  };
+}
+
+export async function stopDeployment(d: Deployment): Promise<void> {
+  for (const name of ['nginx', 'gateway', 'postgres'])
+    await d.containers.get(name)?.stop({ remove: true, removeVolumes: false });
+  await d.network.stop();
+}
