@@ -1,0 +1,95 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCredentials } from '../../scripts/lib/secrets.js';
+import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
+import { dockerAvailable } from './docker.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const enabled = dockerAvailable();
+let tmp: string;
+let upOutput = '';
+
+/**
+ * The README's first command, for real: `npm run up` from this checkout brings the checked-in
+ * docker-compose.yaml up with docker-compose and ends with commands that must work as printed.
+ */
+describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', () => {
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'coffer-up-'));
+    const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
+      timeout: 900_000,
+    });
+    upOutput = up.stdout + up.stderr;
+    if (up.status !== 0) throw new Error(`npm run up failed:\n${upOutput}`);
+  }, 900_000);
+
+  afterAll(async () => {
+    // Leaves the volumes: this is the operator's own deployment directory.
+    spawnSync(process.execPath, ['--import', 'tsx', 'scripts/down.ts'], {
+      cwd: ROOT,
+      stdio: 'ignore',
+      timeout: 120_000,
+    });
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('prints the endpoint and the root certificate', () => {
+    expect(upOutput).toContain('endpoint:   https://localhost');
+    expect(upOutput).toContain(`root CA:    ${path.join(ROOT, 'root.crt')}`);
+  });
+
+  it.runIf(requireBinary('aws'))(
+    'answers aws s3api list-buckets --ca-bundle ./root.crt --endpoint-url https://localhost',
+    async () => {
+      const [cred] = await readCredentials(ROOT);
+      const env = cleanEnv({
+        AWS_ACCESS_KEY_ID: cred!.client_id,
+        AWS_SECRET_ACCESS_KEY: cred!.client_secret,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: path.join(tmp, 'none'),
+      });
+      const out = await run(
+        'aws',
+        ['s3api', 'list-buckets', '--ca-bundle', './root.crt', '--endpoint-url', 'https://localhost'],
+        env,
+        ROOT,
+      );
+      expect(JSON.parse(out.stdout).Owner.ID).toBe(cred!.client_id);
+    },
+  );
+
+  it.runIf(requireBinary('rclone'))(
+    'runs the printed rclone command as printed, whatever AWS_CA_BUNDLE says',
+    async () => {
+      const line = upOutput.split('\n').find((l) => l.trim().startsWith('env -u AWS_CA_BUNDLE rclone'));
+      expect(line).toBeDefined();
+      const r = spawnSync('sh', ['-c', line!.trim()], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, AWS_CA_BUNDLE: '/etc/ssl/certs/ca-certificates.crt' },
+        timeout: 60_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+    },
+  );
+
+  it('keeps secrets out of the repository (gitignored) and 0600', async () => {
+    const ignored = spawnSync(
+      'git',
+      ['check-ignore', 'secrets/master_key.txt', 'credentials.json', 'root.crt'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(ignored.stdout.trim().split('\n')).toEqual([
+      'secrets/master_key.txt',
+      'credentials.json',
+      'root.crt',
+    ]);
+    expect(await readFile(path.join(ROOT, 'secrets/master_key.txt'), 'utf8')).toMatch(/^[0-9a-f]{64}\n$/);
+  });
+});
