@@ -2,9 +2,19 @@
  * scripts/up — the one command: secrets (if missing) → base image → images → compose up → healthy →
  * login → rclone remote → how to connect.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { argv } from 'zx';
-import { compose, composeFile, deployOptions, endpointOf, requireDocker, waitHealthy } from './lib/deploy.js';
+import {
+  compose,
+  composeFile,
+  deployOptions,
+  endpointOf,
+  PROJECT,
+  requireDocker,
+  volumeExists,
+  waitHealthy,
+} from './lib/deploy.js';
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { login } from './lib/login.js';
@@ -26,12 +36,26 @@ const o = deployOptions(argv);
 const endpoint = endpointOf(o);
 await requireDocker();
 step('secrets');
+if (
+  !existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) &&
+  (await volumeExists(`${PROJECT}_postgres-data`))
+) {
+  // New secrets cannot open a database set up with the old ones, nor decrypt data sealed under an old master key.
+  fail(
+    `secrets/ is missing, but the volume ${PROJECT}_postgres-data holds a database set up with other credentials: ` +
+      'restore the previous secrets/ directory, or delete the old data with npm run down -- --purge-data',
+  );
+}
 await setupCredentials({ root: ROOT, domain: o.domain, extraHosts: [], extraIps: [], force: false });
 await buildImages({ domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort });
 const file = await composeFile(o);
 step('starting gateway, postgres and nginx');
 const up = await compose(file, ['up', '-d', '--remove-orphans']);
-if (up.exitCode !== 0) fail(`docker compose up failed: ${up.stderr.trim().split('\n').pop()}`);
+if (up.exitCode !== 0) {
+  fail(
+    `docker compose up failed (npm run logs shows why):\n${up.stderr.trim().split('\n').slice(-8).join('\n')}`,
+  );
+}
 step('waiting until every service is healthy');
 await waitHealthy(file);
 step(`checking ${endpoint} over TLS`);

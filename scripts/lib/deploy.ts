@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
@@ -83,9 +82,8 @@ export async function requireDocker(): Promise<void> {
   }
 }
 
-export async function requireSecrets(): Promise<void> {
-  if (!existsSync(path.join(ROOT, 'secrets', 'master_key.txt')))
-    fail('secrets/ is missing: run npm run setup-credentials first');
+export async function volumeExists(name: string): Promise<boolean> {
+  return (await $({ quiet: true, nothrow: true })`docker volume inspect ${name}`).exitCode === 0;
 }
 
 /** Waits until every container of the project reports healthy; names the one that does not. */
