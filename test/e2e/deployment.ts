@@ -93,6 +93,6 @@ export async function startDeployment(
 
 export async function stopDeployment(d: Deployment): Promise<void> {
   for (const name of ['nginx', 'gateway', 'postgres'])
-    await d.containers.get(name)?.stop({ remove: true, removeVolumes: false });
+    await d.containers.get(name)?.stop({ timeout: 10_000, remove: true, removeVolumes: false });
   await d.network.stop();
 }

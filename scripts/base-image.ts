@@ -1,0 +1,14 @@
+/** scripts/base-image: debian:trixie-slim, pulled where a registry answers, bootstrapped with debootstrap where none does. */
+import { argv } from 'zx';
+import { BASE_IMAGE, ensureBaseImage } from './lib/images.js';
+
+if (argv.help || argv.h) {
+  console.log(`usage: npm run base-image -- [--mirror URL]
+
+Makes ${BASE_IMAGE} available to docker build: nothing to do when it exists, docker pull where a registry
+answers, otherwise debootstrap --variant=minbase trixie (root, apt mirror URL, default deb.debian.org) and
+docker import under the same tag.`);
+  process.exit(0);
+}
+const how = await ensureBaseImage(argv.mirror ? String(argv.mirror) : undefined);
+console.log(`${BASE_IMAGE}: ${how}`);
