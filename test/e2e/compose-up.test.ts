@@ -11,6 +11,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const enabled = dockerAvailable();
 let tmp: string;
 let upOutput = '';
+let createdVolumes = false;
+
+const volumeExists = (name: string) =>
+  spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0;
 
 /**
  * The README's first command, for real: `npm run up` from this checkout brings the checked-in
@@ -19,6 +23,7 @@ let upOutput = '';
 describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', () => {
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'coffer-up-'));
+    createdVolumes = !volumeExists('coffer_postgres-data');
     const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
       cwd: ROOT,
       encoding: 'utf8',
