@@ -35,12 +35,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   }, 900_000);
 
   afterAll(async () => {
-    // Leaves the volumes: this is the operator's own deployment directory.
-    spawnSync(process.execPath, ['--import', 'tsx', 'scripts/down.ts'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-      timeout: 120_000,
-    });
+    // Data the test created goes with it; an operator's existing deployment keeps its volumes.
+    const down = ['--import', 'tsx', 'scripts/down.ts', ...(createdVolumes ? ['--purge-data'] : [])];
+    spawnSync(process.execPath, down, { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
