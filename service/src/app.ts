@@ -6,11 +6,13 @@ import { connect, migrate, ping } from './db/database.js';
 import { S3Error } from './s3/errors.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
+import { Multipart } from './store/multipart.js';
 import { Store } from './store/store.js';
 
 export interface Gateway {
   app: FastifyInstance;
   store: Store;
+  multipart: Multipart;
   collector: Collector;
   credentials: CredentialProvider;
 }
@@ -59,7 +61,11 @@ export async function buildGateway(config: Config): Promise<Gateway> {
   });
   await blobs.init();
   const store = new Store({ db, blobs, region: config.region, log: app.log });
-  const collector = new Collector(store, blobs, config.gcGraceSeconds * 1000, app.log);
+  const multipart = new Multipart(db, blobs, store);
+  const collector = new Collector(store, blobs, config.gcGraceSeconds * 1000, app.log, {
+    multipart,
+    maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
+  });
   const credentials = new StaticCredentials(config.credentials);
 
   // S3 bodies are streamed by the operation handlers; Fastify must never buffer or parse them.
@@ -68,6 +74,7 @@ export async function buildGateway(config: Config): Promise<Gateway> {
 
   const s3 = createS3Handler({
     store,
+    multipart,
     credentials,
     settings: { region: config.region, enforcePayloadVerification: config.enforcePayloadVerification },
     domain: config.domain,
@@ -95,5 +102,5 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     await collector.stop();
     await db.destroy();
   });
-  return { app, store, collector, credentials };
+  return { app, store, multipart, collector, credentials };
 }

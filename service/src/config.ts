@@ -17,6 +17,8 @@ export interface Config {
   inlineMaxBytes: number;
   gcIntervalSeconds: number;
   gcGraceSeconds: number;
+  /** Incomplete multipart uploads older than this are aborted by the collector. */
+  multipartExpiryHours: number;
   logLevel: string;
 }
 
@@ -114,6 +116,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     inlineMaxBytes: int(env, 'INLINE_MAX_BYTES', 128 * 1024, 0, 4 * 1024 * 1024),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
+    multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -66,8 +66,9 @@ export class BlobStore {
     return path.join(this.blobDir, blobId.slice(0, 2), blobId);
   }
 
-  createWriter(): BlobWriter {
-    return new BlobWriter(this, this.opts.masterKey, this.opts.inlineMax);
+  /** `inline: false` for multipart parts, which an object row references by blob id. */
+  createWriter(opts: { inline?: boolean } = {}): BlobWriter {
+    return new BlobWriter(this, this.opts.masterKey, opts.inline === false ? -1 : this.opts.inlineMax);
   }
 
   async remove(blobId: string): Promise<void> {

@@ -58,6 +58,54 @@ const MIGRATIONS: Migration[] = [
       await knex.schema.dropTable('buckets');
     },
   },
+  {
+    name: '0002_multipart',
+    async up(knex) {
+      // A multipart object keeps its parts' sealed blobs as they are: `layout` lists them in order.
+      await knex.schema.alterTable('objects', (t) => {
+        t.jsonb('layout');
+      });
+      await knex.raw('ALTER TABLE objects DROP CONSTRAINT objects_one_location');
+      await knex.raw(
+        'ALTER TABLE objects ADD CONSTRAINT objects_one_location CHECK (num_nonnulls(blob_id, inline_data, layout) = 1)',
+      );
+      await knex.schema.createTable('uploads', (t) => {
+        t.text('upload_id').primary();
+        t.bigInteger('bucket_id').notNullable().references('buckets.id').onDelete('RESTRICT');
+        t.binary('key').notNullable();
+        t.text('initiator').notNullable();
+        t.timestamp('initiated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.text('content_type');
+        t.text('content_encoding');
+        t.text('content_disposition');
+        t.text('content_language');
+        t.text('cache_control');
+        t.text('expires');
+        t.jsonb('user_metadata').notNullable().defaultTo('{}');
+        t.text('checksum_algorithm');
+        t.text('checksum_type');
+        t.index(['bucket_id', 'key']);
+      });
+      await knex.schema.createTable('parts', (t) => {
+        t.text('upload_id').notNullable().references('uploads.upload_id').onDelete('CASCADE');
+        t.integer('part_number').notNullable();
+        t.bigInteger('size').notNullable();
+        t.text('etag').notNullable();
+        t.text('checksum');
+        t.text('blob_id').notNullable().unique();
+        t.binary('wrapped_key').notNullable();
+        t.integer('segment_size').notNullable();
+        t.timestamp('last_modified', { useTz: true }).notNullable();
+        t.primary(['upload_id', 'part_number']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('parts');
+      await knex.schema.dropTable('uploads');
+      await knex.raw('ALTER TABLE objects DROP CONSTRAINT objects_one_location');
+      await knex.schema.alterTable('objects', (t) => t.dropColumn('layout'));
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticated } from '../auth/authenticate.js';
+import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 
 export interface S3Settings {
@@ -18,6 +19,7 @@ export interface S3Context {
   query: Map<string, string>;
   auth: Authenticated;
   store: Store;
+  multipart: Multipart;
   settings: S3Settings;
 }
 

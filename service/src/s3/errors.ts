@@ -25,6 +25,20 @@ export const S3_ERRORS = {
   InvalidDigest: [400, 'The Content-MD5 or checksum value you specified is not valid.'],
   InvalidLocationConstraint: [400, 'The specified location-constraint is not valid.'],
   InvalidURI: [400, "Couldn't parse the specified URI."],
+  InvalidPart: [
+    400,
+    "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+  ],
+  InvalidPartOrder: [
+    400,
+    'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+  ],
+  InvalidPartNumber: [416, 'The requested partnumber is not satisfiable'],
+  EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
+  NoSuchUpload: [
+    404,
+    'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.',
+  ],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   KeyTooLongError: [400, 'Your key is too long.'],

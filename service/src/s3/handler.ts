@@ -8,6 +8,7 @@ import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
+import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { isS3Error, S3Error } from './errors.js';
@@ -17,6 +18,7 @@ import { toXml } from './xml.js';
 
 export interface S3HandlerDeps {
   store: Store;
+  multipart: Multipart;
   credentials: CredentialProvider;
   settings: S3Settings;
   domain?: string;
@@ -92,6 +94,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         query,
         auth,
         store: deps.store,
+        multipart: deps.multipart,
         settings: deps.settings,
       };
       const endpoint = route(ctx);

@@ -4,6 +4,7 @@ import { S3Error } from './errors.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
 import { parseXml, toXml } from './xml.js';
 import { CHECKSUM_ALGORITHMS } from '../auth/checksums.js';
+import { partNumberOf } from './multipart.js';
 
 const MAX_METADATA_BYTES = 2048;
 const MAX_KEY_BYTES = 1024;
@@ -17,7 +18,7 @@ export function checkKey(key: string): void {
   if (key.includes('\u0000')) throw new S3Error('InvalidArgument', 'Object key must not contain NUL.');
 }
 
-function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
+export function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
   // aws-chunked is a transfer detail of this request, not the object's content encoding.
   const encoding = headerOf(ctx, 'content-encoding')
     ?.split(',')
@@ -34,7 +35,7 @@ function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
   };
 }
 
-function userMetadataFrom(ctx: S3Context): Record<string, string> {
+export function userMetadataFrom(ctx: S3Context): Record<string, string> {
   const meta: Record<string, string> = {};
   let bytes = 0;
   for (const [name, value] of Object.entries(ctx.raw.headers)) {
@@ -54,7 +55,7 @@ function userMetadataFrom(ctx: S3Context): Record<string, string> {
 }
 
 /** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
-function refuseUnsupportedPutHeaders(ctx: S3Context): void {
+export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
   for (const h of [
     'x-amz-tagging',
     'x-amz-object-lock-mode',
@@ -201,7 +202,7 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
     const v = info.checksums[alg];
     if (v) {
       out[`x-amz-checksum-${alg}`] = v;
-      out['x-amz-checksum-type'] = 'FULL_OBJECT';
+      out['x-amz-checksum-type'] = info.checksumType ?? 'FULL_OBJECT';
     }
   }
   return out;
@@ -209,8 +210,6 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   checkKey(ctx.key!);
-  if (ctx.query.has('partNumber'))
-    throw new S3Error('NotImplemented', 'partNumber requires multipart uploads.');
   const obj = await ctx.store.getObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
   const { info } = obj;
   try {
@@ -222,7 +221,17 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
     throw err;
   }
   const headers = objectResponseHeaders(ctx, info);
-  const range = parseRange(headerOf(ctx, 'range'), info.size);
+  if (info.partsCount) headers['x-amz-mp-parts-count'] = info.partsCount;
+  let range = parseRange(headerOf(ctx, 'range'), info.size);
+  if (ctx.query.has('partNumber')) {
+    if (range)
+      throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter.');
+    const n = partNumberOf(ctx);
+    const piece = obj.pieces.find((p) => p.partNumber === n);
+    if (!piece || (!info.partsCount && n !== 1)) throw new S3Error('InvalidPartNumber');
+    // A plain object is its own part 1: served whole, as AWS does.
+    if (info.partsCount) range = { start: piece.start, end: piece.start + piece.blob.size - 1 };
+  }
   Object.assign(headers, checksumHeaders(ctx, info, !range));
   const { start, end } = range ?? { start: 0, end: info.size - 1 };
   headers['content-length'] = end - start + 1;
@@ -230,7 +239,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   let body: S3Response['body'];
   if (withBody) {
     // Inline objects are small: decrypt into one buffer rather than set up a stream per request.
-    body = obj.blob.location.inline
+    body = obj.pieces[0]?.blob.location.inline
       ? await collect(ctx.store.readObject(obj, start, end))
       : ctx.store.readObject(obj, start, end);
   }

@@ -2,6 +2,14 @@ import type { S3Context, S3Response } from './context.js';
 import { S3Error } from './errors.js';
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
+import {
+  abortMultipartUpload,
+  completeMultipartUpload,
+  createMultipartUpload,
+  listMultipartUploads,
+  listParts,
+  uploadPart,
+} from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 
 type Target = 'service' | 'bucket' | 'object';
@@ -11,8 +19,8 @@ export interface Endpoint {
   name: string;
   method: string;
   target: Target;
-  /** The sub-resource query parameter that selects this endpoint, if any. */
-  subresource?: string;
+  /** The sub-resource query parameters that select this endpoint (all of them, and no others). */
+  subresources?: string[];
   /** Extra discriminator (e.g. list-type=2, x-amz-copy-source). */
   when?: (ctx: S3Context) => boolean;
   permission: Permission;
@@ -87,7 +95,7 @@ export const ENDPOINTS: Endpoint[] = [
     name: 'GetBucketLocation',
     method: 'GET',
     target: 'bucket',
-    subresource: 'location',
+    subresources: ['location'],
     permission: 'bucket-read',
     handler: getBucketLocation,
   },
@@ -111,7 +119,7 @@ export const ENDPOINTS: Endpoint[] = [
     name: 'DeleteObjects',
     method: 'POST',
     target: 'bucket',
-    subresource: 'delete',
+    subresources: ['delete'],
     permission: 'object-write',
     handler: deleteObjects,
   },
@@ -127,7 +135,82 @@ export const ENDPOINTS: Endpoint[] = [
   },
   { name: 'PutObject', method: 'PUT', target: 'object', permission: 'object-write', handler: putObject },
   { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
+  {
+    name: 'GetObject',
+    method: 'GET',
+    target: 'object',
+    subresources: ['partNumber'],
+    permission: 'object-read',
+    handler: getObject,
+  },
   { name: 'HeadObject', method: 'HEAD', target: 'object', permission: 'object-read', handler: headObject },
+  {
+    name: 'HeadObject',
+    method: 'HEAD',
+    target: 'object',
+    subresources: ['partNumber'],
+    permission: 'object-read',
+    handler: headObject,
+  },
+  {
+    name: 'CreateMultipartUpload',
+    method: 'POST',
+    target: 'object',
+    subresources: ['uploads'],
+    permission: 'object-write',
+    handler: createMultipartUpload,
+  },
+  {
+    name: 'UploadPartCopy',
+    method: 'PUT',
+    target: 'object',
+    subresources: ['partNumber', 'uploadId'],
+    when: hasHeader('x-amz-copy-source'),
+    permission: 'object-write',
+    handler: async () => {
+      throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented yet.');
+    },
+  },
+  {
+    name: 'UploadPart',
+    method: 'PUT',
+    target: 'object',
+    subresources: ['partNumber', 'uploadId'],
+    permission: 'object-write',
+    handler: uploadPart,
+  },
+  {
+    name: 'CompleteMultipartUpload',
+    method: 'POST',
+    target: 'object',
+    subresources: ['uploadId'],
+    permission: 'object-write',
+    handler: completeMultipartUpload,
+  },
+  {
+    name: 'AbortMultipartUpload',
+    method: 'DELETE',
+    target: 'object',
+    subresources: ['uploadId'],
+    permission: 'object-write',
+    handler: abortMultipartUpload,
+  },
+  {
+    name: 'ListParts',
+    method: 'GET',
+    target: 'object',
+    subresources: ['uploadId'],
+    permission: 'object-read',
+    handler: listParts,
+  },
+  {
+    name: 'ListMultipartUploads',
+    method: 'GET',
+    target: 'bucket',
+    subresources: ['uploads'],
+    permission: 'bucket-read',
+    handler: listMultipartUploads,
+  },
   {
     name: 'DeleteObject',
     method: 'DELETE',
@@ -150,7 +233,8 @@ export function route(ctx: S3Context): Endpoint {
   );
   const candidates = ENDPOINTS.filter((e) => e.method === ctx.method && e.target === target);
   for (const e of candidates) {
-    const subOk = e.subresource ? named.length === 1 && named[0] === e.subresource : named.length === 0;
+    const wanted = e.subresources ?? [];
+    const subOk = named.length === wanted.length && wanted.every((w) => named.includes(w));
     if (subOk && (!e.when || e.when(ctx))) return e;
   }
   if (named.length > 0 || ctx.query.has('list-type')) {

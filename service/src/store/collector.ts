@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
 import type { Log } from '../log.js';
 import type { BlobStore } from '../blobs/blob-store.js';
+import type { Multipart } from './multipart.js';
 import type { Store } from './store.js';
 
 export interface CollectorReport {
+  staleUploads: number;
   trash: number;
   orphans: number;
   temp: number;
@@ -25,6 +27,7 @@ export class Collector {
     private readonly blobs: BlobStore,
     private readonly graceMs: number,
     private readonly log: Log,
+    private readonly uploads?: { multipart: Multipart; maxUploadAgeMs: number },
   ) {}
 
   start(intervalMs: number): void {
@@ -48,7 +51,12 @@ export class Collector {
   }
 
   private async collect(graceMs: number): Promise<CollectorReport> {
-    const report: CollectorReport = { trash: 0, orphans: 0, temp: 0 };
+    const report: CollectorReport = { staleUploads: 0, trash: 0, orphans: 0, temp: 0 };
+    if (this.uploads) {
+      report.staleUploads = await this.uploads.multipart.abortStale(
+        new Date(Date.now() - this.uploads.maxUploadAgeMs),
+      );
+    }
     const trash = await this.store.trashedBlobs();
     const stillUsed = await this.store.referencedBlobs(trash);
     for (const id of trash) {
@@ -81,7 +89,7 @@ export class Collector {
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length) await flush();
-    if (report.trash || report.orphans || report.temp)
+    if (report.staleUploads || report.trash || report.orphans || report.temp)
       this.log.info({ ...report }, 'collector removed unreferenced data');
     return report;
   }

@@ -5,7 +5,15 @@ import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
 import { bucketNameProblem } from './bucket-names.js';
 import { InsertBatcher } from './insert-batcher.js';
-import type { Bucket, DeleteResult, ListInput, ListResult, ObjectInfo, PutObjectInput } from './types.js';
+import type {
+  Bucket,
+  DeleteResult,
+  LayoutPart,
+  ListInput,
+  ListResult,
+  ObjectInfo,
+  PutObjectInput,
+} from './types.js';
 
 interface ObjectRow {
   key: Buffer;
@@ -24,12 +32,19 @@ interface ObjectRow {
   inline_data: Buffer | null;
   wrapped_key: Buffer;
   segment_size: number;
+  layout: LayoutPart[] | null;
+  checksum_type?: string | null;
 }
 
+/** A stored object as sealed pieces in order: one for a plain PUT, one per part for multipart. */
 export interface StoredObject {
   info: ObjectInfo;
-  blob: SealedBlob;
+  pieces: Array<{ start: number; partNumber: number; blob: SealedBlob }>;
 }
+
+/** SQL (over a CTE named `old`) listing every blob id the rows in it hold: their own and their parts'. */
+export const HELD_BLOBS = `SELECT blob_id FROM old WHERE blob_id IS NOT NULL
+  UNION ALL SELECT e->>'blobId' FROM old, jsonb_array_elements(COALESCE(old.layout, '[]'::jsonb)) e`;
 
 export interface StoreOptions {
   db: Knex;
@@ -74,6 +89,8 @@ function toInfo(row: ObjectRow): ObjectInfo {
     expires: row.expires ?? undefined,
     userMetadata: row.user_metadata ?? {},
     checksums,
+    checksumType: row.layout && Object.keys(checksums).length ? 'COMPOSITE' : undefined,
+    partsCount: row.layout ? row.layout.length : undefined,
   };
 }
 
@@ -194,7 +211,7 @@ export class Store {
       wrapped_key: sealed.wrappedKey,
       segment_size: sealed.segmentSize,
     };
-    let replaced: string | null | undefined;
+    let replaced: string[];
     try {
       replaced = await this.commitObject(row);
     } catch (err) {
@@ -207,7 +224,7 @@ export class Store {
       }
       throw err;
     }
-    if (replaced) await this.freeBlob(replaced);
+    await this.freeBlobs(replaced);
     return {
       key: input.key,
       size: sealed.size,
@@ -218,33 +235,41 @@ export class Store {
     };
   }
 
-  /** Inserts or replaces the row; returns the blob id the replaced version held, queued as trash in the same commit. */
-  private async commitObject(row: Record<string, unknown>): Promise<string | null | undefined> {
+  /**
+   * Inserts or replaces an object row; returns the blob ids the replaced version held, queued as trash
+   * in the same commit. `db` may be a transaction (Complete commits the object with the upload's removal).
+   */
+  async commitObject(row: Record<string, unknown>, db: Knex = this.db): Promise<string[]> {
     for (;;) {
       // A new key is one grouped insert; a replacement is one statement that locks the current row,
-      // overwrites it and queues its old blob as trash, all in the same commit.
-      if (await this.inserts.insertIfAbsent(row)) return undefined;
+      // overwrites it and queues its old blobs as trash, all in the same commit.
+      if (db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row)) return [];
       const where = { bucket_id: row.bucket_id, key: row.key };
-      const result = await this.db.raw(
-        `WITH old AS (?), upd AS (?), trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM old WHERE blob_id IS NOT NULL ON CONFLICT DO NOTHING)
-         SELECT (SELECT count(*) FROM upd)::int AS updated, (SELECT blob_id FROM old) AS replaced`,
+      const result = await db.raw(
+        `WITH old AS (?), upd AS (?),
+           held AS (${HELD_BLOBS}),
+           trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
+         SELECT (SELECT count(*) FROM upd)::int AS updated, ARRAY(SELECT blob_id FROM held) AS replaced`,
         [
-          this.db('objects').select('blob_id').where(where).forUpdate(),
-          this.db('objects').where(where).update(row).returning(this.db.raw('1')),
+          db('objects').select('blob_id', 'layout').where(where).forUpdate(),
+          db('objects').where(where).update(row).returning(db.raw('1')),
         ],
       );
-      const out = result.rows[0] as { updated: number; replaced: string | null };
+      const out = result.rows[0] as { updated: number; replaced: string[] };
       // The row vanished between the insert attempt and the update (a concurrent DELETE): insert again.
       if (out.updated > 0) return out.replaced;
     }
   }
 
-  private async freeBlob(blobId: string): Promise<void> {
-    try {
-      await this.blobs.remove(blobId);
-      await this.db('blob_trash').where({ blob_id: blobId }).delete();
-    } catch (err) {
-      this.opts.log.warn({ err, blobId }, 'could not free replaced blob; the collector will retry');
+  /** Removes blobs whose trash rows committed; a failure leaves them to the collector. */
+  async freeBlobs(blobIds: string[]): Promise<void> {
+    for (const blobId of blobIds) {
+      try {
+        await this.blobs.remove(blobId);
+        await this.db('blob_trash').where({ blob_id: blobId }).delete();
+      } catch (err) {
+        this.opts.log.warn({ err, blobId }, 'could not free replaced blob; the collector will retry');
+      }
     }
   }
 
@@ -260,19 +285,11 @@ export class Store {
     if (!row) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucketName });
     if (row.bucket_owner !== caller) throw new S3Error('AccessDenied');
     if (row.key === null) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    return {
-      info: toInfo(row),
-      blob: {
-        location: row.blob_id ? { blobId: row.blob_id } : { inline: row.inline_data! },
-        wrappedKey: row.wrapped_key,
-        segmentSize: row.segment_size,
-        size: Number(row.size),
-      },
-    };
+    return storedObject(row);
   }
 
   readObject(obj: StoredObject, start: number, end: number): AsyncGenerator<Buffer> {
-    return this.blobs.read(obj.blob, start, end);
+    return readPieces(this.blobs, obj, start, end);
   }
 
   async deleteObject(caller: string, bucketName: string, key: string): Promise<void> {
@@ -287,10 +304,11 @@ export class Store {
   }
 
   private async deleteKeys(bucketId: number, keys: string[]): Promise<Set<string>> {
-    // Delete and queue the freed blobs in one statement: the trash row commits with the delete.
+    // Delete and queue the freed blobs in one statement: the trash rows commit with the delete.
     const result = await this.db.raw(
-      `WITH gone AS (?), trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM gone WHERE blob_id IS NOT NULL ON CONFLICT DO NOTHING)
-       SELECT key, blob_id FROM gone`,
+      `WITH old AS (?), held AS (${HELD_BLOBS}),
+         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
+       SELECT key, ARRAY(SELECT blob_id FROM held) AS freed FROM old`,
       [
         this.db('objects')
           .where({ bucket_id: bucketId })
@@ -299,11 +317,11 @@ export class Store {
             keys.map((k) => Buffer.from(k, 'utf8')),
           )
           .delete()
-          .returning(['key', 'blob_id']),
+          .returning(['key', 'blob_id', 'layout']),
       ],
     );
-    const rows = result.rows as Array<{ key: Buffer; blob_id: string | null }>;
-    for (const r of rows) if (r.blob_id) await this.freeBlob(r.blob_id);
+    const rows = result.rows as Array<{ key: Buffer; freed: string[] }>;
+    await this.freeBlobs(rows[0]?.freed ?? []);
     return new Set(rows.map((r) => r.key.toString('utf8')));
   }
 
@@ -374,8 +392,13 @@ export class Store {
   /** Rows for the collector: which blob ids metadata still references. */
   async referencedBlobs(blobIds: string[]): Promise<Set<string>> {
     if (blobIds.length === 0) return new Set();
-    const rows = await this.db('objects').select('blob_id').whereIn('blob_id', blobIds);
-    return new Set(rows.map((r: { blob_id: string }) => r.blob_id));
+    const result = await this.db.raw(
+      `SELECT blob_id FROM objects WHERE blob_id = ANY(?)
+       UNION SELECT e->>'blobId' FROM objects, jsonb_array_elements(layout) e WHERE layout IS NOT NULL AND e->>'blobId' = ANY(?)
+       UNION SELECT blob_id FROM parts WHERE blob_id = ANY(?)`,
+      [blobIds, blobIds, blobIds],
+    );
+    return new Set(result.rows.map((r: { blob_id: string }) => r.blob_id));
   }
 
   async trashedBlobs(): Promise<string[]> {
@@ -385,6 +408,59 @@ export class Store {
 
   async forgetTrash(blobId: string): Promise<void> {
     await this.db('blob_trash').where({ blob_id: blobId }).delete();
+  }
+}
+
+/** The insert-if-absent of the batcher, for callers inside their own transaction. */
+async function insertIfAbsent(db: Knex, row: Record<string, unknown>): Promise<boolean> {
+  const ins = await db('objects')
+    .insert(row)
+    .onConflict(['bucket_id', 'key'])
+    .ignore()
+    .returning('bucket_id');
+  return ins.length > 0;
+}
+
+export function storedObject(row: ObjectRow): StoredObject {
+  const info = toInfo(row);
+  if (!row.layout) {
+    const blob: SealedBlob = {
+      location: row.blob_id ? { blobId: row.blob_id } : { inline: row.inline_data! },
+      wrappedKey: row.wrapped_key,
+      segmentSize: row.segment_size,
+      size: Number(row.size),
+    };
+    return { info, pieces: [{ start: 0, partNumber: 1, blob }] };
+  }
+  let start = 0;
+  const pieces = row.layout.map((p) => {
+    const piece = {
+      start,
+      partNumber: p.partNumber,
+      blob: {
+        location: { blobId: p.blobId },
+        wrappedKey: Buffer.from(p.wrappedKey, 'base64'),
+        segmentSize: p.segmentSize,
+        size: p.size,
+      },
+    };
+    start += p.size;
+    return piece;
+  });
+  return { info, pieces };
+}
+
+/** Plaintext bytes [start, end] of an object, opening only the pieces (and segments) the range spans. */
+async function* readPieces(
+  blobs: BlobStore,
+  obj: StoredObject,
+  start: number,
+  end: number,
+): AsyncGenerator<Buffer> {
+  for (const p of obj.pieces) {
+    const pEnd = p.start + p.blob.size - 1;
+    if (pEnd < start || p.start > end || p.blob.size === 0) continue;
+    yield* blobs.read(p.blob, Math.max(start, p.start) - p.start, Math.min(end, pEnd) - p.start);
   }
 }
 

@@ -25,6 +25,22 @@ export interface ObjectInfo extends ObjectHeaders {
   lastModified: Date;
   userMetadata: Record<string, string>;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  /** COMPOSITE for a multipart object's checksum of part checksums, FULL_OBJECT otherwise. */
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+  /** Set for objects completed from a multipart upload. */
+  partsCount?: number;
+}
+
+/** One part of a multipart object, as its row's `layout` keeps it. */
+export interface LayoutPart {
+  partNumber: number;
+  size: number;
+  etag: string;
+  blobId: string;
+  /** base64 */
+  wrappedKey: string;
+  segmentSize: number;
+  checksum?: string;
 }
 
 export interface PutObjectInput extends ObjectHeaders {

@@ -1,0 +1,222 @@
+import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
+import { ownerXml } from './buckets.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { S3Error } from './errors.js';
+import { s3UrlEncode } from './list.js';
+import { checkKey, objectHeadersFrom, refuseUnsupportedPutHeaders, userMetadataFrom } from './objects.js';
+import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
+import { isoDate, parseXml, toXml } from './xml.js';
+
+const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
+  crc32: 'ChecksumCRC32',
+  crc32c: 'ChecksumCRC32C',
+  crc64nvme: 'ChecksumCRC64NVME',
+  sha1: 'ChecksumSHA1',
+  sha256: 'ChecksumSHA256',
+};
+
+function intParam(ctx: S3Context, name: string, def: number, min: number, max: number): number {
+  const raw = ctx.query.get(name);
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new S3Error('InvalidArgument', `${name} must be an integer between ${min} and ${max}.`, {
+      ArgumentName: name,
+      ArgumentValue: raw,
+    });
+  }
+  return Number(raw);
+}
+
+export function partNumberOf(ctx: S3Context): number {
+  return intParam(ctx, 'partNumber', 0, 1, MAX_PARTS);
+}
+
+export async function createMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  refuseUnsupportedPutHeaders(ctx);
+  const alg = headerOf(ctx, 'x-amz-checksum-algorithm')?.toLowerCase();
+  if (alg !== undefined && !isChecksumAlgorithm(alg)) {
+    throw new S3Error('InvalidRequest', `Checksum algorithm ${alg} is not supported.`);
+  }
+  const type = headerOf(ctx, 'x-amz-checksum-type')?.toUpperCase();
+  if (type === 'FULL_OBJECT') {
+    throw new S3Error(
+      'NotImplemented',
+      'Full-object checksums for multipart uploads are not supported; use COMPOSITE.',
+    );
+  }
+  if (type !== undefined && type !== 'COMPOSITE')
+    throw new S3Error('InvalidRequest', `Unknown checksum type ${type}.`);
+  const uploadId = await ctx.multipart.create(ctx.auth.accessKeyId, {
+    bucket: ctx.bucket!,
+    key: ctx.key!,
+    ...objectHeadersFrom(ctx),
+    userMetadata: userMetadataFrom(ctx),
+    checksumAlgorithm: alg,
+    checksumType: alg ? 'COMPOSITE' : undefined,
+  });
+  const headers: Record<string, string> = {};
+  if (alg) {
+    headers['x-amz-checksum-algorithm'] = alg.toUpperCase();
+    headers['x-amz-checksum-type'] = 'COMPOSITE';
+  }
+  return xmlResponse(
+    toXml('InitiateMultipartUploadResult', { Bucket: ctx.bucket, Key: ctx.key, UploadId: uploadId }),
+    200,
+    headers,
+  );
+}
+
+export async function uploadPart(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  const partNumber = partNumberOf(ctx);
+  const body = openBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
+    maxBytes: MAX_SINGLE_PUT,
+  });
+  const digests = await ctx.multipart.uploadPart(ctx.auth.accessKeyId, {
+    bucket: ctx.bucket!,
+    key: ctx.key!,
+    uploadId: ctx.query.get('uploadId')!,
+    partNumber,
+    body: body.chunks,
+    finalize: body.finalize,
+  });
+  const headers: Record<string, string> = { etag: digests.etag };
+  for (const [alg, v] of Object.entries(digests.checksums)) headers[`x-amz-checksum-${alg}`] = v;
+  return { status: 200, headers };
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+
+export async function completeMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  const uploadId = ctx.query.get('uploadId')!;
+  const { text: xml } = await readSmallBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: false,
+    maxBytes: 4 * 1024 * 1024,
+  });
+  const doc = parseXml(xml).CompleteMultipartUpload as Record<string, unknown> | undefined;
+  if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
+  const raw = doc.Part === undefined ? [] : Array.isArray(doc.Part) ? doc.Part : [doc.Part];
+  const parts: CompletePart[] = raw.map((p: Record<string, unknown>) => {
+    const n = text(p?.PartNumber);
+    const etag = text(p?.ETag);
+    if (!n || !/^\d+$/.test(n.trim()) || etag === undefined) throw new S3Error('MalformedXML');
+    const checksum = Object.values(CHECKSUM_FIELDS)
+      .map((f) => text(p[f]))
+      .find((v) => v !== undefined);
+    return { partNumber: Number(n.trim()), etag, checksum };
+  });
+  const info = await ctx.multipart.complete(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, uploadId, parts);
+  const body: Record<string, string | undefined> = {
+    Location: `/${ctx.bucket}/${encodeURI(ctx.key!)}`,
+    Bucket: ctx.bucket,
+    Key: ctx.key,
+    ETag: info.etag,
+  };
+  const headers: Record<string, string> = {};
+  for (const [alg, v] of Object.entries(info.checksums)) {
+    body[CHECKSUM_FIELDS[alg as ChecksumAlgorithm]] = v;
+    body.ChecksumType = 'COMPOSITE';
+    headers[`x-amz-checksum-${alg}`] = v;
+  }
+  return xmlResponse(toXml('CompleteMultipartUploadResult', body), 200, headers);
+}
+
+export async function abortMultipartUpload(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  await ctx.multipart.abort(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, ctx.query.get('uploadId')!);
+  return { status: 204 };
+}
+
+export async function listParts(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  const uploadId = ctx.query.get('uploadId')!;
+  const maxParts = intParam(ctx, 'max-parts', 1000, 0, 1000);
+  const marker = intParam(ctx, 'part-number-marker', 0, 0, MAX_PARTS);
+  const { upload, parts, isTruncated } = await ctx.multipart.listParts(
+    ctx.auth.accessKeyId,
+    ctx.bucket!,
+    ctx.key!,
+    uploadId,
+    marker,
+    maxParts,
+  );
+  const alg = upload.checksum_algorithm;
+  return xmlResponse(
+    toXml('ListPartsResult', {
+      Bucket: ctx.bucket,
+      Key: ctx.key,
+      UploadId: uploadId,
+      Initiator: ownerXml(upload.initiator),
+      Owner: ownerXml(upload.initiator),
+      StorageClass: 'STANDARD',
+      PartNumberMarker: marker,
+      NextPartNumberMarker: parts.length ? parts[parts.length - 1]!.part_number : marker,
+      MaxParts: maxParts,
+      IsTruncated: isTruncated,
+      ChecksumAlgorithm: alg ? alg.toUpperCase() : undefined,
+      ChecksumType: alg ? 'COMPOSITE' : undefined,
+      Part: parts.map((p) => ({
+        PartNumber: p.part_number,
+        LastModified: isoDate(p.last_modified),
+        ETag: p.etag,
+        Size: Number(p.size),
+        ...(alg && p.checksum ? { [CHECKSUM_FIELDS[alg]]: p.checksum } : {}),
+      })),
+    }),
+  );
+}
+
+export async function listMultipartUploads(ctx: S3Context): Promise<S3Response> {
+  const maxUploads = intParam(ctx, 'max-uploads', 1000, 0, 1000);
+  const encoding = ctx.query.get('encoding-type');
+  if (encoding !== undefined && encoding !== 'url') {
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+    });
+  }
+  const enc = encoding ? s3UrlEncode : (s: string) => s;
+  const prefix = ctx.query.get('prefix') ?? '';
+  const delimiter = ctx.query.get('delimiter') ?? '';
+  const keyMarker = ctx.query.get('key-marker') ?? '';
+  const uploadIdMarker = ctx.query.get('upload-id-marker') ?? '';
+  const r = await ctx.multipart.listUploads(ctx.auth.accessKeyId, ctx.bucket!, {
+    prefix,
+    delimiter,
+    keyMarker,
+    uploadIdMarker,
+    maxUploads,
+  });
+  return xmlResponse(
+    toXml('ListMultipartUploadsResult', {
+      Bucket: ctx.bucket,
+      KeyMarker: enc(keyMarker),
+      UploadIdMarker: uploadIdMarker,
+      NextKeyMarker: r.isTruncated && r.nextKeyMarker !== undefined ? enc(r.nextKeyMarker) : undefined,
+      NextUploadIdMarker: r.isTruncated ? (r.nextUploadIdMarker ?? '') : undefined,
+      Prefix: enc(prefix),
+      Delimiter: delimiter ? enc(delimiter) : undefined,
+      MaxUploads: maxUploads,
+      EncodingType: encoding,
+      IsTruncated: r.isTruncated,
+      Upload: r.uploads.map((u) => ({
+        Key: enc(u.key),
+        UploadId: u.uploadId,
+        Initiator: ownerXml(u.initiator),
+        Owner: ownerXml(u.initiator),
+        StorageClass: 'STANDARD',
+        Initiated: isoDate(u.initiated),
+      })),
+      CommonPrefixes: r.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    }),
+  );
+}

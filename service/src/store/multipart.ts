@@ -1,0 +1,399 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
+import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
+import { S3Error } from '../s3/errors.js';
+import type { Store } from './store.js';
+import type { LayoutPart, ObjectHeaders, ObjectInfo } from './types.js';
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+
+export interface UploadRow {
+  upload_id: string;
+  bucket_id: string | number;
+  key: Buffer;
+  initiator: string;
+  initiated_at: Date;
+  content_type: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  content_language: string | null;
+  cache_control: string | null;
+  expires: string | null;
+  user_metadata: Record<string, string>;
+  checksum_algorithm: ChecksumAlgorithm | null;
+  checksum_type: string | null;
+}
+
+export interface PartRow {
+  upload_id: string;
+  part_number: number;
+  size: string | number;
+  etag: string;
+  checksum: string | null;
+  blob_id: string;
+  wrapped_key: Buffer;
+  segment_size: number;
+  last_modified: Date;
+}
+
+export interface CreateUploadInput extends ObjectHeaders {
+  bucket: string;
+  key: string;
+  userMetadata: Record<string, string>;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+}
+
+export interface UploadPartInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  body: AsyncIterable<Buffer>;
+  finalize(): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }>;
+}
+
+export interface CompletePart {
+  partNumber: number;
+  etag: string;
+  checksum?: string;
+}
+
+export interface UploadListing {
+  uploads: Array<{ key: string; uploadId: string; initiator: string; initiated: Date }>;
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+const normEtag = (e: string) => `"${e.trim().replace(/^"|"$/g, '')}"`;
+
+/**
+ * Multipart uploads. Each part is sealed as its own blob with the same durability protocol as an
+ * object; Complete commits, in one transaction, the object row listing those blobs and the removal
+ * of the upload, so a crash leaves either the upload or the object, never a torn object.
+ */
+export class Multipart {
+  constructor(
+    private readonly db: Knex,
+    private readonly blobs: BlobStore,
+    private readonly store: Store,
+  ) {}
+
+  async create(caller: string, input: CreateUploadInput): Promise<string> {
+    const bucket = await this.store.ownedBucket(caller, input.bucket);
+    const uploadId = randomBytes(24).toString('base64url');
+    await this.db('uploads').insert({
+      upload_id: uploadId,
+      bucket_id: bucket.id,
+      key: Buffer.from(input.key, 'utf8'),
+      initiator: caller,
+      content_type: input.contentType ?? null,
+      content_encoding: input.contentEncoding ?? null,
+      content_disposition: input.contentDisposition ?? null,
+      content_language: input.contentLanguage ?? null,
+      cache_control: input.cacheControl ?? null,
+      expires: input.expires ?? null,
+      user_metadata: JSON.stringify(input.userMetadata),
+      checksum_algorithm: input.checksumAlgorithm ?? null,
+      checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
+    });
+    return uploadId;
+  }
+
+  /** The upload, checked against the bucket and key the request names and the caller's ownership. */
+  async upload(
+    caller: string,
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    db: Knex = this.db,
+  ): Promise<UploadRow> {
+    const bucket = await this.store.ownedBucket(caller, bucketName);
+    const row: UploadRow | undefined = await db('uploads')
+      .where({ upload_id: uploadId, bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+      .first();
+    if (!row) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    return row;
+  }
+
+  async uploadPart(
+    caller: string,
+    input: UploadPartInput,
+  ): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }> {
+    const upload = await this.upload(caller, input.bucket, input.key, input.uploadId);
+    const writer = this.blobs.createWriter({ inline: false });
+    let sealed: SealedBlob;
+    let digests: Awaited<ReturnType<UploadPartInput['finalize']>>;
+    try {
+      for await (const chunk of input.body) await writer.write(chunk);
+      digests = await input.finalize();
+      sealed = await writer.finish();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+    if (upload.checksum_algorithm && !digests.checksums[upload.checksum_algorithm]) {
+      await this.blobs.remove(sealed.location.blobId!);
+      throw new S3Error(
+        'InvalidRequest',
+        `This upload uses ${upload.checksum_algorithm.toUpperCase()} checksums; the part must carry one.`,
+      );
+    }
+    const row = {
+      upload_id: input.uploadId,
+      part_number: input.partNumber,
+      size: sealed.size,
+      etag: digests.etag,
+      checksum: upload.checksum_algorithm ? digests.checksums[upload.checksum_algorithm]! : null,
+      blob_id: sealed.location.blobId!,
+      wrapped_key: sealed.wrappedKey,
+      segment_size: sealed.segmentSize,
+      last_modified: new Date(),
+    };
+    let replaced: string[];
+    try {
+      // A re-uploaded part replaces the earlier one; its blob is trash in the same commit.
+      const result = await this.db.raw(
+        `WITH old AS (SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ? FOR UPDATE),
+           ins AS (?),
+           trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM old ON CONFLICT DO NOTHING)
+         SELECT ARRAY(SELECT blob_id FROM old) AS replaced`,
+        [
+          input.uploadId,
+          input.partNumber,
+          this.db('parts').insert(row).onConflict(['upload_id', 'part_number']).merge(),
+        ],
+      );
+      replaced = result.rows[0].replaced as string[];
+    } catch (err) {
+      await this.blobs.remove(sealed.location.blobId!).catch(() => undefined);
+      // The upload was completed or aborted while this part streamed in.
+      if ((err as { code?: string }).code === '23503')
+        throw new S3Error('NoSuchUpload', undefined, { UploadId: input.uploadId });
+      throw err;
+    }
+    await this.store.freeBlobs(replaced);
+    return digests;
+  }
+
+  async complete(
+    caller: string,
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    requested: CompletePart[],
+  ): Promise<ObjectInfo> {
+    if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
+    for (let i = 1; i < requested.length; i++) {
+      if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
+    }
+    let freed: string[] = [];
+    const info = await this.db.transaction(async (trx) => {
+      await trx('uploads').where({ upload_id: uploadId }).forUpdate().first();
+      const upload = await this.upload(caller, bucketName, key, uploadId, trx);
+      const rows: PartRow[] = await trx('parts').where({ upload_id: uploadId }).orderBy('part_number');
+      const byNumber = new Map(rows.map((r) => [r.part_number, r]));
+      const layout: LayoutPart[] = [];
+      requested.forEach((p, i) => {
+        const part = byNumber.get(p.partNumber);
+        if (!part || part.etag !== normEtag(p.etag)) {
+          throw new S3Error('InvalidPart', undefined, { PartNumber: String(p.partNumber), ETag: p.etag });
+        }
+        if (p.checksum !== undefined && part.checksum !== null && p.checksum !== part.checksum) {
+          throw new S3Error(
+            'InvalidPart',
+            `The checksum of part ${p.partNumber} does not match the uploaded part.`,
+          );
+        }
+        if (i < requested.length - 1 && Number(part.size) < MIN_PART_SIZE) {
+          throw new S3Error('EntityTooSmall', undefined, {
+            ProposedSize: String(part.size),
+            MinSizeAllowed: String(MIN_PART_SIZE),
+            PartNumber: String(p.partNumber),
+          });
+        }
+        layout.push({
+          partNumber: part.part_number,
+          size: Number(part.size),
+          etag: part.etag,
+          blobId: part.blob_id,
+          wrappedKey: part.wrapped_key.toString('base64'),
+          segmentSize: part.segment_size,
+          checksum: part.checksum ?? undefined,
+        });
+      });
+      const md5s = Buffer.concat(layout.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex')));
+      const etag = `"${createHash('md5').update(md5s).digest('hex')}-${layout.length}"`;
+      const checksums: ObjectInfo['checksums'] = {};
+      if (upload.checksum_algorithm && layout.every((p) => p.checksum)) {
+        checksums[upload.checksum_algorithm] = await compositeChecksum(
+          upload.checksum_algorithm,
+          layout.map((p) => p.checksum!),
+        );
+      }
+      const now = new Date();
+      const size = layout.reduce((n, p) => n + p.size, 0);
+      freed = await this.store.commitObject(
+        {
+          bucket_id: upload.bucket_id,
+          key: upload.key,
+          size,
+          etag,
+          last_modified: now,
+          content_type: upload.content_type,
+          content_encoding: upload.content_encoding,
+          content_disposition: upload.content_disposition,
+          content_language: upload.content_language,
+          cache_control: upload.cache_control,
+          expires: upload.expires,
+          user_metadata: JSON.stringify(upload.user_metadata ?? {}),
+          checksums: JSON.stringify(checksums),
+          blob_id: null,
+          inline_data: null,
+          wrapped_key: Buffer.alloc(0),
+          segment_size: 0,
+          layout: JSON.stringify(layout),
+        },
+        trx,
+      );
+      // Parts uploaded but not listed are not part of the object: their blobs become trash with this commit.
+      const used = new Set(layout.map((p) => p.blobId));
+      const unused = rows.map((r) => r.blob_id).filter((b) => !used.has(b));
+      if (unused.length)
+        await trx('blob_trash')
+          .insert(unused.map((blob_id) => ({ blob_id })))
+          .onConflict()
+          .ignore();
+      freed.push(...unused);
+      await trx('uploads').where({ upload_id: uploadId }).delete();
+      return {
+        key,
+        size,
+        etag,
+        lastModified: now,
+        userMetadata: upload.user_metadata ?? {},
+        checksums,
+        checksumType: 'COMPOSITE' as const,
+        partsCount: layout.length,
+      };
+    });
+    await this.store.freeBlobs(freed);
+    return info;
+  }
+
+  async abort(caller: string, bucketName: string, key: string, uploadId: string): Promise<void> {
+    await this.upload(caller, bucketName, key, uploadId);
+    const freed: string[] = await this.db.transaction(async (trx) => {
+      const parts = await trx('parts').where({ upload_id: uploadId }).delete().returning('blob_id');
+      const ids = parts.map((p: { blob_id: string }) => p.blob_id);
+      if (ids.length)
+        await trx('blob_trash')
+          .insert(ids.map((blob_id: string) => ({ blob_id })))
+          .onConflict()
+          .ignore();
+      const gone = await trx('uploads').where({ upload_id: uploadId }).delete();
+      if (gone === 0) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+      return ids;
+    });
+    await this.store.freeBlobs(freed);
+  }
+
+  async listParts(
+    caller: string,
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    marker: number,
+    maxParts: number,
+  ): Promise<{ upload: UploadRow; parts: PartRow[]; isTruncated: boolean }> {
+    const upload = await this.upload(caller, bucketName, key, uploadId);
+    const rows: PartRow[] = await this.db('parts')
+      .where({ upload_id: uploadId })
+      .where('part_number', '>', marker)
+      .orderBy('part_number')
+      .limit(maxParts + 1);
+    return { upload, parts: rows.slice(0, maxParts), isTruncated: rows.length > maxParts };
+  }
+
+  async listUploads(
+    caller: string,
+    bucketName: string,
+    opts: {
+      prefix: string;
+      delimiter: string;
+      keyMarker: string;
+      uploadIdMarker: string;
+      maxUploads: number;
+    },
+  ): Promise<UploadListing> {
+    const bucket = await this.store.ownedBucket(caller, bucketName);
+    const rows: UploadRow[] = await this.db('uploads')
+      .where({ bucket_id: bucket.id })
+      .orderBy([{ column: 'key' }, { column: 'initiated_at' }, { column: 'upload_id' }]);
+    const out: UploadListing = { uploads: [], commonPrefixes: [], isTruncated: false };
+    let count = 0;
+    for (const r of rows) {
+      const k = r.key.toString('utf8');
+      if (!k.startsWith(opts.prefix)) continue;
+      const cmp = Buffer.compare(r.key, Buffer.from(opts.keyMarker, 'utf8'));
+      if (
+        opts.keyMarker &&
+        (cmp < 0 || (cmp === 0 && (!opts.uploadIdMarker || r.upload_id <= opts.uploadIdMarker)))
+      )
+        continue;
+      if (opts.delimiter) {
+        const idx = k.indexOf(opts.delimiter, opts.prefix.length);
+        if (idx >= 0) {
+          const cp = k.slice(0, idx + opts.delimiter.length);
+          if (out.commonPrefixes.at(-1) === cp) continue;
+          if (count === opts.maxUploads) return { ...out, isTruncated: true };
+          out.commonPrefixes.push(cp);
+          out.nextKeyMarker = cp;
+          out.nextUploadIdMarker = undefined;
+          count++;
+          continue;
+        }
+      }
+      if (count === opts.maxUploads) return { ...out, isTruncated: true };
+      out.uploads.push({ key: k, uploadId: r.upload_id, initiator: r.initiator, initiated: r.initiated_at });
+      out.nextKeyMarker = k;
+      out.nextUploadIdMarker = r.upload_id;
+      count++;
+    }
+    return out;
+  }
+
+  /** Aborts uploads older than the cutoff: their parts are storage no one can reach. */
+  async abortStale(olderThan: Date): Promise<number> {
+    const stale: Array<{ upload_id: string }> = await this.db('uploads')
+      .select('upload_id')
+      .where('initiated_at', '<', olderThan);
+    let n = 0;
+    for (const { upload_id } of stale) {
+      const freed: string[] = await this.db.transaction(async (trx) => {
+        const parts = await trx('parts').where({ upload_id }).delete().returning('blob_id');
+        const ids = parts.map((p: { blob_id: string }) => p.blob_id);
+        if (ids.length)
+          await trx('blob_trash')
+            .insert(ids.map((blob_id: string) => ({ blob_id })))
+            .onConflict()
+            .ignore();
+        n += await trx('uploads').where({ upload_id }).delete();
+        return ids;
+      });
+      await this.store.freeBlobs(freed);
+    }
+    return n;
+  }
+}
+
+/** AWS's composite checksum: the checksum of the concatenated binary part checksums, suffixed with the part count. */
+export async function compositeChecksum(algorithm: ChecksumAlgorithm, parts: string[]): Promise<string> {
+  const c = createChecksum(algorithm);
+  c.update(Buffer.concat(parts.map((p) => Buffer.from(p, 'base64'))));
+  return `${await c.digest()}-${parts.length}`;
+}
