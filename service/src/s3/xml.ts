@@ -17,6 +17,8 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  // Go clients (rclone) escape quotes in ETags and keys as numeric references (&#34;).
+  htmlEntities: true,
   isArray: (name) => name === 'Object',
 });
 
