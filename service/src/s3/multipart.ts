@@ -4,7 +4,13 @@ import { ownerXml } from './buckets.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { S3Error } from './errors.js';
 import { s3UrlEncode } from './list.js';
-import { checkKey, objectHeadersFrom, refuseUnsupportedPutHeaders, userMetadataFrom } from './objects.js';
+import {
+  checkKey,
+  objectHeadersFrom,
+  refuseUnsupportedPutHeaders,
+  userMetadataFrom,
+  writeConditionOf,
+} from './objects.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
 import { isoDate, parseXml, toXml } from './xml.js';
 
@@ -115,7 +121,14 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
       .find((v) => v !== undefined);
     return { partNumber: Number(n.trim()), etag, checksum };
   });
-  const info = await ctx.multipart.complete(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, uploadId, parts);
+  const info = await ctx.multipart.complete(
+    ctx.auth.accessKeyId,
+    ctx.bucket!,
+    ctx.key!,
+    uploadId,
+    parts,
+    writeConditionOf(ctx),
+  );
   const body: Record<string, string | undefined> = {
     Location: `/${ctx.bucket}/${encodeURI(ctx.key!)}`,
     Bucket: ctx.bucket,

@@ -1,4 +1,4 @@
-import type { ObjectHeaders, ObjectInfo } from '../store/types.js';
+import type { ObjectHeaders, ObjectInfo, WriteCondition } from '../store/types.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { S3Error } from './errors.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
@@ -74,8 +74,19 @@ export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
       'Only AES256 server-side encryption is available (every object is encrypted at rest).',
     );
   }
-  const cond = headerOf(ctx, 'if-none-match') ?? headerOf(ctx, 'if-match');
-  if (cond !== undefined) throw new S3Error('NotImplemented', 'Conditional writes are not supported yet.');
+}
+
+/** If-None-Match: * and If-Match on writes (PutObject, CompleteMultipartUpload, CopyObject). */
+export function writeConditionOf(ctx: S3Context): WriteCondition | undefined {
+  const ifNoneMatch = headerOf(ctx, 'if-none-match');
+  const ifMatch = headerOf(ctx, 'if-match');
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'If-None-Match on a write supports only "*".', {
+      Header: 'If-None-Match',
+    });
+  }
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  return { ifNoneMatch: ifNoneMatch !== undefined, ifMatch };
 }
 
 export async function putObject(ctx: S3Context): Promise<S3Response> {
@@ -98,6 +109,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...headers,
     userMetadata,
+    condition: writeConditionOf(ctx),
     body: body.chunks,
     finalize: body.finalize,
   });

@@ -1,5 +1,6 @@
 import type { S3Context, S3Response } from './context.js';
 import { S3Error } from './errors.js';
+import { copyObject, uploadPartCopy } from './copy.js';
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
 import {
@@ -129,9 +130,7 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'object',
     when: hasHeader('x-amz-copy-source'),
     permission: 'object-write',
-    handler: async () => {
-      throw new S3Error('NotImplemented', 'CopyObject is not implemented yet.');
-    },
+    handler: copyObject,
   },
   { name: 'PutObject', method: 'PUT', target: 'object', permission: 'object-write', handler: putObject },
   { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
@@ -167,9 +166,7 @@ export const ENDPOINTS: Endpoint[] = [
     subresources: ['partNumber', 'uploadId'],
     when: hasHeader('x-amz-copy-source'),
     permission: 'object-write',
-    handler: async () => {
-      throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented yet.');
-    },
+    handler: uploadPartCopy,
   },
   {
     name: 'UploadPart',

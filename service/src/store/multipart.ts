@@ -4,7 +4,7 @@ import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
 import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
 import type { Store } from './store.js';
-import type { LayoutPart, ObjectHeaders, ObjectInfo } from './types.js';
+import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
@@ -186,6 +186,7 @@ export class Multipart {
     key: string,
     uploadId: string,
     requested: CompletePart[],
+    condition?: WriteCondition,
   ): Promise<ObjectInfo> {
     if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < requested.length; i++) {
@@ -259,6 +260,7 @@ export class Multipart {
           layout: JSON.stringify(layout),
         },
         trx,
+        condition,
       );
       // Parts uploaded but not listed are not part of the object: their blobs become trash with this commit.
       const used = new Set(layout.map((p) => p.blobId));

@@ -13,6 +13,7 @@ import type {
   ListResult,
   ObjectInfo,
   PutObjectInput,
+  WriteCondition,
 } from './types.js';
 
 interface ObjectRow {
@@ -180,6 +181,8 @@ export class Store {
 
   async putObject(caller: string, input: PutObjectInput): Promise<ObjectInfo> {
     const bucket = await this.writableBucket(caller, input.bucket);
+    // Refuse early what the commit would refuse anyway, before a large body is streamed for nothing.
+    if (input.condition) await this.checkCondition(bucket.id, input.key, input.condition);
     const writer = this.blobs.createWriter();
     let sealed: SealedBlob;
     let digests: Awaited<ReturnType<PutObjectInput['finalize']>>;
@@ -213,7 +216,7 @@ export class Store {
     };
     let replaced: string[];
     try {
-      replaced = await this.commitObject(row);
+      replaced = await this.commitObject(row, this.db, input.condition);
     } catch (err) {
       // The row never committed, so the sealed file is ours to drop; a crash here leaves it to the collector.
       if (sealed.location.blobId) await this.blobs.remove(sealed.location.blobId).catch(() => undefined);
@@ -239,12 +242,24 @@ export class Store {
    * Inserts or replaces an object row; returns the blob ids the replaced version held, queued as trash
    * in the same commit. `db` may be a transaction (Complete commits the object with the upload's removal).
    */
-  async commitObject(row: Record<string, unknown>, db: Knex = this.db): Promise<string[]> {
+  async commitObject(
+    row: Record<string, unknown>,
+    db: Knex = this.db,
+    condition: WriteCondition = {},
+  ): Promise<string[]> {
     for (;;) {
       // A new key is one grouped insert; a replacement is one statement that locks the current row,
       // overwrites it and queues its old blobs as trash, all in the same commit.
-      if (db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row)) return [];
-      const where = { bucket_id: row.bucket_id, key: row.key };
+      if (condition.ifMatch === undefined) {
+        const created =
+          db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row);
+        if (created) return [];
+        // The unique key decided: of racing If-None-Match writers exactly one inserted.
+        if (condition.ifNoneMatch)
+          throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+      }
+      const where: Record<string, unknown> = { bucket_id: row.bucket_id, key: row.key };
+      if (condition.ifMatch !== undefined) where.etag = normalizeEtag(condition.ifMatch);
       const result = await db.raw(
         `WITH old AS (?), upd AS (?),
            held AS (${HELD_BLOBS}),
@@ -256,8 +271,27 @@ export class Store {
         ],
       );
       const out = result.rows[0] as { updated: number; replaced: string[] };
-      // The row vanished between the insert attempt and the update (a concurrent DELETE): insert again.
       if (out.updated > 0) return out.replaced;
+      if (condition.ifMatch !== undefined) {
+        const exists = await db('objects').where({ bucket_id: row.bucket_id, key: row.key }).first('etag');
+        if (!exists) throw new S3Error('NoSuchKey', undefined, { Key: (row.key as Buffer).toString('utf8') });
+        throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+      }
+      // The row vanished between the insert attempt and the update (a concurrent DELETE): insert again.
+    }
+  }
+
+  /** The same answer commitObject would give, asked before the body is read. */
+  async checkCondition(bucketId: number, key: string, condition: WriteCondition): Promise<void> {
+    const row = await this.db('objects')
+      .where({ bucket_id: bucketId, key: Buffer.from(key, 'utf8') })
+      .first('etag');
+    if (condition.ifNoneMatch && row)
+      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (condition.ifMatch !== undefined) {
+      if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
+      if (row.etag !== normalizeEtag(condition.ifMatch))
+        throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
     }
   }
 
@@ -409,6 +443,10 @@ export class Store {
   async forgetTrash(blobId: string): Promise<void> {
     await this.db('blob_trash').where({ blob_id: blobId }).delete();
   }
+}
+
+export function normalizeEtag(etag: string): string {
+  return `"${etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '')}"`;
 }
 
 /** The insert-if-absent of the batcher, for callers inside their own transaction. */

@@ -43,9 +43,16 @@ export interface LayoutPart {
   checksum?: string;
 }
 
+/** If-None-Match: * (only create) or If-Match: etag (only replace that version), checked atomically at commit. */
+export interface WriteCondition {
+  ifNoneMatch?: boolean;
+  ifMatch?: string;
+}
+
 export interface PutObjectInput extends ObjectHeaders {
   bucket: string;
   key: string;
+  condition?: WriteCondition;
   userMetadata: Record<string, string>;
   body: AsyncIterable<Buffer>;
   /**

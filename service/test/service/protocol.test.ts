@@ -185,7 +185,7 @@ describe('protocol surface', () => {
     const copy = await signedFetch(strict.endpoint, env.creds[0]!, {
       method: 'PUT',
       path: '/proto/copy',
-      headers: { 'x-amz-copy-source': '/proto/chunked' },
+      headers: { 'x-amz-copy-source': '/proto/chunked', 'x-amz-tagging': 'a=b' },
       body: '',
     });
     expect(errorCode(copy.text)).toBe('NotImplemented');

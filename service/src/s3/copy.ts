@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { safeDecode } from '../auth/sigv4.js';
+import type { StoredObject } from '../store/store.js';
+import type { ObjectInfo } from '../store/types.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { S3Error } from './errors.js';
+import { partNumberOf } from './multipart.js';
+import {
+  checkKey,
+  objectHeadersFrom,
+  refuseUnsupportedPutHeaders,
+  userMetadataFrom,
+  writeConditionOf,
+} from './objects.js';
+import { isoDate, toXml } from './xml.js';
+
+const MAX_COPY_SIZE = 5 * 1024 ** 3;
+
+/** `x-amz-copy-source`: "bucket/key" or "/bucket/key", URL-encoded, optionally with ?versionId=null. */
+export function parseCopySource(raw: string): { bucket: string; key: string } {
+  let value = raw.trim();
+  const q = value.indexOf('?');
+  if (q >= 0) {
+    const version = new URLSearchParams(value.slice(q + 1)).get('versionId');
+    if (version !== null && version !== 'null')
+      throw new S3Error('NotImplemented', 'Versioned copy sources are not supported.');
+    value = value.slice(0, q);
+  }
+  value = safeDecode(value.replace(/^\//, ''));
+  const slash = value.indexOf('/');
+  if (slash <= 0 || slash === value.length - 1) {
+    throw new S3Error(
+      'InvalidArgument',
+      'Copy Source must mention the source bucket and key: sourcebucket/sourcekey.',
+      {
+        ArgumentName: 'x-amz-copy-source',
+      },
+    );
+  }
+  return { bucket: value.slice(0, slash), key: value.slice(slash + 1) };
+}
+
+/** The x-amz-copy-source-if-* preconditions, as GET's conditionals but always answering 412. */
+function checkCopyPreconditions(ctx: S3Context, info: ObjectInfo): void {
+  const etagMatch = (list: string) =>
+    list.split(',').some((t) => t.trim() === '*' || `"${t.trim().replace(/^"|"$/g, '')}"` === info.etag);
+  const date = (h: string) => {
+    const v = headerOf(ctx, h);
+    const t = v === undefined ? NaN : Date.parse(v);
+    return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
+  };
+  const lm = Math.floor(info.lastModified.getTime() / 1000);
+  const ifMatch = headerOf(ctx, 'x-amz-copy-source-if-match');
+  const ifNoneMatch = headerOf(ctx, 'x-amz-copy-source-if-none-match');
+  const modifiedSince = date('x-amz-copy-source-if-modified-since');
+  const unmodifiedSince = date('x-amz-copy-source-if-unmodified-since');
+  const fail = (c: string) => new S3Error('PreconditionFailed', undefined, { Condition: c });
+  if (ifMatch !== undefined) {
+    if (!etagMatch(ifMatch)) throw fail('x-amz-copy-source-if-match');
+  } else if (unmodifiedSince !== undefined && lm > unmodifiedSince)
+    throw fail('x-amz-copy-source-if-unmodified-since');
+  if (ifNoneMatch !== undefined) {
+    if (etagMatch(ifNoneMatch)) throw fail('x-amz-copy-source-if-none-match');
+  } else if (modifiedSince !== undefined && lm <= modifiedSince)
+    throw fail('x-amz-copy-source-if-modified-since');
+}
+
+async function source(ctx: S3Context): Promise<StoredObject> {
+  const src = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
+  checkKey(src.key);
+  const obj = await ctx.store.getObject(ctx.auth.accessKeyId, src.bucket, src.key);
+  checkCopyPreconditions(ctx, obj.info);
+  return obj;
+}
+
+/** Streams bytes through MD5 (and the object's full-object checksums) so the copy's digests come from what was written. */
+function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[]) {
+  const md5 = createHash('md5');
+  const sums = algorithms.map((a) => [a, createChecksum(a)] as const);
+  async function* body(): AsyncGenerator<Buffer> {
+    for await (const c of chunks) {
+      md5.update(c);
+      for (const [, s] of sums) s.update(c);
+      yield c;
+    }
+  }
+  return {
+    body: body(),
+    async finalize() {
+      const checksums: ObjectInfo['checksums'] = {};
+      for (const [a, s] of sums) checksums[a] = await s.digest();
+      return { etag: `"${md5.digest('hex')}"`, checksums };
+    },
+  };
+}
+
+export async function copyObject(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  refuseUnsupportedPutHeaders(ctx);
+  const directive = (headerOf(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
+      ArgumentName: 'x-amz-metadata-directive',
+    });
+  }
+  const src = await source(ctx);
+  const { info } = src;
+  if (info.size > MAX_COPY_SIZE)
+    throw new S3Error(
+      'InvalidRequest',
+      'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
+    );
+  const srcLoc = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
+  if (srcLoc.bucket === ctx.bucket && srcLoc.key === ctx.key && directive === 'COPY') {
+    throw new S3Error(
+      'InvalidRequest',
+      "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+    );
+  }
+  // A full-object checksum stays true of identical bytes; composite ones describe parts that no longer exist.
+  const keep = info.checksumType === 'COMPOSITE' ? [] : (Object.keys(info.checksums) as ChecksumAlgorithm[]);
+  const stream = digesting(ctx.store.readObject(src, 0, info.size - 1), keep);
+  const headers =
+    directive === 'REPLACE'
+      ? { ...objectHeadersFrom(ctx), userMetadata: userMetadataFrom(ctx) }
+      : {
+          contentType: info.contentType,
+          contentEncoding: info.contentEncoding,
+          contentDisposition: info.contentDisposition,
+          contentLanguage: info.contentLanguage,
+          cacheControl: info.cacheControl,
+          expires: info.expires,
+          userMetadata: info.userMetadata,
+        };
+  const out = await ctx.store.putObject(ctx.auth.accessKeyId, {
+    bucket: ctx.bucket!,
+    key: ctx.key!,
+    ...headers,
+    condition: writeConditionOf(ctx),
+    body: stream.body,
+    finalize: stream.finalize,
+  });
+  return xmlResponse(
+    toXml('CopyObjectResult', { LastModified: isoDate(out.lastModified), ETag: out.etag }),
+    200,
+    {
+      'x-amz-copy-source-version-id': 'null',
+    },
+  );
+}
+
+export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  const partNumber = partNumberOf(ctx);
+  const src = await source(ctx);
+  const size = src.info.size;
+  let start = 0;
+  let end = size - 1;
+  const range = headerOf(ctx, 'x-amz-copy-source-range');
+  if (range !== undefined) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range.trim());
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
+      throw new S3Error(
+        'InvalidArgument',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+        {
+          ArgumentName: 'x-amz-copy-source-range',
+        },
+      );
+    }
+    start = Number(m[1]);
+    end = Number(m[2]);
+  }
+  if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
+  const stream = digesting(ctx.store.readObject(src, start, end), []);
+  const digests = await ctx.multipart.uploadPart(ctx.auth.accessKeyId, {
+    bucket: ctx.bucket!,
+    key: ctx.key!,
+    uploadId: ctx.query.get('uploadId')!,
+    partNumber,
+    body: stream.body,
+    finalize: stream.finalize,
+  });
+  return xmlResponse(toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }));
+}
