@@ -106,6 +106,25 @@ const MIGRATIONS: Migration[] = [
       await knex.schema.alterTable('objects', (t) => t.dropColumn('layout'));
     },
   },
+  {
+    name: '0003_tags_cors',
+    async up(knex) {
+      await knex.schema.alterTable('objects', (t) => t.jsonb('tags').notNullable().defaultTo('{}'));
+      await knex.schema.alterTable('uploads', (t) => t.jsonb('tags').notNullable().defaultTo('{}'));
+      await knex.schema.alterTable('buckets', (t) => {
+        t.jsonb('tags');
+        t.jsonb('cors');
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('buckets', (t) => {
+        t.dropColumn('cors');
+        t.dropColumn('tags');
+      });
+      await knex.schema.alterTable('uploads', (t) => t.dropColumn('tags'));
+      await knex.schema.alterTable('objects', (t) => t.dropColumn('tags'));
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

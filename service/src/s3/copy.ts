@@ -13,6 +13,7 @@ import {
   userMetadataFrom,
   writeConditionOf,
 } from './objects.js';
+import { tagsFromHeader } from './tagging.js';
 import { isoDate, toXml } from './xml.js';
 
 const MAX_COPY_SIZE = 5 * 1024 ** 3;
@@ -133,10 +134,17 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
           expires: info.expires,
           userMetadata: info.userMetadata,
         };
+  const tagging = (headerOf(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (tagging !== 'COPY' && tagging !== 'REPLACE') {
+    throw new S3Error('InvalidArgument', 'Unknown tagging directive.', {
+      ArgumentName: 'x-amz-tagging-directive',
+    });
+  }
   const out = await ctx.store.putObject(ctx.auth.accessKeyId, {
     bucket: ctx.bucket!,
     key: ctx.key!,
     ...headers,
+    tags: tagging === 'REPLACE' ? (tagsFromHeader(ctx) ?? {}) : info.tags,
     condition: writeConditionOf(ctx),
     body: stream.body,
     finalize: stream.finalize,

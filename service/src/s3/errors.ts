@@ -39,6 +39,13 @@ export const S3_ERRORS = {
     404,
     'The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.',
   ],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
+  AccessForbidden: [
+    403,
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+  ],
   InvalidRange: [416, 'The requested range is not satisfiable'],
   InvalidRequest: [400, 'Invalid Request'],
   KeyTooLongError: [400, 'Your key is too long.'],

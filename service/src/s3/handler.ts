@@ -11,6 +11,7 @@ import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
+import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
 import { isS3Error, S3Error } from './errors.js';
 import { route } from './router.js';
 import { resolveTarget } from './target.js';
@@ -76,6 +77,15 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const queryPairs = parseRawQuery(rawQuery);
       const target = resolveTarget(req.headers.host, rawPath, deps.domain);
       bucket = target.bucket;
+      if (method === 'OPTIONS') {
+        operation = 'PreflightCors';
+        bytesOut = await send(
+          res,
+          await preflight(req.headers, target.bucket, (b) => deps.store.corsRules<CorsRule[]>(b)),
+          method,
+        );
+        return;
+      }
       const auth = authenticate(wire, queryPairs, {
         credentials: deps.credentials,
         now: new Date(),
@@ -100,6 +110,13 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const endpoint = route(ctx);
       operation = endpoint.name;
       const response = await endpoint.handler(ctx);
+      const origin = req.headers.origin;
+      if (origin && ctx.bucket) {
+        // A browser reads the response only if the bucket's rules allow this origin and method.
+        const rules = await deps.store.corsRules<CorsRule[]>(ctx.bucket);
+        const rule = rules ? matchRule(rules, origin, method === 'HEAD' ? 'HEAD' : method, []) : undefined;
+        if (rule) response.headers = { ...response.headers, ...corsHeaders(rule, origin, [], false) };
+      }
       bytesOut = await send(res, response, method);
     } catch (err) {
       const s3err = isS3Error(err) ? err : new S3Error('InternalError');

@@ -12,6 +12,7 @@ import {
   writeConditionOf,
 } from './objects.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
+import { tagsFromHeader } from './tagging.js';
 import { isoDate, parseXml, toXml } from './xml.js';
 
 const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
@@ -61,6 +62,7 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
     userMetadata: userMetadataFrom(ctx),
     checksumAlgorithm: alg,
     checksumType: alg ? 'COMPOSITE' : undefined,
+    tags: tagsFromHeader(ctx),
   });
   const headers: Record<string, string> = {};
   if (alg) {

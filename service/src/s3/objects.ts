@@ -5,6 +5,7 @@ import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
 import { parseXml, toXml } from './xml.js';
 import { CHECKSUM_ALGORITHMS } from '../auth/checksums.js';
 import { partNumberOf } from './multipart.js';
+import { tagsFromHeader } from './tagging.js';
 
 const MAX_METADATA_BYTES = 2048;
 const MAX_KEY_BYTES = 1024;
@@ -57,7 +58,6 @@ export function userMetadataFrom(ctx: S3Context): Record<string, string> {
 /** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
 export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
   for (const h of [
-    'x-amz-tagging',
     'x-amz-object-lock-mode',
     'x-amz-object-lock-retain-until-date',
     'x-amz-object-lock-legal-hold',
@@ -109,6 +109,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...headers,
     userMetadata,
+    tags: tagsFromHeader(ctx),
     condition: writeConditionOf(ctx),
     body: body.chunks,
     finalize: body.finalize,
@@ -200,6 +201,8 @@ export function objectResponseHeaders(ctx: S3Context, info: ObjectInfo): Record<
   if (info.cacheControl) h['cache-control'] = info.cacheControl;
   if (info.expires) h['expires'] = info.expires;
   for (const [k, v] of Object.entries(info.userMetadata)) h[`x-amz-meta-${k}`] = v;
+  const tagCount = Object.keys(info.tags ?? {}).length;
+  if (tagCount) h['x-amz-tagging-count'] = tagCount;
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const v = ctx.query.get(param);
     if (v !== undefined) h[name] = v;

@@ -1,6 +1,15 @@
 import type { S3Context, S3Response } from './context.js';
 import { S3Error } from './errors.js';
 import { copyObject, uploadPartCopy } from './copy.js';
+import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
+import {
+  deleteBucketTagging,
+  deleteObjectTagging,
+  getBucketTagging,
+  getObjectTagging,
+  putBucketTagging,
+  putObjectTagging,
+} from './tagging.js';
 import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets } from './buckets.js';
 import { listObjectsV1, listObjectsV2 } from './list.js';
 import {
@@ -75,7 +84,25 @@ const SUBRESOURCES = [
 
 const hasHeader = (name: string) => (ctx: S3Context) => ctx.raw.headers[name] !== undefined;
 
+const sub = (
+  name: string,
+  method: string,
+  target: Target,
+  subresource: string,
+  permission: Permission,
+  handler: Endpoint['handler'],
+): Endpoint => ({ name, method, target, subresources: [subresource], permission, handler });
+
 export const ENDPOINTS: Endpoint[] = [
+  sub('PutObjectTagging', 'PUT', 'object', 'tagging', 'object-write', putObjectTagging),
+  sub('GetObjectTagging', 'GET', 'object', 'tagging', 'object-read', getObjectTagging),
+  sub('DeleteObjectTagging', 'DELETE', 'object', 'tagging', 'object-write', deleteObjectTagging),
+  sub('PutBucketCors', 'PUT', 'bucket', 'cors', 'bucket-admin', putBucketCors),
+  sub('GetBucketCors', 'GET', 'bucket', 'cors', 'bucket-read', getBucketCors),
+  sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 'bucket-admin', deleteBucketCors),
+  sub('PutBucketTagging', 'PUT', 'bucket', 'tagging', 'bucket-admin', putBucketTagging),
+  sub('GetBucketTagging', 'GET', 'bucket', 'tagging', 'bucket-read', getBucketTagging),
+  sub('DeleteBucketTagging', 'DELETE', 'bucket', 'tagging', 'bucket-admin', deleteBucketTagging),
   { name: 'ListBuckets', method: 'GET', target: 'service', permission: 'list-buckets', handler: listBuckets },
   {
     name: 'CreateBucket',

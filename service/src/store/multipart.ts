@@ -24,6 +24,7 @@ export interface UploadRow {
   user_metadata: Record<string, string>;
   checksum_algorithm: ChecksumAlgorithm | null;
   checksum_type: string | null;
+  tags: Record<string, string> | null;
 }
 
 export interface PartRow {
@@ -44,6 +45,7 @@ export interface CreateUploadInput extends ObjectHeaders {
   userMetadata: Record<string, string>;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
+  tags?: Record<string, string>;
 }
 
 export interface UploadPartInput {
@@ -100,6 +102,7 @@ export class Multipart {
       user_metadata: JSON.stringify(input.userMetadata),
       checksum_algorithm: input.checksumAlgorithm ?? null,
       checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
+      tags: JSON.stringify(input.tags ?? {}),
     });
     return uploadId;
   }
@@ -252,6 +255,7 @@ export class Multipart {
           cache_control: upload.cache_control,
           expires: upload.expires,
           user_metadata: JSON.stringify(upload.user_metadata ?? {}),
+          tags: JSON.stringify(upload.tags ?? {}),
           checksums: JSON.stringify(checksums),
           blob_id: null,
           inline_data: null,

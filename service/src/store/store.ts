@@ -35,6 +35,7 @@ interface ObjectRow {
   segment_size: number;
   layout: LayoutPart[] | null;
   checksum_type?: string | null;
+  tags?: Record<string, string> | null;
 }
 
 /** A stored object as sealed pieces in order: one for a plain PUT, one per part for multipart. */
@@ -92,6 +93,7 @@ function toInfo(row: ObjectRow): ObjectInfo {
     checksums,
     checksumType: row.layout && Object.keys(checksums).length ? 'COMPOSITE' : undefined,
     partsCount: row.layout ? row.layout.length : undefined,
+    tags: row.tags ?? {},
   };
 }
 
@@ -208,6 +210,7 @@ export class Store {
       cache_control: input.cacheControl ?? null,
       expires: input.expires ?? null,
       user_metadata: JSON.stringify(input.userMetadata),
+      tags: JSON.stringify(input.tags ?? {}),
       checksums: JSON.stringify(digests.checksums),
       blob_id: sealed.location.blobId ?? null,
       inline_data: sealed.location.inline ?? null,
@@ -357,6 +360,48 @@ export class Store {
     const rows = result.rows as Array<{ key: Buffer; freed: string[] }>;
     await this.freeBlobs(rows[0]?.freed ?? []);
     return new Set(rows.map((r) => r.key.toString('utf8')));
+  }
+
+  async objectTags(caller: string, bucketName: string, key: string): Promise<Record<string, string>> {
+    return (await this.getObject(caller, bucketName, key)).info.tags ?? {};
+  }
+
+  async setObjectTags(
+    caller: string,
+    bucketName: string,
+    key: string,
+    tags: Record<string, string>,
+  ): Promise<void> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    const n = await this.db('objects')
+      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+      .update({ tags: JSON.stringify(tags) });
+    if (n === 0) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  }
+
+  /** A bucket's JSON settings column: tags or CORS rules (null when unset). */
+  async bucketSetting<T>(caller: string, bucketName: string, column: 'tags' | 'cors'): Promise<T | null> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    const row = await this.db('buckets').where({ id: bucket.id }).first(column);
+    return (row?.[column] as T | null) ?? null;
+  }
+
+  async setBucketSetting(
+    caller: string,
+    bucketName: string,
+    column: 'tags' | 'cors',
+    value: unknown,
+  ): Promise<void> {
+    const bucket = await this.ownedBucket(caller, bucketName);
+    await this.db('buckets')
+      .where({ id: bucket.id })
+      .update({ [column]: value === null ? null : JSON.stringify(value) });
+  }
+
+  /** CORS rules by bucket name, for preflights, which carry no credentials. */
+  async corsRules<T>(bucketName: string): Promise<T | null> {
+    const row = await this.db('buckets').where({ name: bucketName }).first('cors');
+    return (row?.cors as T | null) ?? null;
   }
 
   async listObjects(caller: string, input: ListInput): Promise<ListResult> {

@@ -29,6 +29,7 @@ export interface ObjectInfo extends ObjectHeaders {
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
   /** Set for objects completed from a multipart upload. */
   partsCount?: number;
+  tags?: Record<string, string>;
 }
 
 /** One part of a multipart object, as its row's `layout` keeps it. */
@@ -53,6 +54,7 @@ export interface PutObjectInput extends ObjectHeaders {
   bucket: string;
   key: string;
   condition?: WriteCondition;
+  tags?: Record<string, string>;
   userMetadata: Record<string, string>;
   body: AsyncIterable<Buffer>;
   /**

@@ -1,0 +1,96 @@
+import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { S3Error } from './errors.js';
+import { checkKey } from './objects.js';
+import { readSmallBody } from './payload.js';
+import { parseXml, toXml } from './xml.js';
+
+const MAX_OBJECT_TAGS = 10;
+const MAX_BUCKET_TAGS = 50;
+
+/** AWS's tag rules: unique keys of 1–128 characters, values up to 256, no aws: prefix. */
+export function validateTags(tags: Array<[string, string]>, max: number): Record<string, string> {
+  if (tags.length > max) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${max}`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of tags) {
+    if (k.length < 1 || k.length > 128)
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (v.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (k.toLowerCase().startsWith('aws:'))
+      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:');
+    if (k in out) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    out[k] = v;
+  }
+  return out;
+}
+
+/** `x-amz-tagging: a=1&b=2` on PutObject, CreateMultipartUpload and CopyObject (REPLACE). */
+export function tagsFromHeader(ctx: S3Context): Record<string, string> | undefined {
+  const raw = headerOf(ctx, 'x-amz-tagging');
+  if (raw === undefined) return undefined;
+  return validateTags([...new URLSearchParams(raw)], MAX_OBJECT_TAGS);
+}
+
+async function tagsFromBody(ctx: S3Context, max: number): Promise<Record<string, string>> {
+  const { text } = await readSmallBody(ctx.raw, {
+    payload: ctx.auth.payload,
+    presigned: ctx.auth.presigned,
+    enforcePayloadVerification: false,
+    maxBytes: 64 * 1024,
+  });
+  const doc = parseXml(text).Tagging as Record<string, unknown> | undefined;
+  const set = doc?.TagSet as Record<string, unknown> | string | undefined;
+  if (!doc || set === undefined) throw new S3Error('MalformedXML');
+  const raw =
+    typeof set === 'object' && set.Tag !== undefined ? (Array.isArray(set.Tag) ? set.Tag : [set.Tag]) : [];
+  return validateTags(
+    raw.map((t: Record<string, unknown>) => {
+      if (typeof t?.Key !== 'string') throw new S3Error('MalformedXML');
+      return [t.Key, typeof t.Value === 'string' ? t.Value : ''] as [string, string];
+    }),
+    max,
+  );
+}
+
+function tagSetXml(tags: Record<string, string>): string {
+  return toXml('Tagging', { TagSet: { Tag: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } });
+}
+
+export async function putObjectTagging(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  const tags = await tagsFromBody(ctx, MAX_OBJECT_TAGS);
+  await ctx.store.setObjectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, tags);
+  return { status: 200 };
+}
+
+export async function getObjectTagging(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  return xmlResponse(tagSetXml(await ctx.store.objectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!)));
+}
+
+export async function deleteObjectTagging(ctx: S3Context): Promise<S3Response> {
+  checkKey(ctx.key!);
+  await ctx.store.setObjectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, {});
+  return { status: 204 };
+}
+
+export async function putBucketTagging(ctx: S3Context): Promise<S3Response> {
+  const tags = await tagsFromBody(ctx, MAX_BUCKET_TAGS);
+  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'tags', tags);
+  return { status: 204 };
+}
+
+export async function getBucketTagging(ctx: S3Context): Promise<S3Response> {
+  const tags = await ctx.store.bucketSetting<Record<string, string>>(
+    ctx.auth.accessKeyId,
+    ctx.bucket!,
+    'tags',
+  );
+  if (!tags || Object.keys(tags).length === 0)
+    throw new S3Error('NoSuchTagSet', undefined, { BucketName: ctx.bucket! });
+  return xmlResponse(tagSetXml(tags));
+}
+
+export async function deleteBucketTagging(ctx: S3Context): Promise<S3Response> {
+  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'tags', null);
+  return { status: 204 };
+}
