@@ -89,22 +89,26 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it.runIf(requireBinary('aws'))('serves the aws CLI: bucket, object, listing', async () => {
-    await aws('s3', 'mb', 's3://cli-bucket');
-    const file = path.join(root, 'cli.bin');
-    // Under the CLI's 8 MiB multipart threshold: multipart arrives with its own issue.
-    const data = randomBytes(7 * 1024 * 1024);
-    await writeFile(file, data);
-    await aws('s3', 'cp', file, 's3://cli-bucket/dir/cli file.bin');
-    const ls = await aws('s3', 'ls', '--recursive', 's3://cli-bucket');
-    expect(ls.stdout).toContain('dir/cli file.bin');
-    const head = JSON.parse(
-      (await aws('s3api', 'head-object', '--bucket', 'cli-bucket', '--key', 'dir/cli file.bin')).stdout,
-    );
-    expect(head.ContentLength).toBe(data.length);
-    await aws('s3', 'cp', 's3://cli-bucket/dir/cli file.bin', path.join(root, 'cli.back'));
-    expect((await readFile(path.join(root, 'cli.back'))).equals(data)).toBe(true);
-  });
+  it.runIf(requireBinary('aws'))(
+    'serves the aws CLI: bucket, 100 MiB multipart object, listing',
+    async () => {
+      await aws('s3', 'mb', 's3://cli-bucket');
+      const file = path.join(root, 'cli.bin');
+      // 100 MiB: the CLI switches to multipart above 8 MiB and streams parts through nginx.
+      const data = randomBytes(100 * 1024 * 1024);
+      await writeFile(file, data);
+      await aws('s3', 'cp', file, 's3://cli-bucket/dir/cli file.bin');
+      const ls = await aws('s3', 'ls', '--recursive', 's3://cli-bucket');
+      expect(ls.stdout).toContain('dir/cli file.bin');
+      const head = JSON.parse(
+        (await aws('s3api', 'head-object', '--bucket', 'cli-bucket', '--key', 'dir/cli file.bin')).stdout,
+      );
+      expect(head.ContentLength).toBe(data.length);
+      expect(head.ETag).toMatch(/-13"$/);
+      await aws('s3', 'cp', 's3://cli-bucket/dir/cli file.bin', path.join(root, 'cli.back'));
+      expect((await readFile(path.join(root, 'cli.back'))).equals(data)).toBe(true);
+    },
+  );
 
   it('serves the AWS SDK v3 with default settings', async () => {
     const client = s3();

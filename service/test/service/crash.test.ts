@@ -129,4 +129,49 @@ describe('kill -9 during concurrent PUT / overwrite / DELETE', () => {
       await startChild();
     }
   });
+
+  it('kill -9 during CompleteMultipartUpload leaves either the upload or the whole object, never a torn one', async () => {
+    const MiB = 1024 * 1024;
+    for (let round = 0; round < 6; round++) {
+      const key = `mp/${round}`;
+      const created = await signedFetch(endpoint, env.creds[0]!, {
+        method: 'POST',
+        path: `/crash/${key}?uploads=`,
+      });
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(created.text)![1]!;
+      const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1000)];
+      const etags: string[] = [];
+      for (const [i, body] of parts.entries()) {
+        const res = await signedFetch(endpoint, env.creds[0]!, {
+          method: 'PUT',
+          path: `/crash/${key}?partNumber=${i + 1}&uploadId=${encodeURIComponent(uploadId)}`,
+          body,
+        });
+        expect(res.status).toBe(200);
+        etags.push(res.headers.get('etag')!);
+      }
+      const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+      const completing = signedFetch(endpoint, env.creds[0]!, {
+        method: 'POST',
+        path: `/crash/${key}?uploadId=${encodeURIComponent(uploadId)}`,
+        body: xml,
+      }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, randomInt(0, 25)));
+      await killChild();
+      await completing;
+      await startChild();
+      const got = await signedFetch(endpoint, env.creds[0]!, { path: `/crash/${key}` });
+      const listed = await signedFetch(endpoint, env.creds[0]!, {
+        path: `/crash/${key}?uploadId=${encodeURIComponent(uploadId)}`,
+      });
+      if (got.status === 200) {
+        expect(digest(got.bytes)).toBe(digest(Buffer.concat(parts)));
+        expect(listed.status).toBe(404);
+      } else {
+        expect(got.status).toBe(404);
+        expect(listed.status).toBe(200);
+        expect(listed.text.match(/<PartNumber>/g)?.length).toBe(3);
+      }
+    }
+  });
 });

@@ -374,3 +374,40 @@ describe('two gateways on one database', () => {
     other.destroy();
   });
 });
+
+describe('single PUT size limit', () => {
+  it('refuses a PUT over 5 GiB from its Content-Length, before reading any body', async () => {
+    const aws4 = (await import('aws4')).default;
+    const http = await import('node:http');
+    const url = new URL(strict.endpoint);
+    const headers = {
+      'content-length': String(5 * 1024 ** 3 + 1),
+      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      'content-md5': '1B2M2Y8AsgTpgAmY7PhCfg==',
+    };
+    const signed = aws4.sign(
+      { host: url.host, method: 'PUT', path: '/proto/too-big', service: 's3', region: 'us-east-1', headers },
+      env.creds[0]!,
+    );
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          method: 'PUT',
+          path: '/proto/too-big',
+          headers: signed.headers as Record<string, string>,
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(Buffer.alloc(1024)); // a few bytes of a body that would be 5 GiB; the answer must not wait for it
+    });
+    expect(status).toBe(400);
+    expect(errorCode(body)).toBe('EntityTooLarge');
+  });
+});
