@@ -395,3 +395,29 @@ describe('multipart protocol', () => {
     expect((await download('stream.bin')).equals(data)).toBe(true);
   });
 });
+
+describe('incomplete uploads', () => {
+  it('are aborted by the collector once older than the configured age, freeing their parts', async () => {
+    const before = await blobBytes();
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'mpu', Key: 'forgotten' }));
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: 'mpu',
+        Key: 'forgotten',
+        UploadId,
+        PartNumber: 1,
+        Body: randomBytes(MiB),
+      }),
+    );
+    // Nothing is that old yet: the default age (7 days) keeps it.
+    await gw.gateway.collector.runOnce();
+    expect(
+      (await s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId }))).Parts?.length,
+    ).toBe(1);
+    expect(await gw.gateway.multipart.abortStale(new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
+    expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId })))).toBe(
+      'NoSuchUpload',
+    );
+    expect(await blobBytes()).toBe(before);
+  });
+});
