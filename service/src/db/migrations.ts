@@ -109,7 +109,11 @@ const MIGRATIONS: Migration[] = [
   {
     name: '0003_tags_cors',
     async up(knex) {
-      await knex.schema.alterTable('objects', (t) => t.jsonb('tags').notNullable().defaultTo('{}'));
+      await knex.schema.alterTable('objects', (t) => {
+        t.jsonb('tags').notNullable().defaultTo('{}');
+        // COMPOSITE or FULL_OBJECT for multipart objects' checksums; plain PUTs are always FULL_OBJECT.
+        t.text('checksum_type');
+      });
       await knex.schema.alterTable('uploads', (t) => t.jsonb('tags').notNullable().defaultTo('{}'));
       await knex.schema.alterTable('buckets', (t) => {
         t.jsonb('tags');
@@ -122,7 +126,10 @@ const MIGRATIONS: Migration[] = [
         t.dropColumn('tags');
       });
       await knex.schema.alterTable('uploads', (t) => t.dropColumn('tags'));
-      await knex.schema.alterTable('objects', (t) => t.dropColumn('tags'));
+      await knex.schema.alterTable('objects', (t) => {
+        t.dropColumn('checksum_type');
+        t.dropColumn('tags');
+      });
     },
   },
 ];

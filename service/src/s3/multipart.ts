@@ -1,4 +1,5 @@
 import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { isCrc } from '../auth/crc-combine.js';
 import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
 import { ownerXml } from './buckets.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
@@ -46,22 +47,25 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
   if (alg !== undefined && !isChecksumAlgorithm(alg)) {
     throw new S3Error('InvalidRequest', `Checksum algorithm ${alg} is not supported.`);
   }
-  const type = headerOf(ctx, 'x-amz-checksum-type')?.toUpperCase();
-  if (type === 'FULL_OBJECT') {
+  const type = headerOf(ctx, 'x-amz-checksum-type')?.toUpperCase() ?? (alg ? 'COMPOSITE' : undefined);
+  if (type !== undefined && type !== 'COMPOSITE' && type !== 'FULL_OBJECT') {
+    throw new S3Error('InvalidRequest', `Unknown checksum type ${type}.`);
+  }
+  if (type && !alg)
+    throw new S3Error('InvalidRequest', 'x-amz-checksum-type requires x-amz-checksum-algorithm.');
+  if (type === 'FULL_OBJECT' && alg && !isCrc(alg)) {
     throw new S3Error(
-      'NotImplemented',
-      'Full-object checksums for multipart uploads are not supported; use COMPOSITE.',
+      'InvalidRequest',
+      `The FULL_OBJECT checksum type cannot be used with the ${alg} checksum algorithm.`,
     );
   }
-  if (type !== undefined && type !== 'COMPOSITE')
-    throw new S3Error('InvalidRequest', `Unknown checksum type ${type}.`);
   const uploadId = await ctx.multipart.create(ctx.auth.accessKeyId, {
     bucket: ctx.bucket!,
     key: ctx.key!,
     ...objectHeadersFrom(ctx),
     userMetadata: userMetadataFrom(ctx),
     checksumAlgorithm: alg,
-    checksumType: alg ? 'COMPOSITE' : undefined,
+    checksumType: type as 'COMPOSITE' | 'FULL_OBJECT' | undefined,
     tags: tagsFromHeader(ctx),
   });
   const headers: Record<string, string> = {};
@@ -110,6 +114,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
     presigned: ctx.auth.presigned,
     enforcePayloadVerification: false,
     maxBytes: 4 * 1024 * 1024,
+    ignoreChecksumHeaders: true,
   });
   const doc = parseXml(xml).CompleteMultipartUpload as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
@@ -123,6 +128,11 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
       .find((v) => v !== undefined);
     return { partNumber: Number(n.trim()), etag, checksum };
   });
+  const expected: Partial<Record<ChecksumAlgorithm, string>> = {};
+  for (const alg of Object.keys(CHECKSUM_FIELDS) as ChecksumAlgorithm[]) {
+    const v = headerOf(ctx, `x-amz-checksum-${alg}`);
+    if (v !== undefined) expected[alg] = v;
+  }
   const info = await ctx.multipart.complete(
     ctx.auth.accessKeyId,
     ctx.bucket!,
@@ -130,6 +140,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
     uploadId,
     parts,
     writeConditionOf(ctx),
+    expected,
   );
   const body: Record<string, string | undefined> = {
     Location: `/${ctx.bucket}/${encodeURI(ctx.key!)}`,
@@ -140,7 +151,8 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
   const headers: Record<string, string> = {};
   for (const [alg, v] of Object.entries(info.checksums)) {
     body[CHECKSUM_FIELDS[alg as ChecksumAlgorithm]] = v;
-    body.ChecksumType = 'COMPOSITE';
+    body.ChecksumType = info.checksumType ?? 'FULL_OBJECT';
+    headers['x-amz-checksum-type'] = body.ChecksumType;
     headers[`x-amz-checksum-${alg}`] = v;
   }
   return xmlResponse(toXml('CompleteMultipartUploadResult', body), 200, headers);
@@ -179,7 +191,7 @@ export async function listParts(ctx: S3Context): Promise<S3Response> {
       MaxParts: maxParts,
       IsTruncated: isTruncated,
       ChecksumAlgorithm: alg ? alg.toUpperCase() : undefined,
-      ChecksumType: alg ? 'COMPOSITE' : undefined,
+      ChecksumType: alg ? (upload.checksum_type ?? 'COMPOSITE') : undefined,
       Part: parts.map((p) => ({
         PartNumber: p.part_number,
         LastModified: isoDate(p.last_modified),

@@ -30,6 +30,8 @@ export interface BodyOptions {
   presigned: boolean;
   enforcePayloadVerification: boolean;
   maxBytes: number;
+  /** CompleteMultipartUpload's x-amz-checksum-* headers describe the object, not the XML body. */
+  ignoreChecksumHeaders?: boolean;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -71,9 +73,9 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
   if (contentMd5 !== undefined && Buffer.from(contentMd5, 'base64').length !== 16)
     throw new S3Error('InvalidDigest');
 
-  const declared = CHECKSUM_ALGORITHMS.filter(
-    (alg) => header(headers, `x-amz-checksum-${alg}`) !== undefined,
-  );
+  const declared = opts.ignoreChecksumHeaders
+    ? []
+    : CHECKSUM_ALGORITHMS.filter((alg) => header(headers, `x-amz-checksum-${alg}`) !== undefined);
   if (declared.length > 1)
     throw new S3Error(
       'InvalidRequest',

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { combineParts, isCrc } from '../auth/crc-combine.js';
 import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
 import type { Store } from './store.js';
@@ -190,6 +191,8 @@ export class Multipart {
     uploadId: string,
     requested: CompletePart[],
     condition?: WriteCondition,
+    /** Checksums of the whole object the client sent with Complete, checked against those computed. */
+    expected: Partial<Record<ChecksumAlgorithm, string>> = {},
   ): Promise<ObjectInfo> {
     if (requested.length === 0) throw new S3Error('MalformedXML', 'You must specify at least one part.');
     for (let i = 1; i < requested.length; i++) {
@@ -233,10 +236,24 @@ export class Multipart {
       const md5s = Buffer.concat(layout.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex')));
       const etag = `"${createHash('md5').update(md5s).digest('hex')}-${layout.length}"`;
       const checksums: ObjectInfo['checksums'] = {};
-      if (upload.checksum_algorithm && layout.every((p) => p.checksum)) {
-        checksums[upload.checksum_algorithm] = await compositeChecksum(
-          upload.checksum_algorithm,
-          layout.map((p) => p.checksum!),
+      const fullObject = upload.checksum_type === 'FULL_OBJECT';
+      const alg = upload.checksum_algorithm;
+      if (alg && layout.every((p) => p.checksum)) {
+        checksums[alg] =
+          fullObject && isCrc(alg)
+            ? combineParts(
+                alg,
+                layout.map((p) => ({ checksum: p.checksum!, size: p.size })),
+              )
+            : await compositeChecksum(
+                alg,
+                layout.map((p) => p.checksum!),
+              );
+      }
+      if (alg && expected[alg] !== undefined && checksums[alg] !== expected[alg]) {
+        throw new S3Error(
+          'BadDigest',
+          `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`,
         );
       }
       const now = new Date();
@@ -257,6 +274,7 @@ export class Multipart {
           user_metadata: JSON.stringify(upload.user_metadata ?? {}),
           tags: JSON.stringify(upload.tags ?? {}),
           checksums: JSON.stringify(checksums),
+          checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
           blob_id: null,
           inline_data: null,
           wrapped_key: Buffer.alloc(0),
@@ -283,7 +301,7 @@ export class Multipart {
         lastModified: now,
         userMetadata: upload.user_metadata ?? {},
         checksums,
-        checksumType: 'COMPOSITE' as const,
+        checksumType: fullObject ? ('FULL_OBJECT' as const) : ('COMPOSITE' as const),
         partsCount: layout.length,
       };
     });

@@ -91,7 +91,7 @@ function toInfo(row: ObjectRow): ObjectInfo {
     expires: row.expires ?? undefined,
     userMetadata: row.user_metadata ?? {},
     checksums,
-    checksumType: row.layout && Object.keys(checksums).length ? 'COMPOSITE' : undefined,
+    checksumType: row.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : undefined,
     partsCount: row.layout ? row.layout.length : undefined,
     tags: row.tags ?? {},
   };

@@ -18,6 +18,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChecksum } from '../../src/auth/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
@@ -381,6 +382,87 @@ describe('multipart protocol', () => {
       new HeadObjectCommand({ Bucket: 'mpu', Key: 'sums', ChecksumMode: 'ENABLED' }),
     );
     expect(head.ChecksumSHA256).toBe(expected);
+  });
+
+  it('answers a FULL_OBJECT CRC for a multipart upload, and refuses a wrong one at Complete', async () => {
+    for (const alg of ['CRC32', 'CRC32C', 'CRC64NVME'] as const) {
+      const Key = `full-${alg}`;
+      const { UploadId } = await s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: 'mpu',
+          Key,
+          ChecksumAlgorithm: alg,
+          ChecksumType: 'FULL_OBJECT',
+        }),
+      );
+      const a = randomBytes(5 * MiB);
+      const b = randomBytes(777);
+      const field = `Checksum${alg}` as const;
+      const pa = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'mpu',
+          Key,
+          UploadId,
+          PartNumber: 1,
+          Body: a,
+          ChecksumAlgorithm: alg,
+        }),
+      );
+      const pb = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'mpu',
+          Key,
+          UploadId,
+          PartNumber: 2,
+          Body: b,
+          ChecksumAlgorithm: alg,
+        }),
+      );
+      const parts = [
+        { PartNumber: 1, ETag: pa.ETag, [field]: pa[field] },
+        { PartNumber: 2, ETag: pb.ETag, [field]: pb[field] },
+      ];
+      const whole = createChecksum(alg.toLowerCase() as 'crc32');
+      whole.update(Buffer.concat([a, b]));
+      const expected = await whole.digest();
+      const wrong = await s3Error(
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: 'mpu',
+            Key,
+            UploadId,
+            MultipartUpload: { Parts: parts },
+            [field]: 'AAAAAAAAAAA=',
+          }),
+        ),
+      );
+      expect(wrong).toBe('BadDigest');
+      const done = await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'mpu',
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: parts },
+        }),
+      );
+      expect(done[field]).toBe(expected);
+      expect(done.ChecksumType).toBe('FULL_OBJECT');
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key, ChecksumMode: 'ENABLED' }));
+      expect(head[field]).toBe(expected);
+      expect(head.ChecksumType).toBe('FULL_OBJECT');
+    }
+    expect(
+      await s3Error(
+        s3.send(
+          new CreateMultipartUploadCommand({
+            Bucket: 'mpu',
+            Key: 'x',
+            ChecksumAlgorithm: 'SHA256',
+            ChecksumType: 'FULL_OBJECT',
+          }),
+        ),
+      ),
+    ).toBe('InvalidRequest');
   });
 
   it('streams a file body into parts without buffering', async () => {
