@@ -28,20 +28,15 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
-const UNRESERVED = /[A-Za-z0-9\-._~]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** AWS's URI encoding: every byte outside the unreserved set as %XX (upper hex), '/' optionally kept. */
 export function uriEncode(value: string, keepSlash: boolean): string {
-  let out = '';
-  for (const ch of value) {
-    if (UNRESERVED.test(ch) || (keepSlash && ch === '/')) {
-      out += ch;
-    } else {
-      for (const byte of Buffer.from(ch, 'utf8'))
-        out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
-    }
-  }
-  return out;
+  // encodeURIComponent already leaves exactly A-Z a-z 0-9 - _ . ~ ! ' ( ) * alone; AWS encodes the last five.
+  // A lone surrogate has no UTF-8 form; like Buffer (and clients), encode it as U+FFFD.
+  let out = encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'));
+  out = out.replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+  return keepSlash ? out.replace(/%2F/g, '/') : out;
 }
 
 /** Percent-decoding that never throws: a malformed escape is kept literally, as clients signed it. */

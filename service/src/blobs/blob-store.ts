@@ -184,7 +184,8 @@ class FileSource implements SealedSource {
  */
 export class BlobWriter {
   private readonly dataKey = randomBytes(32);
-  private readonly segment = Buffer.allocUnsafe(SEGMENT_SIZE);
+  /** Plaintext of the segment being filled, kept as the pieces that arrived: small objects never copy. */
+  private segment: Buffer[] = [];
   private segmentFill = 0;
   private index = 0;
   private size = 0;
@@ -206,7 +207,8 @@ export class BlobWriter {
     while (off < chunk.length) {
       if (this.segmentFill === SEGMENT_SIZE) await this.emit(false);
       const n = Math.min(SEGMENT_SIZE - this.segmentFill, chunk.length - off);
-      chunk.copy(this.segment, this.segmentFill, off, off + n);
+      // The request's buffers are not reused by their producer once yielded, so a view is safe to keep.
+      this.segment.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
       this.segmentFill += n;
       off += n;
       this.size += n;
@@ -251,7 +253,9 @@ export class BlobWriter {
   }
 
   private async emit(final: boolean): Promise<void> {
-    const plain = this.segment.subarray(0, this.segmentFill);
+    const plain =
+      this.segment.length === 1 ? this.segment[0]! : Buffer.concat(this.segment, this.segmentFill);
+    this.segment = [];
     const [body, tag] = sealSegment(this.dataKey, this.index++, final, plain);
     this.segmentFill = 0;
     this.sealed.push(body, tag);
