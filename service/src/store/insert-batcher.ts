@@ -1,17 +1,29 @@
 import type { Knex } from 'knex';
 
+export interface WriteOutcome {
+  /** The row did not exist before this write. */
+  created: boolean;
+  /** Blob ids the replaced version held, already queued as trash in the same commit. */
+  replaced: string[];
+}
+
 interface Pending {
   row: Record<string, unknown>;
-  resolve(inserted: boolean): void;
+  /** create: insert only if absent (If-None-Match and the first try of a write); upsert: create or replace. */
+  mode: 'create' | 'upsert';
+  resolve(outcome: WriteOutcome): void;
   reject(err: unknown): void;
 }
 
 const MAX_BATCH = 256;
 
+const rowId = (row: Record<string, unknown>) => `${row.bucket_id}/${(row.key as Buffer).toString('hex')}`;
+
 /**
- * Group commit for new object rows. Concurrent PUTs that arrive while a commit is in flight are
- * inserted together in the next statement: one round trip and one WAL flush for the lot. Alone, a
- * row goes out at once, so latency under light load is unchanged.
+ * Group commit for object rows. Writes that arrive while a commit is in flight go out together in
+ * the next statement: one round trip and one WAL flush for the lot. Alone, a row goes out at once,
+ * so latency under light load is unchanged. A statement that fails (a bucket deleted meanwhile, a
+ * deadlock with a concurrent batch) is retried row by row, so one bad row never fails its neighbours.
  */
 export class InsertBatcher {
   private pending: Pending[] = [];
@@ -20,9 +32,18 @@ export class InsertBatcher {
   constructor(private readonly db: Knex) {}
 
   /** Inserts the row unless its (bucket_id, key) exists; resolves whether this call created it. */
-  insertIfAbsent(row: Record<string, unknown>): Promise<boolean> {
+  async insertIfAbsent(row: Record<string, unknown>): Promise<boolean> {
+    return (await this.enqueue(row, 'create')).created;
+  }
+
+  /** Creates or replaces the row; the replaced version's blobs become trash in the same commit. */
+  upsert(row: Record<string, unknown>): Promise<WriteOutcome> {
+    return this.enqueue(row, 'upsert');
+  }
+
+  private enqueue(row: Record<string, unknown>, mode: Pending['mode']): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ row, resolve, reject });
+      this.pending.push({ row, mode, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -32,7 +53,8 @@ export class InsertBatcher {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, MAX_BATCH);
-        await this.flush(batch);
+        await this.flush(batch.filter((p) => p.mode === 'create'));
+        await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
       }
     } finally {
       this.running = false;
@@ -40,14 +62,14 @@ export class InsertBatcher {
   }
 
   private async flush(batch: Pending[]): Promise<void> {
-    // A key twice in one batch: the first is inserted, the later ones take the replace path after it.
+    if (batch.length === 0) return;
+    // A key twice in one batch: the first is inserted, the later ones find it existing.
     const seen = new Set<string>();
     const first: Pending[] = [];
     const later: Pending[] = [];
     for (const p of batch) {
-      const id = `${p.row.bucket_id}/${(p.row.key as Buffer).toString('hex')}`;
-      (seen.has(id) ? later : first).push(p);
-      seen.add(id);
+      (seen.has(rowId(p.row)) ? later : first).push(p);
+      seen.add(rowId(p.row));
     }
     try {
       const inserted: Array<{ bucket_id: string | number; key: Buffer }> = await this.db('objects')
@@ -55,11 +77,9 @@ export class InsertBatcher {
         .onConflict(['bucket_id', 'key'])
         .ignore()
         .returning(['bucket_id', 'key']);
-      const created = new Set(inserted.map((r) => `${r.bucket_id}/${r.key.toString('hex')}`));
-      for (const p of first)
-        p.resolve(created.has(`${p.row.bucket_id}/${(p.row.key as Buffer).toString('hex')}`));
+      const created = new Set(inserted.map((r) => rowId(r)));
+      for (const p of first) p.resolve({ created: created.has(rowId(p.row)), replaced: [] });
     } catch {
-      // One bad row (a bucket deleted meanwhile) must not fail its neighbours: retry them one by one.
       for (const p of first) {
         try {
           const one = await this.db('objects')
@@ -67,12 +87,87 @@ export class InsertBatcher {
             .onConflict(['bucket_id', 'key'])
             .ignore()
             .returning('bucket_id');
-          p.resolve(one.length > 0);
+          p.resolve({ created: one.length > 0, replaced: [] });
         } catch (err) {
           p.reject(err);
         }
       }
     }
-    for (const p of later) p.resolve(false);
+    for (const p of later) p.resolve({ created: false, replaced: [] });
+  }
+
+  private async flushUpserts(batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
+    // Same key twice in one batch: the last write wins, and replaces the earlier one's blob.
+    const lastOf = new Map<string, Pending>();
+    const superseded = new Map<string, string[]>();
+    for (const p of batch) {
+      const id = rowId(p.row);
+      const prev = lastOf.get(id);
+      if (prev) {
+        const carried = [
+          ...(superseded.get(id) ?? []),
+          ...(prev.row.blob_id ? [prev.row.blob_id as string] : []),
+        ];
+        superseded.set(id, carried);
+        prev.resolve({ created: false, replaced: [] });
+      }
+      lastOf.set(id, p);
+    }
+    const winners = [...lastOf.values()];
+    try {
+      const replaced = await this.upsertStatement(winners.map((p) => p.row));
+      for (const p of winners) {
+        const id = rowId(p.row);
+        const old = replaced.get(id);
+        p.resolve({ created: old === undefined, replaced: [...(old ?? []), ...(superseded.get(id) ?? [])] });
+      }
+    } catch {
+      for (const p of winners) {
+        try {
+          const old = (await this.upsertStatement([p.row])).get(rowId(p.row));
+          p.resolve({
+            created: old === undefined,
+            replaced: [...(old ?? []), ...(superseded.get(rowId(p.row)) ?? [])],
+          });
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+    }
+  }
+
+  /**
+   * One statement: lock the current versions (in key order, so concurrent batches cannot deadlock on
+   * each other), write every row, queue the replaced versions' blobs as trash. Returns, per row id,
+   * the blob ids its replaced version held.
+   */
+  private async upsertStatement(rows: Array<Record<string, unknown>>): Promise<Map<string, string[]>> {
+    const keys = rows.map((r) => [r.bucket_id, r.key]);
+    const result = await this.db.raw(
+      `WITH old AS (?), up AS (?),
+         held AS (SELECT blob_id FROM old WHERE blob_id IS NOT NULL
+                  UNION ALL SELECT e->>'blobId' FROM old, jsonb_array_elements(COALESCE(old.layout, '[]'::jsonb)) e),
+         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
+       SELECT bucket_id, key, blob_id, layout FROM old`,
+      [
+        this.db('objects')
+          .select('bucket_id', 'key', 'blob_id', 'layout')
+          .whereIn(['bucket_id', 'key'], keys as never)
+          .orderBy(['bucket_id', 'key'])
+          .forUpdate(),
+        this.db('objects').insert(rows).onConflict(['bucket_id', 'key']).merge().returning(this.db.raw('1')),
+      ],
+    );
+    const out = new Map<string, string[]>();
+    for (const r of result.rows as Array<{
+      bucket_id: string;
+      key: Buffer;
+      blob_id: string | null;
+      layout: Array<{ blobId: string }> | null;
+    }>) {
+      out.set(rowId(r), [...(r.blob_id ? [r.blob_id] : []), ...(r.layout ?? []).map((p) => p.blobId)]);
+    }
+    return out;
   }
 }

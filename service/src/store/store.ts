@@ -251,8 +251,12 @@ export class Store {
     condition: WriteCondition = {},
   ): Promise<string[]> {
     for (;;) {
-      // A new key is one grouped insert; a replacement is one statement that locks the current row,
-      // overwrites it and queues its old blobs as trash, all in the same commit.
+      // The common case, an unconditional write outside a transaction, is group-committed whole.
+      if (db === this.db && condition.ifMatch === undefined && !condition.ifNoneMatch) {
+        return (await this.inserts.upsert(row)).replaced;
+      }
+      // Conditional writes and writes inside a transaction: a new key is one insert; a replacement is one
+      // statement that locks the current row, overwrites it and queues its old blobs as trash.
       if (condition.ifMatch === undefined) {
         const created =
           db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row);
