@@ -502,3 +502,24 @@ describe('objects', () => {
     for (const f of files) expect((await readFile(f)).includes(marker)).toBe(false);
   });
 });
+
+describe('concurrent overwrites', () => {
+  it('keeps exactly one of many racing writers and frees every other version at once', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'racing' }));
+    const blobFiles = async () => {
+      const dir = path.join(env.env.DATA_DIR!, 'blobs');
+      let n = 0;
+      for (const d of await readdir(dir)) n += (await readdir(path.join(dir, d))).length;
+      return n;
+    };
+    const before = await blobFiles();
+    const bodies = Array.from({ length: 24 }, () => randomBytes(200_000));
+    await Promise.all(
+      bodies.map((Body) => s3.send(new PutObjectCommand({ Bucket: 'racing', Key: 'contested', Body }))),
+    );
+    const got = await body(await s3.send(new GetObjectCommand({ Bucket: 'racing', Key: 'contested' })));
+    expect(bodies.some((b) => b.equals(got))).toBe(true);
+    // Superseded and replaced versions are freed right after their commit, not left for the collector.
+    expect(await blobFiles()).toBe(before + 1);
+  });
+});
