@@ -71,6 +71,26 @@ export class BlobStore {
     return new BlobWriter(this, this.opts.masterKey, opts.inline === false ? -1 : this.opts.inlineMax);
   }
 
+  /**
+   * Seals a whole body: streams it into a writer, lets `finalize` check the body's digests, then makes
+   * the data durable. Any failure drops what was written; nothing half-written survives.
+   */
+  async seal<D>(
+    body: AsyncIterable<Buffer>,
+    finalize: () => Promise<D>,
+    opts: { inline?: boolean } = {},
+  ): Promise<{ sealed: SealedBlob; digests: D }> {
+    const writer = this.createWriter(opts);
+    try {
+      for await (const chunk of body) await writer.write(chunk);
+      const digests = await finalize();
+      return { sealed: await writer.finish(), digests };
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  }
+
   async remove(blobId: string): Promise<void> {
     await fs.rm(this.pathOf(blobId), { force: true });
   }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
 import { combineParts, isCrc } from '../auth/crc-combine.js';
-import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
+import type { BlobStore } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
 import type { Store } from './store.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
@@ -129,17 +129,8 @@ export class Multipart {
     input: UploadPartInput,
   ): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }> {
     const upload = await this.upload(caller, input.bucket, input.key, input.uploadId);
-    const writer = this.blobs.createWriter({ inline: false });
-    let sealed: SealedBlob;
-    let digests: Awaited<ReturnType<UploadPartInput['finalize']>>;
-    try {
-      for await (const chunk of input.body) await writer.write(chunk);
-      digests = await input.finalize();
-      sealed = await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+    // Parts are always files: an object row references them by blob id.
+    const { sealed, digests } = await this.blobs.seal(input.body, input.finalize, { inline: false });
     if (upload.checksum_algorithm && !digests.checksums[upload.checksum_algorithm]) {
       await this.blobs.remove(sealed.location.blobId!);
       throw new S3Error(

@@ -185,17 +185,7 @@ export class Store {
     const bucket = await this.writableBucket(caller, input.bucket);
     // Refuse early what the commit would refuse anyway, before a large body is streamed for nothing.
     if (input.condition) await this.checkCondition(bucket.id, input.key, input.condition);
-    const writer = this.blobs.createWriter();
-    let sealed: SealedBlob;
-    let digests: Awaited<ReturnType<PutObjectInput['finalize']>>;
-    try {
-      for await (const chunk of input.body) await writer.write(chunk);
-      digests = await input.finalize();
-      sealed = await writer.finish();
-    } catch (err) {
-      await writer.abort();
-      throw err;
-    }
+    const { sealed, digests } = await this.blobs.seal(input.body, input.finalize);
     const now = new Date();
     const row = {
       bucket_id: bucket.id,

@@ -10,12 +10,12 @@ import {
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, requireBinary, run } from '../support/run.js';
 import { signedFetch } from '../support/signed-fetch.js';
@@ -31,13 +31,7 @@ async function body(Key: string, Bucket = 'copies'): Promise<Buffer> {
 }
 
 async function status(p: Promise<unknown>): Promise<number> {
-  try {
-    await p;
-    return 200;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode ?? 0;
-    throw err;
-  }
+  return (await outcome(p)).status;
 }
 
 /** CopySource as the SDKs want it: bucket/key with the key URL-encoded. */

@@ -12,12 +12,12 @@ import {
   ListMultipartUploadsCommand,
   ListPartsCommand,
   S3Client,
-  S3ServiceException,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { createChecksum } from '../../src/auth/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, requireBinary, run } from '../support/run.js';
@@ -43,13 +43,9 @@ async function download(Key: string, Bucket = 'mpu'): Promise<Buffer> {
 }
 
 async function s3Error(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.name;
-    throw err;
-  }
-  throw new Error('expected an S3 error');
+  const { code } = await outcome(p);
+  if (code === 'OK') throw new Error('expected an S3 error');
+  return code;
 }
 
 async function blobBytes(): Promise<number> {

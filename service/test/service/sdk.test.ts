@@ -15,10 +15,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 
 let env: TestEnv;
@@ -43,14 +43,9 @@ async function body(out: { Body?: unknown }): Promise<Buffer> {
 }
 
 async function s3Error(p: Promise<unknown>): Promise<{ code: string; status: number }> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException)
-      return { code: err.name, status: err.$metadata.httpStatusCode ?? 0 };
-    throw err;
-  }
-  throw new Error('expected an S3 error');
+  const o = await outcome(p);
+  if (o.code === 'OK') throw new Error('expected an S3 error');
+  return o;
 }
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');

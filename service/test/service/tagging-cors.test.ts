@@ -13,10 +13,10 @@ import {
   PutObjectCommand,
   PutObjectTaggingCommand,
   S3Client,
-  S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 
 let env: TestEnv;
@@ -24,13 +24,7 @@ let gw: RunningGateway;
 let s3: S3Client;
 
 async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof S3ServiceException) return err.name;
-    throw err;
-  }
-  return 'OK';
+  return (await outcome(p)).code;
 }
 
 beforeAll(async () => {
