@@ -98,40 +98,40 @@ export class InsertBatcher {
 
   private async flushUpserts(batch: Pending[]): Promise<void> {
     if (batch.length === 0) return;
-    // Same key twice in one batch: the last write wins, and replaces the earlier one's blob.
+    // Same key twice in one batch: the last write wins and replaces the earlier ones' blobs. The earlier
+    // writes are acknowledged only with the winner's commit, and fail with it.
     const lastOf = new Map<string, Pending>();
-    const superseded = new Map<string, string[]>();
+    const earlier = new Map<string, Pending[]>();
     for (const p of batch) {
       const id = rowId(p.row);
       const prev = lastOf.get(id);
-      if (prev) {
-        const carried = [
-          ...(superseded.get(id) ?? []),
-          ...(prev.row.blob_id ? [prev.row.blob_id as string] : []),
-        ];
-        superseded.set(id, carried);
-        prev.resolve({ created: false, replaced: [] });
-      }
+      if (prev) earlier.set(id, [...(earlier.get(id) ?? []), prev]);
       lastOf.set(id, p);
     }
+    const settle = (p: Pending, old: string[] | undefined) => {
+      const id = rowId(p.row);
+      const superseded = earlier.get(id) ?? [];
+      const carried = superseded.flatMap((e) => (e.row.blob_id ? [e.row.blob_id as string] : []));
+      for (const e of superseded) e.resolve({ created: false, replaced: [] });
+      p.resolve({
+        created: old === undefined && superseded.length === 0,
+        replaced: [...(old ?? []), ...carried],
+      });
+    };
+    const fail = (p: Pending, err: unknown) => {
+      for (const e of earlier.get(rowId(p.row)) ?? []) e.reject(err);
+      p.reject(err);
+    };
     const winners = [...lastOf.values()];
     try {
       const replaced = await this.upsertStatement(winners.map((p) => p.row));
-      for (const p of winners) {
-        const id = rowId(p.row);
-        const old = replaced.get(id);
-        p.resolve({ created: old === undefined, replaced: [...(old ?? []), ...(superseded.get(id) ?? [])] });
-      }
+      for (const p of winners) settle(p, replaced.get(rowId(p.row)));
     } catch {
       for (const p of winners) {
         try {
-          const old = (await this.upsertStatement([p.row])).get(rowId(p.row));
-          p.resolve({
-            created: old === undefined,
-            replaced: [...(old ?? []), ...(superseded.get(rowId(p.row)) ?? [])],
-          });
+          settle(p, (await this.upsertStatement([p.row])).get(rowId(p.row)));
         } catch (err) {
-          p.reject(err);
+          fail(p, err);
         }
       }
     }
