@@ -4,7 +4,7 @@ import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
 import { combineParts, isCrc } from '../auth/crc-combine.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
-import type { Store } from './store.js';
+import { headerColumns, type Store } from './store.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -94,12 +94,7 @@ export class Multipart {
       bucket_id: bucket.id,
       key: Buffer.from(input.key, 'utf8'),
       initiator: caller,
-      content_type: input.contentType ?? null,
-      content_encoding: input.contentEncoding ?? null,
-      content_disposition: input.contentDisposition ?? null,
-      content_language: input.contentLanguage ?? null,
-      cache_control: input.cacheControl ?? null,
-      expires: input.expires ?? null,
+      ...headerColumns(input),
       user_metadata: JSON.stringify(input.userMetadata),
       checksum_algorithm: input.checksumAlgorithm ?? null,
       checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,

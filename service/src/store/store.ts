@@ -11,6 +11,7 @@ import type {
   LayoutPart,
   ListInput,
   ListResult,
+  ObjectHeaders,
   ObjectInfo,
   PutObjectInput,
   WriteCondition,
@@ -193,12 +194,7 @@ export class Store {
       size: sealed.size,
       etag: digests.etag,
       last_modified: now,
-      content_type: input.contentType ?? null,
-      content_encoding: input.contentEncoding ?? null,
-      content_disposition: input.contentDisposition ?? null,
-      content_language: input.contentLanguage ?? null,
-      cache_control: input.cacheControl ?? null,
-      expires: input.expires ?? null,
+      ...headerColumns(input),
       user_metadata: JSON.stringify(input.userMetadata),
       tags: JSON.stringify(input.tags ?? {}),
       checksums: JSON.stringify(digests.checksums),
@@ -486,6 +482,18 @@ export class Store {
 
 export function normalizeEtag(etag: string): string {
   return `"${etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '')}"`;
+}
+
+/** The stored content headers of an object or upload, as their table columns. */
+export function headerColumns(h: ObjectHeaders): Record<string, string | null> {
+  return {
+    content_type: h.contentType ?? null,
+    content_encoding: h.contentEncoding ?? null,
+    content_disposition: h.contentDisposition ?? null,
+    content_language: h.contentLanguage ?? null,
+    cache_control: h.cacheControl ?? null,
+    expires: h.expires ?? null,
+  };
 }
 
 /** The insert-if-absent of the batcher, for callers inside their own transaction. */

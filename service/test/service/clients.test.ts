@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { cleanEnv, requireBinary, run } from '../support/run.js';
+import { cleanEnv, rcloneEnv as remoteEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
 
 const DOMAIN = 's3.coffer.test';
@@ -121,15 +121,8 @@ describe.runIf(requireBinary('aws'))('aws CLI', () => {
 
 describe.runIf(requireBinary('rclone'))('rclone (provider Other)', () => {
   const rcloneEnv = () =>
-    cleanEnv({
-      RCLONE_CONFIG: path.join(work, 'rclone.conf'),
-      RCLONE_CONFIG_COFFER_TYPE: 's3',
-      RCLONE_CONFIG_COFFER_PROVIDER: 'Other',
-      RCLONE_CONFIG_COFFER_ACCESS_KEY_ID: env.creds[0]!.accessKeyId,
-      RCLONE_CONFIG_COFFER_SECRET_ACCESS_KEY: env.creds[0]!.secretAccessKey,
-      RCLONE_CONFIG_COFFER_ENDPOINT: gw.endpoint,
+    remoteEnv('coffer', gw.endpoint, env.creds[0]!, path.join(work, 'rclone.conf'), {
       RCLONE_CONFIG_COFFER_REGION: 'us-east-1',
-      RCLONE_CONFIG_COFFER_FORCE_PATH_STYLE: 'true',
     });
   const rclone = (...args: string[]) => run('rclone', ['--retries', '1', ...args], rcloneEnv(), work);
 

@@ -17,7 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { cleanEnv, requireBinary, run } from '../support/run.js';
+import { rcloneEnv, requireBinary, run } from '../support/run.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
 const MiB = 1024 * 1024;
@@ -212,15 +212,7 @@ describe('CopyObject', () => {
       const dir = path.join(env.dir, 'touch');
       await mkdir(dir, { recursive: true });
       await writeFile(path.join(dir, 'f.txt'), 'content');
-      const rc = cleanEnv({
-        RCLONE_CONFIG: path.join(env.dir, 'none.conf'),
-        RCLONE_CONFIG_C_TYPE: 's3',
-        RCLONE_CONFIG_C_PROVIDER: 'Other',
-        RCLONE_CONFIG_C_ACCESS_KEY_ID: env.creds[0]!.accessKeyId,
-        RCLONE_CONFIG_C_SECRET_ACCESS_KEY: env.creds[0]!.secretAccessKey,
-        RCLONE_CONFIG_C_ENDPOINT: gw.endpoint,
-        RCLONE_CONFIG_C_FORCE_PATH_STYLE: 'true',
-      });
+      const rc = rcloneEnv('c', gw.endpoint, env.creds[0]!, path.join(env.dir, 'none.conf'));
       await run('rclone', ['copy', dir, 'c:copies/rclone'], rc);
       await run('rclone', ['touch', '--timestamp', '2020-01-02T03:04:05', 'c:copies/rclone/f.txt'], rc);
       const listing = JSON.parse((await run('rclone', ['lsjson', 'c:copies/rclone'], rc)).stdout) as Array<{

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createChecksum } from '../../src/auth/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { cleanEnv, requireBinary, run } from '../support/run.js';
+import { cleanEnv, rcloneEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
 
 const MiB = 1024 * 1024;
@@ -132,21 +132,13 @@ describe('multipart uploads with real clients', () => {
       await (await import('node:fs/promises')).mkdir(dir, { recursive: true });
       const data = randomBytes(23 * MiB);
       await writeFile(path.join(dir, 'big.bin'), data);
-      const rcloneEnv = cleanEnv({
-        RCLONE_CONFIG: path.join(env.dir, 'rclone-mp.conf'),
-        RCLONE_CONFIG_C_TYPE: 's3',
-        RCLONE_CONFIG_C_PROVIDER: 'Other',
-        RCLONE_CONFIG_C_ACCESS_KEY_ID: env.creds[0]!.accessKeyId,
-        RCLONE_CONFIG_C_SECRET_ACCESS_KEY: env.creds[0]!.secretAccessKey,
-        RCLONE_CONFIG_C_ENDPOINT: gw.endpoint,
-        RCLONE_CONFIG_C_FORCE_PATH_STYLE: 'true',
-      });
+      const rc = rcloneEnv('c', gw.endpoint, env.creds[0]!, path.join(env.dir, 'rclone-mp.conf'));
       await run(
         'rclone',
         ['copy', '--s3-upload-cutoff', '10M', '--s3-chunk-size', '5M', dir, 'c:mpu/rclone'],
-        rcloneEnv,
+        rc,
       );
-      await run('rclone', ['check', '--download', dir, 'c:mpu/rclone'], rcloneEnv);
+      await run('rclone', ['check', '--download', dir, 'c:mpu/rclone'], rc);
       const head = await s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key: 'rclone/big.bin' }));
       expect(head.ETag).toBe(multipartEtag(data, 5 * MiB));
     },

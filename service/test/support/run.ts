@@ -49,3 +49,24 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   for (const k of Object.keys(env)) if (/^AWS_|^RCLONE_/.test(k)) delete env[k];
   return { ...env, ...extra };
 }
+
+/** An rclone remote named `remote` (s3, provider Other, path style) defined purely by environment. */
+export function rcloneEnv(
+  remote: string,
+  endpoint: string,
+  cred: { accessKeyId: string; secretAccessKey: string },
+  configPath: string,
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
+  const prefix = `RCLONE_CONFIG_${remote.toUpperCase()}_`;
+  return cleanEnv({
+    RCLONE_CONFIG: configPath,
+    [`${prefix}TYPE`]: 's3',
+    [`${prefix}PROVIDER`]: 'Other',
+    [`${prefix}ACCESS_KEY_ID`]: cred.accessKeyId,
+    [`${prefix}SECRET_ACCESS_KEY`]: cred.secretAccessKey,
+    [`${prefix}ENDPOINT`]: endpoint,
+    [`${prefix}FORCE_PATH_STYLE`]: 'true',
+    ...extra,
+  });
+}
