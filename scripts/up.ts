@@ -1,6 +1,7 @@
 /**
  * scripts/up — the one command: secrets (if missing) → base image → images → compose up → healthy →
- * login → rclone remote → how to connect.
+ * login → rclone remote → how to connect. With --engine pulumi the same deployment goes through the
+ * Pulumi program in stacks/ (stack `local` unless --stack).
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -18,21 +19,28 @@ import {
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { login } from './lib/login.js';
+import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
 import { readCredentials, setupCredentials } from './lib/secrets.js';
 
 if (argv.help || argv.h) {
-  console.log(`usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--engine compose]
+  console.log(`usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--engine compose|pulumi] [--stack NAME]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
-healthy, checks S3 over TLS, writes an rclone remote and prints how to connect. Idempotent.`);
+healthy, checks S3 over TLS, writes an rclone remote and prints how to connect. Idempotent.
+
+--engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
+master key and CA of an existing secrets/ directory.`);
   process.exit(0);
 }
 const engine = String(argv.engine ?? 'compose');
-if (engine !== 'compose')
-  fail(`--engine ${engine} is not available yet; the Pulumi engine arrives with the stacks`);
+if (engine !== 'compose' && engine !== 'pulumi') fail(`--engine must be compose or pulumi (got ${engine})`);
 const o = deployOptions(argv);
+if (engine === 'pulumi') {
+  await pulumiUp(o, String(argv.stack ?? 'local'));
+  process.exit(0);
+}
 const endpoint = endpointOf(o);
 await requireDocker();
 step('secrets');

@@ -49,7 +49,12 @@ export interface TopologyOptions {
   region: string;
   enforcePayloadVerification: boolean;
   imageTag: string;
+  /** Lowest TLS version nginx accepts. */
+  tlsMinVersion: TlsVersion;
 }
+
+export const TLS_VERSIONS = ['1.2', '1.3'] as const;
+export type TlsVersion = (typeof TLS_VERSIONS)[number];
 
 export const DEFAULT_OPTIONS: TopologyOptions = {
   domain: 'localhost',
@@ -58,6 +63,7 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   region: 'us-east-1',
   enforcePayloadVerification: true,
   imageTag: '0.1.0',
+  tlsMinVersion: '1.2',
 };
 
 /** Files setup-credentials writes, by secret name. */
@@ -145,6 +151,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           PUBLIC_HTTPS_PORT: String(o.httpsPort),
           S3_DOMAIN: o.domain,
           GATEWAY_UPSTREAM: `gateway:${GATEWAY_PORT}`,
+          TLS_MIN_VERSION: o.tlsMinVersion,
         },
         secrets: [{ name: 'server_crt' }, { name: 'server_key' }],
         volumes: [],
@@ -165,5 +172,17 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
         networks: ['backend'],
       },
     ],
+  };
+}
+
+/** Names the server certificate covers, for every engine: path-style and virtual-hosted style, plus loopback. */
+export function serverCertNames(
+  domain: string,
+  extraHosts: string[] = [],
+  extraIps: string[] = [],
+): { dnsNames: string[]; ipAddresses: string[] } {
+  return {
+    dnsNames: [...new Set([domain, `*.${domain}`, 'localhost', ...extraHosts])],
+    ipAddresses: [...new Set(['127.0.0.1', ...extraIps])],
   };
 }

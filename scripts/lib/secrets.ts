@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
-import { SECRET_FILES } from '../../stacks/topology.js';
+import { SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
 import { fail, step } from './exec.js';
 
 export interface SetupOptions {
@@ -120,9 +120,8 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   const caRenewed = result.created.includes(CA_FILES.cert);
   if (want(SECRET_FILES.server_key) || caRenewed || !existsSync(abs(SECRET_FILES.server_crt))) {
     step(`issuing the server certificate for ${o.domain}, *.${o.domain}`);
-    const names = [...new Set([o.domain, `*.${o.domain}`, 'localhost', ...o.extraHosts])];
-    const ips = [...new Set(['127.0.0.1', ...o.extraIps])];
-    const san = [...names.map((n) => `DNS:${n}`), ...ips.map((i) => `IP:${i}`)].join(',');
+    const { dnsNames, ipAddresses } = serverCertNames(o.domain, o.extraHosts, o.extraIps);
+    const san = [...dnsNames.map((n) => `DNS:${n}`), ...ipAddresses.map((i) => `IP:${i}`)].join(',');
     const ext = path.join(dir, 'server.ext');
     await writeFile(
       ext,

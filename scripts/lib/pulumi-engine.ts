@@ -1,0 +1,66 @@
+/**
+ * `npm run up -- --engine pulumi`: the same deployment through the Pulumi program in stacks/, for
+ * operators who keep their infrastructure in Pulumi state.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { $ } from 'zx';
+import { PROJECT, requireDocker, type DeployOptions } from './deploy.js';
+import { fail, has, step } from './exec.js';
+import { buildImages, ROOT } from './images.js';
+
+export const PULUMI_MISSING =
+  'the Pulumi CLI is not installed: get it with `curl -fsSL https://get.pulumi.com | sh` ' +
+  '(see https://www.pulumi.com/docs/iac/download-install/), or deploy with --engine compose';
+
+export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
+  if (!(await has('pulumi'))) fail(PULUMI_MISSING);
+  await requireDocker();
+  const quiet = $({ quiet: true, nothrow: true, cwd: ROOT });
+  if ((await quiet`pulumi whoami`).exitCode !== 0)
+    fail(
+      'pulumi is not logged in to a backend: run `pulumi login --local` (state in ~/.pulumi) or `pulumi login`',
+    );
+  const running = (
+    await quiet`docker ps -q --filter label=com.docker.compose.project=${PROJECT}`
+  ).stdout.trim();
+  if (running)
+    fail(
+      'the compose deployment is running: stop it with npm run down (its volumes stay, and the stack adopts them)',
+    );
+
+  await buildImages({ domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort });
+  step(`selecting stack ${stack}`);
+  if ((await quiet`pulumi stack select --create ${stack}`).exitCode !== 0)
+    fail(`pulumi could not select or create the stack ${stack}`);
+  const set = async (key: string, value: string) => {
+    const r = await quiet`pulumi config set --stack ${stack} ${`coffer:${key}`} ${value}`;
+    if (r.exitCode !== 0) fail(`pulumi config set coffer:${key} failed: ${r.stderr.trim().split('\n')[0]}`);
+  };
+  await set('domain', o.domain);
+  await set('httpsPort', String(o.httpsPort));
+  await set('httpPort', String(o.httpPort));
+  // A compose deployment's secrets/ holds the master key its objects are sealed under: keep it.
+  const hasSecretsDir = (await quiet`pulumi config get --stack ${stack} coffer:secretsDir`).exitCode === 0;
+  if (!hasSecretsDir && existsSync(path.join(ROOT, 'secrets/master_key.txt')))
+    await set('secretsDir', 'secrets');
+
+  step('pulumi up');
+  const up = await $({ cwd: ROOT, stdio: 'inherit', nothrow: true })`pulumi up --yes --stack ${stack}`;
+  if (up.exitCode !== 0) fail('pulumi up failed (its output above says why)');
+  const outputs = JSON.parse((await quiet`pulumi stack output --stack ${stack} --json`).stdout) as {
+    endpoint: string;
+    rootCaPem: string;
+  };
+  await writeFile(path.join(ROOT, 'root.crt'), outputs.rootCaPem);
+  console.log(`
+Coffer is running (Pulumi stack ${stack}).
+  endpoint:    ${outputs.endpoint}
+  root CA:     ./root.crt
+  credentials: pulumi stack output --stack ${stack} --show-secrets credentials
+
+Try it:
+  aws s3api list-buckets --ca-bundle ./root.crt --endpoint-url ${outputs.endpoint}
+`);
+}

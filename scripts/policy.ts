@@ -1,0 +1,39 @@
+/**
+ * scripts/policy — runs the deployment rules (policies/rules.ts) against a compose file; exits 1 with
+ * a report naming each violation.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { argv } from 'zx';
+import { fromCompose } from '../policies/model.js';
+import { evaluate } from '../policies/rules.js';
+import { fail } from './lib/exec.js';
+import { ROOT } from './lib/images.js';
+
+if (argv.help || argv.h) {
+  console.log(`usage: npm run policy -- [--file docker-compose.yaml]
+
+Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).`);
+  process.exit(0);
+}
+const file = path.resolve(String(argv.file ?? path.join(ROOT, 'docker-compose.yaml')));
+let doc: Record<string, unknown>;
+try {
+  doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+} catch (e) {
+  fail(`cannot read ${file}: ${(e as Error).message.split('\n')[0]}`);
+}
+const reports = evaluate(fromCompose(doc));
+const failed = reports.filter((r) => r.violations.length);
+for (const r of reports) {
+  console.log(`${r.violations.length ? 'FAIL' : 'ok  '} ${r.rule}`);
+  for (const v of r.violations) console.log(`     - ${v}`);
+}
+if (failed.length) {
+  console.error(
+    `\n${path.relative(process.cwd(), file) || file}: ${failed.length} of ${reports.length} rules violated`,
+  );
+  process.exit(1);
+}
+console.log(`\n${path.relative(process.cwd(), file) || file}: all ${reports.length} rules pass`);

@@ -1,0 +1,195 @@
+/**
+ * The stack's configuration (namespace `coffer`), typed and validated in one place so that `pulumi up`
+ * stops before creating anything when a value is wrong, with every problem named by its config key.
+ */
+import { isIP } from 'node:net';
+import { DEFAULT_OPTIONS, TLS_VERSIONS, type TlsVersion } from './topology.js';
+
+export interface DeploymentConfig {
+  /** Container, network and volume names start with this. */
+  project: string;
+  domain: string;
+  extraHostNames: string[];
+  extraIps: string[];
+  httpsPort: number;
+  httpPort: number;
+  /** Address nginx's published ports bind to (0.0.0.0 = every interface). */
+  bindAddress: string;
+  /** A host directory holding the object data, or undefined for a Docker-managed named volume. */
+  dataPath?: string;
+  postgresDataPath?: string;
+  imageTag: string;
+  region: string;
+  enforcePayloadVerification: boolean;
+  tlsMinVersion: TlsVersion;
+  /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
+  secretsDir?: string;
+  masterKey?: string;
+  postgresPassword?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+}
+
+/** Values as `pulumi.Config` hands them over: strings, or already-parsed YAML values. */
+export type RawConfig = Record<string, unknown>;
+
+export class StackConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'StackConfigError';
+  }
+}
+
+/** Keys read from the stack, so the program can ask `pulumi.Config` for exactly these. */
+export const CONFIG_KEYS = [
+  'project',
+  'domain',
+  'extraHostNames',
+  'extraIps',
+  'httpsPort',
+  'httpPort',
+  'bindAddress',
+  'dataPath',
+  'postgresDataPath',
+  'imageTag',
+  'region',
+  'enforcePayloadVerification',
+  'tlsMinVersion',
+  'secretsDir',
+  'masterKey',
+  'postgresPassword',
+  'accessKeyId',
+  'secretAccessKey',
+] as const;
+
+/** Config keys whose values must be set with `pulumi config set --secret`. */
+export const SECRET_KEYS = ['masterKey', 'postgresPassword', 'secretAccessKey'] as const;
+
+const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const isHostName = (v: string) =>
+  v.length <= 253 &&
+  v
+    .toLowerCase()
+    .split('.')
+    .every((l) => HOST_LABEL.test(l));
+
+export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
+  const problems: string[] = [];
+  const bad = (key: string, why: string, got: unknown) =>
+    problems.push(`coffer:${key} ${why} (got ${JSON.stringify(got)})`);
+  const present = (key: string) => raw[key] !== undefined && raw[key] !== '';
+
+  const str = (key: string, def: string, valid: (v: string) => boolean, why: string): string => {
+    if (!present(key)) return def;
+    const v = raw[key];
+    if (typeof v !== 'string' || !valid(v)) {
+      bad(key, why, v);
+      return def;
+    }
+    return v;
+  };
+  const optional = (key: string, valid: (v: string) => boolean, why: string): string | undefined =>
+    present(key) ? str(key, '', valid, why) || undefined : undefined;
+  const port = (key: string, def: number): number => {
+    if (!present(key)) return def;
+    const n = typeof raw[key] === 'string' ? Number(raw[key]) : raw[key];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) {
+      bad(key, 'must be a port number 1-65535', raw[key]);
+      return def;
+    }
+    return n;
+  };
+  const list = (key: string, valid: (v: string) => boolean, why: string): string[] => {
+    if (!present(key)) return [];
+    const given = raw[key];
+    let v: unknown = given;
+    if (typeof given === 'string') {
+      // `pulumi config set --path 'coffer:extraIps[0]'` stores JSON; a plain `a,b` list is accepted too.
+      try {
+        v = JSON.parse(given);
+      } catch {
+        v = given.split(',').map((x) => x.trim());
+      }
+    }
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && valid(x))) {
+      bad(key, why, raw[key]);
+      return [];
+    }
+    return v as string[];
+  };
+  const bool = (key: string, def: boolean): boolean => {
+    if (!present(key)) return def;
+    const v = raw[key];
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    bad(key, 'must be true or false', v);
+    return def;
+  };
+  const absolute = (v: string) => v.startsWith('/') && !v.split('/').includes('..');
+
+  const config: DeploymentConfig = {
+    project: str('project', 'coffer', (v) => /^[a-z][a-z0-9-]{0,30}$/.test(v), 'must be a lower-case name'),
+    domain: str('domain', DEFAULT_OPTIONS.domain, isHostName, 'must be a DNS host name'),
+    extraHostNames: list('extraHostNames', isHostName, 'must be a list of DNS host names'),
+    extraIps: list('extraIps', (v) => isIP(v) !== 0, 'must be a list of IP addresses'),
+    httpsPort: port('httpsPort', DEFAULT_OPTIONS.httpsPort),
+    httpPort: port('httpPort', DEFAULT_OPTIONS.httpPort),
+    bindAddress: str('bindAddress', '0.0.0.0', (v) => isIP(v) !== 0, 'must be an IP address'),
+    dataPath: optional('dataPath', absolute, 'must be an absolute host path'),
+    postgresDataPath: optional('postgresDataPath', absolute, 'must be an absolute host path'),
+    imageTag: str(
+      'imageTag',
+      DEFAULT_OPTIONS.imageTag,
+      (v) => /^[\w][\w.-]{0,127}$/.test(v) && v !== 'latest',
+      'must be a pinned image tag, not "latest"',
+    ),
+    region: str(
+      'region',
+      DEFAULT_OPTIONS.region,
+      (v) => /^[a-z]{2}(-[a-z0-9]+)+$/.test(v),
+      'must be like us-east-1',
+    ),
+    enforcePayloadVerification: bool(
+      'enforcePayloadVerification',
+      DEFAULT_OPTIONS.enforcePayloadVerification,
+    ),
+    tlsMinVersion: str(
+      'tlsMinVersion',
+      DEFAULT_OPTIONS.tlsMinVersion,
+      (v) => (TLS_VERSIONS as readonly string[]).includes(v),
+      `must be one of ${TLS_VERSIONS.join(', ')}`,
+    ) as TlsVersion,
+    secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
+    masterKey: optional(
+      'masterKey',
+      (v) => /^[0-9a-f]{64}$/i.test(v.trim()),
+      'must be 64 hex digits (32 bytes)',
+    ),
+    postgresPassword: optional('postgresPassword', (v) => v.length >= 12, 'must be at least 12 characters'),
+    accessKeyId: optional(
+      'accessKeyId',
+      (v) => /^[A-Z0-9]{16,128}$/.test(v),
+      'must be 16-128 upper-case letters or digits',
+    ),
+    secretAccessKey: optional('secretAccessKey', (v) => v.length >= 30, 'must be at least 30 characters'),
+  };
+  if (config.httpPort === config.httpsPort)
+    bad('httpPort', 'must differ from coffer:httpsPort', config.httpPort);
+  if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined))
+    problems.push('coffer:accessKeyId and coffer:secretAccessKey must be set together');
+  for (const key of Object.keys(raw))
+    if (!(CONFIG_KEYS as readonly string[]).includes(key))
+      problems.push(`coffer:${key} is not a known setting`);
+  if (problems.length) throw new StackConfigError(problems);
+  return config;
+}
+
+/** The project's keys out of `pulumi.runtime.allConfig()` ("coffer:domain" → "domain"). */
+export function rawConfig(all: Record<string, string>, namespace: string): RawConfig {
+  const prefix = `${namespace}:`;
+  return Object.fromEntries(
+    Object.entries(all)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length), v]),
+  );
+}

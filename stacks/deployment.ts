@@ -1,0 +1,213 @@
+/**
+ * CofferDeployment: the topology of stacks/topology.ts declared as Pulumi resources — one network,
+ * named volumes for the object data and Postgres, the three locally built images run as containers
+ * with their secrets uploaded as files, and the PKI nginx serves.
+ */
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import type { DeploymentConfig } from './config.js';
+import { createPki } from './pki.js';
+import { SECRET_FILES, topology, type HealthcheckSpec, type Topology } from './topology.js';
+
+export type SecretName = keyof typeof SECRET_FILES;
+
+/** Secret values the stack keeps instead of generating, e.g. carried over from a compose deployment. */
+export interface ExistingSecrets {
+  postgresUser?: string;
+  postgresPassword?: pulumi.Input<string>;
+  masterKey?: pulumi.Input<string>;
+  /** The gateway's credentials file: a JSON array of {client_id, client_secret, user_name}. */
+  credentialsJson?: pulumi.Input<string>;
+  ca?: { keyPem: pulumi.Input<string>; certPem: string };
+}
+
+export interface CofferDeploymentArgs {
+  config: DeploymentConfig;
+  existing?: ExistingSecrets;
+}
+
+export interface S3Credential {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export const seconds = (n: number) => `${n}s`;
+
+export function dockerHealthcheck(h: HealthcheckSpec): docker.types.input.ContainerHealthcheck {
+  return {
+    tests: h.test,
+    interval: seconds(h.intervalSeconds),
+    timeout: seconds(h.timeoutSeconds),
+    retries: h.retries,
+    startPeriod: seconds(h.startPeriodSeconds),
+  };
+}
+
+/** Docker's names for a compose project's volumes, so `pulumi up` adopts a compose deployment's data. */
+export const volumeName = (project: string, volume: string) => `${project}_${volume}`;
+
+export class CofferDeployment extends pulumi.ComponentResource {
+  readonly endpoint: pulumi.Output<string>;
+  readonly rootCaPem: pulumi.Output<string>;
+  readonly credentials: pulumi.Output<S3Credential[]>;
+  readonly topology: Topology;
+  readonly containers: Record<string, docker.Container>;
+  /** What each container finds under /run/secrets, by secret name; every value a Pulumi secret. */
+  readonly secretFiles: Record<SecretName, pulumi.Output<string>>;
+
+  constructor(name: string, args: CofferDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('coffer:index:CofferDeployment', name, {}, opts);
+    const c = args.config;
+    const existing = args.existing ?? {};
+    this.topology = topology({
+      domain: c.domain,
+      httpsPort: c.httpsPort,
+      httpPort: c.httpPort,
+      region: c.region,
+      enforcePayloadVerification: c.enforcePayloadVerification,
+      imageTag: c.imageTag,
+      tlsMinVersion: c.tlsMinVersion,
+    });
+
+    const pki = createPki(
+      {
+        domain: c.domain,
+        extraHostNames: c.extraHostNames,
+        extraIps: c.extraIps,
+        existingCa: existing.ca && {
+          keyPem: pulumi.output(existing.ca.keyPem),
+          certPem: existing.ca.certPem,
+        },
+      },
+      this,
+    );
+    const secrets = this.secretValues(existing, pki.serverCertPem, pki.serverKeyPem);
+    this.secretFiles = secrets;
+
+    const network = new docker.Network(
+      'backend',
+      { name: `${c.project}_backend`, driver: 'bridge', internal: false },
+      { parent: this },
+    );
+    const hostPaths: Record<string, string | undefined> = {
+      'coffer-data': c.dataPath,
+      'postgres-data': c.postgresDataPath,
+    };
+    const volumes = Object.fromEntries(
+      this.topology.volumes.map((v) => {
+        const hostPath = hostPaths[v];
+        const volume = new docker.Volume(
+          v,
+          {
+            name: volumeName(c.project, v),
+            driver: 'local',
+            // A host directory still appears as a named volume, so the containers and policies see one shape.
+            ...(hostPath ? { driverOpts: { type: 'none', o: 'bind', device: hostPath } } : {}),
+          },
+          // Data outlives the stack: `pulumi destroy` leaves the volumes (and so every object) in place.
+          { parent: this, retainOnDelete: true },
+        );
+        return [v, volume];
+      }),
+    );
+
+    this.containers = {};
+    for (const s of this.topology.services) {
+      this.containers[s.name] = new docker.Container(
+        s.name,
+        {
+          name: `${c.project}-${s.name}`,
+          image: s.image,
+          envs: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
+          uploads: s.secrets.map((x) => ({
+            file: `/run/secrets/${x.name}`,
+            content: secrets[x.name as SecretName],
+            permissions: '0400',
+          })),
+          volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume]!.name, containerPath: v.target })),
+          tmpfs: Object.fromEntries(s.tmpfs.map((t) => [t, 'rw,nosuid,nodev,noexec'])),
+          ports: s.ports.map((p) => ({ internal: p.target, external: p.published, ip: c.bindAddress })),
+          healthcheck: dockerHealthcheck(s.healthcheck),
+          restart: s.restart,
+          networksAdvanced: s.networks.map(() => ({ name: network.name, aliases: [s.name] })),
+          // `pulumi up` returns only once the service is healthy, like compose's service_healthy.
+          wait: true,
+          waitTimeout: 300,
+          mustRun: true,
+        },
+        {
+          parent: this,
+          dependsOn: s.dependsOn.map((d) => this.containers[d]!),
+          // Fixed names and ports: the old container must be gone before its replacement starts.
+          deleteBeforeReplace: true,
+        },
+      );
+    }
+
+    this.endpoint = pulumi.output(
+      c.httpsPort === 443 ? `https://${c.domain}` : `https://${c.domain}:${c.httpsPort}`,
+    );
+    this.rootCaPem = pki.caCertPem;
+    this.credentials = pulumi.secret(
+      pulumi.output(secrets.credentials_json).apply((json) =>
+        (JSON.parse(json) as Array<{ client_id: string; client_secret: string }>).map((e) => ({
+          accessKeyId: e.client_id,
+          secretAccessKey: e.client_secret,
+        })),
+      ),
+    );
+    this.registerOutputs({
+      endpoint: this.endpoint,
+      rootCaPem: this.rootCaPem,
+      credentials: this.credentials,
+    });
+  }
+
+  /** Every value a container receives under /run/secrets, each a Pulumi secret. */
+  private secretValues(
+    existing: ExistingSecrets,
+    serverCertPem: pulumi.Output<string>,
+    serverKeyPem: pulumi.Output<string>,
+  ): Record<SecretName, pulumi.Output<string>> {
+    const postgresUser = existing.postgresUser ?? 'coffer';
+    const postgresPassword =
+      existing.postgresPassword ??
+      new random.RandomPassword('postgres-password', { length: 32, special: false }, { parent: this }).result;
+    const masterKey =
+      existing.masterKey ?? new random.RandomBytes('master-key', { length: 32 }, { parent: this }).hex;
+    let credentialsJson = existing.credentialsJson;
+    if (credentialsJson === undefined) {
+      const id = new random.RandomString(
+        's3-access-key-id',
+        { length: 16, special: false, lower: false, upper: true, numeric: true },
+        { parent: this },
+      );
+      const secret = new random.RandomPassword(
+        's3-secret-access-key',
+        { length: 40, special: false },
+        { parent: this },
+      );
+      credentialsJson = pulumi
+        .all([id.result, secret.result])
+        .apply(
+          ([i, s]) =>
+            JSON.stringify([{ client_id: `AKIA${i}`, client_secret: s, user_name: 'admin' }], null, 2) + '\n',
+        );
+    }
+    return {
+      postgres_user: pulumi.secret(postgresUser),
+      postgres_password: pulumi.secret(postgresPassword),
+      database_url: pulumi.secret(
+        pulumi.interpolate`postgres://${encodeURIComponent(postgresUser)}:${pulumi
+          .output(postgresPassword)
+          .apply(encodeURIComponent)}@postgres:5432/coffer`,
+      ),
+      credentials_json: pulumi.secret(credentialsJson),
+      master_key: pulumi.secret(pulumi.output(masterKey).apply((k) => k.trim() + '\n')),
+      // Public, but delivered like the rest: everything under /run/secrets is handled as a secret.
+      server_crt: pulumi.secret(serverCertPem),
+      server_key: serverKeyPem,
+    };
+  }
+}

@@ -1,0 +1,363 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fromPulumi, TYPES } from '../../policies/model.js';
+import { evaluate } from '../../policies/rules.js';
+import { setupCredentials } from '../../scripts/lib/secrets.js';
+import { parseDeploymentConfig, StackConfigError, type RawConfig } from '../../stacks/config.js';
+import { CofferDeployment } from '../../stacks/deployment.js';
+import { existingSecrets, ExistingSecretsError } from '../../stacks/existing-secrets.js';
+import { SECRET_FILES, topology } from '../../stacks/topology.js';
+import { installMocks, resolve, type MockRecorder } from '../support/pulumi-mocks.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+let mocks: MockRecorder;
+
+beforeAll(async () => {
+  mocks = await installMocks();
+});
+beforeEach(() => mocks.reset());
+
+/** Declares a deployment from raw stack config and waits until every resource is registered. */
+async function deploy(raw: RawConfig = {}, baseDir = ROOT) {
+  const config = parseDeploymentConfig(raw);
+  const d = new CofferDeployment(
+    'coffer',
+    { config, existing: existingSecrets(config, baseDir) },
+    { transformations: [mocks.transformation] },
+  );
+  const outputs: pulumi.Output<unknown>[] = [
+    ...Object.values(d.containers).map((c) => c.id),
+    d.credentials,
+    d.rootCaPem,
+  ];
+  await resolve(pulumi.all(outputs));
+  return d;
+}
+
+const containers = () => mocks.records.filter((r) => r.type === TYPES.container);
+const container = (service: string) => mocks.find(TYPES.container, service).props;
+type Upload = { file: string; content: string; permissions: string };
+
+describe('the Pulumi program declares the topology', () => {
+  it('three containers from the locally built images, each with its env, secrets as files, volumes, network and healthcheck', async () => {
+    const d = await deploy();
+    const t = topology();
+    expect(containers().map((r) => r.name)).toEqual(['postgres', 'gateway', 'nginx']);
+    for (const s of t.services) {
+      const p = container(s.name);
+      expect(p.name).toBe(`coffer-${s.name}`);
+      expect(p.image).toBe(`coffer/${s.name}:0.1.0`);
+      expect(p.envs).toEqual(Object.entries(s.env).map(([k, v]) => `${k}=${v}`));
+      expect((p.uploads as Upload[]).map((u) => u.file)).toEqual(
+        s.secrets.map((x) => `/run/secrets/${x.name}`),
+      );
+      for (const u of p.uploads as Upload[]) expect(u.permissions).toBe('0400');
+      expect(p.volumes).toEqual(
+        s.volumes.map((v) => ({ volumeName: `coffer_${v.volume}`, containerPath: v.target })),
+      );
+      expect(p.restart).toBe('unless-stopped');
+      expect(p.healthcheck).toEqual({
+        tests: s.healthcheck.test,
+        interval: `${s.healthcheck.intervalSeconds}s`,
+        timeout: `${s.healthcheck.timeoutSeconds}s`,
+        retries: s.healthcheck.retries,
+        startPeriod: `${s.healthcheck.startPeriodSeconds}s`,
+      });
+      expect(p.networksAdvanced).toEqual([{ name: 'coffer_backend', aliases: [s.name] }]);
+      expect(p.wait).toBe(true);
+    }
+    expect(container('gateway').ports).toEqual([]);
+    expect(container('postgres').ports).toEqual([]);
+    expect(container('nginx').ports).toEqual([
+      { internal: 443, external: 443, ip: '0.0.0.0' },
+      { internal: 80, external: 80, ip: '0.0.0.0' },
+    ]);
+    expect(container('gateway').tmpfs).toEqual({ '/run/coffer': 'rw,nosuid,nodev,noexec' });
+
+    const volumes = mocks.records.filter((r) => r.type === TYPES.volume);
+    expect(volumes.map((v) => v.props.name)).toEqual(['coffer_coffer-data', 'coffer_postgres-data']);
+    for (const v of volumes) expect(v.props.driverOpts).toBeUndefined();
+    expect(mocks.find('docker:index/network:Network', 'backend').props.name).toBe('coffer_backend');
+    expect(await resolve(d.endpoint)).toBe('https://localhost');
+  });
+
+  it('keeps every secret a Pulumi secret and out of every env', async () => {
+    const d = await deploy();
+    expect(await pulumi.isSecret(d.credentials)).toBe(true);
+    expect(await pulumi.isSecret(d.rootCaPem)).toBe(false);
+    for (const [name, value] of Object.entries(d.secretFiles))
+      expect(await pulumi.isSecret(value), `${name} must be secret`).toBe(true);
+    const secretValues = await Promise.all(Object.values(d.secretFiles).map((o) => resolve(o)));
+    for (const c of containers()) {
+      // The uploads reach the provider as a secret (the SDK marks the whole property), so the engine
+      // encrypts them in state; the environment is plain and holds nothing secret.
+      expect(c.secretPaths, c.name).toEqual(['uploads']);
+    }
+    for (const c of containers())
+      for (const env of c.props.envs as string[])
+        for (const v of secretValues.filter((x) => x.trim().length > 8)) expect(env).not.toContain(v.trim());
+
+    const creds = await resolve(d.credentials);
+    expect(creds).toEqual([{ accessKeyId: 'AKIAMOCK0123456789AB', secretAccessKey: expect.any(String) }]);
+    const uploaded = (service: string, secret: string) =>
+      (container(service).uploads as Upload[]).find((u) => u.file === `/run/secrets/${secret}`)!.content;
+    expect(JSON.parse(uploaded('gateway', 'credentials_json'))).toEqual([
+      { client_id: creds[0]!.accessKeyId, client_secret: creds[0]!.secretAccessKey, user_name: 'admin' },
+    ]);
+    expect(uploaded('gateway', 'master_key')).toBe('ab'.repeat(32) + '\n');
+    const password = uploaded('postgres', 'postgres_password');
+    expect(uploaded('gateway', 'database_url')).toBe(`postgres://coffer:${password}@postgres:5432/coffer`);
+    // Random secrets and private keys are declared secret outputs, so the engine encrypts them in state.
+    expect(
+      mocks.find('random:index/randomPassword:RandomPassword', 'postgres-password').additionalSecretOutputs,
+    ).toContain('result');
+    expect(mocks.find(TYPES.privateKey, 'root-ca-key').additionalSecretOutputs).toContain('privateKeyPem');
+  });
+
+  it('wires the CA flags and the SANs from config', async () => {
+    const d = await deploy({
+      domain: 's3.storage.internal',
+      extraHostNames: '["coffer.lan","backup.lan"]',
+      extraIps: '["10.20.0.15","fd00::15"]',
+      httpsPort: '8443',
+      httpPort: '8080',
+    });
+    const ca = mocks.find(TYPES.selfSignedCert, 'root-ca').props;
+    expect(ca.isCaCertificate).toBe(true);
+    expect(ca.allowedUses).toEqual(['cert_signing', 'crl_signing']);
+    expect(ca.privateKeyPem).toBe(mocks.find(TYPES.privateKey, 'root-ca-key').props.privateKeyPem);
+    const csr = mocks.find('tls:index/certRequest:CertRequest', 'server-csr').props;
+    expect(csr.dnsNames).toEqual([
+      's3.storage.internal',
+      '*.s3.storage.internal',
+      'localhost',
+      'coffer.lan',
+      'backup.lan',
+    ]);
+    expect(csr.ipAddresses).toEqual(['127.0.0.1', '10.20.0.15', 'fd00::15']);
+    expect(csr.subject).toEqual({ commonName: 's3.storage.internal' });
+    expect(csr.privateKeyPem).toBe(mocks.find(TYPES.privateKey, 'server-key').props.privateKeyPem);
+    const cert = mocks.find(TYPES.locallySignedCert, 'server-cert');
+    expect(cert.props.caCertPem).toBe(ca.certPem);
+    expect(cert.props.caPrivateKeyPem).toBe(ca.privateKeyPem);
+    expect(cert.props.allowedUses).toEqual(['digital_signature', 'key_encipherment', 'server_auth']);
+    expect(cert.additionalSecretOutputs).toContain('caPrivateKeyPem');
+    expect(await resolve(d.rootCaPem)).toBe(ca.certPem);
+    const nginx = (container('nginx').uploads as Upload[]).map((u) => [u.file, u.content]);
+    expect(Object.fromEntries(nginx)).toEqual({
+      '/run/secrets/server_crt': cert.props.certPem,
+      '/run/secrets/server_key': mocks.find(TYPES.privateKey, 'server-key').props.privateKeyPem,
+    });
+    expect(container('nginx').ports).toEqual([
+      { internal: 443, external: 8443, ip: '0.0.0.0' },
+      { internal: 80, external: 8080, ip: '0.0.0.0' },
+    ]);
+    expect(container('nginx').envs).toContain('PUBLIC_HTTPS_PORT=8443');
+    expect(container('gateway').envs).toContain('S3_DOMAIN=s3.storage.internal');
+    expect(await resolve(d.endpoint)).toBe('https://s3.storage.internal:8443');
+  });
+
+  it('puts data on bind-backed named volumes when data paths are configured', async () => {
+    await deploy({ dataPath: '/srv/coffer/data', postgresDataPath: '/srv/coffer/pg', project: 'vault' });
+    expect(mocks.find(TYPES.volume, 'coffer-data').props).toMatchObject({
+      name: 'vault_coffer-data',
+      driverOpts: { type: 'none', o: 'bind', device: '/srv/coffer/data' },
+    });
+    expect(mocks.find(TYPES.volume, 'postgres-data').props.driverOpts).toEqual({
+      type: 'none',
+      o: 'bind',
+      device: '/srv/coffer/pg',
+    });
+    expect(container('gateway').volumes).toEqual([
+      { volumeName: 'vault_coffer-data', containerPath: '/var/lib/coffer' },
+    ]);
+  });
+
+  it('passes every policy rule over the mocked stack, and fails one when config weakens the deployment', async () => {
+    await deploy();
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+    mocks.reset();
+    await deploy({ enforcePayloadVerification: 'false' });
+    const failed = evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length);
+    expect(failed.map((r) => r.rule)).toEqual(['payload-verification-enforced']);
+  });
+});
+
+describe('moving a compose deployment to Pulumi', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'coffer-stack-'));
+    await setupCredentials({ root: dir, domain: 'localhost', extraHosts: [], extraIps: [], force: false });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps the credentials, Postgres password, master key and root CA of secrets/', async () => {
+    const d = await deploy({ secretsDir: 'secrets' }, dir);
+    const file = (rel: string) => readFileSync(path.join(dir, rel), 'utf8');
+    const uploaded = (service: string, secret: string) =>
+      (container(service).uploads as Upload[]).find((u) => u.file === `/run/secrets/${secret}`)!.content;
+    expect(uploaded('gateway', 'master_key').trim()).toBe(file(SECRET_FILES.master_key).trim());
+    expect(uploaded('postgres', 'postgres_password')).toBe(file(SECRET_FILES.postgres_password).trim());
+    expect(JSON.parse(uploaded('gateway', 'credentials_json'))).toEqual(
+      JSON.parse(file(SECRET_FILES.credentials_json)),
+    );
+    const creds = JSON.parse(file(SECRET_FILES.credentials_json)) as Array<{
+      client_id: string;
+      client_secret: string;
+    }>;
+    expect(await resolve(d.credentials)).toEqual(
+      creds.map((c) => ({ accessKeyId: c.client_id, secretAccessKey: c.client_secret })),
+    );
+    expect(await resolve(d.rootCaPem)).toBe(file('secrets/root.crt'));
+    // No new CA: the server certificate is signed by the one clients already trust.
+    expect(mocks.records.some((r) => r.type === TYPES.privateKey && r.name === 'root-ca-key')).toBe(false);
+    const cert = mocks.find(TYPES.locallySignedCert, 'server-cert').props;
+    expect(String(cert.caPrivateKeyPem).trim()).toBe(file('secrets/ca.key').trim());
+    expect(mocks.records.some((r) => r.type.startsWith('random:'))).toBe(false);
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+    for (const v of Object.values(d.secretFiles)) expect(await pulumi.isSecret(v)).toBe(true);
+  });
+
+  it('refuses a secrets directory that lacks the master key, naming the file', () => {
+    const config = parseDeploymentConfig({ secretsDir: path.join(dir, 'nowhere') });
+    expect(() => existingSecrets(config, dir)).toThrow(ExistingSecretsError);
+    const partial = mkdtempSync(path.join(tmpdir(), 'coffer-partial-'));
+    try {
+      expect(() => existingSecrets(parseDeploymentConfig({ secretsDir: partial }), dir)).toThrow(
+        /lacks postgres_user\.txt, postgres_password\.txt, master_key\.txt, credentials_json\.txt/,
+      );
+    } finally {
+      rmSync(partial, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stack config', () => {
+  it('has defaults equal to the compose deployment', () => {
+    const c = parseDeploymentConfig({});
+    expect(c).toMatchObject({
+      domain: 'localhost',
+      httpsPort: 443,
+      httpPort: 80,
+      imageTag: '0.1.0',
+      region: 'us-east-1',
+      enforcePayloadVerification: true,
+      tlsMinVersion: '1.2',
+      extraHostNames: [],
+      extraIps: [],
+    });
+  });
+
+  it('rejects bad values with one line per key', () => {
+    let error: unknown;
+    try {
+      parseDeploymentConfig({
+        domain: 'not_a host',
+        httpsPort: '70000',
+        imageTag: 'latest',
+        extraIps: '["10.0.0.300"]',
+        tlsMinVersion: '1.0',
+        enforcePayloadVerification: 'yes',
+        masterKey: 'short',
+        accessKeyId: 'AKIAEXAMPLEEXAMPLE',
+        dataPath: 'relative/dir',
+        colour: 'blue',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StackConfigError);
+    const message = (error as Error).message;
+    for (const line of [
+      'coffer:domain must be a DNS host name (got "not_a host")',
+      'coffer:httpsPort must be a port number 1-65535 (got "70000")',
+      'coffer:imageTag must be a pinned image tag, not "latest" (got "latest")',
+      'coffer:extraIps must be a list of IP addresses (got "[\\"10.0.0.300\\"]")',
+      'coffer:tlsMinVersion must be one of 1.2, 1.3 (got "1.0")',
+      'coffer:enforcePayloadVerification must be true or false (got "yes")',
+      'coffer:masterKey must be 64 hex digits (32 bytes)',
+      'coffer:accessKeyId and coffer:secretAccessKey must be set together',
+      'coffer:dataPath must be an absolute host path (got "relative/dir")',
+      'coffer:colour is not a known setting',
+    ])
+      expect(message).toContain(line);
+    expect(() => parseDeploymentConfig({ httpsPort: 8443, httpPort: '8443' })).toThrow(
+      'coffer:httpPort must differ from coffer:httpsPort',
+    );
+  });
+
+  it('checks in an example stack that validates', () => {
+    const doc = parse(readFileSync(path.join(ROOT, 'Pulumi.onprem.yaml'), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const raw = Object.fromEntries(
+      Object.entries(doc.config).map(([k, v]) => [k.replace(/^coffer:/, ''), v]),
+    );
+    expect(parseDeploymentConfig(raw)).toMatchObject({
+      domain: 's3.storage.internal',
+      secretsDir: 'secrets',
+    });
+  });
+});
+
+describe('parity with docker-compose.yaml', () => {
+  it('declares the same services, images, environment, secrets, volumes, networks, healthchecks and published ports', async () => {
+    await deploy();
+    const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yaml'), 'utf8')) as {
+      services: Record<string, Record<string, unknown>>;
+      secrets: Record<string, unknown>;
+      volumes: Record<string, unknown>;
+      networks: Record<string, unknown>;
+    };
+    const unprefix = (name: unknown) => String(name).replace(/^coffer_/, '');
+    expect(containers().map((r) => r.name)).toEqual(Object.keys(compose.services));
+    for (const [name, s] of Object.entries(compose.services)) {
+      const p = container(name);
+      const env = Object.fromEntries(
+        (p.envs as string[]).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+      );
+      const declared = {
+        image: p.image,
+        restart: p.restart,
+        environment: env,
+        secrets: (p.uploads as Upload[]).map((u) => path.basename(u.file)),
+        volumes: (p.volumes as Array<{ volumeName: string; containerPath: string }>).map(
+          (v) => `${unprefix(v.volumeName)}:${v.containerPath}`,
+        ),
+        tmpfs: Object.keys(p.tmpfs as object),
+        ports: (p.ports as Array<{ internal: number; external: number }>).map(
+          (x) => `${x.external}:${x.internal}`,
+        ),
+        healthcheck: (p.healthcheck as { tests: string[] }).tests,
+        networks: (p.networksAdvanced as Array<{ name: string }>).map((n) => unprefix(n.name)),
+      };
+      expect(declared, name).toEqual({
+        image: s.image,
+        restart: s.restart,
+        environment: s.environment,
+        secrets: s.secrets ?? [],
+        volumes: s.volumes ?? [],
+        tmpfs: s.tmpfs ?? [],
+        ports: s.ports ?? [],
+        healthcheck: (s.healthcheck as { test: string[] }).test,
+        networks: s.networks,
+      });
+    }
+    expect(mocks.records.filter((r) => r.type === TYPES.volume).map((v) => unprefix(v.props.name))).toEqual(
+      Object.keys(compose.volumes),
+    );
+    expect(
+      mocks.records
+        .filter((r) => r.type === 'docker:index/network:Network')
+        .map((n) => unprefix(n.props.name)),
+    ).toEqual(Object.keys(compose.networks));
+    const uploaded = new Set(
+      containers().flatMap((c) => (c.props.uploads as Upload[]).map((u) => path.basename(u.file))),
+    );
+    expect([...uploaded].sort()).toEqual(Object.keys(compose.secrets).sort());
+  });
+});
