@@ -1,5 +1,11 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { StaticCredentials, type CredentialProvider } from './auth/credentials.js';
+import swagger from '@fastify/swagger';
+import type { FastifyRequest } from 'fastify';
+import { AdminStore } from './management/admin-store.js';
+import { API_PREFIX, registerManagementApi } from './management/api.js';
+import { registerConsole } from './management/console.js';
+import { CredentialStore } from './management/credential-store.js';
+import { Inventory } from './management/inventory.js';
 import { BlobStore } from './blobs/blob-store.js';
 import type { Config } from './config.js';
 import { connect, migrate, ping } from './db/database.js';
@@ -14,11 +20,15 @@ export interface Gateway {
   store: Store;
   multipart: Multipart;
   collector: Collector;
-  credentials: CredentialProvider;
+  credentials: CredentialStore;
+  admins: AdminStore;
 }
 
-function isSigned(url: string | undefined, authorization: string | undefined): boolean {
-  return !!authorization || /[?&]X-Amz-(Algorithm|Signature)=/.test(url ?? '');
+/** An S3 request: any Authorization but a management Bearer key, or presigned query parameters. */
+function isSigned(request: FastifyRequest): boolean {
+  const auth = request.headers.authorization;
+  if (auth) return !/^Bearer /i.test(auth);
+  return /[?&]X-Amz-(Algorithm|Signature)=/.test(request.raw.url ?? '');
 }
 
 /** Builds the gateway: migrations run, blob directories exist, routes registered; not yet listening. */
@@ -66,7 +76,10 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     multipart,
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });
-  const credentials = new StaticCredentials(config.credentials);
+  const credentials = new CredentialStore(db, config.masterKey);
+  await credentials.seed(config.credentials);
+  const admins = new AdminStore(db, config.masterKey, config.login);
+  if (config.admin) await admins.seed(config.admin);
 
   // S3 bodies are streamed by the operation handlers; Fastify must never buffer or parse them.
   app.removeAllContentTypeParsers();
@@ -81,12 +94,12 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     log: app.log,
   });
   // Health endpoints answer unsigned requests only: a signed GET /health is ListObjects on a bucket named "health".
-  app.get('/health', async (request, reply) => {
-    if (isSigned(request.raw.url, request.headers.authorization)) return s3(request, reply);
+  app.get('/health', { schema: { hide: true } }, async (request, reply) => {
+    if (isSigned(request)) return s3(request, reply);
     return { status: 'ok' };
   });
-  app.get('/ready', async (request, reply) => {
-    if (isSigned(request.raw.url, request.headers.authorization)) return s3(request, reply);
+  app.get('/ready', { schema: { hide: true } }, async (request, reply) => {
+    if (isSigned(request)) return s3(request, reply);
     try {
       await ping(db);
       return { status: 'ready' };
@@ -94,13 +107,52 @@ export async function buildGateway(config: Config): Promise<Gateway> {
       return reply.code(503).send({ status: 'unavailable', reason: 'postgres unreachable' });
     }
   });
-  app.all('/', s3);
-  app.all('/*', s3);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Coffer management API',
+        version: '1',
+        description:
+          'Credentials, buckets, objects, multipart uploads and presigned URLs of a Coffer gateway. ' +
+          'Authenticate with an admin API key (Authorization: Bearer <key>) or a console session cookie ' +
+          'plus X-CSRF-Token. Errors are {"error", "message"}.',
+      },
+      servers: [{ url: API_PREFIX }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An admin API key (cfk_…)' },
+          session: { type: 'apiKey', in: 'cookie', name: 'coffer_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+    // Documented paths are relative to the server URL above; S3 and health routes are not part of it.
+    transform: ({ schema, url }) => ({
+      schema,
+      url: url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url,
+    }),
+  });
+  const managementDeps = {
+    db,
+    store,
+    multipart,
+    credentials,
+    admins,
+    inventory: new Inventory(db),
+    region: config.region,
+    s3,
+    isSigned,
+  };
+  await registerManagementApi(app, managementDeps);
+  await registerConsole(app, isSigned, s3);
+  app.all('/', { schema: { hide: true } }, s3);
+  app.all('/*', { schema: { hide: true } }, s3);
 
   app.addHook('onReady', async () => collector.start(config.gcIntervalSeconds * 1000));
   app.addHook('onClose', async () => {
     await collector.stop();
     await db.destroy();
   });
-  return { app, store, multipart, collector, credentials };
+  return { app, store, multipart, collector, credentials, admins };
 }

@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
+import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
+import { isPasswordHash } from './management/password.js';
 import { MasterKey } from './blobs/keys.js';
 
 export interface Config {
@@ -20,6 +22,9 @@ export interface Config {
   /** Incomplete multipart uploads older than this are aborted by the collector. */
   multipartExpiryHours: number;
   logLevel: string;
+  /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
+  admin?: AdminSeed;
+  login: LoginPolicy;
 }
 
 /** A configuration problem, reported as one line naming the setting. */
@@ -73,6 +78,27 @@ function required(env: Env, name: string): string {
   return v;
 }
 
+/** ADMIN_FILE: `{"username", "password_hash", "api_key_sha256"}` as setup-credentials writes it. */
+export function parseAdminSeed(text: string): AdminSeed {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error('is not valid JSON');
+  }
+  if (typeof data.username !== 'string' || !/^[A-Za-z0-9._@-]{1,128}$/.test(data.username))
+    throw new Error('needs a username of 1-128 letters, digits or ._@-');
+  if (typeof data.password_hash !== 'string' || !isPasswordHash(data.password_hash))
+    throw new Error('needs a password_hash in scrypt$N$r$p$salt$hash form');
+  if (data.api_key_sha256 !== undefined && !/^[0-9a-f]{64}$/.test(String(data.api_key_sha256)))
+    throw new Error('api_key_sha256 must be 64 hex digits');
+  return {
+    username: data.username,
+    passwordHash: data.password_hash,
+    apiKeySha256: data.api_key_sha256 as string | undefined,
+  };
+}
+
 export async function loadConfig(env: Env): Promise<Config> {
   const masterKeyFile = required(env, 'MASTER_KEY_FILE');
   let masterKey: MasterKey;
@@ -96,6 +122,16 @@ export async function loadConfig(env: Env): Promise<Config> {
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// URL');
   }
+  const adminFile = env.ADMIN_FILE;
+  let admin: AdminSeed | undefined;
+  if (adminFile) {
+    try {
+      admin = parseAdminSeed((await readSecretFile('ADMIN_FILE', adminFile)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError('ADMIN_FILE', `(${adminFile}) ${(err as Error).message}`);
+    }
+  }
   const region = env.S3_REGION || 'us-east-1';
   if (!/^[a-z0-9-]{1,32}$/.test(region))
     throw new ConfigError('S3_REGION', `is not a valid region name ('${region}')`);
@@ -118,5 +154,11 @@ export async function loadConfig(env: Env): Promise<Config> {
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),
     logLevel: env.LOG_LEVEL || 'info',
+    admin,
+    login: {
+      maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),
+      lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 900, 1, 86400),
+      sessionSeconds: int(env, 'SESSION_HOURS', 8, 1, 24 * 30) * 3600,
+    },
   };
 }

@@ -132,6 +132,62 @@ const MIGRATIONS: Migration[] = [
       });
     },
   },
+  {
+    name: '0004_management',
+    async up(knex) {
+      // S3 credentials managed at runtime; secrets are sealed under the master key (SigV4 needs them back).
+      await knex.schema.createTable('credentials', (t) => {
+        t.bigIncrements('id').primary();
+        t.text('access_key').notNullable().unique();
+        t.binary('secret_sealed').notNullable();
+        t.text('user_name');
+        t.boolean('is_active').notNullable().defaultTo(true);
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+      });
+      await knex.schema.createTable('admins', (t) => {
+        t.bigIncrements('id').primary();
+        t.text('username').notNullable().unique();
+        t.text('password_hash').notNullable();
+        t.binary('totp_secret_sealed');
+        t.boolean('totp_enabled').notNullable().defaultTo(false);
+        t.boolean('is_active').notNullable().defaultTo(true);
+        t.integer('failed_logins').notNullable().defaultTo(0);
+        t.timestamp('locked_until', { useTz: true });
+        t.bigInteger('last_totp_step');
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+      });
+      await knex.schema.createTable('api_keys', (t) => {
+        t.bigIncrements('id').primary();
+        t.bigInteger('admin_id').notNullable().references('admins.id').onDelete('CASCADE');
+        t.binary('key_sha256').notNullable().unique();
+        t.text('label').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp('last_used_at', { useTz: true });
+      });
+      await knex.schema.createTable('admin_sessions', (t) => {
+        t.binary('token_sha256').primary();
+        t.bigInteger('admin_id').notNullable().references('admins.id').onDelete('CASCADE');
+        t.text('csrf_token').notNullable();
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp('expires_at', { useTz: true }).notNullable().index();
+      });
+      await knex.schema.createTable('presigned_urls', (t) => {
+        t.bigIncrements('id').primary();
+        t.text('bucket_name').notNullable();
+        t.text('object_key').notNullable();
+        t.text('method').notNullable();
+        t.text('access_key').notNullable();
+        t.bigInteger('created_by').references('admins.id').onDelete('SET NULL');
+        t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        t.timestamp('expires_at', { useTz: true }).notNullable().index();
+      });
+    },
+    async down(knex) {
+      for (const t of ['presigned_urls', 'admin_sessions', 'api_keys', 'admins', 'credentials'])
+        await knex.schema.dropTable(t);
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

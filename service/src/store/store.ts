@@ -417,7 +417,8 @@ export class Store {
     const limit = input.maxKeys;
     for (;;) {
       let q = this.db('objects')
-        .select('key', 'size', 'etag', 'last_modified')
+        // content_type is not in S3 listings, but the management API shows it; it is a narrow column.
+        .select('key', 'size', 'etag', 'last_modified', 'content_type')
         .where({ bucket_id: bucket.id })
         .where('key', '>=', lowerInclusive);
       if (after.length) q = q.where('key', '>', after);

@@ -7,14 +7,23 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/li
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { buildGateway, type Gateway } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { apiKeyDigest, newApiKey } from '../../src/management/admin-store.js';
+import { hashPassword } from '../../src/management/password.js';
 
 export interface TestCredential {
   accessKeyId: string;
   secretAccessKey: string;
 }
 
+export interface TestAdmin {
+  username: string;
+  password: string;
+  apiKey: string;
+}
+
 export interface TestEnv {
   pg: RunningPostgres;
+  admin: TestAdmin;
   dir: string;
   env: Record<string, string>;
   creds: TestCredential[];
@@ -36,6 +45,20 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     { mode: 0o600 },
   );
   await writeFile(path.join(dir, 'database_url.txt'), pg.url, { mode: 0o600 });
+  const admin: TestAdmin = {
+    username: 'admin',
+    password: randomBytes(12).toString('base64url'),
+    apiKey: newApiKey(),
+  };
+  await writeFile(
+    path.join(dir, 'admin.json'),
+    JSON.stringify({
+      username: admin.username,
+      password_hash: await hashPassword(admin.password),
+      api_key_sha256: apiKeyDigest(admin.apiKey),
+    }),
+    { mode: 0o600 },
+  );
   const env = {
     HOST: '127.0.0.1',
     PORT: '0',
@@ -43,12 +66,14 @@ export async function createTestEnv(extra: Record<string, string> = {}): Promise
     MASTER_KEY_FILE: path.join(dir, 'master.key'),
     CREDENTIALS_FILE: path.join(dir, 'credentials.json'),
     DATABASE_URL_FILE: path.join(dir, 'database_url.txt'),
+    ADMIN_FILE: path.join(dir, 'admin.json'),
     LOG_LEVEL: 'warn',
     GC_INTERVAL_SECONDS: '0',
     ...extra,
   };
   return {
     pg,
+    admin,
     dir,
     env,
     creds,

@@ -1,0 +1,223 @@
+/**
+ * Console and management API identity: admins (scrypt password, optional TOTP second step, lockout
+ * after repeated failures), their API keys (only SHA-256 digests stored) and console sessions.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import * as OTPAuth from 'otpauth';
+import QRCode from 'qrcode';
+import type { MasterKey } from '../blobs/keys.js';
+import { ApiError } from './errors.js';
+import { DECOY_HASH, verifyPassword } from './password.js';
+
+export interface Admin {
+  id: number;
+  username: string;
+  totpEnabled: boolean;
+  isActive: boolean;
+}
+
+/** The admin file setup-credentials writes: only digests, never a plaintext password or key. */
+export interface AdminSeed {
+  username: string;
+  passwordHash: string;
+  apiKeySha256?: string;
+}
+
+export interface LoginPolicy {
+  maxFailures: number;
+  lockSeconds: number;
+  sessionSeconds: number;
+}
+
+export interface Session {
+  token: string;
+  csrfToken: string;
+  expiresAt: Date;
+}
+
+const TOTP_PERIOD = 30;
+export const API_KEY_PREFIX = 'cfk_';
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+
+export function newApiKey(): string {
+  return API_KEY_PREFIX + randomBytes(24).toString('base64url');
+}
+export function apiKeyDigest(key: string): string {
+  return sha256(key).toString('hex');
+}
+
+function totpFor(username: string, secret: OTPAuth.Secret): OTPAuth.TOTP {
+  return new OTPAuth.TOTP({
+    issuer: 'Coffer',
+    label: username,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: TOTP_PERIOD,
+    secret,
+  });
+}
+
+const loginFailed = () => new ApiError(401, 'InvalidCredentials', 'Login was unsuccessful');
+
+export class AdminStore {
+  constructor(
+    private readonly db: Knex,
+    private readonly masterKey: MasterKey,
+    private readonly policy: LoginPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Creates the first admin and its API key from the admin secret file; existing rows are left alone. */
+  async seed(seed: AdminSeed): Promise<void> {
+    await this.db('admins')
+      .insert({ username: seed.username, password_hash: seed.passwordHash })
+      .onConflict('username')
+      .ignore();
+    if (!seed.apiKeySha256) return;
+    const admin = await this.db('admins').where({ username: seed.username }).first('id');
+    await this.db('api_keys')
+      .insert({
+        admin_id: admin.id,
+        key_sha256: Buffer.from(seed.apiKeySha256, 'hex'),
+        label: 'setup-credentials',
+      })
+      .onConflict('key_sha256')
+      .ignore();
+  }
+
+  /**
+   * Password, then TOTP once enrolled. Every failure counts toward the lockout; while locked, even a
+   * correct password is refused, with the same answer for known and unknown names.
+   */
+  async login(username: string, password: string, totpCode: string | undefined): Promise<Admin> {
+    const row = await this.db('admins').where({ username }).first();
+    if (!row) {
+      await verifyPassword(password, DECOY_HASH);
+      throw loginFailed();
+    }
+    const lockedUntil: Date | null = row.locked_until;
+    if (lockedUntil && lockedUntil.getTime() > this.now()) throw this.blocked(lockedUntil);
+    if (!(await verifyPassword(password, row.password_hash))) return this.fail(row.id);
+    if (!row.is_active) throw new ApiError(403, 'AdminDisabled', 'This admin account is disabled');
+    if (row.totp_enabled) {
+      if (!totpCode)
+        throw new ApiError(401, 'TotpRequired', 'Enter the 6-digit code from your authenticator app');
+      if (!(await this.acceptTotp(row, totpCode))) return this.fail(row.id);
+    }
+    await this.db('admins').where({ id: row.id }).update({ failed_logins: 0, locked_until: null });
+    return toAdmin(row);
+  }
+
+  private blocked(until: Date): ApiError {
+    return new ApiError(429, 'LoginBlocked', 'Login was unsuccessful', {
+      restriction_state: `locked until ${until.toISOString()} after ${this.policy.maxFailures} failed attempts`,
+    });
+  }
+
+  private async fail(id: number): Promise<never> {
+    const [row] = await this.db('admins')
+      .where({ id })
+      .update({ failed_logins: this.db.raw('failed_logins + 1') })
+      .returning(['failed_logins']);
+    if (row.failed_logins >= this.policy.maxFailures) {
+      const until = new Date(this.now() + this.policy.lockSeconds * 1000);
+      await this.db('admins').where({ id }).update({ locked_until: until, failed_logins: 0 });
+      throw this.blocked(until);
+    }
+    throw loginFailed();
+  }
+
+  /** RFC 6238 with one step of drift either way; a code is accepted once (its step is remembered). */
+  private async acceptTotp(
+    row: { id: number; username: string; totp_secret_sealed: Buffer | null; last_totp_step: string | null },
+    code: string,
+  ): Promise<boolean> {
+    if (!row.totp_secret_sealed || !/^\d{6}$/.test(code)) return false;
+    const secret = new OTPAuth.Secret({
+      buffer: new Uint8Array(this.masterKey.unwrap(row.totp_secret_sealed)).buffer,
+    });
+    const delta = totpFor(row.username, secret).validate({ token: code, timestamp: this.now(), window: 1 });
+    if (delta === null) return false;
+    const step = Math.floor(this.now() / 1000 / TOTP_PERIOD) + delta;
+    const updated = await this.db('admins')
+      .where({ id: row.id })
+      .andWhere((q) => q.whereNull('last_totp_step').orWhere('last_totp_step', '<', step))
+      .update({ last_totp_step: step });
+    return updated === 1;
+  }
+
+  /** Starts (or restarts) enrollment: a new secret, not enforced until confirmed with a valid code. */
+  async enrollTotp(adminId: number): Promise<{ secret: string; otpauthUri: string; qrSvg: string }> {
+    const row = await this.db('admins').where({ id: adminId }).first();
+    if (row.totp_enabled)
+      throw new ApiError(409, 'TotpAlreadyEnabled', 'Two-step verification is already enabled');
+    const secret = new OTPAuth.Secret({ size: 20 });
+    await this.db('admins')
+      .where({ id: adminId })
+      .update({ totp_secret_sealed: this.masterKey.wrap(Buffer.from(secret.bytes)), last_totp_step: null });
+    const otpauthUri = totpFor(row.username, secret).toString();
+    const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    return { secret: secret.base32, otpauthUri, qrSvg };
+  }
+
+  async confirmTotp(adminId: number, code: string): Promise<void> {
+    const row = await this.db('admins').where({ id: adminId }).first();
+    if (row.totp_enabled)
+      throw new ApiError(409, 'TotpAlreadyEnabled', 'Two-step verification is already enabled');
+    if (!row.totp_secret_sealed) throw new ApiError(409, 'TotpNotEnrolled', 'Start enrollment first');
+    if (!(await this.acceptTotp(row, code)))
+      throw new ApiError(400, 'InvalidTotp', 'The code does not match; check the time on your device');
+    await this.db('admins').where({ id: adminId }).update({ totp_enabled: true });
+  }
+
+  async createSession(adminId: number): Promise<Session> {
+    const token = randomBytes(32).toString('base64url');
+    const csrfToken = randomBytes(24).toString('base64url');
+    const expiresAt = new Date(this.now() + this.policy.sessionSeconds * 1000);
+    await this.db('admin_sessions').insert({
+      token_sha256: sha256(token),
+      admin_id: adminId,
+      csrf_token: csrfToken,
+      expires_at: expiresAt,
+    });
+    await this.db('admin_sessions').where('expires_at', '<', new Date(this.now())).delete();
+    return { token, csrfToken, expiresAt };
+  }
+
+  async session(token: string): Promise<{ admin: Admin; csrfToken: string; expiresAt: Date } | undefined> {
+    const row = await this.db('admin_sessions as s')
+      .join('admins as a', 'a.id', 's.admin_id')
+      .where('s.token_sha256', sha256(token))
+      .andWhere('s.expires_at', '>', new Date(this.now()))
+      .first('a.*', 's.csrf_token', 's.expires_at');
+    return row ? { admin: toAdmin(row), csrfToken: row.csrf_token, expiresAt: row.expires_at } : undefined;
+  }
+
+  async endSession(token: string): Promise<void> {
+    await this.db('admin_sessions')
+      .where({ token_sha256: sha256(token) })
+      .delete();
+  }
+
+  async byApiKey(key: string): Promise<Admin | undefined> {
+    const row = await this.db('api_keys as k')
+      .join('admins as a', 'a.id', 'k.admin_id')
+      .where('k.key_sha256', sha256(key))
+      .first('a.*', 'k.id as key_id');
+    if (!row) return undefined;
+    await this.db('api_keys')
+      .where({ id: row.key_id })
+      .update({ last_used_at: new Date(this.now()) });
+    return toAdmin(row);
+  }
+}
+
+function toAdmin(r: {
+  id: string | number;
+  username: string;
+  totp_enabled: boolean;
+  is_active: boolean;
+}): Admin {
+  return { id: Number(r.id), username: r.username, totpEnabled: r.totp_enabled, isActive: r.is_active };
+}

@@ -1,0 +1,154 @@
+/**
+ * The management API under /_coffer/api/v1: JSON in and out, authenticated by an admin API key
+ * (`Authorization: Bearer cfk_…`) or a console session cookie plus its CSRF token. Errors are
+ * `{error, message}` with a fitting status. Bucket names cannot contain `_`, so the prefix never
+ * shadows a path-style bucket; a SigV4-signed request is always S3's, even under this prefix.
+ */
+import cookie from '@fastify/cookie';
+import type {} from '@fastify/swagger';
+import { Ajv } from 'ajv';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { S3Error } from '../s3/errors.js';
+import type { Knex } from 'knex';
+import type { Store } from '../store/store.js';
+import type { Multipart } from '../store/multipart.js';
+import type { Admin, AdminStore } from './admin-store.js';
+import { registerAuthRoutes } from './auth-routes.js';
+import type { CredentialStore } from './credential-store.js';
+import { ApiError } from './errors.js';
+import type { Inventory } from './inventory.js';
+import { registerResourceRoutes } from './resource-routes.js';
+
+export const API_PREFIX = '/_coffer/api/v1';
+export const SESSION_COOKIE = 'coffer_session';
+
+export interface ManagementDeps {
+  db: Knex;
+  store: Store;
+  multipart: Multipart;
+  credentials: CredentialStore;
+  admins: AdminStore;
+  inventory: Inventory;
+  region: string;
+  /** Hands a signed request to the S3 handler. */
+  s3: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  isSigned: (request: FastifyRequest) => boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    admin?: Admin;
+  }
+  interface FastifyContextConfig {
+    /** Routes reachable without an API key or session (login, the OpenAPI document). */
+    public?: boolean;
+  }
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+async function authenticate(deps: ManagementDeps, request: FastifyRequest): Promise<Admin> {
+  const header = request.headers.authorization;
+  const apiKey = header?.startsWith('Bearer ') ? header.slice(7).trim() : request.headers['x-api-key'];
+  if (typeof apiKey === 'string' && apiKey) {
+    const admin = await deps.admins.byApiKey(apiKey);
+    if (!admin) throw new ApiError(401, 'InvalidApiKey', 'The API key is not valid');
+    if (!admin.isActive)
+      throw new ApiError(403, 'AdminDisabled', 'The admin owning this API key is disabled');
+    return admin;
+  }
+  const token = request.cookies[SESSION_COOKIE];
+  if (token) {
+    const session = await deps.admins.session(token);
+    if (!session) throw new ApiError(401, 'SessionExpired', 'The console session has ended; log in again');
+    if (!session.admin.isActive) throw new ApiError(403, 'AdminDisabled', 'This admin account is disabled');
+    // SameSite=Strict already keeps other sites' requests cookie-less; the token makes forging one useless too.
+    if (MUTATING.has(request.method) && request.headers['x-csrf-token'] !== session.csrfToken)
+      throw new ApiError(
+        403,
+        'CsrfTokenInvalid',
+        'The X-CSRF-Token header is missing or does not match the session',
+      );
+    return session.admin;
+  }
+  throw new ApiError(
+    401,
+    'Unauthorized',
+    'Send an API key (Authorization: Bearer <key>) or log in to the console',
+  );
+}
+
+export async function registerManagementApi(app: FastifyInstance, deps: ManagementDeps): Promise<void> {
+  await app.register(
+    async (api) => {
+      await api.register(cookie);
+      api.removeAllContentTypeParsers();
+      api.addContentTypeParser(
+        'application/json',
+        { parseAs: 'string', bodyLimit: 1 << 20 },
+        (_req, body, done) => {
+          if (body === '') return done(null, {});
+          try {
+            done(null, JSON.parse(body as string));
+          } catch {
+            done(new ApiError(400, 'MalformedJson', 'The request body is not valid JSON'), undefined);
+          }
+        },
+      );
+      api.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+      // Bodies are validated as sent (no coercion, no silently dropped fields); query strings and path
+      // parameters arrive as text, so they are coerced to the declared types.
+      const strict = new Ajv({
+        allErrors: false,
+        coerceTypes: false,
+        removeAdditional: false,
+        useDefaults: true,
+      });
+      const coercing = new Ajv({
+        allErrors: false,
+        coerceTypes: true,
+        removeAdditional: false,
+        useDefaults: true,
+      });
+      api.setValidatorCompiler(({ schema, httpPart }) =>
+        (httpPart === 'body' ? strict : coercing).compile(schema),
+      );
+
+      api.addHook('onRequest', async (request, reply) => {
+        if (deps.isSigned(request)) return deps.s3(request, reply);
+        reply.header('cache-control', 'no-store');
+      });
+      api.addHook('preHandler', async (request) => {
+        if (request.routeOptions.config.public) return;
+        request.admin = await authenticate(deps, request);
+      });
+      // Without this, an unknown path under the prefix would fall through to S3's catch-all route.
+      api.all('/*', { config: { public: true }, schema: { hide: true } }, async (request, reply) =>
+        reply
+          .code(404)
+          .send({ error: 'NotFound', message: `No management endpoint ${request.method} ${request.url}` }),
+      );
+      api.setErrorHandler((error: Error & { validation?: unknown; statusCode?: number }, request, reply) => {
+        if (error instanceof ApiError) return reply.code(error.status).send(error.body());
+        if (error instanceof S3Error)
+          return reply.code(error.status).send({ error: error.code, message: error.message });
+        if (error.validation)
+          return reply.code(400).send({ error: 'ValidationError', message: error.message });
+        if (error.statusCode && error.statusCode < 500)
+          return reply.code(error.statusCode).send({ error: 'BadRequest', message: error.message });
+        request.log.error({ err: error }, 'management API failure');
+        return reply
+          .code(500)
+          .send({ error: 'InternalError', message: 'The request failed; the gateway log has details' });
+      });
+
+      registerAuthRoutes(api, deps);
+      registerResourceRoutes(api, deps);
+      api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+        app.swagger(),
+      );
+    },
+    { prefix: API_PREFIX },
+  );
+}

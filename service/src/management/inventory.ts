@@ -1,0 +1,148 @@
+/**
+ * Read-only views for the management API: usage figures, buckets with their sizes, object details.
+ * Mutations go through Store and Multipart so they keep every invariant S3 requests keep.
+ */
+import type { Knex } from 'knex';
+import type { LayoutPart } from '../store/types.js';
+import { ApiError } from './errors.js';
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** Binary multiples with one decimal, as the seed's examples show ("1.0 GB" for 2^30 bytes). */
+export function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+export interface BucketSummary {
+  name: string;
+  region: string;
+  owner: string;
+  owner_id: number | null;
+  owner_access_key: string;
+  created_at: Date;
+  object_count: number;
+  total_size: number;
+  total_size_human: string;
+}
+
+/** Where a blob lives under DATA_DIR (mirrors BlobStore's layout). */
+export const blobPath = (blobId: string) => `blobs/${blobId.slice(0, 2)}/${blobId}`;
+
+export class Inventory {
+  constructor(private readonly db: Knex) {}
+
+  async stats() {
+    const count = async (q: Knex.QueryBuilder) => Number((await q.count({ n: '*' }).first())?.n ?? 0);
+    const storage = await this.db('objects').sum({ total: 'size' }).first();
+    const total = Number(storage?.total ?? 0);
+    return {
+      credentials: await count(this.db('credentials')),
+      buckets: await count(this.db('buckets')),
+      objects: await count(this.db('objects')),
+      total_storage: total,
+      total_storage_human: humanSize(total),
+      active_multipart_uploads: await count(this.db('uploads')),
+      active_presigned_urls: await count(this.db('presigned_urls').where('expires_at', '>', new Date())),
+    };
+  }
+
+  async buckets(filter: { owner?: string; name?: string } = {}): Promise<BucketSummary[]> {
+    const q = this.db('buckets as b')
+      .leftJoin('credentials as c', 'c.access_key', 'b.owner')
+      .select(
+        'b.name',
+        'b.region',
+        'b.owner',
+        'b.created_at',
+        'c.id as owner_id',
+        'c.user_name',
+        this.db.raw('(SELECT count(*) FROM objects o WHERE o.bucket_id = b.id) AS object_count'),
+        this.db.raw('(SELECT coalesce(sum(size), 0) FROM objects o WHERE o.bucket_id = b.id) AS total_size'),
+      )
+      .orderBy('b.name');
+    if (filter.owner) q.where('b.owner', filter.owner);
+    if (filter.name) q.where('b.name', filter.name);
+    const rows = await q;
+    return rows.map((r) => ({
+      name: r.name,
+      region: r.region,
+      owner: r.user_name ?? r.owner,
+      owner_id: r.owner_id === null ? null : Number(r.owner_id),
+      owner_access_key: r.owner,
+      created_at: r.created_at,
+      object_count: Number(r.object_count),
+      total_size: Number(r.total_size),
+      total_size_human: humanSize(Number(r.total_size)),
+    }));
+  }
+
+  async bucket(name: string): Promise<BucketSummary> {
+    const [b] = await this.buckets({ name });
+    if (!b) throw new ApiError(404, 'NoSuchBucket', `The bucket ${name} does not exist`);
+    return b;
+  }
+
+  async object(bucket: string, key: string) {
+    const row = await this.db('objects as o')
+      .join('buckets as b', 'b.id', 'o.bucket_id')
+      .where({ 'b.name': bucket, 'o.key': Buffer.from(key, 'utf8') })
+      .first('o.*');
+    if (!row) throw new ApiError(404, 'NoSuchKey', `The object ${key} does not exist in ${bucket}`);
+    const parts: LayoutPart[] | null = row.layout;
+    const paths = parts ? parts.map((p) => blobPath(p.blobId)) : row.blob_id ? [blobPath(row.blob_id)] : [];
+    const size = Number(row.size);
+    return {
+      key,
+      size,
+      size_human: humanSize(size),
+      content_type: row.content_type ?? 'application/octet-stream',
+      etag: String(row.etag).replace(/"/g, ''),
+      is_multipart: !!parts,
+      // Every PUT makes a new version of the key; its time is both when this content was created and updated.
+      created_at: row.last_modified,
+      updated_at: row.last_modified,
+      part_count: parts?.length ?? 0,
+      metadata: row.user_metadata ?? {},
+      tags: row.tags ?? {},
+      storage_path: paths.length ? paths.join(', ') : 'inline (sealed in Postgres)',
+      encrypted: true,
+    };
+  }
+
+  async uploads(bucket: string) {
+    const rows = await this.db('uploads as u')
+      .join('buckets as b', 'b.id', 'u.bucket_id')
+      .leftJoin('credentials as c', 'c.access_key', 'u.initiator')
+      .where('b.name', bucket)
+      .select(
+        'u.upload_id',
+        'u.key',
+        'u.initiator',
+        'c.user_name',
+        'u.content_type',
+        'u.initiated_at',
+        this.db.raw('(SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id) AS part_count'),
+        this.db.raw(
+          '(SELECT coalesce(sum(size), 0) FROM parts p WHERE p.upload_id = u.upload_id) AS total_size',
+        ),
+      )
+      .orderBy([{ column: 'u.initiated_at' }, { column: 'u.upload_id' }]);
+    return rows.map((r) => ({
+      upload_id: r.upload_id,
+      object_key: (r.key as Buffer).toString('utf8'),
+      initiated_by: r.user_name ?? r.initiator,
+      content_type: r.content_type ?? 'application/octet-stream',
+      initiated_at: r.initiated_at,
+      part_count: Number(r.part_count),
+      total_size: Number(r.total_size),
+      total_size_human: humanSize(Number(r.total_size)),
+    }));
+  }
+}

@@ -1,0 +1,601 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import {
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import knex, { type Knex } from 'knex';
+import * as OTPAuth from 'otpauth';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { managementClient, type Auth } from '../support/management.js';
+import { errorCode, signedFetch } from '../support/signed-fetch.js';
+
+let env: TestEnv;
+let gw: RunningGateway;
+let db: Knex;
+let call: ReturnType<typeof managementClient>;
+const s3For = (accessKeyId: string, secretAccessKey: string, endpoint: string) =>
+  new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  } satisfies S3ClientConfig);
+
+beforeAll(async () => {
+  env = await createTestEnv({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '3' });
+  gw = await startGateway(env.env);
+  db = knex({ client: 'pg', connection: env.pg.url });
+  call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+});
+afterAll(async () => {
+  await db?.destroy();
+  await gw?.close();
+  await env?.stop();
+});
+
+describe('management API authentication', () => {
+  it('refuses no key, a wrong key and a disabled admin, with JSON errors', async () => {
+    expect(await call('GET', '/stats', undefined, {})).toMatchObject({
+      status: 401,
+      body: { error: 'Unauthorized', message: expect.stringContaining('API key') },
+    });
+    expect(await call('GET', '/stats', undefined, { key: 'cfk_not-a-key' })).toMatchObject({
+      status: 401,
+      body: { error: 'InvalidApiKey' },
+    });
+    await db('admins').where({ username: 'admin' }).update({ is_active: false });
+    try {
+      expect(await call('GET', '/stats')).toMatchObject({ status: 403, body: { error: 'AdminDisabled' } });
+      expect(
+        await call('POST', '/auth/login', { username: 'admin', password: env.admin.password }, {}),
+      ).toMatchObject({ status: 403, body: { error: 'AdminDisabled' } });
+    } finally {
+      await db('admins').where({ username: 'admin' }).update({ is_active: true });
+    }
+    expect((await call('GET', '/stats')).status).toBe(200);
+    const viaHeader = await fetch(`${gw.endpoint}/_coffer/api/v1/stats`, {
+      headers: { 'x-api-key': env.admin.apiKey },
+    });
+    expect(viaHeader.status).toBe(200);
+  });
+
+  it('answers unknown endpoints and malformed JSON with JSON errors', async () => {
+    expect(await call('GET', '/nothing-here')).toMatchObject({ status: 404, body: { error: 'NotFound' } });
+    const res = await fetch(`${gw.endpoint}/_coffer/api/v1/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.admin.apiKey}`, 'content-type': 'application/json' },
+      body: '{"user_name":',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'MalformedJson' });
+  });
+
+  it('serves the OpenAPI document that is checked in', async () => {
+    const res = await fetch(`${gw.endpoint}/_coffer/api/v1/openapi.json`);
+    expect(res.status).toBe(200);
+    const served = (await res.json()) as { paths: Record<string, unknown> };
+    const checkedIn = JSON.parse(
+      readFileSync(path.resolve(import.meta.dirname, '../../openapi.json'), 'utf8'),
+    );
+    expect(served, 'run npm run render-openapi').toEqual(checkedIn);
+    expect(Object.keys(served.paths)).toEqual(
+      expect.arrayContaining([
+        '/stats',
+        '/credentials',
+        '/credentials/{id}',
+        '/buckets',
+        '/buckets/{bucket}/uploads',
+        '/presigned-urls',
+      ]),
+    );
+  });
+});
+
+describe('credentials', () => {
+  it('creates with a generated or custom key, shows the secret once, validates input', async () => {
+    const gen = await call('POST', '/credentials', { user_name: 'backup-bot' });
+    expect(gen.status).toBe(201);
+    expect(gen.body).toMatchObject({
+      user_name: 'backup-bot',
+      is_active: true,
+      access_key: expect.stringMatching(/^AKIA[A-Z2-7]{16}$/),
+    });
+    expect(String(gen.body.secret_key)).toHaveLength(40);
+    const custom = await call('POST', '/credentials', {
+      access_key: 'CUSTOMKEY123',
+      secret_key: 'custom-secret-123456',
+    });
+    expect(custom.body).toMatchObject({
+      access_key: 'CUSTOMKEY123',
+      secret_key: 'custom-secret-123456',
+      user_name: null,
+    });
+
+    const one = await call('GET', `/credentials/${gen.body.id}`);
+    expect(one.body).toMatchObject({ id: gen.body.id, bucket_count: 0, buckets: [] });
+    expect(one.body).not.toHaveProperty('secret_key');
+    const all = await call('GET', '/credentials');
+    expect((all.body.credentials as Array<Record<string, unknown>>).map((c) => c.access_key)).toEqual(
+      expect.arrayContaining([env.creds[0]!.accessKeyId, 'CUSTOMKEY123']),
+    );
+    expect(JSON.stringify(all.body)).not.toContain('custom-secret-123456');
+
+    expect(await call('POST', '/credentials', { access_key: 'CUSTOMKEY123' })).toMatchObject({
+      status: 409,
+      body: { error: 'CredentialAlreadyExists' },
+    });
+    for (const bad of [
+      { access_key: 'a b' },
+      { secret_key: 'short' },
+      { user_name: 'x'.repeat(129) },
+      { extra: 1, user_name: 3 },
+    ])
+      expect(await call('POST', '/credentials', bad)).toMatchObject({
+        status: 400,
+        body: { error: 'ValidationError' },
+      });
+    expect(await call('GET', '/credentials/0')).toMatchObject({
+      status: 400,
+      body: { error: 'ValidationError' },
+    });
+    expect(await call('GET', '/credentials/abc')).toMatchObject({ status: 400 });
+    expect(await call('GET', '/credentials/99999')).toMatchObject({
+      status: 404,
+      body: { error: 'CredentialNotFound' },
+    });
+    expect(await call('PATCH', `/credentials/${gen.body.id}`, {})).toMatchObject({ status: 400 });
+  });
+
+  it('disabling takes effect on the very next S3 request, and enabling restores it', async () => {
+    const c = await call('POST', '/credentials', { user_name: 'flaky' });
+    const cred = { accessKeyId: String(c.body.access_key), secretAccessKey: String(c.body.secret_key) };
+    expect((await signedFetch(gw.endpoint, cred, { path: '/' })).status).toBe(200);
+    expect(
+      await call('PATCH', `/credentials/${c.body.id}`, { is_active: false, user_name: 'flaky (off)' }),
+    ).toMatchObject({
+      status: 200,
+      body: {
+        message: 'Operation completed successfully',
+        credential: { is_active: false, user_name: 'flaky (off)' },
+      },
+    });
+    const refused = await signedFetch(gw.endpoint, cred, { path: '/' });
+    expect(refused.status).toBe(403);
+    expect(errorCode(refused.text)).toBe('InvalidAccessKeyId');
+    await call('PATCH', `/credentials/${c.body.id}`, { is_active: true });
+    expect((await signedFetch(gw.endpoint, cred, { path: '/' })).status).toBe(200);
+  });
+
+  it('refuses to delete a credential that owns buckets unless they are transferred', async () => {
+    const a = await call('POST', '/credentials', { user_name: 'leaver' });
+    const b = await call('POST', '/credentials', { user_name: 'heir' });
+    expect((await call('POST', '/buckets', { name: 'leaver-data', owner_id: a.body.id })).status).toBe(201);
+    const s3 = s3For(String(a.body.access_key), String(a.body.secret_key), gw.endpoint);
+    await s3.send(new PutObjectCommand({ Bucket: 'leaver-data', Key: 'keep.txt', Body: 'keep me' }));
+    expect(await call('DELETE', `/credentials/${a.body.id}`)).toMatchObject({
+      status: 409,
+      body: { error: 'CredentialOwnsBuckets', message: expect.stringContaining('leaver-data') },
+    });
+    expect(await call('DELETE', `/credentials/${a.body.id}?transfer_to=${a.body.id}`)).toMatchObject({
+      status: 400,
+    });
+    expect(await call('DELETE', `/credentials/${a.body.id}?transfer_to=${b.body.id}`)).toMatchObject({
+      status: 200,
+      body: { transferred_buckets: ['leaver-data'] },
+    });
+    expect(await call('GET', `/credentials/${b.body.id}`)).toMatchObject({
+      body: {
+        bucket_count: 1,
+        buckets: [{ name: 'leaver-data', object_count: 1, total_size: 7, owner: 'heir' }],
+      },
+    });
+    const heir = s3For(String(b.body.access_key), String(b.body.secret_key), gw.endpoint);
+    const got = await heir.send(new GetObjectCommand({ Bucket: 'leaver-data', Key: 'keep.txt' }));
+    expect(await got.Body!.transformToString()).toBe('keep me');
+    expect(
+      (
+        await signedFetch(
+          gw.endpoint,
+          { accessKeyId: String(a.body.access_key), secretAccessKey: String(a.body.secret_key) },
+          { path: '/' },
+        )
+      ).status,
+    ).toBe(403);
+    const lone = await call('POST', '/credentials', {});
+    expect(await call('DELETE', `/credentials/${lone.body.id}`)).toMatchObject({ status: 200 });
+  });
+});
+
+describe('buckets, objects and uploads', () => {
+  let ownerId: number;
+  let s3: S3Client;
+  beforeAll(async () => {
+    const owner = await call('POST', '/credentials', { user_name: 'photos-owner' });
+    ownerId = Number(owner.body.id);
+    s3 = s3For(String(owner.body.access_key), String(owner.body.secret_key), gw.endpoint);
+  });
+
+  it('creates buckets with S3 naming rules and lists them with sizes', async () => {
+    expect(await call('POST', '/buckets', { name: 'photos', owner_id: ownerId })).toMatchObject({
+      status: 201,
+      body: {
+        name: 'photos',
+        region: 'us-east-1',
+        owner: 'photos-owner',
+        owner_id: ownerId,
+        object_count: 0,
+        total_size: 0,
+        total_size_human: '0 B',
+      },
+    });
+    expect(await call('POST', '/buckets', { name: 'photos', owner_id: ownerId })).toMatchObject({
+      status: 409,
+    });
+    for (const name of ['Bad_Name', 'ab', 'x'.repeat(64), '192.168.1.1', '-dash', 'a..b'])
+      expect((await call('POST', '/buckets', { name, owner_id: ownerId })).status, name).toBe(400);
+    expect(await call('POST', '/buckets', { name: 'no-owner' })).toMatchObject({
+      status: 400,
+      body: { error: 'ValidationError' },
+    });
+    expect(await call('POST', '/buckets', { name: 'ghost-owner', owner_id: 99999 })).toMatchObject({
+      status: 404,
+    });
+    expect(
+      await call('POST', '/buckets', { name: 'elsewhere', owner_id: ownerId, region: 'eu-west-1' }),
+    ).toMatchObject({
+      status: 400,
+      body: { error: 'InvalidRegion' },
+    });
+
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'photos',
+        Key: '2024/a.jpg',
+        Body: Buffer.alloc(1000, 1),
+        ContentType: 'image/jpeg',
+        Metadata: { camera: 'x100' },
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'photos', Key: '2024/b.jpg', Body: Buffer.alloc(300 * 1024, 2) }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'photos', Key: 'readme.txt', Body: 'hello' }));
+    const list = await call('GET', '/buckets');
+    expect(
+      (list.body.buckets as unknown[]).find((b) => (b as { name: string }).name === 'photos'),
+    ).toMatchObject({
+      object_count: 3,
+      total_size: 1000 + 300 * 1024 + 5,
+      total_size_human: '301.0 KB',
+      created_at: expect.any(String),
+    });
+    const stats = await call('GET', '/stats');
+    expect(stats.body).toMatchObject({
+      credentials: expect.any(Number),
+      buckets: expect.any(Number),
+      objects: expect.any(Number),
+      total_storage: expect.any(Number),
+      total_storage_human: expect.any(String),
+      active_multipart_uploads: 0,
+      active_presigned_urls: expect.any(Number),
+    });
+    expect(stats.body.objects).toBeGreaterThanOrEqual(3);
+  });
+
+  it('pages bucket details, lists by prefix like folders, and validates listing parameters', async () => {
+    const p1 = await call('GET', '/buckets/photos?max-keys=2');
+    expect(p1.body).toMatchObject({
+      name: 'photos',
+      object_count: 3,
+      is_truncated: true,
+      next_marker: '2024/b.jpg',
+    });
+    expect((p1.body.objects as Array<{ key: string }>).map((o) => o.key)).toEqual([
+      '2024/a.jpg',
+      '2024/b.jpg',
+    ]);
+    const p2 = await call('GET', '/buckets/photos?max-keys=2&marker=2024%2Fb.jpg');
+    expect(p2.body).toMatchObject({
+      is_truncated: false,
+      next_marker: null,
+      objects: [{ key: 'readme.txt', size: 5, size_human: '5 B' }],
+    });
+    const folders = await call('GET', '/buckets/photos/objects?delimiter=/');
+    expect(folders.body).toMatchObject({ common_prefixes: ['2024/'], objects: [{ key: 'readme.txt' }] });
+    const inFolder = await call('GET', '/buckets/photos/objects?prefix=2024%2F&delimiter=/');
+    expect(
+      (inFolder.body.objects as Array<{ key: string; content_type: string }>).map((o) => [
+        o.key,
+        o.content_type,
+      ]),
+    ).toEqual([
+      ['2024/a.jpg', 'image/jpeg'],
+      ['2024/b.jpg', 'application/octet-stream'],
+    ]);
+    for (const q of ['max-keys=0', 'max-keys=1001', 'max-keys=abc', 'delimiter=ab', 'unknown=1'])
+      expect((await call('GET', `/buckets/photos/objects?${q}`)).status, q).toBe(400);
+    expect(await call('GET', '/buckets/no-such-bucket')).toMatchObject({
+      status: 404,
+      body: { error: 'NoSuchBucket' },
+    });
+    expect((await call('GET', '/buckets/BAD_NAME')).status).toBe(400);
+  });
+
+  it('shows object details with metadata and where the sealed data lives, and deletes', async () => {
+    const d = await call('GET', '/buckets/photos/objects/2024/a.jpg');
+    expect(d.body).toMatchObject({
+      key: '2024/a.jpg',
+      size: 1000,
+      size_human: '1000 B',
+      content_type: 'image/jpeg',
+      etag: expect.stringMatching(/^[0-9a-f]{32}$/),
+      is_multipart: false,
+      part_count: 0,
+      metadata: { camera: 'x100' },
+      storage_path: 'inline (sealed in Postgres)',
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
+    const big = await call('GET', '/buckets/photos/objects/2024/b.jpg');
+    expect(big.body.storage_path).toMatch(/^blobs\/[0-9a-f]{2}\/[0-9a-f]+$/);
+    expect(statSync(path.join(env.env.DATA_DIR!, String(big.body.storage_path))).size).toBeGreaterThan(
+      300 * 1024,
+    );
+    expect(await call('GET', '/buckets/photos/objects/nope.txt')).toMatchObject({
+      status: 404,
+      body: { error: 'NoSuchKey' },
+    });
+    expect(await call('GET', `/buckets/photos/objects/${'k'.repeat(1025)}`)).toMatchObject({ status: 400 });
+
+    expect(
+      await call('POST', '/buckets/photos/delete', { keys: ['readme.txt', 'missing.txt'] }),
+    ).toMatchObject({
+      status: 200,
+      body: { deleted: expect.arrayContaining(['readme.txt']) },
+    });
+    expect(await call('POST', '/buckets/photos/delete', { keys: [] })).toMatchObject({ status: 400 });
+    expect(await call('POST', '/buckets/photos/delete', { keys: ['x'.repeat(1025)] })).toMatchObject({
+      status: 400,
+    });
+    expect(await call('DELETE', '/buckets/photos/objects/2024/a.jpg')).toMatchObject({ status: 200 });
+    expect((await call('GET', '/buckets/photos')).body).toMatchObject({ object_count: 1 });
+    expect(await call('DELETE', '/buckets/photos')).toMatchObject({
+      status: 409,
+      body: { error: 'BucketNotEmpty' },
+    });
+  });
+
+  it('lists multipart uploads in progress and aborts them', async () => {
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'photos', Key: 'video.mp4', ContentType: 'video/mp4' }),
+    );
+    await s3.send(
+      new UploadPartCommand({
+        Bucket: 'photos',
+        Key: 'video.mp4',
+        UploadId,
+        PartNumber: 1,
+        Body: Buffer.alloc(5 * 1024 * 1024, 7),
+      }),
+    );
+    const u = await call('GET', '/buckets/photos/uploads');
+    expect(u.body.uploads).toEqual([
+      {
+        upload_id: UploadId,
+        object_key: 'video.mp4',
+        initiated_by: 'photos-owner',
+        content_type: 'video/mp4',
+        initiated_at: expect.any(String),
+        part_count: 1,
+        total_size: 5 * 1024 * 1024,
+        total_size_human: '5.0 MB',
+      },
+    ]);
+    expect((await call('GET', '/stats')).body.active_multipart_uploads).toBe(1);
+    expect(await call('DELETE', `/buckets/photos/uploads/${UploadId}`)).toMatchObject({ status: 200 });
+    expect((await call('GET', '/buckets/photos/uploads')).body.uploads).toEqual([]);
+    expect(await call('DELETE', `/buckets/photos/uploads/${UploadId}`)).toMatchObject({
+      status: 404,
+      body: { error: 'NoSuchUpload' },
+    });
+  });
+});
+
+describe('presigned URLs', () => {
+  let access: string;
+  beforeAll(async () => {
+    const owner = await call('POST', '/credentials', { user_name: 'sharer' });
+    access = String(owner.body.access_key);
+    await call('POST', '/buckets', { name: 'shared', owner_id: owner.body.id });
+  });
+  const presign = (method: string, key: string, expires_in = 600, access_key = access) =>
+    call('POST', '/presigned-urls', {
+      bucket_name: 'shared',
+      object_key: key,
+      method,
+      expires_in,
+      access_key,
+    });
+
+  it('generates PUT, GET and DELETE URLs that work with plain HTTP requests', async () => {
+    const put = await presign('PUT', 'docs/report q3.pdf');
+    expect(put.status).toBe(201);
+    expect(String(put.body.url)).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\/shared\/docs\/report%20q3\.pdf\?X-Amz-Algorithm=AWS4-HMAC-SHA256&/,
+    );
+    expect((await fetch(String(put.body.url), { method: 'PUT', body: 'quarterly numbers' })).status).toBe(
+      200,
+    );
+    const get = await presign('GET', 'docs/report q3.pdf');
+    const res = await fetch(String(get.body.url));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('quarterly numbers');
+    const active = await call('GET', '/presigned-urls');
+    expect(active.body.urls).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          bucket_name: 'shared',
+          object_key: 'docs/report q3.pdf',
+          method: 'GET',
+          access_key: access,
+        }),
+      ]),
+    );
+    expect((await call('GET', '/stats')).body.active_presigned_urls).toBeGreaterThanOrEqual(2);
+    const del = await presign('DELETE', 'docs/report q3.pdf');
+    expect((await fetch(String(del.body.url), { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(String(get.body.url))).status).toBe(404);
+  });
+
+  it('stops working after expiry', async () => {
+    await fetch(String((await presign('PUT', 'brief.txt')).body.url), { method: 'PUT', body: 'short-lived' });
+    const url = String((await presign('GET', 'brief.txt', 1)).body.url);
+    expect((await fetch(url)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const late = await fetch(url);
+    expect(late.status).toBe(403);
+    expect(errorCode(await late.text())).toBe('AccessDenied');
+  });
+
+  it('validates method, expiry, key and signer', async () => {
+    expect((await presign('POST', 'a')).status).toBe(400);
+    expect((await presign('GET', 'a', 0)).status).toBe(400);
+    expect((await presign('GET', 'a', 604801)).status).toBe(400);
+    expect((await presign('GET', 'k'.repeat(1025))).status).toBe(400);
+    expect(await presign('GET', 'a', 60, 'NOSUCHKEY000')).toMatchObject({
+      status: 404,
+      body: { error: 'CredentialNotFound' },
+    });
+    expect(await presign('GET', 'a', 60, env.creds[0]!.accessKeyId)).toMatchObject({
+      status: 409,
+      body: { error: 'NotBucketOwner' },
+    });
+    expect(
+      await call('POST', '/presigned-urls', {
+        bucket_name: 'nope-bucket',
+        object_key: 'a',
+        access_key: access,
+      }),
+    ).toMatchObject({ status: 404 });
+  });
+});
+
+describe('console sessions, TOTP and lockout', () => {
+  let session: Auth;
+  const cookieOf = (headers: Headers) => headers.getSetCookie().find((c) => c.startsWith('coffer_session='))!;
+
+  it('logs in with a password and sets an httpOnly, Secure, SameSite=Strict cookie; mutations need the CSRF token', async () => {
+    expect(
+      await call('POST', '/auth/login', { username: 'admin', password: 'wrong-password' }, {}),
+    ).toMatchObject({
+      status: 401,
+      body: { error: 'InvalidCredentials', message: 'Login was unsuccessful' },
+    });
+    expect(await call('POST', '/auth/login', { username: 'nobody', password: 'x' }, {})).toMatchObject({
+      status: 401,
+      body: { error: 'InvalidCredentials' },
+    });
+    const ok = await call('POST', '/auth/login', { username: 'admin', password: env.admin.password }, {});
+    expect(ok.status).toBe(200);
+    const cookie = cookieOf(ok.headers);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/Secure/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/_coffer/);
+    expect(cookie).toMatch(/Expires=/);
+    session = { cookie: cookie.split(';')[0], csrf: String(ok.body.csrf_token) };
+    expect((await call('GET', '/stats', undefined, { cookie: session.cookie })).status).toBe(200);
+    expect(
+      await call('POST', '/credentials', { user_name: 'csrf' }, { cookie: session.cookie }),
+    ).toMatchObject({
+      status: 403,
+      body: { error: 'CsrfTokenInvalid' },
+    });
+    expect(
+      await call('POST', '/credentials', { user_name: 'csrf' }, { cookie: session.cookie, csrf: 'forged' }),
+    ).toMatchObject({ status: 403 });
+    expect((await call('POST', '/credentials', { user_name: 'via-console' }, session)).status).toBe(201);
+  });
+
+  it('enrolls TOTP (otpauth URI and QR code), then asks for a code at login and refuses a replayed one', async () => {
+    const e = await call('POST', '/auth/totp/enroll', undefined, session);
+    expect(e.status).toBe(200);
+    expect(String(e.body.otpauth_uri)).toMatch(/^otpauth:\/\/totp\/Coffer:admin\?.*secret=[A-Z2-7]+/);
+    expect(String(e.body.qr_svg)).toMatch(/^<svg/);
+    const totp = new OTPAuth.TOTP({
+      secret: OTPAuth.Secret.fromBase32(String(e.body.secret)),
+      digits: 6,
+      period: 30,
+    });
+    expect(
+      await call(
+        'POST',
+        '/auth/totp/confirm',
+        { code: '000000' === totp.generate() ? '111111' : '000000' },
+        session,
+      ),
+    ).toMatchObject({
+      status: 400,
+      body: { error: 'InvalidTotp' },
+    });
+    const used = totp.generate();
+    expect((await call('POST', '/auth/totp/confirm', { code: used }, session)).status).toBe(200);
+
+    expect(
+      await call('POST', '/auth/login', { username: 'admin', password: env.admin.password }, {}),
+    ).toMatchObject({
+      status: 401,
+      body: { error: 'TotpRequired' },
+    });
+    expect(
+      await call(
+        'POST',
+        '/auth/login',
+        { username: 'admin', password: env.admin.password, totp_code: used },
+        {},
+      ),
+    ).toMatchObject({
+      status: 401,
+      body: { error: 'InvalidCredentials' },
+    });
+    const next = totp.generate({ timestamp: Date.now() + 30_000 });
+    const ok = await call(
+      'POST',
+      '/auth/login',
+      { username: 'admin', password: env.admin.password, totp_code: next },
+      {},
+    );
+    expect(ok).toMatchObject({ status: 200, body: { username: 'admin', totp_enabled: true } });
+    // The API key keeps working without a code: it is a separate, revocable credential.
+    expect((await call('GET', '/stats')).status).toBe(200);
+    expect((await call('POST', '/auth/logout', undefined, session)).status).toBe(200);
+    expect(await call('GET', '/stats', undefined, { cookie: session.cookie })).toMatchObject({
+      status: 401,
+      body: { error: 'SessionExpired' },
+    });
+  });
+
+  it('locks the account after repeated failures with the structured LoginBlocked error, then lets it in again', async () => {
+    await db('admins').where({ username: 'admin' }).update({ totp_enabled: false, failed_logins: 0 });
+    const attempt = (password: string) => call('POST', '/auth/login', { username: 'admin', password }, {});
+    expect((await attempt('bad-1')).status).toBe(401);
+    expect((await attempt('bad-2')).status).toBe(401);
+    const third = await attempt('bad-3');
+    expect(third.status).toBe(429);
+    expect(third.body).toEqual({
+      error: 'LoginBlocked',
+      message: 'Login was unsuccessful',
+      restriction_state: expect.stringMatching(/^locked until \d{4}-\d{2}-\d{2}T.* after 3 failed attempts$/),
+    });
+    expect(await attempt(env.admin.password)).toMatchObject({ status: 429, body: { error: 'LoginBlocked' } });
+    await new Promise((r) => setTimeout(r, 3100));
+    expect((await attempt(env.admin.password)).status).toBe(200);
+  });
+});
