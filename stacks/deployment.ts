@@ -7,8 +7,10 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { DeploymentConfig } from './config.js';
+import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/management/admin-store.js';
+import { hashPassword } from '../service/src/management/password.js';
 import { createPki } from './pki.js';
-import { SECRET_FILES, topology, type HealthcheckSpec, type Topology } from './topology.js';
+import { ADMIN_USERNAME, SECRET_FILES, topology, type HealthcheckSpec, type Topology } from './topology.js';
 
 export type SecretName = keyof typeof SECRET_FILES;
 
@@ -20,6 +22,14 @@ export interface ExistingSecrets {
   /** The gateway's credentials file: a JSON array of {client_id, client_secret, user_name}. */
   credentialsJson?: pulumi.Input<string>;
   ca?: { keyPem: pulumi.Input<string>; certPem: string };
+  /** The admin secret file's content, with the plaintext the operator logs in with where known. */
+  admin?: { json: pulumi.Input<string>; password?: pulumi.Input<string>; apiKey?: pulumi.Input<string> };
+}
+
+export interface ConsoleLogin {
+  username: string;
+  password: string;
+  managementApiKey: string;
 }
 
 export interface CofferDeploymentArgs {
@@ -51,6 +61,8 @@ export class CofferDeployment extends pulumi.ComponentResource {
   readonly endpoint: pulumi.Output<string>;
   readonly rootCaPem: pulumi.Output<string>;
   readonly credentials: pulumi.Output<S3Credential[]>;
+  /** The console's first admin and the management API key (secret); unknown when carried over without plaintext. */
+  readonly consoleLogin: pulumi.Output<ConsoleLogin | undefined>;
   readonly topology: Topology;
   readonly containers: Record<string, docker.Container>;
   /** What each container finds under /run/secrets, by secret name; every value a Pulumi secret. */
@@ -82,7 +94,9 @@ export class CofferDeployment extends pulumi.ComponentResource {
       },
       this,
     );
-    const secrets = this.secretValues(existing, pki.serverCertPem, pki.serverKeyPem);
+    const admin = this.adminIdentity(existing);
+    this.consoleLogin = admin.login;
+    const secrets = this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem);
     this.secretFiles = secrets;
 
     const network = new docker.Network(
@@ -164,9 +178,51 @@ export class CofferDeployment extends pulumi.ComponentResource {
     });
   }
 
+  /** The first admin, as setup-credentials makes it: a random password and API key, only digests uploaded. */
+  private adminIdentity(existing: ExistingSecrets): {
+    json: pulumi.Output<string>;
+    login: pulumi.Output<ConsoleLogin | undefined>;
+  } {
+    if (existing.admin) {
+      const { json, password, apiKey } = existing.admin;
+      const login =
+        password && apiKey
+          ? pulumi
+              .all([password, apiKey])
+              .apply(([p, k]) => ({ username: ADMIN_USERNAME, password: p, managementApiKey: k }))
+          : pulumi.output(undefined);
+      return { json: pulumi.secret(json), login: pulumi.secret(login) };
+    }
+    const password = new random.RandomPassword(
+      'admin-password',
+      { length: 24, special: false },
+      { parent: this },
+    ).result;
+    const key = new random.RandomPassword(
+      'management-api-key',
+      { length: 32, special: false },
+      { parent: this },
+    ).result;
+    // A stored salt keeps the hash, and so the gateway container, unchanged from one `pulumi up` to the next.
+    const salt = new random.RandomBytes('admin-password-salt', { length: 16 }, { parent: this }).hex;
+    const apiKey = key.apply((k) => API_KEY_PREFIX + k);
+    const json = pulumi.all([password, apiKey, salt]).apply(async ([p, k, s]) =>
+      JSON.stringify({
+        username: ADMIN_USERNAME,
+        password_hash: await hashPassword(p, Buffer.from(s, 'hex')),
+        api_key_sha256: apiKeyDigest(k),
+      }),
+    );
+    const login = pulumi
+      .all([password, apiKey])
+      .apply(([p, k]) => ({ username: ADMIN_USERNAME, password: p, managementApiKey: k }));
+    return { json: pulumi.secret(json), login: pulumi.secret(login) };
+  }
+
   /** Every value a container receives under /run/secrets, each a Pulumi secret. */
   private secretValues(
     existing: ExistingSecrets,
+    adminJson: pulumi.Output<string>,
     serverCertPem: pulumi.Output<string>,
     serverKeyPem: pulumi.Output<string>,
   ): Record<SecretName, pulumi.Output<string>> {
@@ -205,6 +261,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       ),
       credentials_json: pulumi.secret(credentialsJson),
       master_key: pulumi.secret(pulumi.output(masterKey).apply((k) => k.trim() + '\n')),
+      admin_json: adminJson,
       // Public, but delivered like the rest: everything under /run/secrets is handled as a secret.
       server_crt: pulumi.secret(serverCertPem),
       server_key: serverKeyPem,

@@ -16,6 +16,9 @@ const FILES = {
   postgresPassword: path.basename(SECRET_FILES.postgres_password),
   masterKey: path.basename(SECRET_FILES.master_key),
   credentialsJson: path.basename(SECRET_FILES.credentials_json),
+  adminJson: path.basename(SECRET_FILES.admin_json),
+  adminPassword: 'admin_password.txt',
+  managementApiKey: 'management_api_key.txt',
   caKey: 'ca.key',
   caCert: 'root.crt',
 } as const;
@@ -61,5 +64,13 @@ export function existingSecrets(config: DeploymentConfig, baseDir: string): Exis
     masterKey: secret(config.masterKey ?? dir?.masterKey),
     credentialsJson: secret(credentialsJson),
     ca: dir?.caKey && dir.caCert ? { keyPem: pulumi.secret(dir.caKey), certPem: dir.caCert } : undefined,
+    // Deployments made before the console existed have no admin file; the stack then creates one.
+    admin: dir?.adminJson
+      ? {
+          json: pulumi.secret(dir.adminJson.trim()),
+          password: secret(dir.adminPassword),
+          apiKey: secret(dir.managementApiKey),
+        }
+      : undefined,
   };
 }

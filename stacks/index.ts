@@ -16,3 +16,4 @@ const deployment = new CofferDeployment('coffer', {
 export const endpoint = deployment.endpoint;
 export const rootCaPem = deployment.rootCaPem;
 export const credentials = deployment.credentials;
+export const consoleLogin = deployment.consoleLogin;

@@ -73,11 +73,16 @@ export const SECRET_FILES = {
   database_url: 'secrets/database_url.txt',
   credentials_json: 'secrets/credentials_json.txt',
   master_key: 'secrets/master_key.txt',
+  /** The first admin: username, scrypt password hash and the management API key's SHA-256. */
+  admin_json: 'secrets/admin_json.txt',
   server_crt: 'secrets/server.crt',
   server_key: 'secrets/server.key',
 } as const;
 
 export const GATEWAY_PORT = 3000;
+
+/** The first admin setup-credentials (or the Pulumi stack) creates. */
+export const ADMIN_USERNAME = 'admin';
 
 export function topology(options: Partial<TopologyOptions> = {}): Topology {
   const o = { ...DEFAULT_OPTIONS, ...options };
@@ -123,12 +128,18 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           DATABASE_URL_FILE: '/run/secrets/database_url',
           CREDENTIALS_FILE: '/run/secrets/credentials_json',
           MASTER_KEY_FILE: '/run/secrets/master_key',
+          ADMIN_FILE: '/run/secrets/admin_json',
           S3_REGION: o.region,
           S3_DOMAIN: o.domain,
           ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
           LOG_LEVEL: 'info',
         },
-        secrets: [{ name: 'database_url' }, { name: 'credentials_json' }, { name: 'master_key' }],
+        secrets: [
+          { name: 'database_url' },
+          { name: 'credentials_json' },
+          { name: 'master_key' },
+          { name: 'admin_json' },
+        ],
         volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
         tmpfs: ['/run/coffer'],
         ports: [],

@@ -97,6 +97,9 @@ async function stageGateway(): Promise<string> {
   }
   await rm(path.join(app, 'dist'), { recursive: true, force: true });
   await cp(path.join(ROOT, 'service/dist'), path.join(app, 'dist'), { recursive: true });
+  // The console's static files sit beside dist/, where the compiled gateway looks for them.
+  await rm(path.join(app, 'console'), { recursive: true, force: true });
+  await cp(path.join(ROOT, 'service/console'), path.join(app, 'console'), { recursive: true });
   await cp(path.join(ROOT, 'service/Dockerfile'), path.join(stage, 'Dockerfile'));
   await rm(path.join(stage, 'docker'), { recursive: true, force: true });
   await cp(path.join(ROOT, 'service/docker'), path.join(stage, 'docker'), { recursive: true });

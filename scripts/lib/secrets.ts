@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
-import { SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
+import { ADMIN_USERNAME, SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
+import { apiKeyDigest, newApiKey } from '../../service/src/management/admin-store.js';
+import { hashPassword } from '../../service/src/management/password.js';
 import { fail, step } from './exec.js';
 
 export interface SetupOptions {
@@ -20,6 +22,12 @@ export interface SetupResult {
 }
 
 export const CA_FILES = { key: 'secrets/ca.key', cert: 'secrets/root.crt' } as const;
+
+/** Host-only plaintext for the operator; the gateway receives only their digests (admin_json). */
+export const ADMIN_FILES = {
+  password: 'secrets/admin_password.txt',
+  apiKey: 'secrets/management_api_key.txt',
+} as const;
 
 export interface S3CredentialEntry {
   client_id: string;
@@ -83,6 +91,25 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
       },
     ];
     await write(SECRET_FILES.credentials_json, JSON.stringify(creds, null, 2) + '\n');
+  }
+  if (
+    want(SECRET_FILES.admin_json) ||
+    !existsSync(abs(ADMIN_FILES.password)) ||
+    !existsSync(abs(ADMIN_FILES.apiKey))
+  ) {
+    const password = token(18);
+    const apiKey = newApiKey();
+    await write(ADMIN_FILES.password, password + '\n');
+    await write(ADMIN_FILES.apiKey, apiKey + '\n');
+    await write(
+      SECRET_FILES.admin_json,
+      JSON.stringify({
+        username: ADMIN_USERNAME,
+        password_hash: await hashPassword(password),
+        api_key_sha256: apiKeyDigest(apiKey),
+      }) + '\n',
+    );
+    result.kept = result.kept.filter((k) => k !== SECRET_FILES.admin_json);
   }
   if (want(CA_FILES.key) || !existsSync(abs(CA_FILES.cert))) {
     step('generating a root CA');
@@ -181,6 +208,11 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
       {
         note: 'Human-readable backup of Coffer secrets; Docker does not read this file. Keep it encrypted (gpg -c credentials.json).',
         s3_credentials: creds,
+        console: {
+          username: ADMIN_USERNAME,
+          password: (await readFile(abs(ADMIN_FILES.password), 'utf8')).trim(),
+          management_api_key: (await readFile(abs(ADMIN_FILES.apiKey), 'utf8')).trim(),
+        },
         master_key: (await readFile(abs(SECRET_FILES.master_key), 'utf8')).trim(),
         warning: 'Losing the master key loses every stored object.',
       },

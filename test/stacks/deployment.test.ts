@@ -10,6 +10,8 @@ import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { parseDeploymentConfig, StackConfigError, type RawConfig } from '../../stacks/config.js';
 import { CofferDeployment } from '../../stacks/deployment.js';
 import { existingSecrets, ExistingSecretsError } from '../../stacks/existing-secrets.js';
+import { apiKeyDigest } from '../../service/src/management/admin-store.js';
+import { verifyPassword } from '../../service/src/management/password.js';
 import { SECRET_FILES, topology } from '../../stacks/topology.js';
 import { installMocks, resolve, type MockRecorder } from '../support/pulumi-mocks.js';
 
@@ -109,6 +111,17 @@ describe('the Pulumi program declares the topology', () => {
       { client_id: creds[0]!.accessKeyId, client_secret: creds[0]!.secretAccessKey, user_name: 'admin' },
     ]);
     expect(uploaded('gateway', 'master_key')).toBe('ab'.repeat(32) + '\n');
+    // The gateway gets only digests of the admin password and API key; the plaintext is a secret output.
+    const login = await resolve(d.consoleLogin);
+    expect(await pulumi.isSecret(d.consoleLogin)).toBe(true);
+    const admin = JSON.parse(uploaded('gateway', 'admin_json'));
+    expect(admin).toEqual({
+      username: 'admin',
+      password_hash: expect.stringMatching(/^scrypt\$/),
+      api_key_sha256: apiKeyDigest(login!.managementApiKey),
+    });
+    expect(await verifyPassword(login!.password, admin.password_hash)).toBe(true);
+    expect(uploaded('gateway', 'admin_json')).not.toContain(login!.password);
     const password = uploaded('postgres', 'postgres_password');
     expect(uploaded('gateway', 'database_url')).toBe(`postgres://coffer:${password}@postgres:5432/coffer`);
     // Random secrets and private keys are declared secret outputs, so the engine encrypts them in state.
@@ -213,6 +226,12 @@ describe('moving a compose deployment to Pulumi', () => {
       creds.map((c) => ({ accessKeyId: c.client_id, secretAccessKey: c.client_secret })),
     );
     expect(await resolve(d.rootCaPem)).toBe(file('secrets/root.crt'));
+    expect(uploaded('gateway', 'admin_json')).toBe(file(SECRET_FILES.admin_json).trim());
+    expect(await resolve(d.consoleLogin)).toEqual({
+      username: 'admin',
+      password: file('secrets/admin_password.txt').trim(),
+      managementApiKey: file('secrets/management_api_key.txt').trim(),
+    });
     // No new CA: the server certificate is signed by the one clients already trust.
     expect(mocks.records.some((r) => r.type === TYPES.privateKey && r.name === 'root-ca-key')).toBe(false);
     const cert = mocks.find(TYPES.locallySignedCert, 'server-cert').props;

@@ -16,8 +16,8 @@ function derive(password: string, salt: Buffer, o: ScryptOptions, length: number
   );
 }
 
-export async function hashPassword(password: string): Promise<string> {
-  const salt = randomBytes(16);
+/** A salt may be given so a declarative tool (Pulumi) gets the same hash on every run. */
+export async function hashPassword(password: string, salt: Buffer = randomBytes(16)): Promise<string> {
   const key = await derive(password, salt, COST, KEY_LENGTH);
   return `scrypt$${COST.N}$${COST.r}$${COST.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
