@@ -3,7 +3,9 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '.coffer-dev/**', '.coffer-build/**', 'test-artifacts/**'] },
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', '.coffer-dev/**', '.coffer-build/**', 'test-artifacts/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { files: ['service/console/**/*.js'], languageOptions: { globals: globals.browser } },
