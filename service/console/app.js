@@ -12,7 +12,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat())
+  for (const c of children.flat(Infinity))
     if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
@@ -331,7 +331,9 @@ async function bucketsPage(params) {
         { name: 'owner_id', required: true },
         credentials
           .filter((c) => c.is_active)
-          .map((c) => h('option', { value: c.id }, `${c.user_name ?? c.access_key} (${c.access_key})`)),
+          .map((c) =>
+            h('option', { value: c.id }, c.user_name ? `${c.user_name} (${c.access_key})` : c.access_key),
+          ),
       ),
     ),
     h('button', { type: 'submit' }, 'Create bucket'),
@@ -726,7 +728,11 @@ const PAGES = {
   account: accountPage,
 };
 
+// A slow page must not overwrite the one navigated to after it: only the newest render may paint.
+let generation = 0;
+
 async function render() {
+  const mine = ++generation;
   const top = document.getElementById('top');
   if (!session) {
     try {
@@ -742,9 +748,11 @@ async function render() {
   const { page, params } = route();
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === page);
   try {
-    main.replaceChildren(...[await (PAGES[page] ?? dashboard)(params)].flat().filter(Boolean));
+    const content = [await (PAGES[page] ?? dashboard)(params)].flat().filter(Boolean);
+    if (mine === generation) main.replaceChildren(...content);
   } catch (e) {
-    if (session) main.replaceChildren(h('h1', {}, 'Something went wrong'), errorLine(e));
+    if (session && mine === generation)
+      main.replaceChildren(h('h1', {}, 'Something went wrong'), errorLine(e));
   }
 }
 

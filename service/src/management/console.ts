@@ -37,11 +37,12 @@ export async function registerConsole(
     if (type) files.set(name, { body: await readFile(path.join(dir, name)), type });
   }
   const serve = (name: string) => files.get(name) ?? files.get('index.html')!;
-  app.get('/_coffer', async (request, reply) => {
-    if (isSigned(request)) return s3(request, reply);
-    return reply.redirect('/_coffer/console/');
-  });
-  app.get('/_coffer/console/*', async (request, reply) => {
+  for (const entry of ['/_coffer', '/_coffer/', '/_coffer/console'])
+    app.get(entry, { schema: { hide: true } }, async (request, reply) => {
+      if (isSigned(request)) return s3(request, reply);
+      return reply.redirect('/_coffer/console/');
+    });
+  app.get('/_coffer/console/*', { schema: { hide: true } }, async (request, reply) => {
     if (isSigned(request)) return s3(request, reply);
     const name = (request.params as { '*': string })['*'] || 'index.html';
     const file = serve(name);
