@@ -1,20 +1,44 @@
 /** scripts/login: checks the deployment over TLS with the generated CA, writes ./root.crt, verifies S3 access. */
+import { createInterface } from 'node:readline/promises';
 import { argv } from 'zx';
 import { deployOptions, endpointOf } from './lib/deploy.js';
 import { ROOT } from './lib/images.js';
 import { login } from './lib/login.js';
 
 if (argv.help || argv.h) {
-  console.log(`usage: npm run login -- [--domain NAME] [--https-port N]
+  console.log(`usage: npm run login -- [--domain NAME] [--https-port N] [--totp CODE]
 
 Fetches nothing from outside: copies secrets/root.crt to ./root.crt, checks https://NAME over TLS
-with it, then signs an S3 ListBuckets with the first credential. On failure prints one JSON object
-{"error","message","status","code"} and exits 1.`);
+with it, signs an S3 ListBuckets with the first credential, checks the management API key, then logs
+the console admin in (asking for the authenticator code when two-step verification is on, unless
+--totp gives it). On failure prints one JSON object {"error","message","status","code"} and exits 1.`);
   process.exit(0);
 }
-const report = await login(ROOT, endpointOf(deployOptions(argv)));
+async function askTotp(): Promise<string | undefined> {
+  if (argv.totp) return String(argv.totp);
+  if (!process.stdin.isTTY) return undefined;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return await rl.question('authenticator code for admin: ');
+  } finally {
+    rl.close();
+  }
+}
+
+const report = await login(ROOT, endpointOf(deployOptions(argv)), { totpCode: askTotp });
 if (!report.ok) {
   console.error(JSON.stringify(report.error));
   process.exit(1);
 }
-console.log(`logged in: ${report.endpoint} answers S3 over TLS verified by ${report.rootCert}`);
+if (report.console === 'totp-required') {
+  console.error(
+    JSON.stringify({
+      error: 'TotpRequired',
+      message: 'two-step verification is on: pass --totp CODE or run in a terminal',
+    }),
+  );
+  process.exit(1);
+}
+console.log(
+  `logged in: ${report.endpoint} answers S3 over TLS verified by ${report.rootCert}; console admin and management API key accepted`,
+);

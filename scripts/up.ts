@@ -78,6 +78,8 @@ Coffer is running.
   endpoint:   ${endpoint}
   root CA:    ${report.rootCert}
   credential: ${cred!.client_id} (secret in secrets/credentials_json.txt)
+  console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
+  management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
   rclone:     remote "coffer" in ${rcloneConfig}
 
 Try it:

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,32 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   it('prints the endpoint and the root certificate', () => {
     expect(upOutput).toContain('endpoint:   https://localhost');
     expect(upOutput).toContain(`root CA:    ${path.join(ROOT, 'root.crt')}`);
+  });
+
+  it('serves the console through nginx and logs the admin in with npm run login', async () => {
+    expect(upOutput).toContain('console:    https://localhost/_coffer/console/');
+    const ca = await readFile(path.join(ROOT, 'root.crt'));
+    const page = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+      https
+        .get('https://localhost/_coffer/console/', { ca }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }),
+          );
+        })
+        .on('error', reject);
+    });
+    expect(page.status).toBe(200);
+    expect(page.type).toContain('text/html');
+    expect(page.body).toContain('<title>Coffer console</title>');
+    const login = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/login.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(login.status, login.stderr).toBe(0);
+    expect(login.stdout).toContain('console admin and management API key accepted');
   });
 
   it.runIf(requireBinary('aws'))(
