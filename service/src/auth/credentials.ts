@@ -6,7 +6,7 @@ export interface S3Credential {
   userName?: string;
 }
 
-/** Looks up secrets by access key id; the source (a secret file today) stays behind this interface. */
+/** Looks up secrets by access key id: CredentialStore (Postgres) in the gateway, StaticCredentials where no database is involved. */
 export interface CredentialProvider {
   secretFor(accessKeyId: string): string | undefined;
 }
