@@ -94,6 +94,28 @@ const copyButton = (text, label = 'Copy') =>
     label,
   );
 
+/** An inline form whose submit runs action(formData); a failure is shown under the form, not thrown. */
+function actionForm(action, ...fields) {
+  const error = h('div');
+  const form = h(
+    'form',
+    {
+      class: 'inline',
+      onsubmit: async (ev) => {
+        ev.preventDefault();
+        error.replaceChildren();
+        try {
+          await action(new FormData(form));
+        } catch (e) {
+          error.replaceChildren(errorLine(e));
+        }
+      },
+    },
+    ...fields,
+  );
+  return h('div', {}, form, error);
+}
+
 function route() {
   const [page, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
   return { page: page || 'dashboard', params: new URLSearchParams(query) };
@@ -292,22 +314,11 @@ async function bucketsPage(params) {
     api('GET', '/buckets'),
     api('GET', '/credentials'),
   ]);
-  const error = h('div');
-  const form = h(
-    'form',
-    {
-      class: 'inline',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        const f = new FormData(form);
-        try {
-          await api('POST', '/buckets', { name: f.get('name'), owner_id: Number(f.get('owner_id')) });
-          toast('Bucket created');
-          await render();
-        } catch (e) {
-          error.replaceChildren(errorLine(e));
-        }
-      },
+  const form = actionForm(
+    async (f) => {
+      await api('POST', '/buckets', { name: f.get('name'), owner_id: Number(f.get('owner_id')) });
+      toast('Bucket created');
+      await render();
     },
     h(
       'label',
@@ -366,7 +377,7 @@ async function bucketsPage(params) {
   );
   return [
     h('h1', {}, 'Buckets'),
-    h('div', { class: 'panel' }, form, error),
+    h('div', { class: 'panel' }, form),
     table(['Name', 'Owner', 'Region', 'Objects', 'Size', 'Created', ''], rows),
   ];
 }
@@ -652,21 +663,11 @@ async function accountPage() {
       onclick: async () => {
         try {
           const e = await api('POST', '/auth/totp/enroll');
-          const error = h('div');
-          const form = h(
-            'form',
-            {
-              class: 'inline',
-              onsubmit: async (ev) => {
-                ev.preventDefault();
-                try {
-                  await api('POST', '/auth/totp/confirm', { code: new FormData(form).get('code') });
-                  toast('Two-step verification enabled');
-                  await render();
-                } catch (err) {
-                  error.replaceChildren(errorLine(err));
-                }
-              },
+          const form = actionForm(
+            async (f) => {
+              await api('POST', '/auth/totp/confirm', { code: f.get('code') });
+              toast('Two-step verification enabled');
+              await render();
             },
             h(
               'label',
@@ -691,7 +692,6 @@ async function accountPage() {
               h('p', { class: 'mono', id: 'totp-secret' }, e.secret),
               h('p', { class: 'mono muted', id: 'totp-uri' }, e.otpauth_uri),
               form,
-              error,
             ),
           );
         } catch (err) {

@@ -145,6 +145,11 @@ const MIGRATIONS: Migration[] = [
         t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
         t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
       });
+      // Access keys deleted through the API, so the credentials file does not bring them back at restart.
+      await knex.schema.createTable('deleted_access_keys', (t) => {
+        t.text('access_key').primary();
+        t.timestamp('deleted_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+      });
       await knex.schema.createTable('admins', (t) => {
         t.bigIncrements('id').primary();
         t.text('username').notNullable().unique();
@@ -184,7 +189,14 @@ const MIGRATIONS: Migration[] = [
       });
     },
     async down(knex) {
-      for (const t of ['presigned_urls', 'admin_sessions', 'api_keys', 'admins', 'credentials'])
+      for (const t of [
+        'presigned_urls',
+        'admin_sessions',
+        'api_keys',
+        'admins',
+        'deleted_access_keys',
+        'credentials',
+      ])
         await knex.schema.dropTable(t);
     },
   },

@@ -44,9 +44,17 @@ export class CredentialStore implements CredentialProvider {
     private readonly masterKey: MasterKey,
   ) {}
 
-  /** Adds the credentials of the secrets file that are not in the table yet; never re-enables or overwrites. */
+  /**
+   * Adds the credentials of the secrets file that are not in the table yet. Never re-enables or
+   * overwrites one, and never brings back one an admin deleted.
+   */
   async seed(list: S3Credential[]): Promise<void> {
-    for (const c of list) {
+    const deleted = new Set(
+      (await this.db('deleted_access_keys').select('access_key')).map(
+        (r: { access_key: string }) => r.access_key,
+      ),
+    );
+    for (const c of list.filter((x) => !deleted.has(x.accessKeyId))) {
       await this.db('credentials')
         .insert({
           access_key: c.accessKeyId,
@@ -115,6 +123,8 @@ export class CredentialStore implements CredentialProvider {
       .returning('*');
     if (!row)
       throw new ApiError(409, 'CredentialAlreadyExists', `The access key ${accessKey} is already in use`);
+    // Issuing a deleted key again is an explicit decision; the file may seed it again from now on.
+    await this.db('deleted_access_keys').where({ access_key: accessKey }).delete();
     await this.refresh();
     return { ...toRow(row), secretKey };
   }
@@ -154,6 +164,10 @@ export class CredentialStore implements CredentialProvider {
         await trx('buckets').where({ owner: row.access_key }).update({ owner: heir.access_key });
       }
       await trx('credentials').where({ id }).delete();
+      await trx('deleted_access_keys')
+        .insert({ access_key: row.access_key })
+        .onConflict('access_key')
+        .merge();
       return { transferredBuckets: transferTo === undefined ? [] : buckets };
     });
     await this.refresh();

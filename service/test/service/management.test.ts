@@ -599,3 +599,23 @@ describe('console sessions, TOTP and lockout', () => {
     expect((await attempt(env.admin.password)).status).toBe(200);
   });
 });
+
+describe('credentials seeded from the secrets file', () => {
+  it('a credential an admin deleted stays deleted when the gateway restarts', async () => {
+    const seeded = env.creds[1]!.accessKeyId;
+    const list = async () =>
+      ((await call('GET', '/credentials')).body.credentials as Array<{ id: number; access_key: string }>).map(
+        (c) => c.access_key,
+      );
+    const row = (
+      (await call('GET', '/credentials')).body.credentials as Array<{ id: number; access_key: string }>
+    ).find((c) => c.access_key === seeded)!;
+    expect((await call('DELETE', `/credentials/${row.id}`)).status).toBe(200);
+    await gw.close();
+    gw = await startGateway(env.env);
+    call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    expect(await list()).not.toContain(seeded);
+    expect(await list()).toContain(env.creds[0]!.accessKeyId);
+    expect((await signedFetch(gw.endpoint, env.creds[1]!, { path: '/' })).status).toBe(403);
+  });
+});
