@@ -68,22 +68,29 @@ export class AdminStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Creates the first admin and its API key from the admin secret file; existing rows are left alone. */
+  /**
+   * The first admin as the admin secret file describes it. The file is authoritative for that
+   * admin's password and for the one API key it names, so `setup-credentials --force` rotates both:
+   * the key it replaced stops working. TOTP enrollment and other admins are left alone.
+   */
   async seed(seed: AdminSeed): Promise<void> {
-    await this.db('admins')
-      .insert({ username: seed.username, password_hash: seed.passwordHash })
-      .onConflict('username')
-      .ignore();
-    if (!seed.apiKeySha256) return;
-    const admin = await this.db('admins').where({ username: seed.username }).first('id');
-    await this.db('api_keys')
-      .insert({
-        admin_id: admin.id,
-        key_sha256: Buffer.from(seed.apiKeySha256, 'hex'),
-        label: 'setup-credentials',
-      })
-      .onConflict('key_sha256')
-      .ignore();
+    await this.db.transaction(async (trx) => {
+      const [admin] = await trx('admins')
+        .insert({ username: seed.username, password_hash: seed.passwordHash })
+        .onConflict('username')
+        .merge({ password_hash: seed.passwordHash })
+        .returning('id');
+      if (!seed.apiKeySha256) return;
+      const digest = Buffer.from(seed.apiKeySha256, 'hex');
+      await trx('api_keys')
+        .where({ admin_id: admin.id, label: 'setup-credentials' })
+        .whereNot({ key_sha256: digest })
+        .delete();
+      await trx('api_keys')
+        .insert({ admin_id: admin.id, key_sha256: digest, label: 'setup-credentials' })
+        .onConflict('key_sha256')
+        .ignore();
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CreateMultipartUploadCommand,
@@ -11,6 +12,8 @@ import {
 import knex, { type Knex } from 'knex';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiKeyDigest, newApiKey } from '../../src/management/admin-store.js';
+import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient, type Auth } from '../support/management.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
@@ -617,5 +620,30 @@ describe('credentials seeded from the secrets file', () => {
     expect(await list()).not.toContain(seeded);
     expect(await list()).toContain(env.creds[0]!.accessKeyId);
     expect((await signedFetch(gw.endpoint, env.creds[1]!, { path: '/' })).status).toBe(403);
+  });
+
+  it('a rotated admin file (setup-credentials --force) replaces the password and API key at restart', async () => {
+    const password = 'rotated-' + Date.now();
+    const apiKey = newApiKey();
+    await writeFile(
+      env.env.ADMIN_FILE!,
+      JSON.stringify({
+        username: 'admin',
+        password_hash: await hashPassword(password),
+        api_key_sha256: apiKeyDigest(apiKey),
+      }),
+    );
+    await gw.close();
+    gw = await startGateway(env.env);
+    const fresh = managementClient(gw.endpoint);
+    expect(await fresh('GET', '/stats', undefined, { key: env.admin.apiKey })).toMatchObject({
+      status: 401,
+      body: { error: 'InvalidApiKey' },
+    });
+    expect((await fresh('GET', '/stats', undefined, { key: apiKey })).status).toBe(200);
+    expect(
+      (await fresh('POST', '/auth/login', { username: 'admin', password: env.admin.password })).status,
+    ).toBe(401);
+    expect((await fresh('POST', '/auth/login', { username: 'admin', password })).status).toBe(200);
   });
 });
