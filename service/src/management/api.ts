@@ -119,8 +119,9 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         if (deps.isSigned(request)) return deps.s3(request, reply);
         reply.header('cache-control', 'no-store');
       });
-      api.addHook('preHandler', async (request) => {
-        if (request.routeOptions.config.public) return;
+      // Authentication comes before body parsing and validation: a stranger learns nothing about inputs.
+      api.addHook('onRequest', async (request, reply) => {
+        if (reply.sent || request.routeOptions.config.public) return;
         request.admin = await authenticate(deps, request);
       });
       // Without this, an unknown path under the prefix would fall through to S3's catch-all route.

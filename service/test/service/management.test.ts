@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { apiKeyDigest, newApiKey } from '../../src/management/admin-store.js';
 import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient, type Auth } from '../support/management.js';
+import { requireBinary } from '../support/run.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
 
 let env: TestEnv;
@@ -67,6 +69,38 @@ describe('management API authentication', () => {
       headers: { 'x-api-key': env.admin.apiKey },
     });
     expect(viaHeader.status).toBe(200);
+  });
+
+  it('refuses every documented endpoint without a key, with a wrong key and for a disabled admin', async () => {
+    const doc = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../../openapi.json'), 'utf8')) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const endpoints = Object.entries(doc.paths)
+      .flatMap(([p, methods]) => Object.keys(methods).map((m) => [m.toUpperCase(), p] as const))
+      .filter(([m, p]) => !(m === 'POST' && p === '/auth/login'));
+    expect(endpoints.length).toBeGreaterThanOrEqual(20);
+    const concrete = (p: string) =>
+      p
+        .replace('{id}', '1')
+        .replace('{bucket}', 'some-bucket')
+        .replace('{uploadId}', 'u1')
+        .replace('{*}', 'a/b.txt');
+    await db('admins').where({ username: 'admin' }).update({ is_active: false });
+    try {
+      for (const [method, p] of endpoints) {
+        const body = method === 'GET' || method === 'DELETE' ? undefined : {};
+        expect((await call(method, concrete(p), body, {})).status, `${method} ${p} without a key`).toBe(401);
+        expect(
+          (await call(method, concrete(p), body, { key: 'cfk_wrong' })).body.error,
+          `${method} ${p}`,
+        ).toBe('InvalidApiKey');
+        expect((await call(method, concrete(p), body)).body.error, `${method} ${p} disabled`).toBe(
+          'AdminDisabled',
+        );
+      }
+    } finally {
+      await db('admins').where({ username: 'admin' }).update({ is_active: true });
+    }
   });
 
   it('answers unknown endpoints and malformed JSON with JSON errors', async () => {
@@ -440,6 +474,11 @@ describe('presigned URLs', () => {
     const res = await fetch(String(get.body.url));
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('quarterly numbers');
+    if (requireBinary('curl')) {
+      const curl = spawnSync('curl', ['-sS', '-f', String(get.body.url)], { encoding: 'utf8' });
+      expect(curl.status, curl.stderr).toBe(0);
+      expect(curl.stdout).toBe('quarterly numbers');
+    }
     const active = await call('GET', '/presigned-urls');
     expect(active.body.urls).toEqual(
       expect.arrayContaining([
