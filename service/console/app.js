@@ -94,6 +94,10 @@ const copyButton = (text, label = 'Copy') =>
     label,
   );
 
+/** A destructive action: asks first, then runs and re-renders (act). */
+const dangerButton = (label, question, fn, done) =>
+  h('button', { class: 'danger', onclick: () => confirm(question) && act(fn, done) }, label);
+
 /** An inline form whose submit runs action(formData); a failure is shown under the form, not thrown. */
 function actionForm(action, ...fields) {
   const error = h('div');
@@ -266,15 +270,11 @@ async function credentialsPage() {
           },
           c.is_active ? 'Disable' : 'Enable',
         ),
-        h(
-          'button',
-          {
-            class: 'danger',
-            onclick: () =>
-              confirm(`Delete ${c.access_key}? Clients using it stop working.`) &&
-              act(() => api('DELETE', `/credentials/${c.id}`), 'Deleted'),
-          },
+        dangerButton(
           'Delete',
+          `Delete ${c.access_key}? Clients using it stop working.`,
+          () => api('DELETE', `/credentials/${c.id}`),
+          'Deleted',
         ),
       ),
     ),
@@ -362,15 +362,11 @@ async function bucketsPage(params) {
       h(
         'td',
         {},
-        h(
-          'button',
-          {
-            class: 'danger',
-            onclick: () =>
-              confirm(`Delete bucket ${b.name}? It must be empty.`) &&
-              act(() => api('DELETE', `/buckets/${b.name}`), 'Bucket deleted'),
-          },
+        dangerButton(
           'Delete',
+          `Delete bucket ${b.name}? It must be empty.`,
+          () => api('DELETE', `/buckets/${b.name}`),
+          'Bucket deleted',
         ),
       ),
     ),
@@ -463,15 +459,11 @@ async function bucketBrowser(bucket, prefix, detailKey) {
           { class: 'secondary', onclick: () => download(o.key).catch((e) => toast(String(e))) },
           'Download',
         ),
-        h(
-          'button',
-          {
-            class: 'danger',
-            onclick: () =>
-              confirm(`Delete ${o.key}?`) &&
-              act(() => api('POST', `/buckets/${bucket}/delete`, { keys: [o.key] }), 'Deleted'),
-          },
+        dangerButton(
           'Delete',
+          `Delete ${o.key}?`,
+          () => api('POST', `/buckets/${bucket}/delete`, { keys: [o.key] }),
+          'Deleted',
         ),
       ),
     ),
@@ -529,18 +521,11 @@ async function uploadsPage(params) {
       h(
         'td',
         {},
-        h(
-          'button',
-          {
-            class: 'danger',
-            onclick: () =>
-              confirm(`Abort the upload of ${u.object_key}?`) &&
-              act(
-                () => api('DELETE', `/buckets/${bucket}/uploads/${encodeURIComponent(u.upload_id)}`),
-                'Upload aborted',
-              ),
-          },
+        dangerButton(
           'Abort',
+          `Abort the upload of ${u.object_key}?`,
+          () => api('DELETE', `/buckets/${bucket}/uploads/${encodeURIComponent(u.upload_id)}`),
+          'Upload aborted',
         ),
       ),
     ),
