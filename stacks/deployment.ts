@@ -175,6 +175,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       endpoint: this.endpoint,
       rootCaPem: this.rootCaPem,
       credentials: this.credentials,
+      consoleLogin: this.consoleLogin,
     });
   }
 
