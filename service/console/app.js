@@ -543,6 +543,23 @@ async function uploadsPage(params) {
 
 async function presignPage() {
   const [{ buckets }, { urls }] = await Promise.all([api('GET', '/buckets'), api('GET', '/presigned-urls')]);
+  const activeTable = (list) =>
+    table(
+      ['Method', 'Bucket', 'Key', 'Signed by', 'Expires'],
+      list.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.method),
+          h('td', {}, u.bucket_name),
+          h('td', { class: 'wrap' }, u.object_key),
+          h('td', { class: 'mono' }, u.access_key),
+          h('td', {}, when(u.expires_at)),
+        ),
+      ),
+      'No active presigned URL.',
+    );
+  const active = h('div', { id: 'presign-active' }, activeTable(urls));
   const result = h('div', { id: 'presign-result' });
   const form = h(
     'form',
@@ -569,6 +586,7 @@ async function presignPage() {
               h('p', {}, copyButton(r.url, 'Copy URL')),
             ),
           );
+          active.replaceChildren(activeTable((await api('GET', '/presigned-urls')).urls));
         } catch (e) {
           result.replaceChildren(errorLine(e));
         }
@@ -603,23 +621,12 @@ async function presignPage() {
     ),
     h('button', { type: 'submit' }, 'Generate'),
   );
-  const rows = urls.map((u) =>
-    h(
-      'tr',
-      {},
-      h('td', {}, u.method),
-      h('td', {}, u.bucket_name),
-      h('td', { class: 'wrap' }, u.object_key),
-      h('td', { class: 'mono' }, u.access_key),
-      h('td', {}, when(u.expires_at)),
-    ),
-  );
   return [
     h('h1', {}, 'Presigned URLs'),
     h('div', { class: 'panel' }, form),
     result,
     h('h2', {}, 'Active'),
-    table(['Method', 'Bucket', 'Key', 'Signed by', 'Expires'], rows, 'No active presigned URL.'),
+    active,
   ];
 }
 

@@ -128,6 +128,8 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('revenue up, costs down\n');
     await page.getByRole('button', { name: 'Copy URL' }).waitFor();
+    // The new URL joins the list of active ones (the upload's PUT URL is already there).
+    await expect.poll(() => page.locator('#presign-active tbody tr').count()).toBe(2);
     await shot('08-presigned');
   });
 
