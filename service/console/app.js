@@ -632,21 +632,18 @@ async function presignPage() {
 
 async function accountPage() {
   const s = await api('GET', '/auth/session');
-  if (s.totp_enabled)
-    return [
-      h('h1', {}, 'Account'),
-      h(
-        'div',
-        { class: 'panel' },
-        h(
-          'p',
-          {},
-          `Signed in as ${s.username}. Two-step verification is `,
-          h('span', { class: 'badge on', id: 'totp-state' }, 'enabled'),
-          '.',
-        ),
-      ),
-    ];
+  const state = h(
+    'p',
+    {},
+    `Signed in as ${s.username}. Two-step verification is `,
+    h(
+      'span',
+      { class: `badge ${s.totp_enabled ? 'on' : 'off'}`, id: 'totp-state' },
+      s.totp_enabled ? 'enabled' : 'off',
+    ),
+    '.',
+  );
+  if (s.totp_enabled) return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state)];
   const area = h('div');
   const start = h(
     'button',
@@ -693,22 +690,7 @@ async function accountPage() {
     },
     'Set up two-step verification',
   );
-  return [
-    h('h1', {}, 'Account'),
-    h(
-      'div',
-      { class: 'panel' },
-      h(
-        'p',
-        {},
-        `Signed in as ${s.username}. Two-step verification is `,
-        h('span', { class: 'badge off', id: 'totp-state' }, 'off'),
-        '.',
-      ),
-      start,
-    ),
-    area,
-  ];
+  return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state, start), area];
 }
 
 const PAGES = {
