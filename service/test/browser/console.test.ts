@@ -30,14 +30,6 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     gw = await startGateway(env.env);
     // localhost, not 127.0.0.1: browsers treat it as a secure context, so the Secure session cookie is kept.
     base = `http://localhost:${gw.port}`;
-    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
-    const enrolled = await api('POST', '/auth/totp/enroll');
-    totp = new OTPAuth.TOTP({
-      secret: OTPAuth.Secret.fromBase32(String(enrolled.body.secret)),
-      digits: 6,
-      period: 30,
-    });
-    expect((await api('POST', '/auth/totp/confirm', { code: totp.generate() })).status).toBe(200);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('dialog', (d) => {
@@ -51,7 +43,7 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await env?.stop();
   });
 
-  it('logs in with password and a TOTP code', async () => {
+  it('enrolls two-step verification from the account page (otpauth URI and QR code)', async () => {
     await page.goto(`${base}/_coffer/`);
     await page.getByLabel('Username').fill('admin');
     await page.getByLabel('Password').fill('wrong password');
@@ -62,8 +54,29 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await shot('01-login-failed');
     await page.getByLabel('Password').fill(env.admin.password);
     await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+
+    await page.getByRole('link', { name: 'Account' }).click();
+    expect(await page.locator('#totp-state').textContent()).toBe('off');
+    await page.getByRole('button', { name: 'Set up two-step verification' }).click();
+    await page.getByAltText('TOTP QR code').waitFor();
+    expect(await page.locator('#totp-uri').textContent()).toMatch(/^otpauth:\/\/totp\/Coffer:admin\?/);
+    const secret = (await page.locator('#totp-secret').textContent())!;
+    totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    await shot('02-totp-enroll');
+    await page.getByLabel('Code from the app').fill(totp.generate());
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => page.locator('#totp-state').textContent()).toBe('enabled');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Username').waitFor();
+  });
+
+  it('logs in with password and a TOTP code', async () => {
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(env.admin.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByLabel('Authenticator code').waitFor();
-    await shot('02-login-totp');
+    await shot('02b-login-totp');
     // The enrollment used this step's code; codes are single-use, so log in with the next step's.
     await page.getByLabel('Authenticator code').fill(totp.generate({ timestamp: Date.now() + 30_000 }));
     await page.getByRole('button', { name: 'Verify' }).click();
