@@ -65,6 +65,16 @@ export function roleOf(image: string): string {
   return repo.slice(repo.lastIndexOf('/') + 1);
 }
 
+/** `["K=V", …]`, as docker.Container's envs and compose's list form write an environment. */
+export function envFromList(list: string[]): Record<string, string> {
+  return Object.fromEntries(
+    list.map((e) => {
+      const i = e.indexOf('=');
+      return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
+    }),
+  );
+}
+
 // ---- Pulumi resources -------------------------------------------------------------------------
 
 /** What CrossGuard's stack validation (or a test's mocks) knows of one resource. */
@@ -92,12 +102,7 @@ export function fromPulumi(resources: ResourceRecord[]): DeploymentView {
     .filter((r) => r.type === TYPES.container)
     .map((r): ContainerView => {
       const p = r.props;
-      const env = Object.fromEntries(
-        (Array.isArray(p.envs) ? (p.envs as string[]) : []).map((e) => {
-          const i = e.indexOf('=');
-          return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-        }),
-      );
+      const env = envFromList(Array.isArray(p.envs) ? (p.envs as string[]) : []);
       const health = p.healthcheck as Props | undefined;
       return {
         name: asString(p.name) ?? r.name,
@@ -211,12 +216,7 @@ export function fromCompose(doc: Props): DeploymentView {
   const normalise = (f: string) => path.posix.normalize(f.replace(/^\.\//, ''));
   const containers = Object.entries(services).map(([name, s]): ContainerView => {
     const env: Record<string, string> = Array.isArray(s.environment)
-      ? Object.fromEntries(
-          (s.environment as string[]).map((e) => {
-            const i = e.indexOf('=');
-            return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
-          }),
-        )
+      ? envFromList(s.environment as string[])
       : Object.fromEntries(
           Object.entries((s.environment as Props | undefined) ?? {}).map(([k, v]) => [k, String(v)]),
         );

@@ -10,7 +10,14 @@ import type { DeploymentConfig } from './config.js';
 import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/management/admin-store.js';
 import { hashPassword } from '../service/src/management/password.js';
 import { createPki } from './pki.js';
-import { ADMIN_USERNAME, SECRET_FILES, topology, type HealthcheckSpec, type Topology } from './topology.js';
+import {
+  ADMIN_USERNAME,
+  endpointOf,
+  SECRET_FILES,
+  topology,
+  type HealthcheckSpec,
+  type Topology,
+} from './topology.js';
 
 export type SecretName = keyof typeof SECRET_FILES;
 
@@ -159,9 +166,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       );
     }
 
-    this.endpoint = pulumi.output(
-      c.httpsPort === 443 ? `https://${c.domain}` : `https://${c.domain}:${c.httpsPort}`,
-    );
+    this.endpoint = pulumi.output(endpointOf(c));
     this.rootCaPem = pki.caCertPem;
     this.credentials = pulumi.secret(
       pulumi.output(secrets.credentials_json).apply((json) =>

@@ -197,3 +197,8 @@ export function serverCertNames(
     ipAddresses: [...new Set(['127.0.0.1', ...extraIps])],
   };
 }
+
+/** The URL clients use: the port is left out when it is HTTPS's own. */
+export function endpointOf(o: { domain: string; httpsPort: number }): string {
+  return o.httpsPort === 443 ? `https://${o.domain}` : `https://${o.domain}:${o.httpsPort}`;
+}

@@ -32,9 +32,7 @@ export function deployOptions(argv: Record<string, unknown>): DeployOptions {
   };
 }
 
-export function endpointOf(o: DeployOptions): string {
-  return o.httpsPort === 443 ? `https://${o.domain}` : `https://${o.domain}:${o.httpsPort}`;
-}
+export { endpointOf } from '../../stacks/topology.js';
 
 /**
  * The compose file for these options: the checked-in one for the defaults, otherwise one rendered from

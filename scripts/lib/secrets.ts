@@ -113,15 +113,7 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   }
   if (want(CA_FILES.key) || !existsSync(abs(CA_FILES.cert))) {
     step('generating a root CA');
-    await openssl([
-      'genpkey',
-      '-algorithm',
-      'EC',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-out',
-      abs(CA_FILES.key),
-    ]);
+    await ecKey(abs(CA_FILES.key));
     await openssl([
       'req',
       '-x509',
@@ -156,15 +148,7 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
       { mode: 0o600 },
     );
     const csr = path.join(dir, 'server.csr');
-    await openssl([
-      'genpkey',
-      '-algorithm',
-      'EC',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-out',
-      abs(SECRET_FILES.server_key),
-    ]);
+    await ecKey(abs(SECRET_FILES.server_key));
     await openssl([
       'req',
       '-new',
@@ -223,6 +207,11 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   );
   await chmod(path.join(o.root, 'credentials.json'), 0o600);
   return result;
+}
+
+/** A P-256 private key: what both the root CA and the server certificate use. */
+function ecKey(file: string): Promise<void> {
+  return openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file]);
 }
 
 async function openssl(args: string[]): Promise<void> {

@@ -27,6 +27,7 @@ import {
   volumeNames,
   type Deployment,
 } from './deployment.js';
+import { pathStyleClient } from '../../service/test/support/s3-client.js';
 
 const enabled = dockerAvailable();
 let root: string;
@@ -38,11 +39,7 @@ let ca: Buffer;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 function s3(): S3Client {
-  return new S3Client({
-    endpoint: deployment.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: cred,
+  return pathStyleClient(deployment.endpoint, cred, {
     requestHandler: new NodeHttpHandler({ httpsAgent: new https.Agent({ ca }) }),
   });
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { fromPulumi, TYPES } from '../../policies/model.js';
+import { envFromList, fromPulumi, TYPES } from '../../policies/model.js';
 import { evaluate } from '../../policies/rules.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { parseDeploymentConfig, StackConfigError, type RawConfig } from '../../stacks/config.js';
@@ -336,9 +336,7 @@ describe('parity with docker-compose.yaml', () => {
     expect(containers().map((r) => r.name)).toEqual(Object.keys(compose.services));
     for (const [name, s] of Object.entries(compose.services)) {
       const p = container(name);
-      const env = Object.fromEntries(
-        (p.envs as string[]).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
-      );
+      const env = envFromList(p.envs as string[]);
       const declared = {
         image: p.image,
         restart: p.restart,

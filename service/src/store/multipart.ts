@@ -4,24 +4,18 @@ import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
 import { combineParts, isCrc } from '../auth/crc-combine.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
-import { headerColumns, type Store } from './store.js';
+import { headerColumns, type HeaderColumns, type Store } from './store.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
 
-export interface UploadRow {
+export interface UploadRow extends HeaderColumns {
   upload_id: string;
   bucket_id: string | number;
   key: Buffer;
   initiator: string;
   initiated_at: Date;
-  content_type: string | null;
-  content_encoding: string | null;
-  content_disposition: string | null;
-  content_language: string | null;
-  cache_control: string | null;
-  expires: string | null;
   user_metadata: Record<string, string>;
   checksum_algorithm: ChecksumAlgorithm | null;
   checksum_type: string | null;
@@ -297,19 +291,31 @@ export class Multipart {
 
   async abort(caller: string, bucketName: string, key: string, uploadId: string): Promise<void> {
     await this.upload(caller, bucketName, key, uploadId);
-    const freed: string[] = await this.db.transaction(async (trx) => {
+    if (!(await this.drop(uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+  }
+
+  /**
+   * Removes an upload and queues its parts' blobs as trash in one transaction, then frees them.
+   * False when the upload was already gone (a racing Complete or Abort won).
+   */
+  private async drop(uploadId: string): Promise<boolean> {
+    const freed = await this.db.transaction(async (trx) => {
+      // Locking the upload first means a racing Complete or Abort either finished or waits for us.
+      if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
+        return undefined;
       const parts = await trx('parts').where({ upload_id: uploadId }).delete().returning('blob_id');
-      const ids = parts.map((p: { blob_id: string }) => p.blob_id);
+      const ids: string[] = parts.map((p: { blob_id: string }) => p.blob_id);
       if (ids.length)
         await trx('blob_trash')
-          .insert(ids.map((blob_id: string) => ({ blob_id })))
+          .insert(ids.map((blob_id) => ({ blob_id })))
           .onConflict()
           .ignore();
-      const gone = await trx('uploads').where({ upload_id: uploadId }).delete();
-      if (gone === 0) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+      await trx('uploads').where({ upload_id: uploadId }).delete();
       return ids;
     });
+    if (!freed) return false;
     await this.store.freeBlobs(freed);
+    return true;
   }
 
   async listParts(
@@ -383,20 +389,7 @@ export class Multipart {
       .select('upload_id')
       .where('initiated_at', '<', olderThan);
     let n = 0;
-    for (const { upload_id } of stale) {
-      const freed: string[] = await this.db.transaction(async (trx) => {
-        const parts = await trx('parts').where({ upload_id }).delete().returning('blob_id');
-        const ids = parts.map((p: { blob_id: string }) => p.blob_id);
-        if (ids.length)
-          await trx('blob_trash')
-            .insert(ids.map((blob_id: string) => ({ blob_id })))
-            .onConflict()
-            .ignore();
-        n += await trx('uploads').where({ upload_id }).delete();
-        return ids;
-      });
-      await this.store.freeBlobs(freed);
-    }
+    for (const { upload_id } of stale) if (await this.drop(upload_id)) n++;
     return n;
   }
 }

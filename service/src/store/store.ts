@@ -17,17 +17,21 @@ import type {
   WriteCondition,
 } from './types.js';
 
-interface ObjectRow {
-  key: Buffer;
-  size: string | number;
-  etag: string;
-  last_modified: Date;
+/** The columns objects and uploads both keep for the headers S3 returns on GET/HEAD. */
+export interface HeaderColumns {
   content_type: string | null;
   content_encoding: string | null;
   content_disposition: string | null;
   content_language: string | null;
   cache_control: string | null;
   expires: string | null;
+}
+
+interface ObjectRow extends HeaderColumns {
+  key: Buffer;
+  size: string | number;
+  etag: string;
+  last_modified: Date;
   user_metadata: Record<string, string>;
   checksums: Record<string, string>;
   blob_id: string | null;
@@ -486,7 +490,7 @@ export function normalizeEtag(etag: string): string {
 }
 
 /** The stored content headers of an object or upload, as their table columns. */
-export function headerColumns(h: ObjectHeaders): Record<string, string | null> {
+export function headerColumns(h: ObjectHeaders): HeaderColumns {
   return {
     content_type: h.contentType ?? null,
     content_encoding: h.contentEncoding ?? null,

@@ -1,12 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateMultipartUploadCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
 import * as OTPAuth from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { requireBinary } from '../support/run.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(import.meta.dirname, '../../../test-artifacts/console');
@@ -162,11 +163,9 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
     const cred = (await api('POST', '/credentials', { user_name: 'uploader' })).body;
     await api('POST', '/buckets', { name: 'big-files', owner_id: cred.id });
-    const s3 = new S3Client({
-      endpoint: gw.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: String(cred.access_key), secretAccessKey: String(cred.secret_key) },
+    const s3 = pathStyleClient(gw.endpoint, {
+      accessKeyId: String(cred.access_key),
+      secretAccessKey: String(cred.secret_key),
     });
     await s3.send(new CreateMultipartUploadCommand({ Bucket: 'big-files', Key: 'disk.img' }));
     await page.goto(`${base}/_coffer/console/#/uploads?bucket=big-files`);

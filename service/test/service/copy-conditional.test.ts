@@ -19,6 +19,7 @@ import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { rcloneEnv, requireBinary, run } from '../support/run.js';
 import { signedFetch } from '../support/signed-fetch.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 const MiB = 1024 * 1024;
 let env: TestEnv;
@@ -41,12 +42,7 @@ const source = (bucket: string, key: string) =>
 beforeAll(async () => {
   env = await createTestEnv();
   gw = await startGateway(env.env);
-  s3 = new S3Client({
-    endpoint: gw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: env.creds[0]!,
-  });
+  s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'copies' }));
   await s3.send(new CreateBucketCommand({ Bucket: 'copies-other' }));
 });

@@ -7,7 +7,6 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
-  type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import knex, { type Knex } from 'knex';
 import * as OTPAuth from 'otpauth';
@@ -18,19 +17,14 @@ import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '
 import { managementClient, type Auth } from '../support/management.js';
 import { requireBinary, run } from '../support/run.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 let env: TestEnv;
 let gw: RunningGateway;
 let db: Knex;
 let call: ReturnType<typeof managementClient>;
 const s3For = (accessKeyId: string, secretAccessKey: string, endpoint: string) =>
-  new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId, secretAccessKey },
-    maxAttempts: 1,
-  } satisfies S3ClientConfig);
+  pathStyleClient(endpoint, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
 
 beforeAll(async () => {
   env = await createTestEnv({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '3' });

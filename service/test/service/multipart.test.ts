@@ -22,6 +22,7 @@ import { createChecksum } from '../../src/auth/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, rcloneEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 const MiB = 1024 * 1024;
 let env: TestEnv;
@@ -60,12 +61,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   gw = await startGateway(env.env);
   tls = await startTlsProxy(env.dir, gw.port);
-  s3 = new S3Client({
-    endpoint: gw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: env.creds[0]!,
-  });
+  s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'mpu' }));
 });
 

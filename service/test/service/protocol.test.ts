@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 /** Both settings of ENFORCE_PAYLOAD_VERIFICATION run the same gateway code against the same database. */
 let env: TestEnv;
@@ -22,12 +23,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   strict = await startGateway(env.env);
   lenient = await startGateway({ ...env.env, ENFORCE_PAYLOAD_VERIFICATION: 'false' });
-  s3 = new S3Client({
-    endpoint: strict.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: env.creds[0]!,
-  });
+  s3 = pathStyleClient(strict.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'proto' }));
 });
 
@@ -355,12 +351,7 @@ describe('awkward paths', () => {
 
 describe('two gateways on one database', () => {
   it('refuses a PUT into a bucket another gateway just deleted, even while its lookup is cached', async () => {
-    const other = new S3Client({
-      endpoint: lenient.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: env.creds[0]!,
-    });
+    const other = pathStyleClient(lenient.endpoint, env.creds[0]!);
     await s3.send(new CreateBucketCommand({ Bucket: 'shortlived' }));
     await s3.send(new PutObjectCommand({ Bucket: 'shortlived', Key: 'warm', Body: 'cache the bucket' }));
     await s3.send(new DeleteObjectCommand({ Bucket: 'shortlived', Key: 'warm' }));

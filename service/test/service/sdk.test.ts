@@ -20,6 +20,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 let env: TestEnv;
 let gw: RunningGateway;
@@ -27,13 +28,7 @@ let s3: S3Client;
 let other: S3Client;
 
 function client(i: number, extra: Partial<ConstructorParameters<typeof S3Client>[0]> = {}): S3Client {
-  return new S3Client({
-    endpoint: gw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: env.creds[i]!,
-    ...extra,
-  });
+  return pathStyleClient(gw.endpoint, env.creds[i]!, extra);
 }
 
 async function body(out: { Body?: unknown }): Promise<Buffer> {
@@ -447,11 +442,9 @@ describe('objects', () => {
   });
 
   it('answers authentication failures with their S3 codes', async () => {
-    const unknown = new S3Client({
-      endpoint: gw.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'AKIANOBODY', secretAccessKey: 'whatever-secret' },
+    const unknown = pathStyleClient(gw.endpoint, {
+      accessKeyId: 'AKIANOBODY',
+      secretAccessKey: 'whatever-secret',
     });
     expect(await s3Error(unknown.send(new ListBucketsCommand({})))).toMatchObject({
       code: 'InvalidAccessKeyId',

@@ -18,6 +18,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { pathStyleClient } from '../support/s3-client.js';
 
 let env: TestEnv;
 let gw: RunningGateway;
@@ -30,12 +31,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 beforeAll(async () => {
   env = await createTestEnv();
   gw = await startGateway(env.env);
-  s3 = new S3Client({
-    endpoint: gw.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: env.creds[0]!,
-  });
+  s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'tagged' }));
 });
 
