@@ -29,6 +29,8 @@ export interface Authenticated {
 export interface AuthenticateOptions {
   credentials: CredentialProvider;
   now: Date;
+  /** The gateway's region: the only one a credential scope may name. */
+  region: string;
   enforcePayloadVerification: boolean;
   keyCache?: SigningKeyCache;
 }
@@ -64,9 +66,11 @@ export function authenticate(
     normalize: false,
     now: opts.now,
     maxSkewMs: MAX_SKEW_MS,
+    region: opts.region,
     lookupSecret: (id) => opts.credentials.secretFor(id),
     deriveKey: opts.keyCache ? (...args) => opts.keyCache!.get(...args) : undefined,
   });
+  refuseUnsignedAmzHeaders(wire.headers, params.signedHeaders);
   if (payload.kind === 'streaming' && payload.signing) {
     payload.signing = {
       key: verified.key,
@@ -76,6 +80,30 @@ export function authenticate(
     };
   }
   return { accessKeyId: params.credential.accessKeyId, presigned, payload };
+}
+
+/**
+ * x-amz-content-sha256 is bound by the signature whether or not it is listed: its value is the canonical
+ * request's payload line. Every other x-amz-* header changes what a request does, so it must be signed.
+ * (AWS SDK v3 and botocore sign every x-amz-* header they send; what they leave unsigned, such as
+ * user-agent, expect and x-amzn-trace-id, is outside the x-amz- prefix.)
+ */
+const BOUND_WITHOUT_LISTING = new Set(['x-amz-content-sha256']);
+
+/** AWS's answer to a request carrying x-amz-* headers its signature does not cover. */
+function refuseUnsignedAmzHeaders(headers: WireRequest['headers'], signed: readonly string[]): void {
+  const unsigned = new Set<string>();
+  for (const [name] of headers) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('x-amz-') && !BOUND_WITHOUT_LISTING.has(lower) && !signed.includes(lower)) {
+      unsigned.add(lower);
+    }
+  }
+  if (unsigned.size > 0) {
+    throw new S3Error('AccessDenied', 'There were headers present in the request which were not signed', {
+      HeadersNotSigned: [...unsigned].sort().join(', '),
+    });
+  }
 }
 
 function payloadMode(declared: string): PayloadMode {

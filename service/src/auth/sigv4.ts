@@ -290,6 +290,8 @@ export interface VerifyOptions {
   normalize: boolean;
   now: Date;
   maxSkewMs: number;
+  /** The region this endpoint signs for; a scope naming another is refused as AWS does. Unchecked when absent. */
+  region?: string;
   lookupSecret(accessKeyId: string): string | undefined;
   /** Derives (or recalls) the signing key; defaults to deriving it each time. */
   deriveKey?: (secret: string, date: string, region: string, service: string) => Buffer;
@@ -323,6 +325,19 @@ export function verifySignature(
       code,
       `The credential scope service '${credential.service}' is wrong; expecting '${opts.service}'.`,
     );
+  }
+  if (opts.region !== undefined && credential.region !== opts.region) {
+    throw params.presigned
+      ? new S3Error(
+          'AuthorizationQueryParametersError',
+          `Error parsing the X-Amz-Credential parameter; the region '${credential.region}' is wrong; expecting '${opts.region}'`,
+          { Region: opts.region },
+        )
+      : new S3Error(
+          'AuthorizationHeaderMalformed',
+          `The authorization header is malformed; the region '${credential.region}' is wrong; expecting '${opts.region}'`,
+          { Region: opts.region },
+        );
   }
   const when = parseAmzDate(params.amzDate);
   if (!when) {

@@ -89,6 +89,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const auth = authenticate(wire, queryPairs, {
         credentials: deps.credentials,
         now: new Date(),
+        region: deps.settings.region,
         enforcePayloadVerification: deps.settings.enforcePayloadVerification,
         keyCache,
       });

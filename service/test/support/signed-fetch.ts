@@ -16,6 +16,8 @@ export interface SignedRequestInit {
   /** Mutates the signed headers before sending: to forge, drop or corrupt what was signed. */
   tamper?: (headers: Record<string, string>) => void;
   unsignedPayloadHash?: boolean;
+  /** The credential scope's region; us-east-1 unless a test needs another. */
+  region?: string;
 }
 
 /** A hand-built SigV4 request (signed by aws4) for cases real SDKs refuse to produce. */
@@ -31,7 +33,7 @@ export async function signedFetch(
     method: init.method ?? 'GET',
     path: init.path,
     service: 's3',
-    region: 'us-east-1',
+    region: init.region ?? 'us-east-1',
     headers,
     body: init.body,
   };
