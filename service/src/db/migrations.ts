@@ -200,6 +200,29 @@ const MIGRATIONS: Migration[] = [
         await knex.schema.dropTable(t);
     },
   },
+  {
+    name: '0005_login_throttle',
+    async up(knex) {
+      // Lockout is kept per name tried, known or not, so a locked admin and a name that does not exist look alike.
+      await knex.schema.createTable('login_throttle', (t) => {
+        t.text('username').primary();
+        t.integer('failures').notNullable();
+        t.timestamp('locked_until', { useTz: true });
+        t.timestamp('last_attempt_at', { useTz: true }).notNullable().index();
+      });
+      await knex.schema.alterTable('admins', (t) => {
+        t.dropColumn('failed_logins');
+        t.dropColumn('locked_until');
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('admins', (t) => {
+        t.integer('failed_logins').notNullable().defaultTo(0);
+        t.timestamp('locked_until', { useTz: true });
+      });
+      await knex.schema.dropTable('login_throttle');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

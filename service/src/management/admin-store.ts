@@ -94,26 +94,63 @@ export class AdminStore {
   }
 
   /**
-   * Password, then TOTP once enrolled. Every failure counts toward the lockout; while locked, even a
-   * correct password is refused, with the same answer for known and unknown names.
+   * Password, then TOTP once enrolled. Each attempt first takes a slot in Postgres, in one statement, so
+   * parallel attempts cannot outrun the lockout: at most `maxFailures` are ever evaluated. Slots are
+   * kept per name tried, known or not, so a locked admin and an unknown name get the same answers.
    */
   async login(username: string, password: string, totpCode: string | undefined): Promise<Admin> {
+    await this.takeAttempt(username);
     const row = await this.db('admins').where({ username }).first();
     if (!row) {
       await verifyPassword(password, DECOY_HASH);
-      throw loginFailed();
+      return this.fail(username);
     }
-    const lockedUntil: Date | null = row.locked_until;
-    if (lockedUntil && lockedUntil.getTime() > this.now()) throw this.blocked(lockedUntil);
-    if (!(await verifyPassword(password, row.password_hash))) return this.fail(row.id);
+    if (!(await verifyPassword(password, row.password_hash))) return this.fail(username);
     if (!row.is_active) throw new ApiError(403, 'AdminDisabled', 'This admin account is disabled');
     if (row.totp_enabled) {
-      if (!totpCode)
+      if (!totpCode) {
+        await this.giveBackAttempt(username);
         throw new ApiError(401, 'TotpRequired', 'Enter the 6-digit code from your authenticator app');
-      if (!(await this.acceptTotp(row, totpCode))) return this.fail(row.id);
+      }
+      if (!(await this.acceptTotp(row, totpCode))) return this.fail(username);
     }
-    await this.db('admins').where({ id: row.id }).update({ failed_logins: 0, locked_until: null });
+    await this.giveBackAttempt(username);
     return toAdmin(row);
+  }
+
+  /**
+   * Counts an attempt before it is evaluated, or refuses it while the name is locked or while
+   * `maxFailures` attempts are already counted. Failures older than the lock period are forgotten.
+   */
+  private async takeAttempt(username: string): Promise<void> {
+    const now = new Date(this.now());
+    const stale = new Date(this.now() - this.policy.lockSeconds * 1000);
+    await this.db('login_throttle')
+      .where('last_attempt_at', '<', stale)
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<=', now))
+      .delete();
+    const taken = await this.db.raw(
+      `INSERT INTO login_throttle AS t (username, failures, last_attempt_at) VALUES (:username, 1, :now)
+       ON CONFLICT (username) DO UPDATE SET
+         failures = CASE WHEN t.locked_until <= :now OR t.last_attempt_at < :stale THEN 1 ELSE t.failures + 1 END,
+         locked_until = NULL,
+         last_attempt_at = :now
+       WHERE t.locked_until <= :now
+          OR (t.locked_until IS NULL AND (t.failures < :max OR t.last_attempt_at < :stale))
+       RETURNING failures`,
+      { username, now, stale, max: this.policy.maxFailures },
+    );
+    if (taken.rows.length === 0) {
+      const row = await this.db('login_throttle').where({ username }).first('locked_until');
+      throw this.blocked(row?.locked_until ?? new Date(this.now() + this.policy.lockSeconds * 1000));
+    }
+  }
+
+  /** A successful step takes back its own slot; the failures counted beside it still stand. */
+  private async giveBackAttempt(username: string): Promise<void> {
+    await this.db('login_throttle')
+      .where({ username })
+      .update({ failures: this.db.raw('GREATEST(failures - 1, 0)') });
   }
 
   private blocked(until: Date): ApiError {
@@ -122,16 +159,18 @@ export class AdminStore {
     });
   }
 
-  private async fail(id: number): Promise<never> {
-    const [row] = await this.db('admins')
-      .where({ id })
-      .update({ failed_logins: this.db.raw('failed_logins + 1') })
-      .returning(['failed_logins']);
-    if (row.failed_logins >= this.policy.maxFailures) {
-      const until = new Date(this.now() + this.policy.lockSeconds * 1000);
-      await this.db('admins').where({ id }).update({ locked_until: until, failed_logins: 0 });
-      throw this.blocked(until);
-    }
+  /** The attempt's slot stays counted; the one that fills the last slot starts the lock. */
+  private async fail(username: string): Promise<never> {
+    const [locked] = await this.db('login_throttle')
+      .where({ username })
+      .andWhere('failures', '>=', this.policy.maxFailures)
+      .update({
+        locked_until: this.db.raw('COALESCE(locked_until, ?)', [
+          new Date(this.now() + this.policy.lockSeconds * 1000),
+        ]),
+      })
+      .returning(['locked_until']);
+    if (locked) throw this.blocked(locked.locked_until);
     throw loginFailed();
   }
 

@@ -618,7 +618,8 @@ describe('console sessions, TOTP and lockout', () => {
   });
 
   it('locks the account after repeated failures with the structured LoginBlocked error, then lets it in again', async () => {
-    await db('admins').where({ username: 'admin' }).update({ totp_enabled: false, failed_logins: 0 });
+    await db('admins').where({ username: 'admin' }).update({ totp_enabled: false });
+    await db('login_throttle').delete();
     const attempt = (password: string) => call('POST', '/auth/login', { username: 'admin', password }, {});
     expect((await attempt('bad-1')).status).toBe(401);
     expect((await attempt('bad-2')).status).toBe(401);

@@ -4,6 +4,7 @@ import aws4 from 'aws4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
+import { managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
 /** Hostile requests against the gateway in-process with real Postgres: each case is one an attacker tried. */
@@ -12,7 +13,7 @@ let gw: RunningGateway;
 let s3: S3Client;
 
 beforeAll(async () => {
-  env = await createTestEnv();
+  env = await createTestEnv({ LOGIN_MAX_FAILURES: '5', LOGIN_LOCK_SECONDS: '600' });
   gw = await startGateway(env.env);
   s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'sec' }));
@@ -144,5 +145,42 @@ describe('credential scope region', () => {
     expect(res.status).toBe(400);
     expect(errorCode(text)).toBe('AuthorizationQueryParametersError');
     expect(tag(text, 'Region')).toBe('us-east-1');
+  });
+});
+
+describe('console login lockout', () => {
+  const login = (username: string, password: string) =>
+    managementClient(gw.endpoint)('POST', '/auth/login', { username, password }, {});
+
+  it('evaluates at most LOGIN_MAX_FAILURES of 15 parallel attempts, and a right password never lifts the lock', async () => {
+    const attempts = [
+      ...Array.from({ length: 14 }, (_, i) => login('admin', `wrong-${i}`)),
+      login('admin', env.admin.password),
+    ];
+    const results = await Promise.all(attempts);
+    const evaluated = results.filter((r) => r.status === 401 || r.status === 200);
+    const blocked = results.filter((r) => r.status === 429);
+    // The attempt that fills the last slot is evaluated too, and answers 429 as it starts the lock.
+    expect(evaluated.length).toBeLessThanOrEqual(5);
+    expect(blocked.length).toBeGreaterThanOrEqual(10);
+    if (results[14]!.status !== 200) {
+      expect((await login('admin', env.admin.password)).status).toBe(429);
+    }
+  });
+
+  it('answers a locked known admin and an unknown name identically', async () => {
+    for (let i = 0; i < 5; i++) await login('ghost', `guess-${i}`);
+    const ghost = await login('ghost', 'another');
+    const admin = await login('admin', 'another');
+    expect(ghost.status).toBe(admin.status);
+    expect(ghost.status).toBe(429);
+    expect(Object.keys(ghost.body).sort()).toEqual(Object.keys(admin.body).sort());
+    expect(ghost.body.error).toBe(admin.body.error);
+    expect(ghost.body.message).toBe(admin.body.message);
+    expect(String(ghost.body.restriction_state)).toMatch(/^locked until .* after 5 failed attempts$/);
+    expect(String(admin.body.restriction_state)).toMatch(/^locked until .* after 5 failed attempts$/);
+    // Before any lock, a wrong password and an unknown name are the same 401.
+    const fresh = await login('nobody-else', 'x');
+    expect(fresh).toMatchObject({ status: 401, body: { error: 'InvalidCredentials' } });
   });
 });
