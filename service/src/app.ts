@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { FastifyRequest } from 'fastify';
@@ -9,6 +10,7 @@ import { Inventory } from './management/inventory.js';
 import { BlobStore } from './blobs/blob-store.js';
 import type { Config } from './config.js';
 import { connect, migrate, ping } from './db/database.js';
+import { guardBodyIdle, limitBodyTime } from './http/request-limits.js';
 import { S3Error } from './s3/errors.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
@@ -41,7 +43,13 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     genReqId: newRequestId,
     requestIdHeader: false,
     keepAliveTimeout: 65_000,
+    // No bound on a whole request: a multi-GiB upload may take hours. Stalls are bounded below instead.
     requestTimeout: 0,
+    http: {
+      headersTimeout: config.limits.headersTimeoutMs,
+      // How often Node checks header deadlines; the default 30 s would let a stalled client stay twice as long.
+      connectionsCheckingInterval: Math.min(1000, config.limits.headersTimeoutMs),
+    },
     return503OnClosing: true,
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
     // A URL the router cannot decode never reaches the S3 handler; it still gets an S3 error, not Fastify JSON.
@@ -81,6 +89,22 @@ export async function buildGateway(config: Config): Promise<Gateway> {
   const admins = new AdminStore(db, config.masterKey, config.login);
   if (config.admin) await admins.seed(config.admin);
 
+  // Node answers Expect itself unless told otherwise: 100 Continue before any authentication, and 417 for
+  // anything else. Both go through the normal path; the S3 handler sends 100 Continue once it may.
+  const handOn = (req: IncomingMessage, res: ServerResponse) => app.server.emit('request', req, res);
+  app.server.on('checkContinue', handOn);
+  app.server.on('checkExpectation', handOn);
+  app.addHook('onRequest', async (request) => {
+    guardBodyIdle(request.raw, config.limits.bodyIdleTimeoutMs);
+    // JSON and console requests are small: their whole body has a deadline too.
+    if (!isSigned(request) && request.url.startsWith('/_coffer/'))
+      limitBodyTime(request.raw, config.limits.smallBodyTimeoutMs);
+  });
+  app.addHook('preParsing', async (request, reply) => {
+    if (!reply.sent && /^100-continue$/i.test(String(request.headers.expect ?? '').trim()))
+      reply.raw.writeContinue();
+  });
+
   // S3 bodies are streamed by the operation handlers; Fastify must never buffer or parse them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
@@ -89,7 +113,11 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     store,
     multipart,
     credentials,
-    settings: { region: config.region, enforcePayloadVerification: config.enforcePayloadVerification },
+    settings: {
+      region: config.region,
+      enforcePayloadVerification: config.enforcePayloadVerification,
+      smallBodyTimeoutMs: config.limits.smallBodyTimeoutMs,
+    },
     domain: config.domain,
     log: app.log,
   });
@@ -146,8 +174,10 @@ export async function buildGateway(config: Config): Promise<Gateway> {
   };
   await registerManagementApi(app, managementDeps);
   await registerConsole(app, isSigned, s3);
-  app.all('/', { schema: { hide: true } }, s3);
-  app.all('/*', { schema: { hide: true } }, s3);
+  // S3 takes the request in onRequest, before Fastify parses anything: S3 stores any Content-Type, even
+  // one Fastify cannot parse, and streams the body itself.
+  app.all('/', { schema: { hide: true }, onRequest: s3 }, s3);
+  app.all('/*', { schema: { hide: true }, onRequest: s3 }, s3);
 
   app.addHook('onReady', async () => collector.start(config.gcIntervalSeconds * 1000));
   app.addHook('onClose', async () => {

@@ -3,6 +3,7 @@ import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
 import { MasterKey } from './blobs/keys.js';
+import type { RequestLimits } from './http/request-limits.js';
 
 export interface Config {
   host: string;
@@ -22,6 +23,7 @@ export interface Config {
   /** Incomplete multipart uploads older than this are aborted by the collector. */
   multipartExpiryHours: number;
   logLevel: string;
+  limits: RequestLimits;
   /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
   admin?: AdminSeed;
   login: LoginPolicy;
@@ -154,6 +156,11 @@ export async function loadConfig(env: Env): Promise<Config> {
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),
     logLevel: env.LOG_LEVEL || 'info',
+    limits: {
+      headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,
+      bodyIdleTimeoutMs: int(env, 'BODY_IDLE_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+      smallBodyTimeoutMs: int(env, 'SMALL_BODY_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
+    },
     admin,
     login: {
       maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),

@@ -6,6 +6,8 @@ import type { Store } from '../store/store.js';
 export interface S3Settings {
   region: string;
   enforcePayloadVerification: boolean;
+  /** Whole-body deadline for endpoints that take small documents; 0 disables it. */
+  smallBodyTimeoutMs: number;
 }
 
 /** One authenticated S3 request as the operation handlers see it. */

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
+import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
@@ -110,6 +111,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
       };
       const endpoint = route(ctx);
       operation = endpoint.name;
+      if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
+      // Only now, authenticated and routed, is the client invited to send the body it held back.
+      if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
       const response = await endpoint.handler(ctx);
       const origin = req.headers.origin;
       if (origin && ctx.bucket) {
@@ -120,8 +124,12 @@ export function createS3Handler(deps: S3HandlerDeps) {
       }
       bytesOut = await send(res, response, method);
     } catch (err) {
-      const s3err = isS3Error(err) ? err : new S3Error('InternalError');
-      if (!isS3Error(err)) deps.log.error({ err, requestId, operation }, 'request failed');
+      const s3err = isS3Error(err)
+        ? err
+        : err instanceof BodyTimeoutError
+          ? new S3Error('RequestTimeout', `The connection was closed: ${err.message}.`)
+          : new S3Error('InternalError');
+      if (s3err.code === 'InternalError') deps.log.error({ err, requestId, operation }, 'request failed');
       if (res.headersSent) {
         // The status line is gone; cutting the connection is the only honest signal left.
         deps.log.error({ err, requestId, operation }, 'response failed after headers were sent');

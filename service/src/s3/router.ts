@@ -34,6 +34,8 @@ export interface Endpoint {
   /** Extra discriminator (e.g. list-type=2, x-amz-copy-source). */
   when?: (ctx: S3Context) => boolean;
   permission: Permission;
+  /** Object data of any size: only the idle bound applies to its body, not the small-body deadline. */
+  streamsBody?: boolean;
   handler: (ctx: S3Context) => Promise<S3Response>;
 }
 
@@ -159,7 +161,14 @@ export const ENDPOINTS: Endpoint[] = [
     permission: 'object-write',
     handler: copyObject,
   },
-  { name: 'PutObject', method: 'PUT', target: 'object', permission: 'object-write', handler: putObject },
+  {
+    name: 'PutObject',
+    method: 'PUT',
+    target: 'object',
+    permission: 'object-write',
+    streamsBody: true,
+    handler: putObject,
+  },
   { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
   {
     name: 'GetObject',
@@ -201,6 +210,7 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'object',
     subresources: ['partNumber', 'uploadId'],
     permission: 'object-write',
+    streamsBody: true,
     handler: uploadPart,
   },
   {

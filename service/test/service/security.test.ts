@@ -1,6 +1,7 @@
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import aws4 from 'aws4';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
@@ -182,5 +183,191 @@ describe('console login lockout', () => {
     // Before any lock, a wrong password and an unknown name are the same 401.
     const fresh = await login('nobody-else', 'x');
     expect(fresh).toMatchObject({ status: 401, body: { error: 'InvalidCredentials' } });
+  });
+});
+
+/** A raw HTTP/1.1 conversation: what the server sent, and whether and when it closed the connection. */
+function rawConversation(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  const started = Date.now();
+  let received = '';
+  const closed = new Promise<{ received: string; afterMs: number }>((resolve) => {
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.on('close', () => resolve({ received, afterMs: Date.now() - started }));
+    socket.on('error', () => undefined);
+  });
+  return {
+    socket,
+    closed,
+    received: () => received,
+    write: (text: string | Buffer) => socket.write(text),
+    waitFor: async (pattern: RegExp, ms = 5000) => {
+      const until = Date.now() + ms;
+      while (!pattern.test(received) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      return received;
+    },
+  };
+}
+
+function signedHead(method: string, path: string, headers: Record<string, string>, body = '') {
+  const url = new URL(gw.endpoint);
+  const signed = aws4.sign(
+    { host: url.host, method, path, service: 's3', region: 'us-east-1', headers, body },
+    env.creds[0]!,
+  );
+  const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
+  return `${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
+}
+
+describe('Expect: 100-continue', () => {
+  it('does not invite an unauthenticated client to send its body', async () => {
+    const c = rawConversation(gw.port);
+    c.write('PUT /sec/anon HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n');
+    const got = await c.waitFor(/\r\n\r\n/);
+    c.socket.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 403 /);
+    expect(got).not.toMatch(/100 Continue/);
+  });
+
+  it('sends 100 Continue once a signed request is authenticated and routed, then stores the body', async () => {
+    const body = 'continued!';
+    const c = rawConversation(gw.port);
+    c.write(
+      signedHead(
+        'PUT',
+        '/sec/continued',
+        { 'Content-Length': String(body.length), Expect: '100-continue' },
+        body,
+      ),
+    );
+    expect(await c.waitFor(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    c.write(body);
+    expect(await c.waitFor(/HTTP\/1\.1 200/)).toMatch(/HTTP\/1\.1 200 OK/);
+    c.socket.destroy();
+    expect(await exists('continued')).toBe(true);
+  });
+
+  it('ignores any other Expect value as AWS does, instead of answering 417', async () => {
+    const c = rawConversation(gw.port);
+    c.write(signedHead('GET', '/sec/secret', { Expect: 'something-else' }));
+    const got = await c.waitFor(/the secret object/);
+    c.socket.destroy();
+    expect(got).toMatch(/^HTTP\/1\.1 200 OK/);
+  });
+});
+
+describe('stalled and trickling clients', () => {
+  let limited: RunningGateway;
+  beforeAll(async () => {
+    limited = await startGateway({
+      ...env.env,
+      HEADERS_TIMEOUT_SECONDS: '1',
+      BODY_IDLE_TIMEOUT_SECONDS: '1',
+      SMALL_BODY_TIMEOUT_SECONDS: '2',
+    });
+  });
+  afterAll(async () => limited?.close());
+
+  it('closes a connection whose headers never finish', async () => {
+    const c = rawConversation(limited.port);
+    c.write('GET /sec/secret HTTP/1.1\r\nHost: x\r\n');
+    const { afterMs } = await c.closed;
+    expect(afterMs).toBeLessThan(10_000);
+  });
+
+  it('closes a signed upload whose body stalls', async () => {
+    const url = new URL(limited.endpoint);
+    const body = 'x'.repeat(100);
+    const signed = aws4.sign(
+      {
+        host: url.host,
+        method: 'PUT',
+        path: '/sec/stalled',
+        service: 's3',
+        region: 'us-east-1',
+        body,
+        headers: { 'Content-Length': '100' },
+      },
+      env.creds[0]!,
+    );
+    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
+    const c = rawConversation(limited.port);
+    c.write(`PUT /sec/stalled HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n` + body.slice(0, 10));
+    const { afterMs } = await c.closed;
+    expect(afterMs).toBeLessThan(10_000);
+    expect(await exists('stalled')).toBe(false);
+  });
+
+  it('closes an anonymous login whose body stalls, and one that trickles past the small-body deadline', async () => {
+    const stalled = rawConversation(limited.port);
+    stalled.write(
+      'POST /_coffer/api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+    );
+    expect((await stalled.closed).afterMs).toBeLessThan(10_000);
+    const trickle = rawConversation(limited.port);
+    trickle.write(
+      'POST /_coffer/api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+    );
+    // One byte every 400 ms never trips the 1 s idle bound; the 2 s whole-body deadline ends it.
+    const timer = setInterval(() => trickle.write(' '), 400);
+    const { afterMs } = await trickle.closed;
+    clearInterval(timer);
+    expect(afterMs).toBeLessThan(10_000);
+  });
+
+  it('closes a signed request whose XML body trickles past the small-body deadline', async () => {
+    const xml = '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>';
+    const url = new URL(limited.endpoint);
+    const signed = aws4.sign(
+      {
+        host: url.host,
+        method: 'PUT',
+        path: '/sec/secret?tagging',
+        service: 's3',
+        region: 'us-east-1',
+        body: xml,
+        headers: { 'Content-Length': String(xml.length) },
+      },
+      env.creds[0]!,
+    );
+    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
+    const c = rawConversation(limited.port);
+    c.write(`PUT /sec/secret?tagging HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    let sent = 0;
+    const timer = setInterval(() => sent < xml.length && c.write(xml[sent++]!), 300);
+    const { afterMs } = await c.closed;
+    clearInterval(timer);
+    expect(afterMs).toBeLessThan(10_000);
+    expect(sent).toBeLessThan(xml.length);
+  });
+
+  it('lets a large upload at a slow but steady rate finish, long past every deadline', async () => {
+    const size = 3 * 1024 * 1024;
+    const body = Buffer.alloc(size, 7);
+    const url = new URL(limited.endpoint);
+    const signed = aws4.sign(
+      {
+        host: url.host,
+        method: 'PUT',
+        path: '/sec/slow-steady',
+        service: 's3',
+        region: 'us-east-1',
+        headers: { 'Content-Length': String(size) },
+        body,
+      },
+      env.creds[0]!,
+    );
+    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
+    const c = rawConversation(limited.port);
+    c.write(`PUT /sec/slow-steady HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    // 3 MiB in 12 steps of 250 ms: 3 s in all, more than the headers and small-body deadlines.
+    const step = size / 12;
+    for (let i = 0; i < 12; i++) {
+      c.write(body.subarray(i * step, (i + 1) * step));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await c.waitFor(/HTTP\/1\.1 \d{3}/, 10_000)).toMatch(/^HTTP\/1\.1 200/);
+    c.socket.destroy();
+    expect(await exists('slow-steady')).toBe(true);
   });
 });
