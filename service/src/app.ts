@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AdminStore } from './management/admin-store.js';
@@ -34,9 +35,13 @@ function isSigned(request: FastifyRequest): boolean {
 }
 
 /** Builds the gateway: migrations run, blob directories exist, routes registered; not yet listening. */
-export async function buildGateway(config: Config): Promise<Gateway> {
+export async function buildGateway(
+  config: Config,
+  /** Where log lines go; stdout unless a caller (a test reading the log) passes its own. */
+  logStream?: DestinationStream,
+): Promise<Gateway> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: logStream ? { level: config.logLevel, stream: logStream } : { level: config.logLevel },
     // One structured line per S3 request comes from the handler, with operation, bucket and bytes.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -53,8 +58,12 @@ export async function buildGateway(config: Config): Promise<Gateway> {
     return503OnClosing: true,
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
     // A URL the router cannot decode never reaches the S3 handler; it still gets an S3 error, not Fastify JSON.
-    frameworkErrors: (_error, request, reply) => {
+    frameworkErrors: (error, request, reply) => {
       const err = new S3Error('InvalidURI');
+      request.log.info(
+        { requestId: request.id, method: request.method, status: err.status, reason: error.message },
+        'request refused before routing',
+      );
       const body = request.method === 'HEAD' ? '' : errorBody(err, '/', request.id);
       reply.hijack();
       reply.raw.writeHead(err.status, {
@@ -64,14 +73,41 @@ export async function buildGateway(config: Config): Promise<Gateway> {
       });
       reply.raw.end(body);
     },
+    // Requests Node's HTTP parser refuses (malformed, headers too large, header timeout) get an S3 error too.
+    clientErrorHandler: (error, socket) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+      const s3err =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? new S3Error('RequestHeaderSectionTooLarge')
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? new S3Error('RequestTimeout')
+            : new S3Error('InvalidRequest', 'The request is not valid HTTP/1.1.');
+      const requestId = newRequestId();
+      app.log.info(
+        { requestId, status: s3err.status, code, reason: error.message },
+        'request refused by the HTTP parser',
+      );
+      const body = errorBody(s3err, '/', requestId);
+      socket.end(
+        `HTTP/1.1 ${s3err.status} ${s3err.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+          `x-amz-request-id: ${requestId}\r\ncontent-type: application/xml\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    },
   });
-  const db = connect(config.databaseUrl, config.dbPoolMax);
+  // Migrations may wait on another gateway's migration lock: their own connection, without statement timeouts.
+  const migrator = connect(
+    config.databaseUrl,
+    { ...config.database, poolMax: 2, statementTimeoutMs: 0 },
+    app.log,
+  );
   try {
-    await migrate(db);
-  } catch (err) {
-    await db.destroy();
-    throw err;
+    await migrate(migrator);
+  } finally {
+    await migrator.destroy();
   }
+  const db = connect(config.databaseUrl, config.database, app.log);
   const blobs = new BlobStore({
     dataDir: config.dataDir,
     masterKey: config.masterKey,
@@ -129,7 +165,7 @@ export async function buildGateway(config: Config): Promise<Gateway> {
   app.get('/ready', { schema: { hide: true } }, async (request, reply) => {
     if (isSigned(request)) return s3(request, reply);
     try {
-      await ping(db);
+      await ping(db, config.database.connectTimeoutMs);
       return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'postgres unreachable' });

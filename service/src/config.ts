@@ -4,12 +4,13 @@ import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
 import { MasterKey } from './blobs/keys.js';
 import type { RequestLimits } from './http/request-limits.js';
+import type { DatabaseLimits } from './db/database.js';
 
 export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
-  dbPoolMax: number;
+  database: DatabaseLimits;
   dataDir: string;
   masterKey: MasterKey;
   credentials: S3Credential[];
@@ -144,7 +145,12 @@ export async function loadConfig(env: Env): Promise<Config> {
     host: env.HOST || '0.0.0.0',
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
-    dbPoolMax: int(env, 'DB_POOL_MAX', 20, 2, 500),
+    database: {
+      poolMax: int(env, 'DB_POOL_MAX', 20, 2, 500),
+      connectTimeoutMs: int(env, 'DB_CONNECT_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
+      acquireTimeoutMs: int(env, 'DB_ACQUIRE_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
+      statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 3600) * 1000,
+    },
     dataDir: required(env, 'DATA_DIR'),
     masterKey,
     credentials,

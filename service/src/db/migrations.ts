@@ -223,6 +223,26 @@ const MIGRATIONS: Migration[] = [
       await knex.schema.dropTable('login_throttle');
     },
   },
+  {
+    name: '0006_completed_uploads',
+    async up(knex) {
+      // What Complete answered, kept a day, so a client retrying after a timeout gets the same answer.
+      await knex.schema.createTable('completed_uploads', (t) => {
+        t.text('upload_id').primary();
+        t.bigInteger('bucket_id').notNullable();
+        t.binary('key').notNullable();
+        t.text('etag').notNullable();
+        t.bigInteger('size').notNullable();
+        t.jsonb('checksums').notNullable();
+        t.text('checksum_type');
+        t.integer('parts_count').notNullable();
+        t.timestamp('completed_at', { useTz: true }).notNullable().index();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('completed_uploads');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -15,6 +15,7 @@ import type { Multipart } from '../store/multipart.js';
 import type { Admin, AdminStore } from './admin-store.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import type { CredentialStore } from './credential-store.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
 import type { Inventory } from './inventory.js';
 import { registerResourceRoutes } from './resource-routes.js';
@@ -138,6 +139,13 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
           return reply.code(400).send({ error: 'ValidationError', message: error.message });
         if (error.statusCode && error.statusCode < 500)
           return reply.code(error.statusCode).send({ error: 'BadRequest', message: error.message });
+        if (isDatabaseUnavailable(error)) {
+          request.log.warn({ reason: error.message }, 'database unavailable');
+          return reply.code(503).header('retry-after', '2').send({
+            error: 'ServiceUnavailable',
+            message: 'The metadata database is not answering; retry shortly',
+          });
+        }
         request.log.error({ err: error }, 'management API failure');
         return reply
           .code(500)

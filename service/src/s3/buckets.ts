@@ -1,7 +1,8 @@
+import { S3Error } from './errors.js';
 import { readSmallBody } from './payload.js';
 import type { S3Context, S3Response } from './context.js';
 import { xmlResponse } from './context.js';
-import { isoDate, parseXml, toXml } from './xml.js';
+import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const MAX_CONFIG_BODY = 64 * 1024;
 
@@ -34,11 +35,17 @@ export async function createBucket(ctx: S3Context): Promise<S3Response> {
   });
   let location: string | undefined;
   if (text.trim()) {
-    const doc = parseXml(text).CreateBucketConfiguration as Record<string, unknown> | undefined;
+    const doc = parseXmlRoot(text, 'CreateBucketConfiguration') as Record<string, unknown> | undefined;
     const lc = doc?.LocationConstraint;
     location = typeof lc === 'string' ? lc.trim() || undefined : undefined;
   }
-  await ctx.store.createBucket(ctx.auth.accessKeyId, ctx.bucket!, location);
+  try {
+    await ctx.store.createBucket(ctx.auth.accessKeyId, ctx.bucket!, location);
+  } catch (err) {
+    // us-east-1 keeps S3's original answer to re-creating a bucket you own: success.
+    const owned = err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou';
+    if (!owned || ctx.settings.region !== 'us-east-1') throw err;
+  }
   return { status: 200, headers: { location: `/${ctx.bucket}` } };
 }
 

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { xmlResponse, type S3Context, type S3Response } from './context.js';
 import { S3Error } from './errors.js';
+import { isHeaderName, isHeaderValue } from './header-values.js';
 import { readSmallBody } from './payload.js';
-import { parseXml, toXml } from './xml.js';
+import { parseXmlRoot, toXml } from './xml.js';
 
 export interface CorsRule {
   id?: string;
@@ -29,7 +30,7 @@ function globMatch(pattern: string, value: string, caseInsensitive = false): boo
 }
 
 export function parseCorsXml(text: string): CorsRule[] {
-  const doc = parseXml(text).CORSConfiguration as Record<string, unknown> | undefined;
+  const doc = parseXmlRoot(text, 'CORSConfiguration') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const rules = (Array.isArray(doc.CORSRule) ? doc.CORSRule : doc.CORSRule ? [doc.CORSRule] : []) as Array<
     Record<string, unknown>
@@ -59,6 +60,20 @@ export function parseCorsXml(text: string): CorsRule[] {
           'InvalidRequest',
           `AllowedOrigin/AllowedHeader "${o}" can not have more than one wildcard.`,
         );
+    }
+    // These come back in Access-Control-* response headers: refuse now what could never be sent.
+    for (const [field, names] of [
+      ['AllowedHeader', rule.allowedHeaders],
+      ['ExposeHeader', rule.exposeHeaders],
+    ] as const) {
+      for (const name of names) {
+        if (!isHeaderName(name))
+          throw new S3Error('InvalidRequest', `${field} "${name}" is not a valid HTTP header name.`);
+      }
+    }
+    for (const origin of rule.allowedOrigins) {
+      if (!origin || !isHeaderValue(origin) || /\s/.test(origin))
+        throw new S3Error('InvalidRequest', `AllowedOrigin "${origin}" is not a valid origin.`);
     }
     if (
       rule.maxAgeSeconds !== undefined &&

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
@@ -14,8 +15,9 @@ import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
 import { isS3Error, S3Error } from './errors.js';
-import { route } from './router.js';
+import { describeUnrouted, route, type Endpoint } from './router.js';
 import { resolveTarget } from './target.js';
+import { refuseUnhonouredHeaders } from './unhonoured.js';
 import { toXml } from './xml.js';
 
 export interface S3HandlerDeps {
@@ -26,6 +28,9 @@ export interface S3HandlerDeps {
   domain?: string;
   log: Log;
 }
+
+/** What a 503 asks clients to wait before retrying. */
+const RETRY_AFTER_SECONDS = '2';
 
 export function newRequestId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
@@ -69,7 +74,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let operation = 'Unknown';
     let bucket: string | undefined;
     let accessKeyId: string | undefined;
-    let bytesOut = 0;
+    const sent = { bytes: 0 };
+    let ended: string | undefined;
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('server', 'Coffer');
@@ -80,12 +86,26 @@ export function createS3Handler(deps: S3HandlerDeps) {
       bucket = target.bucket;
       if (method === 'OPTIONS') {
         operation = 'PreflightCors';
-        bytesOut = await send(
+        await send(
           res,
           await preflight(req.headers, target.bucket, (b) => deps.store.corsRules<CorsRule[]>(b)),
           method,
+          sent,
         );
         return;
+      }
+      const query = new Map<string, string>();
+      for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
+      const request = { raw: req, method, bucket: target.bucket, key: target.key, query };
+      // Routing comes first so every log line names what was asked, even when it is refused.
+      let endpoint: Endpoint | undefined;
+      let unrouted: unknown;
+      try {
+        endpoint = route(request);
+        operation = endpoint.name;
+      } catch (err) {
+        unrouted = err;
+        operation = describeUnrouted(request);
       }
       const auth = authenticate(wire, queryPairs, {
         credentials: deps.credentials,
@@ -95,22 +115,16 @@ export function createS3Handler(deps: S3HandlerDeps) {
         keyCache,
       });
       accessKeyId = auth.accessKeyId;
-      const query = new Map<string, string>();
-      for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
+      if (!endpoint) throw unrouted;
       const ctx: S3Context = {
+        ...request,
         requestId,
-        raw: req,
-        method,
-        bucket: target.bucket,
-        key: target.key,
-        query,
         auth,
         store: deps.store,
         multipart: deps.multipart,
         settings: deps.settings,
       };
-      const endpoint = route(ctx);
-      operation = endpoint.name;
+      refuseUnhonouredHeaders(req.headers, endpoint);
       if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
       // Only now, authenticated and routed, is the client invited to send the body it held back.
       if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
@@ -122,28 +136,40 @@ export function createS3Handler(deps: S3HandlerDeps) {
         const rule = rules ? matchRule(rules, origin, method === 'HEAD' ? 'HEAD' : method, []) : undefined;
         if (rule) response.headers = { ...response.headers, ...corsHeaders(rule, origin, [], false) };
       }
-      bytesOut = await send(res, response, method);
+      await send(res, response, method, sent);
     } catch (err) {
+      if (err instanceof BodyTimeoutError || clientWentAway(err, res)) {
+        // A client that went away or stalled gets no answer (its connection is gone): one info line, below.
+        ended = err instanceof BodyTimeoutError ? err.message : 'client disconnected';
+        res.destroy();
+        return;
+      }
+      const unavailable = isDatabaseUnavailable(err);
       const s3err = isS3Error(err)
         ? err
-        : err instanceof BodyTimeoutError
-          ? new S3Error('RequestTimeout', `The connection was closed: ${err.message}.`)
+        : unavailable
+          ? new S3Error('ServiceUnavailable', 'The metadata database is not answering; retry shortly.')
           : new S3Error('InternalError');
-      if (s3err.code === 'InternalError') deps.log.error({ err, requestId, operation }, 'request failed');
       if (res.headersSent) {
         // The status line is gone; cutting the connection is the only honest signal left.
         deps.log.error({ err, requestId, operation }, 'response failed after headers were sent');
         res.destroy();
-      } else {
-        // An unread body would otherwise be drained in full before the next request on this socket.
-        if (!req.complete) res.setHeader('connection', 'close');
-        const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
-        bytesOut = await send(
-          res,
-          { status: s3err.status, headers: { 'content-type': 'application/xml' }, body },
-          method,
-        ).catch(() => 0);
+        return;
       }
+      if (unavailable)
+        deps.log.warn({ requestId, operation, reason: (err as Error).message }, 'database unavailable');
+      else if (s3err.code === 'InternalError')
+        deps.log.error({ err, requestId, operation }, 'request failed');
+      // An unread body would otherwise be drained in full before the next request on this socket.
+      if (!req.complete) res.setHeader('connection', 'close');
+      if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
+      const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
+      await send(
+        res,
+        { status: s3err.status, headers: { 'content-type': 'application/xml' }, body },
+        method,
+        sent,
+      ).catch(() => undefined);
     } finally {
       deps.log.info(
         {
@@ -154,16 +180,32 @@ export function createS3Handler(deps: S3HandlerDeps) {
           accessKeyId,
           status: res.statusCode,
           bytesIn: Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0),
-          bytesOut,
+          bytesOut: sent.bytes,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
-        'request',
+        ended ?? 'request',
       );
     }
   };
 }
 
-async function send(res: ServerResponse, response: S3Response, method: string): Promise<number> {
+/** True when the failure is the client having closed the connection, not a fault of ours. */
+function clientWentAway(err: unknown, res: ServerResponse): boolean {
+  if (isS3Error(err) || res.writableFinished) return false;
+  return (
+    (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    res.destroyed ||
+    !!res.socket?.destroyed
+  );
+}
+
+/** Writes the response; `sent.bytes` counts body bytes as they go, so a cut transfer still reports them. */
+async function send(
+  res: ServerResponse,
+  response: S3Response,
+  method: string,
+  sent: { bytes: number },
+): Promise<void> {
   res.statusCode = response.status;
   for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
   const body = response.body;
@@ -171,23 +213,22 @@ async function send(res: ServerResponse, response: S3Response, method: string): 
     if (!res.hasHeader('content-length') && response.status !== 304 && response.status !== 204)
       res.setHeader('content-length', 0);
     res.end();
-    return 0;
+    return;
   }
   if (typeof body === 'string' || Buffer.isBuffer(body)) {
     const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
     res.setHeader('content-length', buf.length);
     res.end(buf);
-    return buf.length;
+    sent.bytes = buf.length;
+    return;
   }
-  let sent = 0;
   const counted = Readable.from(
     (async function* () {
       for await (const chunk of body) {
-        sent += chunk.length;
         yield chunk;
+        sent.bytes += chunk.length;
       }
     })(),
   );
   await pipeline(counted, res);
-  return sent;
 }

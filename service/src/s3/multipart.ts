@@ -14,7 +14,7 @@ import {
 } from './objects.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
 import { tagsFromHeader } from './tagging.js';
-import { isoDate, parseXml, toXml } from './xml.js';
+import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
   crc32: 'ChecksumCRC32',
@@ -116,7 +116,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
     maxBytes: 4 * 1024 * 1024,
     ignoreChecksumHeaders: true,
   });
-  const doc = parseXml(xml).CompleteMultipartUpload as Record<string, unknown> | undefined;
+  const doc = parseXmlRoot(xml, 'CompleteMultipartUpload') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const raw = doc.Part === undefined ? [] : Array.isArray(doc.Part) ? doc.Part : [doc.Part];
   const parts: CompletePart[] = raw.map((p: Record<string, unknown>) => {

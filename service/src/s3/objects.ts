@@ -1,8 +1,9 @@
 import type { ObjectHeaders, ObjectInfo, WriteCondition } from '../store/types.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { S3Error } from './errors.js';
+import { isHeaderValue } from './header-values.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
-import { parseXml, toXml } from './xml.js';
+import { parseXmlRoot, toXml } from './xml.js';
 import { CHECKSUM_ALGORITHMS } from '../auth/checksums.js';
 import { partNumberOf } from './multipart.js';
 import { tagsFromHeader } from './tagging.js';
@@ -62,7 +63,6 @@ export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
     'x-amz-object-lock-retain-until-date',
     'x-amz-object-lock-legal-hold',
     'x-amz-website-redirect-location',
-    'x-amz-server-side-encryption-customer-algorithm',
   ]) {
     if (headerOf(ctx, h) !== undefined)
       throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
@@ -205,7 +205,12 @@ export function objectResponseHeaders(ctx: S3Context, info: ObjectInfo): Record<
   if (tagCount) h['x-amz-tagging-count'] = tagCount;
   for (const [param, name] of RESPONSE_OVERRIDES) {
     const v = ctx.query.get(param);
-    if (v !== undefined) h[name] = v;
+    if (v === undefined) continue;
+    if (!isHeaderValue(v))
+      throw new S3Error('InvalidArgument', `${param} must be a value an HTTP header can carry.`, {
+        ArgumentName: param,
+      });
+    h[name] = v;
   }
   return h;
 }
@@ -299,7 +304,7 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
     enforcePayloadVerification: false,
     maxBytes: 2 * 1024 * 1024,
   });
-  const doc = parseXml(text).Delete as Record<string, unknown> | undefined;
+  const doc = parseXmlRoot(text, 'Delete') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const objects = (doc.Object as Array<Record<string, unknown>> | undefined) ?? [];
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');

@@ -32,7 +32,7 @@ export interface Endpoint {
   /** The sub-resource query parameters that select this endpoint (all of them, and no others). */
   subresources?: string[];
   /** Extra discriminator (e.g. list-type=2, x-amz-copy-source). */
-  when?: (ctx: S3Context) => boolean;
+  when?: (ctx: RoutedRequest) => boolean;
   permission: Permission;
   /** Object data of any size: only the idle bound applies to its body, not the small-body deadline. */
   streamsBody?: boolean;
@@ -84,7 +84,7 @@ const SUBRESOURCES = [
   'abac',
 ];
 
-const hasHeader = (name: string) => (ctx: S3Context) => ctx.raw.headers[name] !== undefined;
+const hasHeader = (name: string) => (ctx: RoutedRequest) => ctx.raw.headers[name] !== undefined;
 
 const sub = (
   name: string,
@@ -254,17 +254,28 @@ export const ENDPOINTS: Endpoint[] = [
   },
 ];
 
-function targetOf(ctx: S3Context): Target {
+/** What routing looks at: the request's shape, never its authentication. */
+export type RoutedRequest = Pick<S3Context, 'raw' | 'method' | 'bucket' | 'key' | 'query'>;
+
+function targetOf(ctx: RoutedRequest): Target {
   if (ctx.bucket === undefined) return 'service';
   return ctx.key === undefined || ctx.key === '' ? 'bucket' : 'object';
 }
 
-export function route(ctx: S3Context): Endpoint {
-  const target = targetOf(ctx);
+function namedSubresources(ctx: RoutedRequest): string[] {
   // versionId=null names the only version an unversioned bucket has.
-  const named = SUBRESOURCES.filter(
-    (s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'),
-  );
+  return SUBRESOURCES.filter((s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'));
+}
+
+/** A name for the log when no endpoint serves the request, e.g. `GET bucket ?acl`. */
+export function describeUnrouted(ctx: RoutedRequest): string {
+  const named = namedSubresources(ctx);
+  return `${ctx.method} ${targetOf(ctx)}${named.length ? ' ?' + named.join('&') : ''}`;
+}
+
+export function route(ctx: RoutedRequest): Endpoint {
+  const target = targetOf(ctx);
+  const named = namedSubresources(ctx);
   const candidates = ENDPOINTS.filter((e) => e.method === ctx.method && e.target === target);
   for (const e of candidates) {
     const wanted = e.subresources ?? [];

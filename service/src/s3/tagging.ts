@@ -2,7 +2,7 @@ import { headerOf, xmlResponse, type S3Context, type S3Response } from './contex
 import { S3Error } from './errors.js';
 import { checkKey } from './objects.js';
 import { readSmallBody } from './payload.js';
-import { parseXml, toXml } from './xml.js';
+import { parseXmlRoot, toXml } from './xml.js';
 
 const MAX_OBJECT_TAGS = 10;
 const MAX_BUCKET_TAGS = 50;
@@ -37,7 +37,7 @@ async function tagsFromBody(ctx: S3Context, max: number): Promise<Record<string,
     enforcePayloadVerification: false,
     maxBytes: 64 * 1024,
   });
-  const doc = parseXml(text).Tagging as Record<string, unknown> | undefined;
+  const doc = parseXmlRoot(text, 'Tagging') as Record<string, unknown> | undefined;
   const set = doc?.TagSet as Record<string, unknown> | string | undefined;
   if (!doc || set === undefined) throw new S3Error('MalformedXML');
   const raw =

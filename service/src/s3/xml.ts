@@ -42,6 +42,14 @@ export function parseXml(text: string): Record<string, unknown> {
   }
 }
 
+/** The content of a document whose one root element is `root`; anything else is MalformedXML. */
+export function parseXmlRoot(text: string, root: string): unknown {
+  const doc = parseXml(text);
+  const elements = Object.keys(doc).filter((k) => !k.startsWith('?'));
+  if (elements.length !== 1 || elements[0] !== root) throw new S3Error('MalformedXML');
+  return doc[root];
+}
+
 export function isoDate(d: Date): string {
   return d.toISOString();
 }

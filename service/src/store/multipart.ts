@@ -67,6 +67,14 @@ export interface UploadListing {
 }
 
 const normEtag = (e: string) => `"${e.trim().replace(/^"|"$/g, '')}"`;
+/** How long a completed upload's answer is kept for retries. */
+const COMPLETED_KEPT_MS = 24 * 3600 * 1000;
+
+/** The multipart ETag a list of part ETags produces: MD5 of their binary MD5s, then the part count. */
+function multipartEtag(partEtags: string[]): string {
+  const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(normEtag(e).replace(/"/g, ''), 'hex')));
+  return `"${createHash('md5').update(md5s).digest('hex')}-${partEtags.length}"`;
+}
 
 /**
  * Multipart uploads. Each part is sealed as its own blob with the same durability protocol as an
@@ -178,6 +186,53 @@ export class Multipart {
     for (let i = 1; i < requested.length; i++) {
       if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
     }
+    try {
+      return await this.completeOnce(caller, bucketName, key, uploadId, requested, condition, expected);
+    } catch (err) {
+      if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
+      const done = await this.completedBefore(caller, bucketName, key, uploadId, requested);
+      if (!done) throw err;
+      return done;
+    }
+  }
+
+  /**
+   * A retried Complete of an upload that already completed with the same parts gets the answer the
+   * first one got, as AWS answers it; any other list of parts still finds no such upload.
+   */
+  private async completedBefore(
+    caller: string,
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    requested: CompletePart[],
+  ): Promise<ObjectInfo | undefined> {
+    const bucket = await this.store.ownedBucket(caller, bucketName);
+    const row = await this.db('completed_uploads')
+      .where({ upload_id: uploadId, bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+      .first();
+    if (!row || row.etag !== multipartEtag(requested.map((p) => p.etag))) return undefined;
+    return {
+      key,
+      size: Number(row.size),
+      etag: row.etag,
+      lastModified: row.completed_at,
+      userMetadata: {},
+      checksums: row.checksums,
+      checksumType: row.checksum_type ?? undefined,
+      partsCount: row.parts_count,
+    };
+  }
+
+  private async completeOnce(
+    caller: string,
+    bucketName: string,
+    key: string,
+    uploadId: string,
+    requested: CompletePart[],
+    condition: WriteCondition | undefined,
+    expected: Partial<Record<ChecksumAlgorithm, string>>,
+  ): Promise<ObjectInfo> {
     let freed: string[] = [];
     const info = await this.db.transaction(async (trx) => {
       await trx('uploads').where({ upload_id: uploadId }).forUpdate().first();
@@ -213,8 +268,7 @@ export class Multipart {
           checksum: part.checksum ?? undefined,
         });
       });
-      const md5s = Buffer.concat(layout.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex')));
-      const etag = `"${createHash('md5').update(md5s).digest('hex')}-${layout.length}"`;
+      const etag = multipartEtag(layout.map((p) => p.etag));
       const checksums: ObjectInfo['checksums'] = {};
       const fullObject = upload.checksum_type === 'FULL_OBJECT';
       const alg = upload.checksum_algorithm;
@@ -274,6 +328,20 @@ export class Multipart {
           .ignore();
       freed.push(...unused);
       await trx('uploads').where({ upload_id: uploadId }).delete();
+      await trx('completed_uploads')
+        .where('completed_at', '<', new Date(now.getTime() - COMPLETED_KEPT_MS))
+        .delete();
+      await trx('completed_uploads').insert({
+        upload_id: uploadId,
+        bucket_id: upload.bucket_id,
+        key: upload.key,
+        etag,
+        size,
+        checksums: JSON.stringify(checksums),
+        checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
+        parts_count: layout.length,
+        completed_at: now,
+      });
       return {
         key,
         size,

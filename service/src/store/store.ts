@@ -159,21 +159,40 @@ export class Store {
     return toBucket(row);
   }
 
+  /**
+   * Deletes an empty bucket and, as AWS and Ceph RGW do, its incomplete multipart uploads, in one
+   * transaction; their parts' blobs are queued as trash in it and freed after the commit.
+   */
   async deleteBucket(caller: string, name: string): Promise<void> {
     const bucket = await this.ownedBucket(caller, name);
     this.bucketCache.delete(name);
+    let freed: string[];
     try {
-      const deleted = await this.db('buckets')
-        .where({ id: bucket.id })
-        .whereNotExists(this.db('objects').select(this.db.raw('1')).where({ bucket_id: bucket.id }))
-        .delete();
-      if (deleted === 0) throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+      freed = await this.db.transaction(async (trx) => {
+        // Locking the bucket row makes a racing delete of the same bucket wait, then find nothing.
+        if (!(await trx('buckets').where({ id: bucket.id }).forUpdate().first('id')))
+          throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
+        if (await trx('objects').where({ bucket_id: bucket.id }).first(this.db.raw('1')))
+          throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
+        const uploads = trx('uploads').where({ bucket_id: bucket.id }).select('upload_id');
+        const parts = await trx('parts').whereIn('upload_id', uploads).delete().returning('blob_id');
+        const ids: string[] = parts.map((p: { blob_id: string }) => p.blob_id);
+        if (ids.length)
+          await trx('blob_trash')
+            .insert(ids.map((blob_id) => ({ blob_id })))
+            .onConflict()
+            .ignore();
+        await trx('uploads').where({ bucket_id: bucket.id }).delete();
+        await trx('buckets').where({ id: bucket.id }).delete();
+        return ids;
+      });
     } catch (err) {
-      // A PUT that committed while we deleted trips the foreign key: the bucket is not empty after all.
+      // A PUT or a new upload that committed while we deleted trips a foreign key: the bucket is in use.
       if ((err as { code?: string }).code === '23503')
         throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
       throw err;
     }
+    await this.freeBlobs(freed);
   }
 
   /** ownedBucket for the write path, where the foreign key re-validates whatever the cache says. */

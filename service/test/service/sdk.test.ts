@@ -90,10 +90,8 @@ describe('buckets', () => {
       });
     }
     await s3.send(new CreateBucketCommand({ Bucket: 'owned' }));
-    expect(await s3Error(s3.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({
-      code: 'BucketAlreadyOwnedByYou',
-      status: 409,
-    });
+    // us-east-1 answers re-creating your own bucket with success (bad-input.test.ts covers other regions).
+    await s3.send(new CreateBucketCommand({ Bucket: 'owned' }));
     expect(await s3Error(other.send(new CreateBucketCommand({ Bucket: 'owned' })))).toMatchObject({
       code: 'BucketAlreadyExists',
       status: 409,

@@ -91,8 +91,11 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string>): Promise<RunningGateway> {
-  const gateway = await buildGateway(await loadConfig(env));
+export async function startGateway(
+  env: Record<string, string>,
+  logStream?: { write(line: string): void },
+): Promise<RunningGateway> {
+  const gateway = await buildGateway(await loadConfig(env), logStream);
   await gateway.app.listen({ host: '127.0.0.1', port: Number(env.PORT ?? 0) });
   const { port } = gateway.app.server.address() as AddressInfo;
   return { gateway, port, endpoint: `http://127.0.0.1:${port}`, close: () => gateway.app.close() };

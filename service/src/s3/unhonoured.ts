@@ -1,0 +1,48 @@
+/**
+ * Headers that ask for behaviour this gateway does not have (customer-provided encryption keys, ACLs).
+ * Obeying them silently would be a wrong answer; they are refused with the error AWS uses, except the
+ * ACLs that change nothing here ('private', which rclone sends on every upload, and
+ * 'bucket-owner-full-control': every object already belongs to its bucket's owner).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { S3Error } from './errors.js';
+
+const HARMLESS_ACLS = new Set(['private', 'bucket-owner-full-control']);
+const SSE_C_PREFIXES = [
+  'x-amz-server-side-encryption-customer-',
+  'x-amz-copy-source-server-side-encryption-customer-',
+];
+
+/** Refuses, before the endpoint runs, what it would otherwise ignore. */
+export function refuseUnhonouredHeaders(
+  headers: IncomingHttpHeaders,
+  endpoint: { name: string; method: string },
+): void {
+  for (const prefix of SSE_C_PREFIXES) {
+    const given = Object.keys(headers).filter((h) => h.startsWith(prefix));
+    if (given.length === 0) continue;
+    if (!given.includes(`${prefix}algorithm`))
+      throw new S3Error(
+        'InvalidArgument',
+        'Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm.',
+        { ArgumentName: `${prefix}algorithm` },
+      );
+    // No object here was written with a customer key, so none can be read with one.
+    if (endpoint.method === 'GET' || endpoint.method === 'HEAD')
+      throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
+    throw new S3Error(
+      'NotImplemented',
+      'Server-side encryption with customer-provided keys (SSE-C) is not supported; every object is encrypted at rest with keys this gateway manages.',
+    );
+  }
+  const acl = headers['x-amz-acl'];
+  const grants = Object.keys(headers).filter((h) => h.startsWith('x-amz-grant-'));
+  const aclAsked = acl !== undefined && !HARMLESS_ACLS.has(String(acl).trim().toLowerCase());
+  if (aclAsked || grants.length > 0) {
+    if (endpoint.name === 'CreateBucket') throw new S3Error('InvalidBucketAclWithObjectOwnership');
+    throw new S3Error(
+      'AccessControlListNotSupported',
+      `The bucket does not allow ACLs (asked for: ${aclAsked ? `x-amz-acl: ${acl}` : grants.join(', ')}).`,
+    );
+  }
+}
