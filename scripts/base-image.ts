@@ -6,8 +6,9 @@ if (argv.help || argv.h) {
   console.log(`usage: npm run base-image -- [--mirror URL]
 
 Makes ${BASE_IMAGE} available to docker build: nothing to do when it exists, docker pull where a registry
-answers, otherwise debootstrap --variant=minbase trixie (root, apt mirror URL, default deb.debian.org) and
-docker import under the same tag.`);
+answers, otherwise debootstrap --variant=minbase trixie (root) and
+docker import under the same tag. The mirror is --mirror URL, else DEBIAN_MIRROR, else the one this
+host's apt uses (/etc/apt/sources.list and sources.list.d/*.list, *.sources), else deb.debian.org.`);
   process.exit(0);
 }
 const how = await ensureBaseImage(argv.mirror ? String(argv.mirror) : undefined);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { $ } from 'zx';
 import { topology, type TopologyOptions } from '../../stacks/topology.js';
+import { debianMirror } from './apt-mirror.js';
 import { fail, step } from './exec.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -18,10 +19,9 @@ export async function imageExists(ref: string): Promise<boolean> {
  * The one Debian base every image builds FROM: pulled where a registry answers, otherwise bootstrapped
  * with debootstrap and imported under the same tag (air-gapped sites, and this project's CI).
  */
-export async function ensureBaseImage(
-  mirror = process.env.DEBIAN_MIRROR ?? 'http://deb.debian.org/debian',
-): Promise<string> {
+export async function ensureBaseImage(mirrorOverride?: string): Promise<string> {
   if (await imageExists(BASE_IMAGE)) return 'present';
+  const mirror = mirrorOverride ?? (await debianMirror(process.env));
   step(`pulling ${BASE_IMAGE}`);
   if ((await $({ quiet: true, nothrow: true, timeout: '120s' })`docker pull ${BASE_IMAGE}`).exitCode === 0)
     return 'pulled';
