@@ -1,15 +1,15 @@
 /** scripts/down: stops the deployment; data volumes stay unless --purge-data. */
-import { argv } from 'zx';
 import { compose, composeFile, deployOptions, requireDocker } from './lib/deploy.js';
 import { fail } from './lib/exec.js';
+import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
-if (argv.help || argv.h) {
-  console.log(`usage: npm run down -- [--purge-data]
+const { values: argv } = parseCli({
+  usage: `usage: npm run down -- [--purge-data]
 
 Stops and removes the containers. Objects and Postgres stay in their volumes for the next up.
---purge-data also deletes the volumes: every stored object is gone.`);
-  process.exit(0);
-}
+--purge-data also deletes the volumes: every stored object is gone.`,
+  options: { ...DEPLOY_OPTIONS, 'purge-data': { type: 'boolean' } },
+});
 await requireDocker();
 const file = await composeFile(deployOptions(argv));
 const r = await compose(file, ['down', ...(argv['purge-data'] ? ['--volumes'] : [])], { quiet: false });

@@ -1,19 +1,19 @@
 /** scripts/login: checks the deployment over TLS with the generated CA, writes ./root.crt, verifies S3 access. */
 import { createInterface } from 'node:readline/promises';
-import { argv } from 'zx';
 import { deployOptions, endpointOf } from './lib/deploy.js';
 import { ROOT } from './lib/images.js';
 import { login } from './lib/login.js';
+import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
-if (argv.help || argv.h) {
-  console.log(`usage: npm run login -- [--domain NAME] [--https-port N] [--totp CODE]
+const { values: argv } = parseCli({
+  usage: `usage: npm run login -- [--domain NAME] [--https-port N] [--totp CODE]
 
 Fetches nothing from outside: copies secrets/root.crt to ./root.crt, checks https://NAME over TLS
 with it, signs an S3 ListBuckets with the first credential, checks the management API key, then logs
 the console admin in (asking for the authenticator code when two-step verification is on, unless
---totp gives it). On failure prints one JSON object {"error","message","status","code"} and exits 1.`);
-  process.exit(0);
-}
+--totp gives it). On failure prints one JSON object {"error","message","status","code"} and exits 1.`,
+  options: { ...DEPLOY_OPTIONS, totp: { type: 'string' } },
+});
 async function askTotp(): Promise<string | undefined> {
   if (argv.totp) return String(argv.totp);
   if (!process.stdin.isTTY) return undefined;

@@ -5,18 +5,18 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { argv } from 'zx';
 import { fromCompose } from '../policies/model.js';
 import { evaluate } from '../policies/rules.js';
 import { fail } from './lib/exec.js';
 import { ROOT } from './lib/images.js';
+import { parseCli } from './lib/cli.js';
 
-if (argv.help || argv.h) {
-  console.log(`usage: npm run policy -- [--file docker-compose.yaml]
+const { values: argv } = parseCli({
+  usage: `usage: npm run policy -- [--file docker-compose.yaml]
 
-Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).`);
-  process.exit(0);
-}
+Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).`,
+  options: { file: { type: 'string' } },
+});
 const file = path.resolve(String(argv.file ?? path.join(ROOT, 'docker-compose.yaml')));
 let doc: Record<string, unknown>;
 try {

@@ -1,11 +1,12 @@
 /** scripts/status: the services and their health. */
-import { argv } from 'zx';
-import { compose, composeFile, deployOptions, requireDocker } from './lib/deploy.js';
+import { compose, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
+import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
-if (argv.help || argv.h) {
-  console.log('usage: npm run status\n\nShows each service of the deployment with its state and health.');
-  process.exit(0);
-}
+const { values: argv } = parseCli({
+  usage: 'usage: npm run status\n\nShows each service of the deployment with its state and health.',
+  options: { ...DEPLOY_OPTIONS },
+});
 await requireDocker();
+await requireRunning();
 const r = await compose(await composeFile(deployOptions(argv)), ['ps'], { quiet: false });
 process.exit(r.exitCode ?? 0);

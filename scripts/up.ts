@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { argv } from 'zx';
 import {
   compose,
   composeFile,
@@ -22,18 +21,19 @@ import { login } from './lib/login.js';
 import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
 import { readCredentials, setupCredentials } from './lib/secrets.js';
+import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
-if (argv.help || argv.h) {
-  console.log(`usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--engine compose|pulumi] [--stack NAME]
+const { values: argv } = parseCli({
+  usage: `usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--engine compose|pulumi] [--stack NAME]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
 healthy, checks S3 over TLS, writes an rclone remote and prints how to connect. Idempotent.
 
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
-master key and CA of an existing secrets/ directory.`);
-  process.exit(0);
-}
+master key and CA of an existing secrets/ directory.`,
+  options: { ...DEPLOY_OPTIONS, engine: { type: 'string' }, stack: { type: 'string' } },
+});
 const engine = String(argv.engine ?? 'compose');
 if (engine !== 'compose' && engine !== 'pulumi') fail(`--engine must be compose or pulumi (got ${engine})`);
 const o = deployOptions(argv);

@@ -1,4 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { $ } from 'zx';
 import { DEFAULT_OPTIONS, topology, type TopologyOptions } from '../../stacks/topology.js';
@@ -106,4 +107,28 @@ export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<vo
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/** Fails, naming the command that starts it, when no container of the deployment is running. */
+export async function requireRunning(): Promise<void> {
+  const r = await $({
+    quiet: true,
+    nothrow: true,
+  })`docker ps -q --filter ${'label=com.docker.compose.project=' + PROJECT}`;
+  if (r.exitCode === 0 && r.stdout.trim() === '')
+    fail('the deployment is not running; start it with npm run up');
+}
+
+/** Fails, naming the command that starts it, when nothing listens at the endpoint (whatever engine runs it). */
+export async function requireAnswering(endpoint: string): Promise<void> {
+  const url = new URL(endpoint);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const answered = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: url.hostname, port, timeout: 5000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
+  if (!answered)
+    fail(`nothing answers at ${endpoint}: the deployment is not running; start it with npm run up`);
 }

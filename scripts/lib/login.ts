@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { copyFile, chmod, readFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
@@ -60,6 +61,16 @@ function get(
 export async function login(root: string, endpoint: string, opts: LoginOptions = {}): Promise<LoginReport> {
   const region = opts.region ?? 'us-east-1';
   const rootCert = path.join(root, 'root.crt');
+  if (!existsSync(path.join(root, CA_FILES.cert)))
+    return {
+      ok: false,
+      endpoint,
+      rootCert,
+      error: {
+        error: 'SecretsMissing',
+        message: `${CA_FILES.cert} is missing: this deployment was never set up here; run npm run up (or npm run setup-credentials)`,
+      },
+    };
   await copyFile(path.join(root, CA_FILES.cert), rootCert);
   await chmod(rootCert, 0o644);
   const ca = await readFile(rootCert);
@@ -80,7 +91,14 @@ export async function login(root: string, endpoint: string, opts: LoginOptions =
         status: health.status,
       });
   } catch (err) {
-    return report({ error: 'TlsCheckFailed', message: `${endpoint}: ${(err as Error).message}` });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED')
+      return report({
+        error: 'DeploymentDown',
+        message: `nothing answers at ${endpoint}: the deployment is not running; start it with npm run up`,
+        code,
+      });
+    return report({ error: 'TlsCheckFailed', message: `${endpoint}: ${(err as Error).message}`, code });
   }
   const [cred] = await readCredentials(root);
   if (!cred)

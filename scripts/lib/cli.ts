@@ -1,0 +1,76 @@
+/**
+ * How every operator script reads its command line: only the options it declares (a misspelled one is
+ * refused, naming the valid ones), --help, and one readable line instead of a stack trace on failure.
+ */
+import { parseArgs } from 'node:util';
+import { fail } from './exec.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+}
+
+export interface CliSpec<O extends Record<string, OptionSpec>> {
+  usage: string;
+  options: O;
+  /** Words after the options (service names for logs); refused unless allowed. */
+  positionals?: boolean;
+}
+
+type Values<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]?: O[K]['multiple'] extends true
+    ? O[K]['type'] extends 'boolean'
+      ? boolean[]
+      : string[]
+    : O[K]['type'] extends 'boolean'
+      ? boolean
+      : string;
+};
+
+export interface Cli<O extends Record<string, OptionSpec>> {
+  values: Values<O>;
+  positionals: string[];
+}
+
+/** Parses `args` against the spec; exits with a one-line message on anything it does not know. */
+export function parseCli<O extends Record<string, OptionSpec>>(
+  spec: CliSpec<O>,
+  args: string[] = process.argv.slice(2),
+): Cli<O> {
+  const valid = Object.keys(spec.options)
+    .map((o) => `--${o}`)
+    .concat('--help');
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args,
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: spec.positionals ?? false,
+    });
+  } catch (err) {
+    const message = (err as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '');
+    fail(`${message}; valid options: ${valid.join(', ')}`);
+  }
+  if (parsed.values.help) {
+    console.log(spec.usage);
+    process.exit(0);
+  }
+  return { values: parsed.values as Values<O>, positionals: parsed.positionals };
+}
+
+/** Runs a script's body: an unexpected error is one line on stderr and exit 1, never a stack trace. */
+export async function runScript(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** The deployment options most scripts take. */
+export const DEPLOY_OPTIONS = {
+  domain: { type: 'string' },
+  'https-port': { type: 'string' },
+  'http-port': { type: 'string' },
+} as const satisfies Record<string, OptionSpec>;

@@ -1,0 +1,81 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/lib/free-port.js';
+import { login } from '../../scripts/lib/login.js';
+import { setupCredentials } from '../../scripts/lib/secrets.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** Runs an operator script as `npm run` does, and returns what the operator would see. */
+function script(name: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'coffer-cli-'));
+});
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe('operator scripts refuse what they do not know', () => {
+  for (const [name, bad, valid] of [
+    ['up', '--domian', '--domain, --https-port, --http-port, --engine, --stack, --help'],
+    ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
+    ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --help'],
+    ['setup-credentials', '--forse', '--domain, --host, --ip, --force, --help'],
+    ['login', '--totp-code', '--domain, --https-port, --http-port, --totp, --help'],
+  ] as const) {
+    it(`${name} ${bad}: one line naming the valid options, and nothing done`, () => {
+      const r = script(name, bad, 'x');
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(bad);
+      expect(lines[0]).toContain(`valid options: ${valid}`);
+    });
+  }
+
+  it('refuses words after the options where a script takes none', () => {
+    const r = script('status', 'extra');
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('still prints --help', () => {
+    const r = script('up', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run up/);
+  });
+});
+
+describe('scripts run against a deployment that is not there', () => {
+  it('login with secrets/ missing says what to run, without a stack trace', async () => {
+    const report = await login(root, 'https://localhost:1');
+    expect(report.ok).toBe(false);
+    expect(report.error).toMatchObject({ error: 'SecretsMissing' });
+    expect(report.error!.message).toContain('npm run up');
+  });
+
+  it('login while the deployment is down says so and names npm run up', async () => {
+    await setupCredentials({ root, domain: 'localhost', extraHosts: [], extraIps: [], force: false });
+    const report = await login(root, `https://localhost:${await freePort()}`);
+    expect(report.error).toMatchObject({ error: 'DeploymentDown', code: 'ECONNREFUSED' });
+    expect(report.error!.message).toContain('npm run up');
+  });
+
+  it('rclone-config while the deployment is down says so before writing anything', async () => {
+    const config = path.join(root, 'rclone.conf');
+    const r = script('rclone-config', '--https-port', String(await freePort()), '--config', config);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^coffer: nothing answers at https:\/\/localhost:\d+: .*npm run up$/);
+  });
+});
