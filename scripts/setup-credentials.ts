@@ -1,5 +1,7 @@
 /** scripts/setup-credentials: every secret a Coffer deployment needs, written once, kept safe. */
 import { ROOT } from './lib/images.js';
+import { existingDataVolume } from './lib/deploy.js';
+import { fail } from './lib/exec.js';
 import { setupCredentials } from './lib/secrets.js';
 import { parseCli } from './lib/cli.js';
 
@@ -10,14 +12,21 @@ Writes secrets/ (0700; files 0600): postgres_user.txt, postgres_password.txt, da
 credentials_json.txt, master_key.txt, a root CA (ca.key, root.crt) and a server certificate (server.key,
 server.crt) for NAME, *.NAME, localhost and 127.0.0.1, plus credentials.json (a human-readable backup).
 
-Existing files are kept. --force regenerates them all except the master key, which this script never
-replaces: it is the only key to the stored data. To start a deployment from scratch, remove its
-volumes and secrets/master_key.txt by hand.`,
+Existing files are kept. The master key is never generated while credentials.json backs one up or the
+deployment's data exists: it is the only key to the stored data (restore it instead).
+
+--force regenerates the rest. While the deployment's data exists (its Docker volumes), it regenerates
+only what is safe to rotate: the S3 credential (the old one stays valid until disabled in the console),
+the console admin's password and API key, and the server certificate; the Postgres password and the
+root CA are kept, since the database and every client depend on them.
+--renew-server-cert issues a new server certificate from the existing root CA (also done by itself
+when --domain, --host or --ip name something the current certificate does not cover).`,
   options: {
     domain: { type: 'string' },
     host: { type: 'string', multiple: true },
     ip: { type: 'string', multiple: true },
     force: { type: 'boolean' },
+    'renew-server-cert': { type: 'boolean' },
   },
 });
 const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
@@ -27,6 +36,8 @@ const r = await setupCredentials({
   extraHosts: list(argv.host),
   extraIps: list(argv.ip),
   force: Boolean(argv.force),
-});
+  existingData: await existingDataVolume(),
+  renewServerCert: Boolean(argv['renew-server-cert']),
+}).catch((err: Error) => fail(err.message));
 for (const f of r.created) console.log(`created ${f}`);
 for (const f of r.kept) console.log(`kept    ${f}`);

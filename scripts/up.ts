@@ -8,11 +8,11 @@ import path from 'node:path';
 import {
   compose,
   composeFile,
+  diagnose,
   deployOptions,
   endpointOf,
-  PROJECT,
   requireDocker,
-  volumeExists,
+  existingDataVolume,
   waitHealthy,
 } from './lib/deploy.js';
 import { fail, step } from './lib/exec.js';
@@ -44,24 +44,32 @@ if (engine === 'pulumi') {
 const endpoint = endpointOf(o);
 await requireDocker();
 step('secrets');
-if (
-  !existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) &&
-  (await volumeExists(`${PROJECT}_postgres-data`))
-) {
+const existingData = await existingDataVolume();
+if (!existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) && existingData) {
   // New secrets cannot open a database set up with the old ones, nor decrypt data sealed under an old master key.
   fail(
-    `secrets/ is missing, but the volume ${PROJECT}_postgres-data holds a database set up with other credentials: ` +
+    `secrets/ is missing, but the volume ${existingData} holds data set up with other secrets: ` +
       'restore the previous secrets/ directory, or delete the old data with npm run down -- --purge-data',
   );
 }
-await setupCredentials({ root: ROOT, domain: o.domain, extraHosts: [], extraIps: [], force: false });
+await setupCredentials({
+  root: ROOT,
+  domain: o.domain,
+  extraHosts: [],
+  extraIps: [],
+  force: false,
+  existingData,
+}).catch((err: Error) => fail(err.message));
 await buildImages({ domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort });
 const file = await composeFile(o);
 step('starting gateway, postgres and nginx');
 const up = await compose(file, ['up', '-d', '--remove-orphans']);
 if (up.exitCode !== 0) {
+  const why = await diagnose(file);
   fail(
-    `docker compose up failed (npm run logs shows why):\n${up.stderr.trim().split('\n').slice(-8).join('\n')}`,
+    why
+      ? `docker compose up failed: ${why}`
+      : `docker compose up failed (npm run logs shows why):\n${up.stderr.trim().split('\n').slice(-8).join('\n')}`,
   );
 }
 step('waiting until every service is healthy');

@@ -102,7 +102,7 @@ export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<vo
     if (ids.length > 0 && states.every((s) => s.endsWith(' healthy'))) return;
     if (Date.now() > deadline) {
       fail(
-        `not healthy after ${timeoutMs / 1000}s: ${states.filter((s) => !s.endsWith(' healthy')).join(', ') || 'no containers'} (see npm run logs)`,
+        `not healthy after ${timeoutMs / 1000}s: ${(await diagnose(file)) || 'no containers'} (npm run logs shows more)`,
       );
     }
     await new Promise((r) => setTimeout(r, 1000));
@@ -131,4 +131,35 @@ export async function requireAnswering(endpoint: string): Promise<void> {
   });
   if (!answered)
     fail(`nothing answers at ${endpoint}: the deployment is not running; start it with npm run up`);
+}
+
+/** The first volume of this deployment that already exists, if any: its data depends on the secrets. */
+export async function existingDataVolume(): Promise<string | undefined> {
+  if ((await $({ quiet: true, nothrow: true })`docker info`).exitCode !== 0) return undefined;
+  for (const v of [`${PROJECT}_postgres-data`, `${PROJECT}_coffer-data`]) if (await volumeExists(v)) return v;
+  return undefined;
+}
+
+/**
+ * Which services are not healthy and the last thing each one logged: when the gateway refuses to start,
+ * the operator reads its one-line reason, not that nginx (which waits for it) did not come up.
+ */
+export async function diagnose(file: string): Promise<string> {
+  const q = $({ quiet: true, nothrow: true });
+  const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
+  const problems: string[] = [];
+  for (const id of ids) {
+    const state = (
+      await q`docker inspect --format ${'{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`
+    ).stdout.trim();
+    if (state.endsWith(' healthy')) continue;
+    const logs = await q`docker logs --tail 20 ${id}`;
+    const last = `${logs.stdout}\n${logs.stderr}`
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop();
+    problems.push(`${state.replace(/^\//, '')}${last ? ` (last log line: ${last})` : ''}`);
+  }
+  return problems.join('; ');
 }

@@ -6,6 +6,14 @@ export function shell(verbose = false) {
   return sh;
 }
 
+/** A refusal meant for the operator: its message is the one line they see (library code throws it; scripts print it). */
+export class OperatorError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OperatorError';
+  }
+}
+
 /** One readable line for the operator, then exit non-zero. */
 export function fail(message: string, code = 1): never {
   process.stderr.write(`coffer: ${message}\n`);

@@ -6,7 +6,7 @@ import { $ } from 'zx';
 import { ADMIN_USERNAME, SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
 import { apiKeyDigest, newApiKey } from '../../service/src/management/admin-store.js';
 import { hashPassword } from '../../service/src/management/password.js';
-import { fail, step } from './exec.js';
+import { fail, OperatorError, step } from './exec.js';
 
 export interface SetupOptions {
   root: string;
@@ -14,6 +14,13 @@ export interface SetupOptions {
   extraHosts: string[];
   extraIps: string[];
   force: boolean;
+  /**
+   * Where this deployment's data already lives (a Docker volume name), if it does. Secrets that data
+   * depends on are then never generated anew: the master key, the Postgres password, the root CA.
+   */
+  existingData?: string;
+  /** A new server certificate from the existing root CA (for new names, or before the old one expires). */
+  renewServerCert?: boolean;
 }
 
 export interface SetupResult {
@@ -54,6 +61,7 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   await chmod(dir, 0o700);
   const result: SetupResult = { created: [], kept: [] };
   const abs = (rel: string) => path.join(o.root, rel);
+  const backup = await readBackup(path.join(o.root, 'credentials.json'));
   const write = async (rel: string, content: string) => {
     await writeFile(abs(rel), content, { mode: 0o600 });
     await chmod(abs(rel), 0o600);
@@ -66,12 +74,32 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   };
 
   if (existsSync(abs(SECRET_FILES.master_key))) result.kept.push(SECRET_FILES.master_key);
+  else if (backup?.master_key)
+    throw new OperatorError(
+      `${SECRET_FILES.master_key} is missing, but credentials.json holds the master key it backs up; nothing was changed. ` +
+        `Restore it: jq -r .master_key credentials.json > ${SECRET_FILES.master_key} && chmod 600 ${SECRET_FILES.master_key}`,
+    );
+  else if (o.existingData)
+    throw new OperatorError(
+      `${SECRET_FILES.master_key} is missing, but the volume ${o.existingData} holds data sealed under it; nothing was changed. ` +
+        `Restore ${SECRET_FILES.master_key} from your backup (the master_key of your copy of credentials.json)`,
+    );
   else await write(SECRET_FILES.master_key, randomBytes(32).toString('hex') + '\n');
+  // With data in place, --force regenerates only what can change without breaking it.
+  const keepForData = (rel: string) => {
+    if (!o.force || !o.existingData || !existsSync(abs(rel))) return false;
+    result.kept.push(rel);
+    return true;
+  };
 
   const pgUserFile = SECRET_FILES.postgres_user;
   if (want(pgUserFile)) await write(pgUserFile, 'coffer');
-  if (want(SECRET_FILES.postgres_password)) await write(SECRET_FILES.postgres_password, token(24));
-  if (want(SECRET_FILES.database_url) || result.created.includes(SECRET_FILES.postgres_password)) {
+  if (!keepForData(SECRET_FILES.postgres_password) && want(SECRET_FILES.postgres_password))
+    await write(SECRET_FILES.postgres_password, token(24));
+  if (
+    (!keepForData(SECRET_FILES.database_url) && want(SECRET_FILES.database_url)) ||
+    result.created.includes(SECRET_FILES.postgres_password)
+  ) {
     const user = (await readFile(abs(pgUserFile), 'utf8')).trim();
     const password = (await readFile(abs(SECRET_FILES.postgres_password), 'utf8')).trim();
     if (!result.created.includes(SECRET_FILES.database_url)) {
@@ -111,7 +139,7 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
     );
     result.kept = result.kept.filter((k) => k !== SECRET_FILES.admin_json);
   }
-  if (want(CA_FILES.key) || !existsSync(abs(CA_FILES.cert))) {
+  if ((!keepForData(CA_FILES.key) && want(CA_FILES.key)) || !existsSync(abs(CA_FILES.cert))) {
     step('generating a root CA');
     await ecKey(abs(CA_FILES.key));
     await openssl([
@@ -137,9 +165,20 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
     result.created.push(CA_FILES.key, CA_FILES.cert);
   }
   const caRenewed = result.created.includes(CA_FILES.cert);
-  if (want(SECRET_FILES.server_key) || caRenewed || !existsSync(abs(SECRET_FILES.server_crt))) {
+  const wantedNames = serverCertNames(o.domain, o.extraHosts, o.extraIps);
+  const namesChanged =
+    existsSync(abs(SECRET_FILES.server_crt)) &&
+    !(await certCoversNames(abs(SECRET_FILES.server_crt), wantedNames));
+  if (
+    o.renewServerCert ||
+    namesChanged ||
+    caRenewed ||
+    want(SECRET_FILES.server_key) ||
+    !existsSync(abs(SECRET_FILES.server_crt))
+  ) {
+    result.kept = result.kept.filter((k) => k !== SECRET_FILES.server_key);
     step(`issuing the server certificate for ${o.domain}, *.${o.domain}`);
-    const { dnsNames, ipAddresses } = serverCertNames(o.domain, o.extraHosts, o.extraIps);
+    const { dnsNames, ipAddresses } = wantedNames;
     const san = [...dnsNames.map((n) => `DNS:${n}`), ...ipAddresses.map((i) => `IP:${i}`)].join(',');
     const ext = path.join(dir, 'server.ext');
     await writeFile(
@@ -186,6 +225,12 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
     }
   }
   const creds = await readCredentials(o.root);
+  const masterKey = (await readFile(abs(SECRET_FILES.master_key), 'utf8')).trim();
+  if (backup?.master_key && backup.master_key !== masterKey)
+    throw new OperatorError(
+      `credentials.json backs up a different master key than ${SECRET_FILES.master_key}; it was left as it is. ` +
+        'Find out which key your data was sealed under before going on: losing it loses every object',
+    );
   await writeFile(
     path.join(o.root, 'credentials.json'),
     JSON.stringify(
@@ -197,7 +242,7 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
           password: (await readFile(abs(ADMIN_FILES.password), 'utf8')).trim(),
           management_api_key: (await readFile(abs(ADMIN_FILES.apiKey), 'utf8')).trim(),
         },
-        master_key: (await readFile(abs(SECRET_FILES.master_key), 'utf8')).trim(),
+        master_key: masterKey,
         warning: 'Losing the master key loses every stored object.',
       },
       null,
@@ -207,6 +252,41 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
   );
   await chmod(path.join(o.root, 'credentials.json'), 0o600);
   return result;
+}
+
+/** The backup setup-credentials wrote last time, if any (only its master key is read back). */
+async function readBackup(file: string): Promise<{ master_key?: string } | undefined> {
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as { master_key?: string };
+  } catch {
+    throw new OperatorError(
+      `${file} is not valid JSON; it was left as it is (fix or move it, then run again)`,
+    );
+  }
+}
+
+/** True when the certificate already names every one of these hosts and addresses. */
+async function certCoversNames(
+  file: string,
+  wanted: { dnsNames: string[]; ipAddresses: string[] },
+): Promise<boolean> {
+  const r = await $({ quiet: true, nothrow: true })`openssl x509 -in ${file} -noout -ext subjectAltName`;
+  if (r.exitCode !== 0) return false;
+  const have = new Set(
+    r.stdout
+      .split('\n')
+      .slice(1)
+      .join(',')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const want = [
+    ...wanted.dnsNames.map((n) => `DNS:${n}`),
+    ...wanted.ipAddresses.map((i) => `IP Address:${i}`),
+  ];
+  return want.every((w) => have.has(w));
 }
 
 /** A P-256 private key: what both the root CA and the server certificate use. */

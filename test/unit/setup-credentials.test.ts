@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,5 +87,100 @@ describe('setup-credentials', () => {
     expect(forced.created).not.toContain(SECRET_FILES.master_key);
     expect(await readFile(path.join(root, SECRET_FILES.master_key), 'utf8')).toBe(master);
     expect(await readFile(path.join(root, SECRET_FILES.credentials_json), 'utf8')).not.toBe(creds);
+  });
+});
+
+describe('setup-credentials never loses the master key or breaks a deployment', () => {
+  let dir: string;
+  const base = () => ({ root: dir, domain: 'localhost', extraHosts: [], extraIps: [], force: false });
+  const read = (rel: string) => readFile(path.join(dir, rel), 'utf8');
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-safety-'));
+    await setupCredentials(base());
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('with only master_key.txt missing, refuses to make a new key and leaves the backup as it was', async () => {
+    const backup = await read('credentials.json');
+    const key = await read(SECRET_FILES.master_key);
+    await rm(path.join(dir, SECRET_FILES.master_key));
+    await expect(setupCredentials(base())).rejects.toThrow(/master_key\.txt is missing.*credentials\.json/);
+    expect(existsSync(path.join(dir, SECRET_FILES.master_key))).toBe(false);
+    expect(await read('credentials.json')).toBe(backup);
+    expect(JSON.parse(backup).master_key).toBe(key.trim());
+    await writeFile(path.join(dir, SECRET_FILES.master_key), key, { mode: 0o600 });
+  });
+
+  it('refuses to make a master key when the data volume holds data, naming the file to restore', async () => {
+    const key = await read(SECRET_FILES.master_key);
+    await rm(path.join(dir, SECRET_FILES.master_key));
+    await rm(path.join(dir, 'credentials.json'));
+    await expect(setupCredentials({ ...base(), existingData: 'coffer_coffer-data' })).rejects.toThrow(
+      /master_key\.txt is missing, but the volume coffer_coffer-data holds data/,
+    );
+    expect(existsSync(path.join(dir, SECRET_FILES.master_key))).toBe(false);
+    await writeFile(path.join(dir, SECRET_FILES.master_key), key, { mode: 0o600 });
+    await setupCredentials(base());
+    expect(JSON.parse(await read('credentials.json')).master_key).toBe(key.trim());
+  });
+
+  it('never overwrites a backup of a different master key', async () => {
+    const backup = JSON.parse(await read('credentials.json'));
+    await writeFile(
+      path.join(dir, 'credentials.json'),
+      JSON.stringify({ ...backup, master_key: 'ab'.repeat(32) }),
+    );
+    await expect(setupCredentials(base())).rejects.toThrow(/different master key/);
+    expect(JSON.parse(await read('credentials.json')).master_key).toBe('ab'.repeat(32));
+    await writeFile(path.join(dir, 'credentials.json'), JSON.stringify(backup));
+  });
+
+  it('--force with data in place keeps the Postgres password and the CA, and rotates what is safe', async () => {
+    const before = Object.fromEntries(
+      await Promise.all(
+        [
+          SECRET_FILES.postgres_password,
+          SECRET_FILES.database_url,
+          'secrets/ca.key',
+          'secrets/root.crt',
+          SECRET_FILES.credentials_json,
+          SECRET_FILES.admin_json,
+          SECRET_FILES.server_crt,
+        ].map(async (f) => [f, await read(f)]),
+      ),
+    );
+    const r = await setupCredentials({ ...base(), force: true, existingData: 'coffer_postgres-data' });
+    for (const kept of [
+      SECRET_FILES.postgres_password,
+      SECRET_FILES.database_url,
+      'secrets/ca.key',
+      'secrets/root.crt',
+    ])
+      expect(await read(kept), kept).toBe(before[kept]);
+    expect(r.kept).toEqual(expect.arrayContaining([SECRET_FILES.postgres_password, 'secrets/ca.key']));
+    for (const rotated of [SECRET_FILES.credentials_json, SECRET_FILES.admin_json, SECRET_FILES.server_crt])
+      expect(await read(rotated), rotated).not.toBe(before[rotated]);
+    execFileSync('openssl', [
+      'verify',
+      '-CAfile',
+      path.join(dir, 'secrets/root.crt'),
+      path.join(dir, SECRET_FILES.server_crt),
+    ]);
+  });
+
+  it('reissues only the server certificate, from the same CA, when the domain changes', async () => {
+    const ca = await read('secrets/root.crt');
+    const pg = await read(SECRET_FILES.postgres_password);
+    const r = await setupCredentials({ ...base(), domain: 's3.new.lan' });
+    expect(r.created.sort()).toEqual([SECRET_FILES.server_crt, SECRET_FILES.server_key].sort());
+    expect(await read('secrets/root.crt')).toBe(ca);
+    expect(await read(SECRET_FILES.postgres_password)).toBe(pg);
+    const san = execFileSync(
+      'openssl',
+      ['x509', '-in', path.join(dir, SECRET_FILES.server_crt), '-noout', '-ext', 'subjectAltName'],
+      { encoding: 'utf8' },
+    );
+    expect(san).toContain('DNS:s3.new.lan');
+    expect((await setupCredentials({ ...base(), domain: 's3.new.lan' })).created).toEqual([]);
   });
 });
