@@ -1,6 +1,6 @@
 /** scripts/setup-credentials: every secret a Coffer deployment needs, written once, kept safe. */
 import { ROOT } from './lib/images.js';
-import { existingDataVolume } from './lib/deploy.js';
+import { deployOptions, existingDataVolume, saveSettings } from './lib/deploy.js';
 import { fail } from './lib/exec.js';
 import { setupCredentials } from './lib/secrets.js';
 import { parseCli } from './lib/cli.js';
@@ -29,15 +29,16 @@ when --domain, --host or --ip name something the current certificate does not co
     'renew-server-cert': { type: 'boolean' },
   },
 });
-const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+const o = deployOptions(argv);
 const r = await setupCredentials({
   root: ROOT,
-  domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? 'localhost'),
-  extraHosts: list(argv.host),
-  extraIps: list(argv.ip),
+  domain: o.domain,
+  extraHosts: o.extraHostNames,
+  extraIps: o.extraIps,
   force: Boolean(argv.force),
   existingData: await existingDataVolume(),
   renewServerCert: Boolean(argv['renew-server-cert']),
 }).catch((err: Error) => fail(err.message));
+await saveSettings(ROOT, o);
 for (const f of r.created) console.log(`created ${f}`);
 for (const f of r.kept) console.log(`kept    ${f}`);

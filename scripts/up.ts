@@ -12,6 +12,7 @@ import {
   deployOptions,
   endpointOf,
   requireDocker,
+  saveSettings,
   existingDataVolume,
   waitHealthy,
 } from './lib/deploy.js';
@@ -55,12 +56,14 @@ if (!existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) && existingDat
 await setupCredentials({
   root: ROOT,
   domain: o.domain,
-  extraHosts: [],
-  extraIps: [],
+  extraHosts: o.extraHostNames,
+  extraIps: o.extraIps,
   force: false,
   existingData,
 }).catch((err: Error) => fail(err.message));
-await buildImages({ domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort });
+// The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.
+await saveSettings(ROOT, o);
+await buildImages(o);
 const file = await composeFile(o);
 step('starting gateway, postgres and nginx');
 const up = await compose(file, ['up', '-d', '--remove-orphans']);

@@ -87,6 +87,8 @@ export class CofferDeployment extends pulumi.ComponentResource {
       enforcePayloadVerification: c.enforcePayloadVerification,
       imageTag: c.imageTag,
       tlsMinVersion: c.tlsMinVersion,
+      extraHostNames: c.extraHostNames,
+      extraIps: c.extraIps,
     });
 
     const pki = createPki(

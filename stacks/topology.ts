@@ -51,6 +51,9 @@ export interface TopologyOptions {
   imageTag: string;
   /** Lowest TLS version nginx accepts. */
   tlsMinVersion: TlsVersion;
+  /** More names and addresses clients use; the certificate covers them and nginx serves them. */
+  extraHostNames: string[];
+  extraIps: string[];
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -64,6 +67,8 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   enforcePayloadVerification: true,
   imageTag: '0.1.0',
   tlsMinVersion: '1.2',
+  extraHostNames: [],
+  extraIps: [],
 };
 
 /** Files setup-credentials writes, by secret name. */
@@ -161,6 +166,8 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
         env: {
           PUBLIC_HTTPS_PORT: String(o.httpsPort),
           S3_DOMAIN: o.domain,
+          // Every other Host is answered with an error naming these, never served as path style.
+          SERVER_NAMES: servedNames(o).join(' '),
           GATEWAY_UPSTREAM: `gateway:${GATEWAY_PORT}`,
           TLS_MIN_VERSION: o.tlsMinVersion,
         },
@@ -196,6 +203,12 @@ export function serverCertNames(
     dnsNames: [...new Set([domain, `*.${domain}`, 'localhost', ...extraHosts])],
     ipAddresses: [...new Set(['127.0.0.1', ...extraIps])],
   };
+}
+
+/** The Host names nginx serves: exactly those the server certificate covers. */
+export function servedNames(o: Pick<TopologyOptions, 'domain' | 'extraHostNames' | 'extraIps'>): string[] {
+  const { dnsNames, ipAddresses } = serverCertNames(o.domain, o.extraHostNames, o.extraIps);
+  return [...dnsNames, ...ipAddresses];
 }
 
 /** The URL clients use: the port is left out when it is HTTPS's own. */

@@ -4,6 +4,10 @@ set -eu
 : "${PUBLIC_HTTPS_PORT:=443}"
 : "${GATEWAY_UPSTREAM:=gateway:3000}"
 : "${S3_DOMAIN:=localhost}"
+: "${SERVER_NAMES:=$S3_DOMAIN *.$S3_DOMAIN}"
+case "$SERVER_NAMES" in
+  *[!A-Za-z0-9.*:\ -]*) echo "nginx: SERVER_NAMES may hold only host names and addresses (got $SERVER_NAMES)" >&2; exit 78 ;;
+esac
 : "${TLS_MIN_VERSION:=1.2}"
 case "$TLS_MIN_VERSION" in
   1.2) ssl_protocols="TLSv1.2 TLSv1.3" ;;
@@ -17,6 +21,7 @@ if [ "$PUBLIC_HTTPS_PORT" = "443" ]; then https_suffix=""; else https_suffix=":$
 sed -e "s|@HTTPS_SUFFIX@|$https_suffix|g" \
     -e "s|@GATEWAY_UPSTREAM@|$GATEWAY_UPSTREAM|g" \
     -e "s|@S3_DOMAIN@|$S3_DOMAIN|g" \
+    -e "s|@SERVER_NAMES@|$SERVER_NAMES|g" \
     -e "s|@SSL_PROTOCOLS@|$ssl_protocols|g" \
     /etc/nginx/nginx.conf.template > /etc/nginx/nginx.conf
 nginx -t -q

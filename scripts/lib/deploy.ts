@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -13,23 +14,58 @@ export interface DeployOptions {
   domain: string;
   httpsPort: number;
   httpPort: number;
+  extraHostNames: string[];
+  extraIps: string[];
 }
 
-export function deployOptions(argv: Record<string, unknown>): DeployOptions {
+/** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
+export const SETTINGS_FILE = 'deployment.json';
+
+/** The settings a previous command persisted; {} when none were. */
+export function savedSettings(root: string): Partial<DeployOptions> {
+  const file = path.join(root, SETTINGS_FILE);
+  if (!existsSync(file)) return {};
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployOptions>;
+    if (typeof data !== 'object' || data === null) throw new Error('not an object');
+    return data;
+  } catch (err) {
+    fail(
+      `${SETTINGS_FILE} cannot be read (${(err as Error).message}): fix it or remove it and pass the settings again`,
+    );
+  }
+}
+
+/** Persists the settings so that every later command (up, login, status, rclone-config) uses them. */
+export async function saveSettings(root: string, o: DeployOptions): Promise<void> {
+  await writeFile(path.join(root, SETTINGS_FILE), JSON.stringify(o, null, 2) + '\n', { mode: 0o644 });
+}
+
+/** Options from the command line, then the environment, then what was persisted, then the defaults. */
+export function deployOptions(argv: Record<string, unknown>, root: string = ROOT): DeployOptions {
+  const saved = savedSettings(root);
   const port = (v: unknown, def: number, name: string) => {
     const n = v === undefined ? def : Number(v);
     if (!Number.isInteger(n) || n < 1 || n > 65535)
       fail(`--${name} must be a port number (got ${String(v)})`);
     return n;
   };
+  const list = (v: unknown, def: string[] | undefined) =>
+    v === undefined ? (def ?? []) : (Array.isArray(v) ? v : [v]).map(String);
   return {
-    domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? DEFAULT_OPTIONS.domain),
+    domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? saved.domain ?? DEFAULT_OPTIONS.domain),
     httpsPort: port(
-      argv['https-port'] ?? process.env.COFFER_HTTPS_PORT,
+      argv['https-port'] ?? process.env.COFFER_HTTPS_PORT ?? saved.httpsPort,
       DEFAULT_OPTIONS.httpsPort,
       'https-port',
     ),
-    httpPort: port(argv['http-port'] ?? process.env.COFFER_HTTP_PORT, DEFAULT_OPTIONS.httpPort, 'http-port'),
+    httpPort: port(
+      argv['http-port'] ?? process.env.COFFER_HTTP_PORT ?? saved.httpPort,
+      DEFAULT_OPTIONS.httpPort,
+      'http-port',
+    ),
+    extraHostNames: list(argv.host, saved.extraHostNames),
+    extraIps: list(argv.ip, saved.extraIps),
   };
 }
 
@@ -40,11 +76,13 @@ export { endpointOf } from '../../stacks/topology.js';
  * the same topology into .coffer-build/ (secrets paths stay relative to the repository).
  */
 export async function composeFile(o: DeployOptions): Promise<string> {
-  const opts: Partial<TopologyOptions> = { domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort };
+  const opts: Partial<TopologyOptions> = { ...o };
   const isDefault =
     o.domain === DEFAULT_OPTIONS.domain &&
     o.httpsPort === DEFAULT_OPTIONS.httpsPort &&
-    o.httpPort === DEFAULT_OPTIONS.httpPort;
+    o.httpPort === DEFAULT_OPTIONS.httpPort &&
+    o.extraHostNames.length === 0 &&
+    o.extraIps.length === 0;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

@@ -30,7 +30,7 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
       'the compose deployment is running: stop it with npm run down (its volumes stay, and the stack adopts them)',
     );
 
-  await buildImages({ domain: o.domain, httpsPort: o.httpsPort, httpPort: o.httpPort });
+  await buildImages(o);
   step(`selecting stack ${stack}`);
   if ((await quiet`pulumi stack select --create ${stack}`).exitCode !== 0)
     fail(`pulumi could not select or create the stack ${stack}`);
@@ -41,6 +41,8 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('domain', o.domain);
   await set('httpsPort', String(o.httpsPort));
   await set('httpPort', String(o.httpPort));
+  await set('extraHostNames', JSON.stringify(o.extraHostNames));
+  await set('extraIps', JSON.stringify(o.extraIps));
   // A compose deployment's secrets/ holds the master key its objects are sealed under: keep it.
   const hasSecretsDir = (await quiet`pulumi config get --stack ${stack} coffer:secretsDir`).exitCode === 0;
   if (!hasSecretsDir && existsSync(path.join(ROOT, 'secrets/master_key.txt')))

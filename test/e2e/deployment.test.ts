@@ -261,6 +261,38 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     await rm(otherRoot, { recursive: true, force: true });
   });
 
+  it('answers a Host it does not serve with an error naming the served names, never as path style', async () => {
+    const url = new URL(deployment.endpoint);
+    const asHost = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) =>
+        https
+          .get(
+            {
+              host: url.hostname,
+              port: url.port,
+              path: '/key-not-bucket',
+              ca,
+              servername: 'localhost',
+              headers: { host },
+            },
+            (res) => {
+              let body = '';
+              res.setEncoding('utf8');
+              res.on('data', (c: string) => (body += c));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          )
+          .on('error', reject),
+      );
+    const other = await asHost('s3.elsewhere.example');
+    expect(other.status).toBe(421);
+    expect(other.body).toContain('<Code>InvalidRequest</Code>');
+    expect(other.body).toContain('localhost *.localhost 127.0.0.1');
+    // The served names still reach the gateway (an unsigned request there is S3's AccessDenied).
+    expect((await asHost(`localhost:${url.port}`)).status).toBe(403);
+    expect((await asHost(`bucket.localhost:${url.port}`)).status).toBe(403);
+  });
+
   it('keeps data across a full down and up on the same volumes', async () => {
     await stopDeployment(deployment);
     deployment = await startDeployment(root, volumes);

@@ -3,9 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deployOptions, saveSettings } from '../../scripts/lib/deploy.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { login } from '../../scripts/lib/login.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
+import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -77,5 +79,38 @@ describe('scripts run against a deployment that is not there', () => {
     const r = script('rclone-config', '--https-port', String(await freePort()), '--config', config);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^coffer: nothing answers at https:\/\/localhost:\d+: .*npm run up$/);
+  });
+});
+
+describe('deployment settings persist beside secrets/', () => {
+  it('a plain command reuses what up --domain was given, and a flag still overrides it', async () => {
+    expect(deployOptions({}, root)).toEqual({
+      domain: 'localhost',
+      httpsPort: 443,
+      httpPort: 80,
+      extraHostNames: [],
+      extraIps: [],
+    });
+    await saveSettings(
+      root,
+      deployOptions({ domain: 's3.site.lan', 'https-port': '8443', host: ['backup.lan'] }, root),
+    );
+    expect(deployOptions({}, root)).toEqual({
+      domain: 's3.site.lan',
+      httpsPort: 8443,
+      httpPort: 80,
+      extraHostNames: ['backup.lan'],
+      extraIps: [],
+    });
+    expect(deployOptions({ domain: 'other.lan' }, root).domain).toBe('other.lan');
+  });
+
+  it('nginx serves exactly the names the certificate covers', () => {
+    const nginx = topology({
+      domain: 's3.site.lan',
+      extraHostNames: ['backup.lan'],
+      extraIps: ['10.0.0.5'],
+    }).services.find((s) => s.name === 'nginx')!;
+    expect(nginx.env.SERVER_NAMES).toBe('s3.site.lan *.s3.site.lan localhost backup.lan 127.0.0.1 10.0.0.5');
   });
 });
