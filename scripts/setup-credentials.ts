@@ -1,6 +1,8 @@
 /** scripts/setup-credentials: every secret a Coffer deployment needs, written once, kept safe. */
 import { ROOT } from './lib/images.js';
-import { deployOptions, existingDataVolume, saveSettings } from './lib/deploy.js';
+import { SECRET_FILES } from '../stacks/topology.js';
+import { composeFile, deployOptions, existingDataVolume, saveSettings } from './lib/deploy.js';
+import { rotatePostgresPassword } from './lib/rotate-postgres.js';
 import { fail } from './lib/exec.js';
 import { setupCredentials } from './lib/secrets.js';
 import { parseCli } from './lib/cli.js';
@@ -20,16 +22,26 @@ only what is safe to rotate: the S3 credential (the old one stays valid until di
 the console admin's password and API key, and the server certificate; the Postgres password and the
 root CA are kept, since the database and every client depend on them.
 --renew-server-cert issues a new server certificate from the existing root CA (also done by itself
-when --domain, --host or --ip name something the current certificate does not cover).`,
+when --domain, --host or --ip name something the current certificate does not cover).
+--rotate-postgres-password changes the Postgres password of the running deployment (ALTER ROLE), then
+writes the new secret files and recreates the gateway on them.`,
   options: {
     domain: { type: 'string' },
     host: { type: 'string', multiple: true },
     ip: { type: 'string', multiple: true },
     force: { type: 'boolean' },
     'renew-server-cert': { type: 'boolean' },
+    'rotate-postgres-password': { type: 'boolean' },
   },
 });
 const o = deployOptions(argv);
+if (argv['rotate-postgres-password']) {
+  await rotatePostgresPassword(ROOT, await composeFile(o)).catch((err: Error) => fail(err.message));
+  console.log(
+    `rotated ${SECRET_FILES.postgres_password} and ${SECRET_FILES.database_url}; the gateway runs on them`,
+  );
+  process.exit(0);
+}
 const r = await setupCredentials({
   root: ROOT,
   domain: o.domain,

@@ -103,11 +103,12 @@ export async function composeCommand(): Promise<string[]> {
   fail('neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)');
 }
 
-export async function compose(file: string, args: string[], opts: { quiet?: boolean } = {}) {
+export async function compose(file: string, args: string[], opts: { quiet?: boolean; input?: string } = {}) {
   const [cmd, ...pre] = await composeCommand();
   // Not quiet means the operator watches compose itself (status tables, followed logs).
   const io = opts.quiet === false ? { stdio: 'inherit' as const } : { quiet: true };
-  return $({ ...io, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
+  const input = opts.input === undefined ? {} : { input: opts.input };
+  return $({ ...io, ...input, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
 }
 
 export async function requireDocker(): Promise<void> {

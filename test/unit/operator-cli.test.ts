@@ -32,7 +32,11 @@ describe('operator scripts refuse what they do not know', () => {
     ['up', '--domian', '--domain, --https-port, --http-port, --engine, --stack, --help'],
     ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --help'],
-    ['setup-credentials', '--forse', '--domain, --host, --ip, --force, --renew-server-cert, --help'],
+    [
+      'setup-credentials',
+      '--forse',
+      '--domain, --host, --ip, --force, --renew-server-cert, --rotate-postgres-password, --help',
+    ],
     ['login', '--totp-code', '--domain, --https-port, --http-port, --totp, --help'],
   ] as const) {
     it(`${name} ${bad}: one line naming the valid options, and nothing done`, () => {

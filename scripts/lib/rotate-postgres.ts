@@ -1,0 +1,53 @@
+/**
+ * Rotates the Postgres password of a running compose deployment without breaking it: ALTER ROLE in the
+ * database first (authenticated with the current password), then the secret files, then a gateway
+ * recreated on them. A failure before the ALTER changes nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SECRET_FILES } from '../../stacks/topology.js';
+import { compose, requireRunning, waitHealthy } from './deploy.js';
+import { OperatorError, step } from './exec.js';
+
+export async function rotatePostgresPassword(root: string, composeFile: string): Promise<void> {
+  await requireRunning();
+  const abs = (rel: string) => path.join(root, rel);
+  const user = (await readFile(abs(SECRET_FILES.postgres_user), 'utf8')).trim();
+  // base64url: nothing that needs quoting in SQL or a URL.
+  const password = randomBytes(24).toString('base64url');
+  const url = `postgres://${encodeURIComponent(user)}:${password}@postgres:5432/coffer`;
+  const staged = [
+    [SECRET_FILES.postgres_password, password],
+    [SECRET_FILES.database_url, url],
+  ] as const;
+  for (const [rel, content] of staged) await writeFile(abs(rel) + '.new', content, { mode: 0o600 });
+  step('changing the Postgres password (ALTER ROLE)');
+  const sql = `ALTER ROLE "${user.replaceAll('"', '""')}" PASSWORD '${password}';`;
+  const result = await compose(
+    composeFile,
+    [
+      'exec',
+      '-T',
+      'postgres',
+      'sh',
+      '-c',
+      'PGPASSWORD="$(cat /run/secrets/postgres_password)" psql -h 127.0.0.1 -U "$(cat /run/secrets/postgres_user)" -d coffer -v ON_ERROR_STOP=1 -q -f -',
+    ],
+    { input: sql },
+  );
+  if (result.exitCode !== 0) {
+    for (const [rel] of staged) await rm(abs(rel) + '.new', { force: true });
+    throw new OperatorError(
+      `ALTER ROLE failed, nothing was changed: ${result.stderr.trim().split('\n').pop() ?? result.exitCode}`,
+    );
+  }
+  for (const [rel] of staged) await rename(abs(rel) + '.new', abs(rel));
+  step('recreating the gateway on the new password');
+  const recreated = await compose(composeFile, ['up', '-d', '--no-deps', '--force-recreate', 'gateway']);
+  if (recreated.exitCode !== 0)
+    throw new OperatorError(
+      `the password changed, but recreating the gateway failed (run npm run up): ${recreated.stderr.trim().split('\n').pop()}`,
+    );
+  await waitHealthy(composeFile);
+}
