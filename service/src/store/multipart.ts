@@ -4,7 +4,7 @@ import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
 import { combineParts, isCrc } from '../auth/crc-combine.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { S3Error } from '../s3/errors.js';
-import { headerColumns, type HeaderColumns, type Store } from './store.js';
+import { dropUploads, headerColumns, type HeaderColumns, type Store } from './store.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -371,15 +371,7 @@ export class Multipart {
       // Locking the upload first means a racing Complete or Abort either finished or waits for us.
       if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
         return undefined;
-      const parts = await trx('parts').where({ upload_id: uploadId }).delete().returning('blob_id');
-      const ids: string[] = parts.map((p: { blob_id: string }) => p.blob_id);
-      if (ids.length)
-        await trx('blob_trash')
-          .insert(ids.map((blob_id) => ({ blob_id })))
-          .onConflict()
-          .ignore();
-      await trx('uploads').where({ upload_id: uploadId }).delete();
-      return ids;
+      return dropUploads(trx, { upload_id: uploadId });
     });
     if (!freed) return false;
     await this.store.freeBlobs(freed);

@@ -174,15 +174,7 @@ export class Store {
           throw new S3Error('NoSuchBucket', undefined, { BucketName: name });
         if (await trx('objects').where({ bucket_id: bucket.id }).first(this.db.raw('1')))
           throw new S3Error('BucketNotEmpty', undefined, { BucketName: name });
-        const uploads = trx('uploads').where({ bucket_id: bucket.id }).select('upload_id');
-        const parts = await trx('parts').whereIn('upload_id', uploads).delete().returning('blob_id');
-        const ids: string[] = parts.map((p: { blob_id: string }) => p.blob_id);
-        if (ids.length)
-          await trx('blob_trash')
-            .insert(ids.map((blob_id) => ({ blob_id })))
-            .onConflict()
-            .ignore();
-        await trx('uploads').where({ bucket_id: bucket.id }).delete();
+        const ids = await dropUploads(trx, { bucket_id: bucket.id });
         await trx('buckets').where({ id: bucket.id }).delete();
         return ids;
       });
@@ -518,6 +510,26 @@ export function headerColumns(h: ObjectHeaders): HeaderColumns {
     cache_control: h.cacheControl ?? null,
     expires: h.expires ?? null,
   };
+}
+
+/**
+ * Inside the caller's transaction: removes the uploads matching `where` and their parts, and queues the
+ * parts' blobs as trash, to be freed once the transaction commits. Returns those blob ids.
+ */
+export async function dropUploads(
+  trx: Knex.Transaction,
+  where: { upload_id: string } | { bucket_id: number | string },
+): Promise<string[]> {
+  const uploads = trx('uploads').where(where).select('upload_id');
+  const parts = await trx('parts').whereIn('upload_id', uploads).delete().returning('blob_id');
+  const ids: string[] = parts.map((p: { blob_id: string }) => p.blob_id);
+  if (ids.length)
+    await trx('blob_trash')
+      .insert(ids.map((blob_id) => ({ blob_id })))
+      .onConflict()
+      .ignore();
+  await trx('uploads').where(where).delete();
+  return ids;
 }
 
 /** The insert-if-absent of the batcher, for callers inside their own transaction. */

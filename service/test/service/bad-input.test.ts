@@ -7,7 +7,6 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import aws4 from 'aws4';
 import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
@@ -15,6 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
+import { signedRequestHead } from '../support/raw-http.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
 /** Inputs that once made the gateway answer 5xx, ignore a header, or say something AWS would not. */
@@ -283,12 +283,7 @@ describe('logging', () => {
     const url = new URL(gw.endpoint);
     const socket = connect(gw.port, url.hostname);
     let head = '';
-    const signed = aws4.sign(
-      { host: url.host, method: 'GET', path: '/input/big', service: 's3', region: 'us-east-1' },
-      env.creds[0]!,
-    );
-    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
-    socket.write(`GET /input/big HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    socket.write(signedRequestHead(gw.endpoint, env.creds[0]!, 'GET', '/input/big'));
     await new Promise<void>((resolve) =>
       socket.on('data', (d) => {
         head += d.toString('latin1');

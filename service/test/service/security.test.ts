@@ -1,11 +1,11 @@
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import aws4 from 'aws4';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
 import { managementClient } from '../support/management.js';
+import { rawConversation, signedRequestHead } from '../support/raw-http.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
 /** Hostile requests against the gateway in-process with real Postgres: each case is one an attacker tried. */
@@ -186,38 +186,8 @@ describe('console login lockout', () => {
   });
 });
 
-/** A raw HTTP/1.1 conversation: what the server sent, and whether and when it closed the connection. */
-function rawConversation(port: number) {
-  const socket = connect(port, '127.0.0.1');
-  const started = Date.now();
-  let received = '';
-  const closed = new Promise<{ received: string; afterMs: number }>((resolve) => {
-    socket.on('data', (d) => (received += d.toString('latin1')));
-    socket.on('close', () => resolve({ received, afterMs: Date.now() - started }));
-    socket.on('error', () => undefined);
-  });
-  return {
-    socket,
-    closed,
-    received: () => received,
-    write: (text: string | Buffer) => socket.write(text),
-    waitFor: async (pattern: RegExp, ms = 5000) => {
-      const until = Date.now() + ms;
-      while (!pattern.test(received) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      return received;
-    },
-  };
-}
-
-function signedHead(method: string, path: string, headers: Record<string, string>, body = '') {
-  const url = new URL(gw.endpoint);
-  const signed = aws4.sign(
-    { host: url.host, method, path, service: 's3', region: 'us-east-1', headers, body },
-    env.creds[0]!,
-  );
-  const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
-  return `${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
-}
+const signedHead = (method: string, path: string, headers: Record<string, string>, body = '') =>
+  signedRequestHead(gw.endpoint, env.creds[0]!, method, path, headers, body);
 
 describe('Expect: 100-continue', () => {
   it('does not invite an unauthenticated client to send its body', async () => {
@@ -276,23 +246,17 @@ describe('stalled and trickling clients', () => {
   });
 
   it('closes a signed upload whose body stalls', async () => {
-    const url = new URL(limited.endpoint);
     const body = 'x'.repeat(100);
-    const signed = aws4.sign(
-      {
-        host: url.host,
-        method: 'PUT',
-        path: '/sec/stalled',
-        service: 's3',
-        region: 'us-east-1',
-        body,
-        headers: { 'Content-Length': '100' },
-      },
-      env.creds[0]!,
-    );
-    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
     const c = rawConversation(limited.port);
-    c.write(`PUT /sec/stalled HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n` + body.slice(0, 10));
+    const head = signedRequestHead(
+      limited.endpoint,
+      env.creds[0]!,
+      'PUT',
+      '/sec/stalled',
+      { 'Content-Length': '100' },
+      body,
+    );
+    c.write(head + body.slice(0, 10));
     const { afterMs } = await c.closed;
     expect(afterMs).toBeLessThan(10_000);
     expect(await exists('stalled')).toBe(false);
@@ -317,22 +281,17 @@ describe('stalled and trickling clients', () => {
 
   it('closes a signed request whose XML body trickles past the small-body deadline', async () => {
     const xml = '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>';
-    const url = new URL(limited.endpoint);
-    const signed = aws4.sign(
-      {
-        host: url.host,
-        method: 'PUT',
-        path: '/sec/secret?tagging',
-        service: 's3',
-        region: 'us-east-1',
-        body: xml,
-        headers: { 'Content-Length': String(xml.length) },
-      },
-      env.creds[0]!,
-    );
-    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
     const c = rawConversation(limited.port);
-    c.write(`PUT /sec/secret?tagging HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    c.write(
+      signedRequestHead(
+        limited.endpoint,
+        env.creds[0]!,
+        'PUT',
+        '/sec/secret?tagging',
+        { 'Content-Length': String(xml.length) },
+        xml,
+      ),
+    );
     let sent = 0;
     const timer = setInterval(() => sent < xml.length && c.write(xml[sent++]!), 300);
     const { afterMs } = await c.closed;
@@ -344,22 +303,17 @@ describe('stalled and trickling clients', () => {
   it('lets a large upload at a slow but steady rate finish, long past every deadline', async () => {
     const size = 3 * 1024 * 1024;
     const body = Buffer.alloc(size, 7);
-    const url = new URL(limited.endpoint);
-    const signed = aws4.sign(
-      {
-        host: url.host,
-        method: 'PUT',
-        path: '/sec/slow-steady',
-        service: 's3',
-        region: 'us-east-1',
-        headers: { 'Content-Length': String(size) },
-        body,
-      },
-      env.creds[0]!,
-    );
-    const lines = Object.entries(signed.headers as Record<string, string>).map(([k, v]) => `${k}: ${v}`);
     const c = rawConversation(limited.port);
-    c.write(`PUT /sec/slow-steady HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+    c.write(
+      signedRequestHead(
+        limited.endpoint,
+        env.creds[0]!,
+        'PUT',
+        '/sec/slow-steady',
+        { 'Content-Length': String(size) },
+        body,
+      ),
+    );
     // 3 MiB in 12 steps of 250 ms: 3 s in all, more than the headers and small-body deadlines.
     const step = size / 12;
     for (let i = 0; i < 12; i++) {
