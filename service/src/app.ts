@@ -90,7 +90,7 @@ export async function buildGateway(
       );
       const body = errorBody(s3err, '/', requestId);
       socket.end(
-        `HTTP/1.1 ${s3err.status} ${s3err.status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+        `HTTP/1.1 ${s3err.status} Bad Request\r\n` +
           `x-amz-request-id: ${requestId}\r\ncontent-type: application/xml\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );

@@ -178,7 +178,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
           method,
           bucket,
           accessKeyId,
-          status: res.statusCode,
+          // No status when none was sent (a stalled body, a client gone before the answer).
+          status: res.headersSent ? res.statusCode : undefined,
           bytesIn: Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0),
           bytesOut: sent.bytes,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
@@ -193,7 +194,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
 function clientWentAway(err: unknown, res: ServerResponse): boolean {
   if (isS3Error(err) || res.writableFinished) return false;
   return (
-    (err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err as { code?: string } | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE' ||
     res.destroyed ||
     !!res.socket?.destroyed
   );
