@@ -134,11 +134,14 @@ export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<vo
         const r = await $({
           quiet: true,
           nothrow: true,
-        })`docker inspect --format ${'{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`;
+        })`docker inspect --format ${'{{.RestartCount}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`;
         return r.stdout.trim();
       }),
     );
     if (ids.length > 0 && states.every((s) => s.endsWith(' healthy'))) return;
+    // A service that keeps dying will not get healthy by waiting: say why now.
+    const crashing = states.some((s) => / exited/.test(s) || Number(s.split(' ')[0]) >= 2);
+    if (crashing) fail(`a service keeps failing: ${await diagnose(file)}`);
     if (Date.now() > deadline) {
       fail(
         `not healthy after ${timeoutMs / 1000}s: ${(await diagnose(file)) || 'no containers'} (npm run logs shows more)`,
@@ -181,24 +184,31 @@ export async function existingDataVolume(): Promise<string | undefined> {
 
 /**
  * Which services are not healthy and the last thing each one logged: when the gateway refuses to start,
- * the operator reads its one-line reason, not that nginx (which waits for it) did not come up.
+ * the operator reads its one-line reason, not that nginx (which waits for it) did not come up. Services
+ * that keep dying are named alone, since the others are unhealthy only because of them.
  */
 export async function diagnose(file: string): Promise<string> {
   const q = $({ quiet: true, nothrow: true });
   const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-  const problems: string[] = [];
+  const problems: Array<{ text: string; crashing: boolean }> = [];
   for (const id of ids) {
-    const state = (
-      await q`docker inspect --format ${'{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`
-    ).stdout.trim();
-    if (state.endsWith(' healthy')) continue;
+    const [restarts = '0', name = id, status = '', health = ''] = (
+      await q`docker inspect --format ${'{{.RestartCount}} {{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`
+    ).stdout
+      .trim()
+      .split(' ');
+    if (health === 'healthy') continue;
     const logs = await q`docker logs --tail 20 ${id}`;
     const last = `${logs.stdout}\n${logs.stderr}`
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean)
       .pop();
-    problems.push(`${state.replace(/^\//, '')}${last ? ` (last log line: ${last})` : ''}`);
+    problems.push({
+      text: `${name.replace(/^\//, '')} ${status}${health ? ` ${health}` : ''}${last ? ` (last log line: ${last})` : ''}`,
+      crashing: status === 'exited' || Number(restarts) >= 2,
+    });
   }
-  return problems.join('; ');
+  const crashing = problems.filter((p) => p.crashing);
+  return (crashing.length ? crashing : problems).map((p) => p.text).join('; ');
 }

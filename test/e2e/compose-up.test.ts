@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,6 +159,47 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       timeout: 120_000,
     });
     expect(login.status, login.stderr + login.stdout).toBe(0);
+  });
+
+  it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
+    const adminFile = path.join(ROOT, 'secrets/admin_json.txt');
+    const good = await readFile(adminFile, 'utf8');
+    const gateway = spawnSync(
+      'docker',
+      [
+        'ps',
+        '-q',
+        '--filter',
+        'label=com.docker.compose.project=coffer',
+        '--filter',
+        'label=com.docker.compose.service=gateway',
+      ],
+      { encoding: 'utf8' },
+    ).stdout.trim();
+    try {
+      await writeFile(adminFile, 'not json\n');
+      spawnSync('docker', ['restart', gateway], { stdio: 'ignore', timeout: 120_000 });
+      const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
+        timeout: 600_000,
+      });
+      expect(up.status).toBe(1);
+      const last = up.stderr.trim().split('\n').pop()!;
+      expect(last).toMatch(/^coffer: a service keeps failing: .*gateway.*ADMIN_FILE/);
+      expect(last).not.toMatch(/nginx/);
+    } finally {
+      await writeFile(adminFile, good);
+      spawnSync('docker', ['restart', gateway], { stdio: 'ignore', timeout: 120_000 });
+    }
+    const again = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
+      timeout: 600_000,
+    });
+    expect(again.status, again.stderr).toBe(0);
   });
 
   it('keeps secrets out of the repository (gitignored) and 0600', async () => {
