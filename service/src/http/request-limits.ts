@@ -13,7 +13,7 @@ export interface RequestLimits {
   smallBodyTimeoutMs: number;
 }
 
-/** Error set on a request whose body timed out; the S3 layer turns it into RequestTimeout. */
+/** Error a timed-out request is destroyed with: its connection is gone, so handlers log it and answer nothing. */
 export class BodyTimeoutError extends Error {
   constructor(readonly reason: 'idle' | 'deadline') {
     super(
