@@ -9,6 +9,7 @@ import QRCode from 'qrcode';
 import type { MasterKey } from '../blobs/keys.js';
 import { ApiError } from './errors.js';
 import { DECOY_HASH, verifyPassword } from './password.js';
+import { totpFor, totpStep } from './totp.js';
 
 export interface Admin {
   id: number;
@@ -36,7 +37,6 @@ export interface Session {
   expiresAt: Date;
 }
 
-const TOTP_PERIOD = 30;
 export const API_KEY_PREFIX = 'cfk_';
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
 
@@ -45,17 +45,6 @@ export function newApiKey(): string {
 }
 export function apiKeyDigest(key: string): string {
   return sha256(key).toString('hex');
-}
-
-function totpFor(username: string, secret: OTPAuth.Secret): OTPAuth.TOTP {
-  return new OTPAuth.TOTP({
-    issuer: 'Coffer',
-    label: username,
-    algorithm: 'SHA1',
-    digits: 6,
-    period: TOTP_PERIOD,
-    secret,
-  });
 }
 
 const loginFailed = () => new ApiError(401, 'InvalidCredentials', 'Login was unsuccessful');
@@ -179,13 +168,9 @@ export class AdminStore {
     row: { id: number; username: string; totp_secret_sealed: Buffer | null; last_totp_step: string | null },
     code: string,
   ): Promise<boolean> {
-    if (!row.totp_secret_sealed || !/^\d{6}$/.test(code)) return false;
-    const secret = new OTPAuth.Secret({
-      buffer: new Uint8Array(this.masterKey.unwrap(row.totp_secret_sealed)).buffer,
-    });
-    const delta = totpFor(row.username, secret).validate({ token: code, timestamp: this.now(), window: 1 });
-    if (delta === null) return false;
-    const step = Math.floor(this.now() / 1000 / TOTP_PERIOD) + delta;
+    if (!row.totp_secret_sealed) return false;
+    const step = totpStep(this.masterKey.unwrap(row.totp_secret_sealed), code, this.now());
+    if (step === undefined) return false;
     const updated = await this.db('admins')
       .where({ id: row.id })
       .andWhere((q) => q.whereNull('last_totp_step').orWhere('last_totp_step', '<', step))
@@ -199,10 +184,11 @@ export class AdminStore {
     if (row.totp_enabled)
       throw new ApiError(409, 'TotpAlreadyEnabled', 'Two-step verification is already enabled');
     const secret = new OTPAuth.Secret({ size: 20 });
+    const bytes = new Uint8Array(secret.bytes);
     await this.db('admins')
       .where({ id: adminId })
-      .update({ totp_secret_sealed: this.masterKey.wrap(Buffer.from(secret.bytes)), last_totp_step: null });
-    const otpauthUri = totpFor(row.username, secret).toString();
+      .update({ totp_secret_sealed: this.masterKey.wrap(Buffer.from(bytes)), last_totp_step: null });
+    const otpauthUri = totpFor(row.username, bytes).toString();
     const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return { secret: secret.base32, otpauthUri, qrSvg };
   }

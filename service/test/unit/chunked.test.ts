@@ -118,7 +118,7 @@ describe('aws-chunked decoding', () => {
     ]);
     await expect(
       decode(new AwsChunkedDecoder({ signing, expectTrailer: false }), swapped, 100),
-    ).rejects.toBeTruthy();
+    ).rejects.toMatchObject({ code: 'SignatureDoesNotMatch', status: 403 });
   });
 
   it('fails when the body ends before the final chunk', async () => {
