@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -480,7 +481,26 @@ describe('incomplete uploads', () => {
     expect(
       (await s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId }))).Parts?.length,
     ).toBe(1);
-    expect(await gw.gateway.multipart.abortStale(new Date(Date.now() + 1000))).toBeGreaterThanOrEqual(1);
+    // Two hours later, as the database sees it, a collector configured for one hour removes it.
+    const db = new pg.Client({ connectionString: env.pg.url });
+    await db.connect();
+    try {
+      await db.query(`UPDATE uploads SET initiated_at = now() - interval '2 hours' WHERE upload_id = $1`, [
+        UploadId,
+      ]);
+    } finally {
+      await db.end();
+    }
+    await gw.gateway.collector.runOnce();
+    expect(
+      (await s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId }))).Parts?.length,
+    ).toBe(1);
+    const hourly = await startGateway({ ...env.env, MULTIPART_EXPIRY_HOURS: '1' });
+    try {
+      expect((await hourly.gateway.collector.runOnce()).staleUploads).toBe(1);
+    } finally {
+      await hourly.close();
+    }
     expect(await s3Error(s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId })))).toBe(
       'NoSuchUpload',
     );
