@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -469,23 +470,53 @@ describe('objects', () => {
     for (const c of [unknown, wrong, skewed]) c.destroy();
   });
 
-  it('never writes plaintext under the data directory', async () => {
+  it('never writes object data in plaintext, neither under DATA_DIR nor in Postgres (small objects live there)', async () => {
     const marker = Buffer.from('COFFER-PLAINTEXT-CANARY-');
+    // Under Postgres's 2 kB TOAST threshold, so an inline value is never compressed out of sight.
     const small = Buffer.concat(Array.from({ length: 10 }, () => marker));
     const large = Buffer.concat(Array.from({ length: 200_000 }, () => marker));
-    await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'canary-small', Body: small }));
+    // A control the search must find: user metadata is stored as given, in Postgres.
+    const control = 'COFFER-METADATA-CONTROL';
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'objects',
+        Key: 'canary-small',
+        Body: small,
+        Metadata: { probe: control },
+      }),
+    );
     await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'canary-large', Body: large }));
-    const files: string[] = [];
-    const walk = async (d: string): Promise<void> => {
-      for (const e of await readdir(d, { withFileTypes: true })) {
-        const p = path.join(d, e.name);
-        if (e.isDirectory()) await walk(p);
-        else files.push(p);
-      }
+    const db = new pg.Client({ connectionString: env.pg.url });
+    await db.connect();
+    try {
+      // Everything committed reaches the data files, not only the WAL.
+      await db.query('CHECKPOINT');
+    } finally {
+      await db.end();
+    }
+    const filesUnder = async (root: string): Promise<string[]> => {
+      const files: string[] = [];
+      const walk = async (d: string): Promise<void> => {
+        for (const e of await readdir(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) await walk(p);
+          else if (e.isFile()) files.push(p);
+        }
+      };
+      await walk(root);
+      return files;
     };
-    await walk(env.env.DATA_DIR!);
-    expect(files.length).toBeGreaterThan(0);
-    for (const f of files) expect((await readFile(f)).includes(marker)).toBe(false);
+    const dataFiles = await filesUnder(env.env.DATA_DIR!);
+    const pgFiles = await filesUnder(env.pg.dataDir);
+    expect(dataFiles.length).toBeGreaterThan(0);
+    let controlSeen = false;
+    for (const f of [...dataFiles, ...pgFiles]) {
+      // Postgres may remove a temporary file between the listing and the read.
+      const bytes = await readFile(f).catch(() => Buffer.alloc(0));
+      expect(bytes.includes(marker), f).toBe(false);
+      controlSeen ||= bytes.includes(control);
+    }
+    expect(controlSeen, 'the search reaches what Postgres stores').toBe(true);
   });
 });
 
