@@ -450,7 +450,7 @@ describe('multipart protocol', () => {
     ).toBe('InvalidRequest');
   });
 
-  it('streams a file body into parts without buffering', async () => {
+  it('uploads a file stream in parts with lib-storage, byte-exact (memory: streaming-memory.test.ts)', async () => {
     const data = randomBytes(12 * MiB);
     const file = path.join(env.dir, 'stream-12MiB.bin');
     await writeFile(file, data);

@@ -1,0 +1,100 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../scripts/lib/free-port.js';
+import { createTestEnv, type TestEnv } from '../support/gateway.js';
+import { pathStyleClient } from '../support/s3-client.js';
+
+/**
+ * The gateway in its own process, so its memory is its own: a part far larger than the gateway's whole
+ * footprint must stream through it to disk, never be held in memory.
+ */
+const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
+const MiB = 1024 * 1024;
+const PART = 384 * MiB;
+let env: TestEnv;
+let child: ChildProcess;
+let s3: S3Client;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  const port = await freePort();
+  child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (
+      await fetch(`${endpoint}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  s3 = pathStyleClient(endpoint, env.creds[0]!);
+  await s3.send(new CreateBucketCommand({ Bucket: 'stream' }));
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  if (child && child.exitCode === null) {
+    await new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+  }
+  await env?.stop();
+});
+
+/** The gateway's peak resident memory so far (VmHWM), in bytes. */
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+describe('streaming', () => {
+  it('writes a 384 MiB part without holding it: the peak resident memory stays far below the part', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'stream', Key: 'big' }));
+    const block = randomBytes(MiB);
+    const body = Readable.from(
+      (function* () {
+        for (let i = 0; i < PART / MiB; i++) yield block;
+      })(),
+    );
+    const part = await s3.send(
+      new UploadPartCommand({
+        Bucket: 'stream',
+        Key: 'big',
+        UploadId,
+        PartNumber: 1,
+        Body: body,
+        ContentLength: PART,
+      }),
+    );
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'stream',
+        Key: 'big',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'stream', Key: 'big' }))).ContentLength).toBe(PART);
+    const peak = await peakRss(child.pid!);
+    expect(peak, `peak RSS ${Math.round(peak / MiB)} MiB`).toBeLessThan(PART * 0.6);
+  });
+});
