@@ -43,7 +43,7 @@ export interface Endpoint {
  * Every S3 sub-resource a client may name. A request naming one that no endpoint below serves is
  * answered NotImplemented, never routed to the plain operation (a GET ?acl must not list objects).
  */
-const SUBRESOURCES = [
+export const SUBRESOURCES = [
   'accelerate',
   'acl',
   'analytics',
@@ -85,6 +85,7 @@ const SUBRESOURCES = [
 ];
 
 const hasHeader = (name: string) => (ctx: RoutedRequest) => ctx.raw.headers[name] !== undefined;
+const lacksHeader = (name: string) => (ctx: RoutedRequest) => ctx.raw.headers[name] === undefined;
 
 const sub = (
   name: string,
@@ -165,6 +166,7 @@ export const ENDPOINTS: Endpoint[] = [
     name: 'PutObject',
     method: 'PUT',
     target: 'object',
+    when: lacksHeader('x-amz-copy-source'),
     permission: 'object-write',
     streamsBody: true,
     handler: putObject,
@@ -209,6 +211,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'PUT',
     target: 'object',
     subresources: ['partNumber', 'uploadId'],
+    when: lacksHeader('x-amz-copy-source'),
     permission: 'object-write',
     streamsBody: true,
     handler: uploadPart,
@@ -273,15 +276,24 @@ export function describeUnrouted(ctx: RoutedRequest): string {
   return `${ctx.method} ${targetOf(ctx)}${named.length ? ' ?' + named.join('&') : ''}`;
 }
 
-export function route(ctx: RoutedRequest): Endpoint {
-  const target = targetOf(ctx);
+/** Whether `e` serves the request: same method and target, exactly its sub-resources, and its discriminator. */
+export function serves(e: Endpoint, ctx: RoutedRequest): boolean {
+  const wanted = e.subresources ?? [];
   const named = namedSubresources(ctx);
-  const candidates = ENDPOINTS.filter((e) => e.method === ctx.method && e.target === target);
-  for (const e of candidates) {
-    const wanted = e.subresources ?? [];
-    const subOk = named.length === wanted.length && wanted.every((w) => named.includes(w));
-    if (subOk && (!e.when || e.when(ctx))) return e;
-  }
+  return (
+    e.method === ctx.method &&
+    e.target === targetOf(ctx) &&
+    named.length === wanted.length &&
+    wanted.every((w) => named.includes(w)) &&
+    (!e.when || e.when(ctx))
+  );
+}
+
+/** The one endpoint serving the request; `table` is a parameter so a test can prove order does not matter. */
+export function route(ctx: RoutedRequest, table: readonly Endpoint[] = ENDPOINTS): Endpoint {
+  const found = table.find((e) => serves(e, ctx));
+  if (found) return found;
+  const named = namedSubresources(ctx);
   if (named.length > 0 || ctx.query.has('list-type')) {
     throw new S3Error(
       'NotImplemented',
@@ -290,6 +302,6 @@ export function route(ctx: RoutedRequest): Endpoint {
   }
   throw new S3Error('MethodNotAllowed', `${ctx.method} is not allowed on this resource.`, {
     Method: ctx.method,
-    ResourceType: target.toUpperCase(),
+    ResourceType: targetOf(ctx).toUpperCase(),
   });
 }

@@ -1,0 +1,105 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { S3Error } from '../../src/s3/errors.js';
+import { ENDPOINTS, route, serves, SUBRESOURCES, type RoutedRequest } from '../../src/s3/router.js';
+
+/** A request shape as routing sees it; no HTTP. */
+function shape(
+  method: string,
+  target: 'service' | 'bucket' | 'object',
+  query: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): RoutedRequest {
+  return {
+    raw: { headers } as unknown as IncomingMessage,
+    method,
+    bucket: target === 'service' ? undefined : 'b',
+    key: target === 'object' ? 'k' : undefined,
+    query: new Map(Object.entries(query)),
+  };
+}
+
+/** Every shape the table distinguishes: each endpoint's own, plus its discriminators toggled. */
+function shapes(): RoutedRequest[] {
+  const out: RoutedRequest[] = [];
+  for (const e of ENDPOINTS) {
+    const query = Object.fromEntries((e.subresources ?? []).map((s) => [s, s === 'partNumber' ? '1' : 'x']));
+    for (const extraQuery of [{}, { 'list-type': '2' }] as Array<Record<string, string>>)
+      for (const headers of [{}, { 'x-amz-copy-source': '/src/key' }] as Array<Record<string, string>>)
+        out.push(shape(e.method, e.target, { ...query, ...extraQuery }, headers));
+  }
+  return out;
+}
+
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const a = [...items];
+  let x = seed;
+  for (let i = a.length - 1; i > 0; i--) {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    const j = x % (i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+describe('the S3 routing table', () => {
+  it('resolves every request shape to at most one endpoint, and each endpoint is some shape', () => {
+    const reached = new Set<string>();
+    for (const s of shapes()) {
+      const matching = ENDPOINTS.filter((e) => serves(e, s));
+      expect(matching.length, `${s.method} ${[...s.query.keys()].join('&')}`).toBeLessThanOrEqual(1);
+      if (matching[0]) reached.add(`${matching[0].name}/${(matching[0].subresources ?? []).join('&')}`);
+    }
+    expect(reached.size).toBe(ENDPOINTS.length);
+  });
+
+  it('routes the same whatever the order of the table', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const table = shuffled(ENDPOINTS, seed);
+      for (const s of shapes()) {
+        let expected: string;
+        try {
+          expected = route(s).name;
+        } catch (err) {
+          expected = (err as S3Error).code;
+        }
+        let got: string;
+        try {
+          got = route(s, table).name;
+        } catch (err) {
+          got = (err as S3Error).code;
+        }
+        expect(got).toBe(expected);
+      }
+    }
+  });
+
+  it('sends copies, V2 listings and sub-resources where they belong', () => {
+    expect(route(shape('PUT', 'object', {}, { 'x-amz-copy-source': '/a/b' })).name).toBe('CopyObject');
+    expect(route(shape('PUT', 'object')).name).toBe('PutObject');
+    expect(route(shape('GET', 'bucket', { 'list-type': '2' })).name).toBe('ListObjectsV2');
+    expect(route(shape('GET', 'bucket')).name).toBe('ListObjects');
+    expect(route(shape('PUT', 'object', { partNumber: '1', uploadId: 'u' })).name).toBe('UploadPart');
+    expect(route(shape('GET', 'object', { versionId: 'null' })).name).toBe('GetObject');
+  });
+
+  it('answers NotImplemented for every sub-resource it does not serve, never the plain operation', () => {
+    const served = new Set(ENDPOINTS.flatMap((e) => e.subresources ?? []));
+    for (const sub of SUBRESOURCES.filter((s) => !served.has(s)))
+      for (const method of ['GET', 'PUT', 'DELETE', 'POST'])
+        for (const target of ['bucket', 'object'] as const)
+          expect(() => route(shape(method, target, { [sub]: '' })), `${method} ${target} ?${sub}`).toThrow(
+            expect.objectContaining({ code: 'NotImplemented' }),
+          );
+    expect(() => route(shape('GET', 'bucket', { 'list-type': '3' }))).toThrow(
+      expect.objectContaining({ code: 'NotImplemented' }),
+    );
+    expect(() => route(shape('PATCH', 'object'))).toThrow(
+      expect.objectContaining({ code: 'MethodNotAllowed' }),
+    );
+  });
+
+  it('gives every endpoint a permission', () => {
+    for (const e of ENDPOINTS) expect(e.permission, e.name).toMatch(/^[a-z-]+$/);
+  });
+});
