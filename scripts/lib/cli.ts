@@ -1,6 +1,6 @@
 /**
  * How every operator script reads its command line: only the options it declares (a misspelled one is
- * refused, naming the valid ones), --help, and one readable line instead of a stack trace on failure.
+ * refused, naming the valid ones) and --help.
  */
 import { parseArgs } from 'node:util';
 import { fail } from './exec.js';
@@ -57,15 +57,6 @@ export function parseCli<O extends Record<string, OptionSpec>>(
     process.exit(0);
   }
   return { values: parsed.values as Values<O>, positionals: parsed.positionals };
-}
-
-/** Runs a script's body: an unexpected error is one line on stderr and exit 1, never a stack trace. */
-export async function runScript(body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
-  }
 }
 
 /** The deployment options most scripts take. */

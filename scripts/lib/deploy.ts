@@ -128,27 +128,46 @@ export async function volumeExists(name: string): Promise<boolean> {
 export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-    const states = await Promise.all(
-      ids.map(async (id) => {
-        const r = await $({
-          quiet: true,
-          nothrow: true,
-        })`docker inspect --format ${'{{.RestartCount}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`;
-        return r.stdout.trim();
-      }),
-    );
-    if (ids.length > 0 && states.every((s) => s.endsWith(' healthy'))) return;
+    const states = await containerStates(file);
+    if (states.length > 0 && states.every((c) => c.health === 'healthy')) return;
     // A service that keeps dying will not get healthy by waiting: say why now.
-    const crashing = states.some((s) => / exited/.test(s) || Number(s.split(' ')[0]) >= 2);
-    if (crashing) fail(`a service keeps failing: ${await diagnose(file)}`);
+    if (states.some((c) => c.crashing)) fail(`a service keeps failing: ${await diagnose(file, states)}`);
     if (Date.now() > deadline) {
       fail(
-        `not healthy after ${timeoutMs / 1000}s: ${(await diagnose(file)) || 'no containers'} (npm run logs shows more)`,
+        `not healthy after ${timeoutMs / 1000}s: ${(await diagnose(file, states)) || 'no containers'} (npm run logs shows more)`,
       );
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+interface ContainerState {
+  id: string;
+  name: string;
+  status: string;
+  health: string;
+  /** Exited, or restarted more than once: it will not get healthy by waiting. */
+  crashing: boolean;
+}
+
+async function containerStates(file: string): Promise<ContainerState[]> {
+  const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
+  return Promise.all(
+    ids.map(async (id) => {
+      const r = await $({
+        quiet: true,
+        nothrow: true,
+      })`docker inspect --format ${'{{.RestartCount}} {{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`;
+      const [restarts = '0', name = id, status = '', health = ''] = r.stdout.trim().split(' ');
+      return {
+        id,
+        name: name.replace(/^\//, ''),
+        status,
+        health,
+        crashing: status === 'exited' || Number(restarts) >= 2,
+      };
+    }),
+  );
 }
 
 /** Fails, naming the command that starts it, when no container of the deployment is running. */
@@ -187,28 +206,20 @@ export async function existingDataVolume(): Promise<string | undefined> {
  * the operator reads its one-line reason, not that nginx (which waits for it) did not come up. Services
  * that keep dying are named alone, since the others are unhealthy only because of them.
  */
-export async function diagnose(file: string): Promise<string> {
-  const q = $({ quiet: true, nothrow: true });
-  const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-  const problems: Array<{ text: string; crashing: boolean }> = [];
-  for (const id of ids) {
-    const [restarts = '0', name = id, status = '', health = ''] = (
-      await q`docker inspect --format ${'{{.RestartCount}} {{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}'} ${id}`
-    ).stdout
-      .trim()
-      .split(' ');
-    if (health === 'healthy') continue;
-    const logs = await q`docker logs --tail 20 ${id}`;
-    const last = `${logs.stdout}\n${logs.stderr}`
-      .split('\n')
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .pop();
-    problems.push({
-      text: `${name.replace(/^\//, '')} ${status}${health ? ` ${health}` : ''}${last ? ` (last log line: ${last})` : ''}`,
-      crashing: status === 'exited' || Number(restarts) >= 2,
-    });
-  }
-  const crashing = problems.filter((p) => p.crashing);
-  return (crashing.length ? crashing : problems).map((p) => p.text).join('; ');
+export async function diagnose(file: string, states?: ContainerState[]): Promise<string> {
+  const unhealthy = (states ?? (await containerStates(file))).filter((c) => c.health !== 'healthy');
+  const crashing = unhealthy.filter((c) => c.crashing);
+  const named = crashing.length ? crashing : unhealthy;
+  const lines = await Promise.all(
+    named.map(async (c) => {
+      const logs = await $({ quiet: true, nothrow: true })`docker logs --tail 20 ${c.id}`;
+      const last = `${logs.stdout}\n${logs.stderr}`
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .pop();
+      return `${c.name} ${c.status}${c.health ? ` ${c.health}` : ''}${last ? ` (last log line: ${last})` : ''}`;
+    }),
+  );
+  return lines.join('; ');
 }

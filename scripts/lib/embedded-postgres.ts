@@ -84,19 +84,18 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const found = await existing.query("SELECT 1 FROM pg_database WHERE datname = 'coffer'");
   if (found.rowCount === 0) await existing.query('CREATE DATABASE coffer');
   await existing.end();
-  const pid = async () =>
-    Number((await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const pid = async () => {
+    const found = await postmasterPid(databaseDir);
+    if (found === undefined) throw new Error(`no postmaster.pid in ${databaseDir}`);
+    return found;
+  };
   return {
     url: `postgres://coffer:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/coffer`,
     dataDir: databaseDir,
     stop: () => pg.stop(),
     start: () => pg.start(),
     pid,
-    async shutDown() {
-      const postmaster = await pid();
-      process.kill(postmaster, 'SIGINT');
-      while (isRunning(postmaster)) await new Promise((r) => setTimeout(r, 50));
-    },
+    shutDown: async () => fastShutdown(await pid(), databaseDir),
   };
 }
 
@@ -119,16 +118,24 @@ async function withReadableFiles<T>(work: () => Promise<T>): Promise<T> {
  * cluster: stop it (a fast shutdown, as pg_ctl would) so this start can take over.
  */
 async function stopOrphan(dataDir: string): Promise<void> {
-  const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return;
+  const pid = await postmasterPid(dataDir);
+  if (pid === undefined || !isRunning(pid)) return;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!cmdline.includes('postgres')) return;
+  if (cmdline.includes('postgres')) await fastShutdown(pid, dataDir);
+}
+
+/** The postmaster's process id from the cluster's postmaster.pid, if there is one. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  const text = await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(text?.split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** SIGINT is Postgres's fast shutdown (as `pg_ctl stop -m fast`); waits until the postmaster is gone. */
+async function fastShutdown(pid: number, dataDir: string): Promise<void> {
   process.kill(pid, 'SIGINT');
   for (let waited = 0; isRunning(pid); waited += 50) {
-    if (waited > 30_000)
-      throw new Error(`Postgres ${pid} left running on ${dataDir} did not stop; stop it by hand`);
+    if (waited > 30_000) throw new Error(`Postgres ${pid} on ${dataDir} did not stop; stop it by hand`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -61,20 +61,6 @@ function get(
 export async function login(root: string, endpoint: string, opts: LoginOptions = {}): Promise<LoginReport> {
   const region = opts.region ?? 'us-east-1';
   const rootCert = path.join(root, 'root.crt');
-  if (!existsSync(path.join(root, CA_FILES.cert)))
-    return {
-      ok: false,
-      endpoint,
-      rootCert,
-      error: {
-        error: 'SecretsMissing',
-        message: `${CA_FILES.cert} is missing: this deployment was never set up here; run npm run up (or npm run setup-credentials)`,
-      },
-    };
-  await copyFile(path.join(root, CA_FILES.cert), rootCert);
-  await chmod(rootCert, 0o644);
-  const ca = await readFile(rootCert);
-  const base = new URL(endpoint);
   const report = (error?: LoginError, consoleState?: LoginReport['console']): LoginReport => ({
     ok: !error,
     endpoint,
@@ -82,6 +68,15 @@ export async function login(root: string, endpoint: string, opts: LoginOptions =
     console: consoleState,
     error,
   });
+  if (!existsSync(path.join(root, CA_FILES.cert)))
+    return report({
+      error: 'SecretsMissing',
+      message: `${CA_FILES.cert} is missing: this deployment was never set up here; run npm run up (or npm run setup-credentials)`,
+    });
+  await copyFile(path.join(root, CA_FILES.cert), rootCert);
+  await chmod(rootCert, 0o644);
+  const ca = await readFile(rootCert);
+  const base = new URL(endpoint);
   try {
     const health = await get(new URL('/health', base), ca);
     if (health.status !== 200)

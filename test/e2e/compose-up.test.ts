@@ -17,6 +17,30 @@ let createdVolumes = false;
 const volumeExists = (name: string) =>
   spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0;
 
+/** An operator script from this checkout, as `npm run <name>` runs it. */
+const script = (name: string, args: string[] = [], timeout = 600_000) =>
+  spawnSync(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
+    timeout,
+  });
+
+/** The running gateway container of the compose project. */
+const gatewayContainer = () =>
+  spawnSync(
+    'docker',
+    [
+      'ps',
+      '-q',
+      '--filter',
+      'label=com.docker.compose.project=coffer',
+      '--filter',
+      'label=com.docker.compose.service=gateway',
+    ],
+    { encoding: 'utf8' },
+  ).stdout.trim();
+
 /**
  * The README's first command, for real: `npm run up` from this checkout brings the checked-in
  * docker-compose.yaml up with docker-compose and ends with commands that must work as printed.
@@ -25,12 +49,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'coffer-up-'));
     createdVolumes = !volumeExists('coffer_postgres-data');
-    const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
-      timeout: 900_000,
-    });
+    const up = script('up', [], 900_000);
     upOutput = up.stdout + up.stderr;
     if (up.status !== 0) throw new Error(`npm run up failed:\n${upOutput}`);
   }, 900_000);
@@ -64,11 +83,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     expect(page.status).toBe(200);
     expect(page.type).toContain('text/html');
     expect(page.body).toContain('<title>Coffer console</title>');
-    const login = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/login.ts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const login = script('login', [], 60_000);
     expect(login.status, login.stderr).toBe(0);
     expect(login.stdout).toContain('console admin and management API key accepted');
   });
@@ -120,11 +135,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       run('aws', [...args, '--ca-bundle', './root.crt', '--endpoint-url', 'https://localhost'], env, ROOT);
     await aws('s3api', 'create-bucket', '--bucket', 'before-rotation');
     const before = await readFile(path.join(ROOT, 'secrets/postgres_password.txt'), 'utf8');
-    const rotate = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'scripts/setup-credentials.ts', '--rotate-postgres-password'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
-    );
+    const rotate = script('setup-credentials', ['--rotate-postgres-password'], 300_000);
     expect(rotate.status, rotate.stderr).toBe(0);
     expect(await readFile(path.join(ROOT, 'secrets/postgres_password.txt'), 'utf8')).not.toBe(before);
     const buckets = JSON.parse((await aws('s3api', 'list-buckets')).stdout) as {
@@ -132,18 +143,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     };
     expect(buckets.Buckets.map((b) => b.Name)).toContain('before-rotation');
     // A fresh gateway connection authenticates with the new password: restart it and ask again.
-    const gateway = spawnSync(
-      'docker',
-      [
-        'ps',
-        '-q',
-        '--filter',
-        'label=com.docker.compose.project=coffer',
-        '--filter',
-        'label=com.docker.compose.service=gateway',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.trim();
+    const gateway = gatewayContainer();
     expect(gateway).not.toBe('');
     spawnSync('docker', ['restart', gateway], { stdio: 'ignore', timeout: 120_000 });
     for (let i = 0; i < 120; i++) {
@@ -153,38 +153,18 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       if (health === 'healthy') break;
       await new Promise((r) => setTimeout(r, 1000));
     }
-    const login = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/login.ts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const login = script('login', [], 120_000);
     expect(login.status, login.stderr + login.stdout).toBe(0);
   });
 
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
     const adminFile = path.join(ROOT, 'secrets/admin_json.txt');
     const good = await readFile(adminFile, 'utf8');
-    const gateway = spawnSync(
-      'docker',
-      [
-        'ps',
-        '-q',
-        '--filter',
-        'label=com.docker.compose.project=coffer',
-        '--filter',
-        'label=com.docker.compose.service=gateway',
-      ],
-      { encoding: 'utf8' },
-    ).stdout.trim();
+    const gateway = gatewayContainer();
     try {
       await writeFile(adminFile, 'not json\n');
       spawnSync('docker', ['restart', gateway], { stdio: 'ignore', timeout: 120_000 });
-      const up = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
-        timeout: 600_000,
-      });
+      const up = script('up');
       expect(up.status).toBe(1);
       const last = up.stderr.trim().split('\n').pop()!;
       // compose itself may give up first (nginx waits for a healthy gateway), or up's own wait does.
@@ -196,12 +176,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       await writeFile(adminFile, good);
       spawnSync('docker', ['restart', gateway], { stdio: 'ignore', timeout: 120_000 });
     }
-    const again = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
-      timeout: 600_000,
-    });
+    const again = script('up');
     expect(again.status, again.stderr).toBe(0);
   });
 

@@ -43,12 +43,11 @@ export function guardBodyIdle(req: IncomingMessage, idleMs: number): void {
   req.once('close', disarm);
 }
 
-/** Closes the request if its whole body has not arrived within `ms`; returns the disarm function. */
-export function limitBodyTime(req: IncomingMessage, ms: number): () => void {
-  if (ms <= 0 || req.complete) return () => {};
+/** Closes the request if its whole body has not arrived within `ms`; disarmed once the body is complete. */
+export function limitBodyTime(req: IncomingMessage, ms: number): void {
+  if (ms <= 0 || req.complete) return;
   const timer = setTimeout(() => abort(req, 'deadline'), ms);
   const disarm = () => clearTimeout(timer);
   req.once('end', disarm);
   req.once('close', disarm);
-  return disarm;
 }

@@ -278,11 +278,14 @@ export function describeUnrouted(ctx: RoutedRequest): string {
 
 /** Whether `e` serves the request: same method and target, exactly its sub-resources, and its discriminator. */
 export function serves(e: Endpoint, ctx: RoutedRequest): boolean {
+  return servesShape(e, ctx, targetOf(ctx), namedSubresources(ctx));
+}
+
+function servesShape(e: Endpoint, ctx: RoutedRequest, target: Target, named: string[]): boolean {
   const wanted = e.subresources ?? [];
-  const named = namedSubresources(ctx);
   return (
     e.method === ctx.method &&
-    e.target === targetOf(ctx) &&
+    e.target === target &&
     named.length === wanted.length &&
     wanted.every((w) => named.includes(w)) &&
     (!e.when || e.when(ctx))
@@ -291,9 +294,10 @@ export function serves(e: Endpoint, ctx: RoutedRequest): boolean {
 
 /** The one endpoint serving the request; `table` is a parameter so a test can prove order does not matter. */
 export function route(ctx: RoutedRequest, table: readonly Endpoint[] = ENDPOINTS): Endpoint {
-  const found = table.find((e) => serves(e, ctx));
-  if (found) return found;
+  const target = targetOf(ctx);
   const named = namedSubresources(ctx);
+  const found = table.find((e) => servesShape(e, ctx, target, named));
+  if (found) return found;
   if (named.length > 0 || ctx.query.has('list-type')) {
     throw new S3Error(
       'NotImplemented',
@@ -302,6 +306,6 @@ export function route(ctx: RoutedRequest, table: readonly Endpoint[] = ENDPOINTS
   }
   throw new S3Error('MethodNotAllowed', `${ctx.method} is not allowed on this resource.`, {
     Method: ctx.method,
-    ResourceType: targetOf(ctx).toUpperCase(),
+    ResourceType: target.toUpperCase(),
   });
 }

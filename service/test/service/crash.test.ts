@@ -2,11 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { createTestEnv, startGateway, type TestEnv } from '../support/gateway.js';
 import { signedFetch } from '../support/signed-fetch.js';
+import { sql } from '../support/sql.js';
 
 const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
 let env: TestEnv;
@@ -123,27 +123,22 @@ describe('kill -9 during concurrent PUT / overwrite / DELETE', () => {
       for (const d of await readdir(path.join(dataDir, 'blobs')))
         files.push(...(await readdir(path.join(dataDir, 'blobs', d))));
       // Checked with SQL of its own, not the store's referencedBlobs (the function the collector relies on).
-      const db = new pg.Client({ connectionString: env.pg.url });
-      await db.connect();
-      try {
-        const rows = await db.query<{ blob_id: string }>(
-          `SELECT blob_id FROM objects WHERE blob_id IS NOT NULL
-           UNION ALL SELECT part->>'blobId' FROM objects CROSS JOIN LATERAL jsonb_array_elements(layout) AS part
-           UNION ALL SELECT blob_id FROM parts`,
-        );
-        const referenced = new Set(rows.rows.map((r) => r.blob_id));
-        expect(
-          files.filter((f) => !referenced.has(f)),
-          'blob files no row references',
-        ).toEqual([]);
-        expect(
-          [...referenced].filter((b) => !files.includes(b)),
-          'rows whose blob file is missing',
-        ).toEqual([]);
-        expect((await db.query('SELECT blob_id FROM blob_trash')).rows).toEqual([]);
-      } finally {
-        await db.end();
-      }
+      const rows = await sql<{ blob_id: string }>(
+        env.pg.url,
+        `SELECT blob_id FROM objects WHERE blob_id IS NOT NULL
+         UNION ALL SELECT part->>'blobId' FROM objects CROSS JOIN LATERAL jsonb_array_elements(layout) AS part
+         UNION ALL SELECT blob_id FROM parts`,
+      );
+      const referenced = new Set(rows.map((r) => r.blob_id));
+      expect(
+        files.filter((f) => !referenced.has(f)),
+        'blob files no row references',
+      ).toEqual([]);
+      expect(
+        [...referenced].filter((b) => !files.includes(b)),
+        'rows whose blob file is missing',
+      ).toEqual([]);
+      expect(await sql(env.pg.url, 'SELECT blob_id FROM blob_trash')).toEqual([]);
     } finally {
       await gw.close();
       await startChild();

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -24,6 +23,7 @@ import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '
 import { cleanEnv, rcloneEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { sql } from '../support/sql.js';
 
 const MiB = 1024 * 1024;
 let env: TestEnv;
@@ -482,15 +482,11 @@ describe('incomplete uploads', () => {
       (await s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId }))).Parts?.length,
     ).toBe(1);
     // Two hours later, as the database sees it, a collector configured for one hour removes it.
-    const db = new pg.Client({ connectionString: env.pg.url });
-    await db.connect();
-    try {
-      await db.query(`UPDATE uploads SET initiated_at = now() - interval '2 hours' WHERE upload_id = $1`, [
-        UploadId,
-      ]);
-    } finally {
-      await db.end();
-    }
+    await sql(
+      env.pg.url,
+      `UPDATE uploads SET initiated_at = now() - interval '2 hours' WHERE upload_id = $1`,
+      [UploadId],
+    );
     await gw.gateway.collector.runOnce();
     expect(
       (await s3.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'forgotten', UploadId }))).Parts?.length,

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -22,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { sql } from '../support/sql.js';
 
 let env: TestEnv;
 let gw: RunningGateway;
@@ -486,14 +486,8 @@ describe('objects', () => {
       }),
     );
     await s3.send(new PutObjectCommand({ Bucket: 'objects', Key: 'canary-large', Body: large }));
-    const db = new pg.Client({ connectionString: env.pg.url });
-    await db.connect();
-    try {
-      // Everything committed reaches the data files, not only the WAL.
-      await db.query('CHECKPOINT');
-    } finally {
-      await db.end();
-    }
+    // Everything committed reaches the data files, not only the WAL.
+    await sql(env.pg.url, 'CHECKPOINT');
     const filesUnder = async (root: string): Promise<string[]> => {
       const files: string[] = [];
       const walk = async (d: string): Promise<void> => {

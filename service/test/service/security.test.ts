@@ -237,6 +237,12 @@ describe('stalled and trickling clients', () => {
     });
   });
   afterAll(async () => limited?.close());
+  const limitedHead = (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: string | Buffer,
+  ) => signedRequestHead(limited.endpoint, env.creds[0]!, method, path, headers, body);
 
   it('closes a connection whose headers never finish', async () => {
     const c = rawConversation(limited.port);
@@ -248,14 +254,7 @@ describe('stalled and trickling clients', () => {
   it('closes a signed upload whose body stalls', async () => {
     const body = 'x'.repeat(100);
     const c = rawConversation(limited.port);
-    const head = signedRequestHead(
-      limited.endpoint,
-      env.creds[0]!,
-      'PUT',
-      '/sec/stalled',
-      { 'Content-Length': '100' },
-      body,
-    );
+    const head = limitedHead('PUT', '/sec/stalled', { 'Content-Length': '100' }, body);
     c.write(head + body.slice(0, 10));
     const { afterMs } = await c.closed;
     expect(afterMs).toBeLessThan(10_000);
@@ -282,16 +281,7 @@ describe('stalled and trickling clients', () => {
   it('closes a signed request whose XML body trickles past the small-body deadline', async () => {
     const xml = '<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>';
     const c = rawConversation(limited.port);
-    c.write(
-      signedRequestHead(
-        limited.endpoint,
-        env.creds[0]!,
-        'PUT',
-        '/sec/secret?tagging',
-        { 'Content-Length': String(xml.length) },
-        xml,
-      ),
-    );
+    c.write(limitedHead('PUT', '/sec/secret?tagging', { 'Content-Length': String(xml.length) }, xml));
     let sent = 0;
     const timer = setInterval(() => sent < xml.length && c.write(xml[sent++]!), 300);
     const { afterMs } = await c.closed;
@@ -304,16 +294,7 @@ describe('stalled and trickling clients', () => {
     const size = 3 * 1024 * 1024;
     const body = Buffer.alloc(size, 7);
     const c = rawConversation(limited.port);
-    c.write(
-      signedRequestHead(
-        limited.endpoint,
-        env.creds[0]!,
-        'PUT',
-        '/sec/slow-steady',
-        { 'Content-Length': String(size) },
-        body,
-      ),
-    );
+    c.write(limitedHead('PUT', '/sec/slow-steady', { 'Content-Length': String(size) }, body));
     // 3 MiB in 12 steps of 250 ms: 3 s in all, more than the headers and small-body deadlines.
     const step = size / 12;
     for (let i = 0; i < 12; i++) {
