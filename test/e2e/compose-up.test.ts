@@ -26,6 +26,18 @@ const script = (name: string, args: string[] = [], timeout = 600_000) =>
     timeout,
   });
 
+/** The aws CLI as a user of the deployment runs it: the first credential, the generated root CA. */
+async function awsCli(...args: string[]) {
+  const [cred] = await readCredentials(ROOT);
+  const env = cleanEnv({
+    AWS_ACCESS_KEY_ID: cred!.client_id,
+    AWS_SECRET_ACCESS_KEY: cred!.client_secret,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: path.join(tmp, 'none'),
+  });
+  return run('aws', [...args, '--ca-bundle', './root.crt', '--endpoint-url', 'https://localhost'], env, ROOT);
+}
+
 /** The running gateway container of the compose project. */
 const gatewayContainer = () =>
   spawnSync(
@@ -92,18 +104,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     'answers aws s3api list-buckets --ca-bundle ./root.crt --endpoint-url https://localhost',
     async () => {
       const [cred] = await readCredentials(ROOT);
-      const env = cleanEnv({
-        AWS_ACCESS_KEY_ID: cred!.client_id,
-        AWS_SECRET_ACCESS_KEY: cred!.client_secret,
-        AWS_DEFAULT_REGION: 'us-east-1',
-        AWS_CONFIG_FILE: path.join(tmp, 'none'),
-      });
-      const out = await run(
-        'aws',
-        ['s3api', 'list-buckets', '--ca-bundle', './root.crt', '--endpoint-url', 'https://localhost'],
-        env,
-        ROOT,
-      );
+      const out = await awsCli('s3api', 'list-buckets');
       expect(JSON.parse(out.stdout).Owner.ID).toBe(cred!.client_id);
     },
   );
@@ -124,21 +125,12 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   );
 
   it('rotates the Postgres password of the running deployment without losing data or access', async () => {
-    const [cred] = await readCredentials(ROOT);
-    const env = cleanEnv({
-      AWS_ACCESS_KEY_ID: cred!.client_id,
-      AWS_SECRET_ACCESS_KEY: cred!.client_secret,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: path.join(tmp, 'none'),
-    });
-    const aws = (...args: string[]) =>
-      run('aws', [...args, '--ca-bundle', './root.crt', '--endpoint-url', 'https://localhost'], env, ROOT);
-    await aws('s3api', 'create-bucket', '--bucket', 'before-rotation');
+    await awsCli('s3api', 'create-bucket', '--bucket', 'before-rotation');
     const before = await readFile(path.join(ROOT, 'secrets/postgres_password.txt'), 'utf8');
     const rotate = script('setup-credentials', ['--rotate-postgres-password'], 300_000);
     expect(rotate.status, rotate.stderr).toBe(0);
     expect(await readFile(path.join(ROOT, 'secrets/postgres_password.txt'), 'utf8')).not.toBe(before);
-    const buckets = JSON.parse((await aws('s3api', 'list-buckets')).stdout) as {
+    const buckets = JSON.parse((await awsCli('s3api', 'list-buckets')).stdout) as {
       Buckets: Array<{ Name: string }>;
     };
     expect(buckets.Buckets.map((b) => b.Name)).toContain('before-rotation');
