@@ -9,7 +9,7 @@ import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { buildGateway } from '../service/src/app.js';
 import { ConfigError, loadConfig } from '../service/src/config.js';
-import { apiKeyDigest, newApiKey } from '../service/src/management/admin-store.js';
+import { apiKeyDigest, newApiKey } from '../service/src/crypto/api-keys.js';
 import { hashPassword } from '../service/src/management/password.js';
 import { startEmbeddedPostgres } from './lib/embedded-postgres.js';
 import { freePort } from './lib/free-port.js';

@@ -7,7 +7,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { DeploymentConfig } from './config.js';
-import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/management/admin-store.js';
+import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/crypto/api-keys.js';
 import { hashPassword } from '../service/src/management/password.js';
 import { createPki } from './pki.js';
 import {

@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
 import { ADMIN_USERNAME, SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
-import { apiKeyDigest, newApiKey } from '../../service/src/management/admin-store.js';
+import { apiKeyDigest, newApiKey } from '../../service/src/crypto/api-keys.js';
 import { hashPassword } from '../../service/src/management/password.js';
 import { fail, OperatorError, step } from './exec.js';
 

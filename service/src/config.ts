@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
-import { MasterKey } from './blobs/keys.js';
+import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DatabaseLimits } from './db/database.js';
+import { integerIn } from './parse/integer.js';
 
 export interface Config {
   host: string;
@@ -43,10 +44,10 @@ type Env = Record<string, string | undefined>;
 function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || +raw < min || +raw > max) {
+  const n = integerIn(raw, min, max);
+  if (n === undefined)
     throw new ConfigError(name, `must be an integer between ${min} and ${max} (got '${raw}')`);
-  }
-  return +raw;
+  return n;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {

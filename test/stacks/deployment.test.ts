@@ -10,7 +10,7 @@ import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { parseDeploymentConfig, StackConfigError, type RawConfig } from '../../stacks/config.js';
 import { CofferDeployment } from '../../stacks/deployment.js';
 import { existingSecrets, ExistingSecretsError } from '../../stacks/existing-secrets.js';
-import { apiKeyDigest } from '../../service/src/management/admin-store.js';
+import { apiKeyDigest } from '../../service/src/crypto/api-keys.js';
 import { verifyPassword } from '../../service/src/management/password.js';
 import { SECRET_FILES, topology } from '../../stacks/topology.js';
 import { installMocks, resolve, type MockRecorder } from '../support/pulumi-mocks.js';

@@ -1,4 +1,4 @@
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import type { ChunkSigning } from './chunked.js';
 import type { CredentialProvider } from './credentials.js';
 import type { SigningKeyCache } from './signing-key-cache.js';

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { chunkStringToSign, sha256Hex, sign, signaturesEqual, trailerStringToSign } from './sigv4.js';
 
 /** What chains chunk signatures to the request's seed signature. */

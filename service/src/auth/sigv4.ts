@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 
 /** A request exactly as the client put it on the wire: the signature covers these bytes, not our parse of them. */
 export interface WireRequest {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { MasterKey } from './keys.js';
+import type { MasterKey } from '../crypto/master-key.js';
 import {
   fileHeader,
   openSegment,

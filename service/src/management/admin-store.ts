@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
-import type { MasterKey } from '../blobs/keys.js';
+import type { MasterKey } from '../crypto/master-key.js';
 import { ApiError } from './errors.js';
 import { DECOY_HASH, verifyPassword } from './password.js';
 import { totpFor, totpStep } from './totp.js';
@@ -37,15 +37,7 @@ export interface Session {
   expiresAt: Date;
 }
 
-export const API_KEY_PREFIX = 'cfk_';
 const sha256 = (value: string) => createHash('sha256').update(value).digest();
-
-export function newApiKey(): string {
-  return API_KEY_PREFIX + randomBytes(24).toString('base64url');
-}
-export function apiKeyDigest(key: string): string {
-  return sha256(key).toString('hex');
-}
 
 const loginFailed = () => new ApiError(401, 'InvalidCredentials', 'Login was unsuccessful');
 

@@ -7,34 +7,16 @@
 import cookie from '@fastify/cookie';
 import type {} from '@fastify/swagger';
 import { Ajv } from 'ajv';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { S3Error } from '../s3/errors.js';
-import type { Knex } from 'knex';
-import type { Store } from '../store/store.js';
-import type { Multipart } from '../store/multipart.js';
-import type { Admin, AdminStore } from './admin-store.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { S3Error } from '../errors/s3-errors.js';
+import type { Admin } from './admin-store.js';
 import { registerAuthRoutes } from './auth-routes.js';
-import type { CredentialStore } from './credential-store.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
-import type { Inventory } from './inventory.js';
 import { registerResourceRoutes } from './resource-routes.js';
+import { API_PREFIX, SESSION_COOKIE, type ManagementDeps } from './deps.js';
 
-export const API_PREFIX = '/_coffer/api/v1';
-export const SESSION_COOKIE = 'coffer_session';
-
-export interface ManagementDeps {
-  db: Knex;
-  store: Store;
-  multipart: Multipart;
-  credentials: CredentialStore;
-  admins: AdminStore;
-  inventory: Inventory;
-  region: string;
-  /** Hands a signed request to the S3 handler. */
-  s3: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
-  isSigned: (request: FastifyRequest) => boolean;
-}
+export { API_PREFIX };
 
 declare module 'fastify' {
   interface FastifyRequest {

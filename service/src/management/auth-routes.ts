@@ -1,6 +1,6 @@
 /** Admin login (password, then TOTP once enrolled), console sessions and TOTP enrollment. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { SESSION_COOKIE, type ManagementDeps } from './api.js';
+import { SESSION_COOKIE, type ManagementDeps } from './deps.js';
 import type { Session } from './admin-store.js';
 import { ApiError } from './errors.js';
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { CredentialProvider, S3Credential } from '../auth/credentials.js';
-import type { MasterKey } from '../blobs/keys.js';
+import type { MasterKey } from '../crypto/master-key.js';
 import { ApiError } from './errors.js';
 
 export interface CredentialRow {

@@ -1,13 +1,13 @@
 /** Stats, credentials, buckets, objects, multipart uploads and presigned URLs. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { bucketNameProblem } from '../store/bucket-names.js';
-import type { ManagementDeps } from './api.js';
+import { KEY_PROBLEMS, keyProblem, MAX_KEY_BYTES } from '../store/object-keys.js';
+import type { ManagementDeps } from './deps.js';
 import type { CredentialRow } from './credential-store.js';
 import { ApiError } from './errors.js';
 import { humanSize } from './inventory.js';
 import { presignUrl } from './presign.js';
 
-const MAX_KEY_BYTES = 1024;
 const bucketParam = {
   type: 'object',
   required: ['bucket'],
@@ -30,9 +30,8 @@ const listQuery = {
 };
 
 function checkKey(key: string, field = 'key'): string {
-  if (key === '') throw new ApiError(400, 'ValidationError', `${field} must not be empty`);
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
-    throw new ApiError(400, 'ValidationError', `${field} must be at most ${MAX_KEY_BYTES} bytes of UTF-8`);
+  const problem = keyProblem(key);
+  if (problem) throw new ApiError(400, 'ValidationError', `${field} ${KEY_PROBLEMS[problem]}`);
   return key;
 }
 

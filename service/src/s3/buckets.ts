@@ -1,4 +1,4 @@
-import { S3Error } from './errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { readSmallBody } from './payload.js';
 import type { S3Context, S3Response } from './context.js';
 import { xmlResponse } from './context.js';

@@ -1,19 +1,19 @@
 import { createHash } from 'node:crypto';
-import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { safeDecode } from '../auth/sigv4.js';
 import type { StoredObject } from '../store/store.js';
 import type { ObjectInfo } from '../store/types.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
-import { partNumberOf } from './multipart.js';
 import {
   checkKey,
   objectHeadersFrom,
+  partNumberOf,
   refuseUnsupportedPutHeaders,
+  tagsFromHeader,
   userMetadataFrom,
   writeConditionOf,
-} from './objects.js';
-import { tagsFromHeader } from './tagging.js';
+} from './object-request.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { isoDate, toXml } from './xml.js';
 
 const MAX_COPY_SIZE = 5 * 1024 ** 3;

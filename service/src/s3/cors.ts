@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderName, isHeaderValue } from './header-values.js';
 import { readSmallBody } from './payload.js';
 import { parseXmlRoot, toXml } from './xml.js';

@@ -14,7 +14,7 @@ import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
-import { isS3Error, S3Error } from './errors.js';
+import { isS3Error, S3Error } from '../errors/s3-errors.js';
 import { describeUnrouted, route, type Endpoint } from './router.js';
 import { resolveTarget } from './target.js';
 import { refuseUnhonouredHeaders } from './unhonoured.js';

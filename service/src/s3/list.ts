@@ -1,8 +1,9 @@
 import type { ListResult } from '../store/types.js';
 import { ownerXml } from './buckets.js';
 import { xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { isoDate, toXml, type XmlNode } from './xml.js';
+import { integerIn } from '../parse/integer.js';
 
 const MAX_KEYS = 1000;
 const TOKEN_PREFIX = 'c1:';
@@ -10,13 +11,14 @@ const TOKEN_PREFIX = 'c1:';
 function maxKeysOf(ctx: S3Context): number {
   const raw = ctx.query.get('max-keys');
   if (raw === undefined || raw === '') return MAX_KEYS;
-  if (!/^\d+$/.test(raw)) {
+  const n = integerIn(raw);
+  if (n === undefined) {
     throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', {
       ArgumentName: 'max-keys',
       ArgumentValue: raw,
     });
   }
-  return Math.min(Number(raw), MAX_KEYS);
+  return Math.min(n, MAX_KEYS);
 }
 
 function encodingOf(ctx: S3Context): 'url' | undefined {

@@ -1,19 +1,21 @@
-import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.js';
-import { isCrc } from '../auth/crc-combine.js';
+import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../integrity/checksums.js';
+import { isCrc } from '../integrity/crc-combine.js';
 import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
 import { ownerXml } from './buckets.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
-import { s3UrlEncode } from './list.js';
 import {
   checkKey,
+  intParam,
   objectHeadersFrom,
+  partNumberOf,
   refuseUnsupportedPutHeaders,
+  tagsFromHeader,
   userMetadataFrom,
   writeConditionOf,
-} from './objects.js';
+} from './object-request.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { s3UrlEncode } from './list.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
-import { tagsFromHeader } from './tagging.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
@@ -23,22 +25,6 @@ const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
   sha1: 'ChecksumSHA1',
   sha256: 'ChecksumSHA256',
 };
-
-function intParam(ctx: S3Context, name: string, def: number, min: number, max: number): number {
-  const raw = ctx.query.get(name);
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new S3Error('InvalidArgument', `${name} must be an integer between ${min} and ${max}.`, {
-      ArgumentName: name,
-      ArgumentValue: raw,
-    });
-  }
-  return Number(raw);
-}
-
-export function partNumberOf(ctx: S3Context): number {
-  return intParam(ctx, 'partNumber', 0, 1, MAX_PARTS);
-}
 
 export async function createMultipartUpload(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);

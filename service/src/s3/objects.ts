@@ -1,93 +1,21 @@
-import type { ObjectHeaders, ObjectInfo, WriteCondition } from '../store/types.js';
+import type { ObjectInfo } from '../store/types.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
+import {
+  checkKey,
+  objectHeadersFrom,
+  partNumberOf,
+  refuseUnsupportedPutHeaders,
+  tagsFromHeader,
+  userMetadataFrom,
+  writeConditionOf,
+} from './object-request.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderValue } from './header-values.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
 import { parseXmlRoot, toXml } from './xml.js';
-import { CHECKSUM_ALGORITHMS } from '../auth/checksums.js';
-import { partNumberOf } from './multipart.js';
-import { tagsFromHeader } from './tagging.js';
+import { CHECKSUM_ALGORITHMS } from '../integrity/checksums.js';
 
-const MAX_METADATA_BYTES = 2048;
-const MAX_KEY_BYTES = 1024;
 const MAX_DELETE_KEYS = 1000;
-
-export function checkKey(key: string): void {
-  if (key.length === 0) throw new S3Error('InvalidArgument', 'Object key must not be empty.');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES)
-    throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
-  // Postgres text cannot hold NUL and XML 1.0 cannot carry it: refuse rather than store a key we cannot list.
-  if (key.includes('\u0000')) throw new S3Error('InvalidArgument', 'Object key must not contain NUL.');
-}
-
-export function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
-  // aws-chunked is a transfer detail of this request, not the object's content encoding.
-  const encoding = headerOf(ctx, 'content-encoding')
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s && s.toLowerCase() !== 'aws-chunked')
-    .join(', ');
-  return {
-    contentType: headerOf(ctx, 'content-type') || 'binary/octet-stream',
-    contentEncoding: encoding || undefined,
-    contentDisposition: headerOf(ctx, 'content-disposition'),
-    contentLanguage: headerOf(ctx, 'content-language'),
-    cacheControl: headerOf(ctx, 'cache-control'),
-    expires: headerOf(ctx, 'expires'),
-  };
-}
-
-export function userMetadataFrom(ctx: S3Context): Record<string, string> {
-  const meta: Record<string, string> = {};
-  let bytes = 0;
-  for (const [name, value] of Object.entries(ctx.raw.headers)) {
-    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
-    const key = name.slice('x-amz-meta-'.length);
-    const v = Array.isArray(value) ? value.join(',') : value;
-    meta[key] = v;
-    bytes += Buffer.byteLength(key) + Buffer.byteLength(v);
-  }
-  if (bytes > MAX_METADATA_BYTES) {
-    throw new S3Error('MetadataTooLarge', undefined, {
-      Size: String(bytes),
-      MaxSizeAllowed: String(MAX_METADATA_BYTES),
-    });
-  }
-  return meta;
-}
-
-/** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
-export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
-  for (const h of [
-    'x-amz-object-lock-mode',
-    'x-amz-object-lock-retain-until-date',
-    'x-amz-object-lock-legal-hold',
-    'x-amz-website-redirect-location',
-  ]) {
-    if (headerOf(ctx, h) !== undefined)
-      throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
-  }
-  const sse = headerOf(ctx, 'x-amz-server-side-encryption');
-  if (sse !== undefined && sse !== 'AES256') {
-    throw new S3Error(
-      'NotImplemented',
-      'Only AES256 server-side encryption is available (every object is encrypted at rest).',
-    );
-  }
-}
-
-/** If-None-Match: * and If-Match on writes (PutObject, CompleteMultipartUpload, CopyObject). */
-export function writeConditionOf(ctx: S3Context): WriteCondition | undefined {
-  const ifNoneMatch = headerOf(ctx, 'if-none-match');
-  const ifMatch = headerOf(ctx, 'if-match');
-  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
-    throw new S3Error('NotImplemented', 'If-None-Match on a write supports only "*".', {
-      Header: 'If-None-Match',
-    });
-  }
-  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
-  return { ifNoneMatch: ifNoneMatch !== undefined, ifMatch };
-}
 
 export async function putObject(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);

@@ -9,8 +9,9 @@ import {
   isChecksumAlgorithm,
   type ChecksumAlgorithm,
   type RunningChecksum,
-} from '../auth/checksums.js';
-import { S3Error } from './errors.js';
+} from '../integrity/checksums.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { integerIn } from '../parse/integer.js';
 
 export const MAX_SINGLE_PUT = 5 * 1024 ** 3;
 
@@ -42,9 +43,10 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 function lengthHeader(headers: IncomingHttpHeaders, name: string): number | undefined {
   const v = header(headers, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v.trim()))
+  const n = integerIn(v.trim());
+  if (n === undefined)
     throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
-  return Number(v.trim());
+  return n;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { S3Context, S3Response } from './context.js';
-import { S3Error } from './errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { copyObject, uploadPartCopy } from './copy.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import {

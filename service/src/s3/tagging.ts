@@ -1,34 +1,10 @@
-import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
-import { S3Error } from './errors.js';
-import { checkKey } from './objects.js';
+import { xmlResponse, type S3Context, type S3Response } from './context.js';
+import { checkKey, MAX_OBJECT_TAGS, validateTags } from './object-request.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { readSmallBody } from './payload.js';
 import { parseXmlRoot, toXml } from './xml.js';
 
-const MAX_OBJECT_TAGS = 10;
 const MAX_BUCKET_TAGS = 50;
-
-/** AWS's tag rules: unique keys of 1–128 characters, values up to 256, no aws: prefix. */
-export function validateTags(tags: Array<[string, string]>, max: number): Record<string, string> {
-  if (tags.length > max) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${max}`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of tags) {
-    if (k.length < 1 || k.length > 128)
-      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
-    if (v.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
-    if (k.toLowerCase().startsWith('aws:'))
-      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:');
-    if (k in out) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
-    out[k] = v;
-  }
-  return out;
-}
-
-/** `x-amz-tagging: a=1&b=2` on PutObject, CreateMultipartUpload and CopyObject (REPLACE). */
-export function tagsFromHeader(ctx: S3Context): Record<string, string> | undefined {
-  const raw = headerOf(ctx, 'x-amz-tagging');
-  if (raw === undefined) return undefined;
-  return validateTags([...new URLSearchParams(raw)], MAX_OBJECT_TAGS);
-}
 
 async function tagsFromBody(ctx: S3Context, max: number): Promise<Record<string, string>> {
   const { text } = await readSmallBody(ctx.raw, {

@@ -5,7 +5,7 @@
  * 'bucket-owner-full-control': every object already belongs to its bucket's owner).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { S3Error } from './errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 
 const HARMLESS_ACLS = new Set(['private', 'bucket-owner-full-control']);
 const SSE_C_PREFIXES = [

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createChecksum, type ChecksumAlgorithm } from '../auth/checksums.js';
-import { combineParts, isCrc } from '../auth/crc-combine.js';
+import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
+import { combineParts, isCrc } from '../integrity/crc-combine.js';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { dropUploads, headerColumns, type HeaderColumns, type Store } from './store.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 

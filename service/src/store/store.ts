@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import type { Log } from '../log.js';
-import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../auth/checksums.js';
+import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem } from './bucket-names.js';
 import { InsertBatcher } from './insert-batcher.js';
 import type {

@@ -1,4 +1,4 @@
-import type { ChecksumAlgorithm } from '../auth/checksums.js';
+import type { ChecksumAlgorithm } from '../integrity/checksums.js';
 
 export interface Bucket {
   id: number;

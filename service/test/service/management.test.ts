@@ -11,7 +11,7 @@ import {
 import knex, { type Knex } from 'knex';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiKeyDigest, newApiKey } from '../../src/management/admin-store.js';
+import { apiKeyDigest, newApiKey } from '../../src/crypto/api-keys.js';
 import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient, type Auth } from '../support/management.js';

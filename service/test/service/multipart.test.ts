@@ -18,7 +18,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
-import { createChecksum } from '../../src/auth/checksums.js';
+import { createChecksum } from '../../src/integrity/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, rcloneEnv, requireBinary, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';

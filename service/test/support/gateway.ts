@@ -7,7 +7,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/li
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { buildGateway, type Gateway } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { apiKeyDigest, newApiKey } from '../../src/management/admin-store.js';
+import { apiKeyDigest, newApiKey } from '../../src/crypto/api-keys.js';
 import { hashPassword } from '../../src/management/password.js';
 
 export interface TestCredential {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore, type SealedBlob } from '../../src/blobs/blob-store.js';
-import { MasterKey } from '../../src/blobs/keys.js';
+import { MasterKey } from '../../src/crypto/master-key.js';
 import { SEGMENT_SIZE, TAG_SIZE, HEADER_SIZE } from '../../src/blobs/segments.js';
 
 let dir: string;

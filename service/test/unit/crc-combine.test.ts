@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createChecksum } from '../../src/auth/checksums.js';
-import { combineParts, type CrcAlgorithm } from '../../src/auth/crc-combine.js';
+import { createChecksum } from '../../src/integrity/checksums.js';
+import { combineParts, type CrcAlgorithm } from '../../src/integrity/crc-combine.js';
 
 async function crc(alg: CrcAlgorithm, data: Buffer): Promise<string> {
   const c = createChecksum(alg);

@@ -4,7 +4,7 @@ import aws4 from 'aws4';
 import { describe, expect, it } from 'vitest';
 import { authenticate } from '../../src/auth/authenticate.js';
 import { StaticCredentials } from '../../src/auth/credentials.js';
-import { S3Error } from '../../src/s3/errors.js';
+import { S3Error } from '../../src/errors/s3-errors.js';
 import { uriEncode, type WireRequest } from '../../src/auth/sigv4.js';
 
 const cred = { accessKeyId: 'AKIDINDEPENDENT', secretAccessKey: 'independent/secret+key=value' };

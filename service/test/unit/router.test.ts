@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { S3Error } from '../../src/s3/errors.js';
+import { S3Error } from '../../src/errors/s3-errors.js';
 import { ENDPOINTS, route, serves, SUBRESOURCES, type RoutedRequest } from '../../src/s3/router.js';
 
 /** A request shape as routing sees it; no HTTP. */

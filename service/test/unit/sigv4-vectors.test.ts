@@ -12,7 +12,7 @@ import {
   verifySignature,
   type WireRequest,
 } from '../../src/auth/sigv4.js';
-import { S3Error } from '../../src/s3/errors.js';
+import { S3Error } from '../../src/errors/s3-errors.js';
 
 // AWS's published SigV4 suite (aws-c-auth, Apache-2.0) is reference data outside the project.
 const SUITE = path.resolve(import.meta.dirname, '../../../../shared/testdata/aws-sigv4-test-suite');

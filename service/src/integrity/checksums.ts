@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Crc32, Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
-import { S3Error } from '../s3/errors.js';
+import { S3Error } from '../errors/s3-errors.js';
 
 /** The flexible checksums S3 defines; the name is the suffix of `x-amz-checksum-<name>`. */
 export const CHECKSUM_ALGORITHMS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'] as const;

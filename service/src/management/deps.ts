@@ -1,0 +1,24 @@
+/** What the management routes are given: shared by api.ts and every route module, so none imports another. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
+import type { Store } from '../store/store.js';
+import type { Multipart } from '../store/multipart.js';
+import type { AdminStore } from './admin-store.js';
+import type { CredentialStore } from './credential-store.js';
+import type { Inventory } from './inventory.js';
+
+export const API_PREFIX = '/_coffer/api/v1';
+export const SESSION_COOKIE = 'coffer_session';
+
+export interface ManagementDeps {
+  db: Knex;
+  store: Store;
+  multipart: Multipart;
+  credentials: CredentialStore;
+  admins: AdminStore;
+  inventory: Inventory;
+  region: string;
+  /** Hands a signed request to the S3 handler. */
+  s3: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  isSigned: (request: FastifyRequest) => boolean;
+}

@@ -1,0 +1,126 @@
+/** What PutObject, CopyObject, CreateMultipartUpload and the tagging calls read from a request. */
+import { S3Error } from '../errors/s3-errors.js';
+import { integerIn } from '../parse/integer.js';
+import { KEY_PROBLEMS, keyProblem } from '../store/object-keys.js';
+import { MAX_PARTS } from '../store/multipart.js';
+import type { ObjectHeaders, WriteCondition } from '../store/types.js';
+import { headerOf, type S3Context } from './context.js';
+
+const MAX_METADATA_BYTES = 2048;
+export const MAX_OBJECT_TAGS = 10;
+
+/** The store's key rule, answered with the S3 error AWS gives for each way a key can be wrong. */
+export function checkKey(key: string): void {
+  const problem = keyProblem(key);
+  if (problem === 'too-long') throw new S3Error('KeyTooLongError', undefined, { Key: key.slice(0, 64) });
+  if (problem) throw new S3Error('InvalidArgument', `Object key ${KEY_PROBLEMS[problem]}.`);
+}
+
+export function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
+  // aws-chunked is a transfer detail of this request, not the object's content encoding.
+  const encoding = headerOf(ctx, 'content-encoding')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s && s.toLowerCase() !== 'aws-chunked')
+    .join(', ');
+  return {
+    contentType: headerOf(ctx, 'content-type') || 'binary/octet-stream',
+    contentEncoding: encoding || undefined,
+    contentDisposition: headerOf(ctx, 'content-disposition'),
+    contentLanguage: headerOf(ctx, 'content-language'),
+    cacheControl: headerOf(ctx, 'cache-control'),
+    expires: headerOf(ctx, 'expires'),
+  };
+}
+
+export function userMetadataFrom(ctx: S3Context): Record<string, string> {
+  const meta: Record<string, string> = {};
+  let bytes = 0;
+  for (const [name, value] of Object.entries(ctx.raw.headers)) {
+    if (!name.startsWith('x-amz-meta-') || value === undefined) continue;
+    const key = name.slice('x-amz-meta-'.length);
+    const v = Array.isArray(value) ? value.join(',') : value;
+    meta[key] = v;
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(v);
+  }
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', undefined, {
+      Size: String(bytes),
+      MaxSizeAllowed: String(MAX_METADATA_BYTES),
+    });
+  }
+  return meta;
+}
+
+/** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
+export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
+  for (const h of [
+    'x-amz-object-lock-mode',
+    'x-amz-object-lock-retain-until-date',
+    'x-amz-object-lock-legal-hold',
+    'x-amz-website-redirect-location',
+  ]) {
+    if (headerOf(ctx, h) !== undefined)
+      throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
+  }
+  const sse = headerOf(ctx, 'x-amz-server-side-encryption');
+  if (sse !== undefined && sse !== 'AES256') {
+    throw new S3Error(
+      'NotImplemented',
+      'Only AES256 server-side encryption is available (every object is encrypted at rest).',
+    );
+  }
+}
+
+/** If-None-Match: * and If-Match on writes (PutObject, CompleteMultipartUpload, CopyObject). */
+export function writeConditionOf(ctx: S3Context): WriteCondition | undefined {
+  const ifNoneMatch = headerOf(ctx, 'if-none-match');
+  const ifMatch = headerOf(ctx, 'if-match');
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    throw new S3Error('NotImplemented', 'If-None-Match on a write supports only "*".', {
+      Header: 'If-None-Match',
+    });
+  }
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  return { ifNoneMatch: ifNoneMatch !== undefined, ifMatch };
+}
+
+/** AWS's tag rules: unique keys of 1–128 characters, values up to 256, no aws: prefix. */
+export function validateTags(tags: Array<[string, string]>, max: number): Record<string, string> {
+  if (tags.length > max) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${max}`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of tags) {
+    if (k.length < 1 || k.length > 128)
+      throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
+    if (v.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
+    if (k.toLowerCase().startsWith('aws:'))
+      throw new S3Error('InvalidTag', 'Your TagKey cannot be prefixed with aws:');
+    if (k in out) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    out[k] = v;
+  }
+  return out;
+}
+
+/** `x-amz-tagging: a=1&b=2` on PutObject, CreateMultipartUpload and CopyObject (REPLACE). */
+export function tagsFromHeader(ctx: S3Context): Record<string, string> | undefined {
+  const raw = headerOf(ctx, 'x-amz-tagging');
+  if (raw === undefined) return undefined;
+  return validateTags([...new URLSearchParams(raw)], MAX_OBJECT_TAGS);
+}
+
+export function intParam(ctx: S3Context, name: string, def: number, min: number, max: number): number {
+  const raw = ctx.query.get(name);
+  if (raw === undefined || raw === '') return def;
+  const n = integerIn(raw, min, max);
+  if (n === undefined) {
+    throw new S3Error('InvalidArgument', `${name} must be an integer between ${min} and ${max}.`, {
+      ArgumentName: name,
+      ArgumentValue: raw,
+    });
+  }
+  return n;
+}
+
+export function partNumberOf(ctx: S3Context): number {
+  return intParam(ctx, 'partNumber', 0, 1, MAX_PARTS);
+}
