@@ -3,6 +3,7 @@ import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.j
 import { safeDecode } from '../auth/sigv4.js';
 import type { StoredObject } from '../store/store.js';
 import type { ObjectInfo } from '../store/types.js';
+import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import {
   checkKey,
@@ -42,36 +43,11 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
   return { bucket: value.slice(0, slash), key: value.slice(slash + 1) };
 }
 
-/** The x-amz-copy-source-if-* preconditions, as GET's conditionals but always answering 412. */
-function checkCopyPreconditions(ctx: S3Context, info: ObjectInfo): void {
-  const etagMatch = (list: string) =>
-    list.split(',').some((t) => t.trim() === '*' || `"${t.trim().replace(/^"|"$/g, '')}"` === info.etag);
-  const date = (h: string) => {
-    const v = headerOf(ctx, h);
-    const t = v === undefined ? NaN : Date.parse(v);
-    return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
-  };
-  const lm = Math.floor(info.lastModified.getTime() / 1000);
-  const ifMatch = headerOf(ctx, 'x-amz-copy-source-if-match');
-  const ifNoneMatch = headerOf(ctx, 'x-amz-copy-source-if-none-match');
-  const modifiedSince = date('x-amz-copy-source-if-modified-since');
-  const unmodifiedSince = date('x-amz-copy-source-if-unmodified-since');
-  const fail = (c: string) => new S3Error('PreconditionFailed', undefined, { Condition: c });
-  if (ifMatch !== undefined) {
-    if (!etagMatch(ifMatch)) throw fail('x-amz-copy-source-if-match');
-  } else if (unmodifiedSince !== undefined && lm > unmodifiedSince)
-    throw fail('x-amz-copy-source-if-unmodified-since');
-  if (ifNoneMatch !== undefined) {
-    if (etagMatch(ifNoneMatch)) throw fail('x-amz-copy-source-if-none-match');
-  } else if (modifiedSince !== undefined && lm <= modifiedSince)
-    throw fail('x-amz-copy-source-if-modified-since');
-}
-
 async function source(ctx: S3Context): Promise<StoredObject> {
   const src = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
   checkKey(src.key);
   const obj = await ctx.store.getObject(ctx.auth.accessKeyId, src.bucket, src.key);
-  checkCopyPreconditions(ctx, obj.info);
+  checkPreconditions((name) => headerOf(ctx, name), obj.info, COPY_SOURCE_CONDITIONS);
   return obj;
 }
 

@@ -1,4 +1,5 @@
 import type { ObjectInfo } from '../store/types.js';
+import { checkPreconditions } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import {
   checkKey,
@@ -71,42 +72,6 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-function etagMatches(list: string, etag: string): boolean {
-  return list.split(',').some((t) => {
-    const tag = t.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag || `"${tag}"` === etag;
-  });
-}
-
-function httpDate(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : Math.floor(t / 1000);
-}
-
-/**
- * RFC 7232 as S3 applies it: If-Match beats If-Unmodified-Since, If-None-Match beats
- * If-Modified-Since; failures answer 412 or 304.
- */
-export function checkPreconditions(ctx: S3Context, info: ObjectInfo): void {
-  const lastModified = Math.floor(info.lastModified.getTime() / 1000);
-  const ifMatch = headerOf(ctx, 'if-match');
-  const ifNoneMatch = headerOf(ctx, 'if-none-match');
-  const ifModifiedSince = httpDate(headerOf(ctx, 'if-modified-since'));
-  const ifUnmodifiedSince = httpDate(headerOf(ctx, 'if-unmodified-since'));
-  if (ifMatch !== undefined) {
-    if (!etagMatches(ifMatch, info.etag))
-      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
-  } else if (ifUnmodifiedSince !== undefined && lastModified > ifUnmodifiedSince) {
-    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
-  }
-  if (ifNoneMatch !== undefined) {
-    if (etagMatches(ifNoneMatch, info.etag)) throw new S3Error('NotModified');
-  } else if (ifModifiedSince !== undefined && lastModified <= ifModifiedSince) {
-    throw new S3Error('NotModified');
-  }
-}
-
 const RESPONSE_OVERRIDES: Array<[string, string]> = [
   ['response-content-type', 'content-type'],
   ['response-content-language', 'content-language'],
@@ -161,7 +126,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
   const obj = await ctx.store.getObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
   const { info } = obj;
   try {
-    checkPreconditions(ctx, info);
+    checkPreconditions((name) => headerOf(ctx, name), info);
   } catch (err) {
     if (err instanceof S3Error && err.code === 'NotModified') {
       return { status: 304, headers: { etag: info.etag, 'last-modified': info.lastModified.toUTCString() } };

@@ -5,6 +5,7 @@ import { combineParts, isCrc } from '../integrity/crc-combine.js';
 import type { BlobStore } from '../blobs/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { dropUploads, headerColumns, type HeaderColumns, type Store } from './store.js';
+import { normalizeEtag } from './etags.js';
 import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -66,13 +67,12 @@ export interface UploadListing {
   nextUploadIdMarker?: string;
 }
 
-const normEtag = (e: string) => `"${e.trim().replace(/^"|"$/g, '')}"`;
 /** How long a completed upload's answer is kept for retries. */
 const COMPLETED_KEPT_MS = 24 * 3600 * 1000;
 
 /** The multipart ETag a list of part ETags produces: MD5 of their binary MD5s, then the part count. */
 function multipartEtag(partEtags: string[]): string {
-  const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(normEtag(e).replace(/"/g, ''), 'hex')));
+  const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(normalizeEtag(e).replace(/"/g, ''), 'hex')));
   return `"${createHash('md5').update(md5s).digest('hex')}-${partEtags.length}"`;
 }
 
@@ -242,7 +242,7 @@ export class Multipart {
       const layout: LayoutPart[] = [];
       requested.forEach((p, i) => {
         const part = byNumber.get(p.partNumber);
-        if (!part || part.etag !== normEtag(p.etag)) {
+        if (!part || part.etag !== normalizeEtag(p.etag)) {
           throw new S3Error('InvalidPart', undefined, { PartNumber: String(p.partNumber), ETag: p.etag });
         }
         if (p.checksum !== undefined && part.checksum !== null && p.checksum !== part.checksum) {

@@ -4,6 +4,7 @@ import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../integrity/checks
 import type { BlobStore, SealedBlob } from '../blobs/blob-store.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem } from './bucket-names.js';
+import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import type {
   Bucket,
@@ -494,10 +495,6 @@ export class Store {
   async forgetTrash(blobId: string): Promise<void> {
     await this.db('blob_trash').where({ blob_id: blobId }).delete();
   }
-}
-
-export function normalizeEtag(etag: string): string {
-  return `"${etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '')}"`;
 }
 
 /** The stored content headers of an object or upload, as their table columns. */

@@ -1,7 +1,6 @@
-import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import type { S3Context } from '../../src/s3/context.js';
-import { checkPreconditions, parseRange } from '../../src/s3/objects.js';
+import { parseRange } from '../../src/s3/objects.js';
+import { checkPreconditions, COPY_SOURCE_CONDITIONS, GET_CONDITIONS } from '../../src/s3/preconditions.js';
 import type { ObjectInfo } from '../../src/store/types.js';
 
 describe('Range (RFC 9110 byte ranges as S3 reads them)', () => {
@@ -45,14 +44,13 @@ describe('Range (RFC 9110 byte ranges as S3 reads them)', () => {
 
 describe('GET/HEAD preconditions (If-Match, If-None-Match, If-(Un)Modified-Since)', () => {
   const info = { etag: '"abc"', lastModified: new Date('2026-01-02T03:04:05.678Z') } as ObjectInfo;
-  const ctx = (headers: Record<string, string>) =>
-    ({ raw: { headers } as unknown as IncomingMessage }) as unknown as S3Context;
-  const outcome = (headers: Record<string, string>) => {
+  const outcome = (headers: Record<string, string>, names = GET_CONDITIONS) => {
     try {
-      checkPreconditions(ctx(headers), info);
+      checkPreconditions((name) => headers[name], info, names);
       return 'ok';
     } catch (err) {
-      return (err as { code: string }).code;
+      const e = err as { code: string; extra?: { Condition?: string } };
+      return e.extra?.Condition ? `${e.code} ${e.extra.Condition}` : e.code;
     }
   };
   const before = 'Thu, 01 Jan 2026 00:00:00 GMT';
@@ -64,7 +62,7 @@ describe('GET/HEAD preconditions (If-Match, If-None-Match, If-(Un)Modified-Since
     expect(outcome({ 'if-match': 'abc' })).toBe('ok');
     expect(outcome({ 'if-match': '"x", W/"abc"' })).toBe('ok');
     expect(outcome({ 'if-match': '*' })).toBe('ok');
-    expect(outcome({ 'if-match': '"x"' })).toBe('PreconditionFailed');
+    expect(outcome({ 'if-match': '"x"' })).toBe('PreconditionFailed If-Match');
   });
 
   it('If-None-Match answers 304 on a match', () => {
@@ -76,7 +74,7 @@ describe('GET/HEAD preconditions (If-Match, If-None-Match, If-(Un)Modified-Since
     expect(outcome({ 'if-modified-since': same })).toBe('NotModified');
     expect(outcome({ 'if-modified-since': before })).toBe('ok');
     expect(outcome({ 'if-unmodified-since': same })).toBe('ok');
-    expect(outcome({ 'if-unmodified-since': before })).toBe('PreconditionFailed');
+    expect(outcome({ 'if-unmodified-since': before })).toBe('PreconditionFailed If-Unmodified-Since');
     expect(outcome({ 'if-unmodified-since': after })).toBe('ok');
     expect(outcome({ 'if-modified-since': 'not a date' })).toBe('ok');
   });
@@ -87,6 +85,25 @@ describe('GET/HEAD preconditions (If-Match, If-None-Match, If-(Un)Modified-Since
     // If-None-Match false and If-Modified-Since true: 200 (the tag decides).
     expect(outcome({ 'if-none-match': '"x"', 'if-modified-since': same })).toBe('ok');
     // A failing If-Match is 412 even when If-None-Match would be 304.
-    expect(outcome({ 'if-match': '"x"', 'if-none-match': '"abc"' })).toBe('PreconditionFailed');
+    expect(outcome({ 'if-match': '"x"', 'if-none-match': '"abc"' })).toBe('PreconditionFailed If-Match');
+  });
+
+  it('evaluates x-amz-copy-source-if-* by the same rules, every failure a 412 naming its header', () => {
+    const copy = (h: Record<string, string>) => outcome(h, COPY_SOURCE_CONDITIONS);
+    expect(copy({ 'x-amz-copy-source-if-match': 'W/"abc"' })).toBe('ok');
+    expect(copy({ 'x-amz-copy-source-if-match': '"x"' })).toBe(
+      'PreconditionFailed x-amz-copy-source-if-match',
+    );
+    expect(copy({ 'x-amz-copy-source-if-none-match': '"abc"' })).toBe(
+      'PreconditionFailed x-amz-copy-source-if-none-match',
+    );
+    expect(copy({ 'x-amz-copy-source-if-modified-since': same })).toBe(
+      'PreconditionFailed x-amz-copy-source-if-modified-since',
+    );
+    expect(
+      copy({ 'x-amz-copy-source-if-match': '"abc"', 'x-amz-copy-source-if-unmodified-since': before }),
+    ).toBe('ok');
+    // GET's own headers mean nothing to a copy source.
+    expect(copy({ 'if-match': '"x"' })).toBe('ok');
   });
 });
