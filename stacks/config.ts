@@ -62,9 +62,6 @@ export const CONFIG_KEYS = [
   'secretAccessKey',
 ] as const;
 
-/** Config keys whose values must be set with `pulumi config set --secret`. */
-export const SECRET_KEYS = ['masterKey', 'postgresPassword', 'secretAccessKey'] as const;
-
 const HOST_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const isHostName = (v: string) =>
   v.length <= 253 &&

@@ -483,7 +483,12 @@ async function bucketBrowser(bucket, prefix, detailKey) {
         {},
         `${d.size_human} · ${d.content_type} · ETag ${d.etag} · ${d.is_multipart ? `multipart, ${d.part_count} parts` : 'single part'} · updated ${when(d.updated_at)}`,
       ),
-      h('p', { class: 'muted' }, 'Stored at: ', h('span', { class: 'mono' }, d.storage_path)),
+      h(
+        'p',
+        { class: 'muted' },
+        `Stored ${d.storage.backend === 'inline' ? 'inline in Postgres' : `in the ${d.storage.backend} backend (${d.storage.blobs} blob${d.storage.blobs === 1 ? '' : 's'})`} · encrypted with ${d.encryption.algorithm}, master key `,
+        h('span', { class: 'mono' }, d.encryption.master_key_id),
+      ),
       h('h2', {}, 'Metadata'),
       h('pre', {}, JSON.stringify(d.metadata, null, 2)),
     );

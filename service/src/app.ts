@@ -9,7 +9,10 @@ import { API_PREFIX } from './management/deps.js';
 import { registerConsole } from './management/console.js';
 import { CredentialStore } from './management/credential-store.js';
 import { Inventory } from './management/inventory.js';
-import { BlobStore } from './blobs/blob-store.js';
+import { createBlobBackend } from './blobs/backends.js';
+import { Sealer } from './blobs/sealer.js';
+import { Authorizer } from './authz/authorize.js';
+import { ChangeFeed } from './db/change-feed.js';
 import type { Config } from './config.js';
 import { connect, migrate, ping } from './db/database.js';
 import { guardBodyIdle, limitBodyTime } from './http/request-limits.js';
@@ -18,6 +21,9 @@ import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
 import { Multipart } from './store/multipart.js';
 import { Store } from './store/store.js';
+
+/** How often caches reload even without a change notification: the backstop for a lost one. */
+const CACHE_BACKSTOP_MS = 30_000;
 
 export interface Gateway {
   app: FastifyInstance;
@@ -109,20 +115,29 @@ export async function buildGateway(
     await migrator.destroy();
   }
   const db = connect(config.databaseUrl, config.database, app.log);
-  const blobs = new BlobStore({
-    dataDir: config.dataDir,
-    masterKey: config.masterKey,
-    inlineMax: config.inlineMaxBytes,
-  });
-  await blobs.init();
-  const store = new Store({ db, blobs, region: config.region, log: app.log });
-  const multipart = new Multipart(db, blobs, store);
-  const collector = new Collector(store, blobs, config.gcGraceSeconds * 1000, app.log, {
+  const backend = createBlobBackend({ kind: config.blobBackend, dataDir: config.dataDir });
+  await backend.init();
+  const sealer = new Sealer({ backend, masterKey: config.masterKey, inlineMax: config.inlineMaxBytes });
+  // Other gateways on the same database change credentials and buckets too: caches follow their changes.
+  const changes = new ChangeFeed(
+    {
+      databaseUrl: config.databaseUrl,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      backstopMs: CACHE_BACKSTOP_MS,
+      reconnectMs: 1000,
+    },
+    app.log,
+  );
+  const store = new Store({ db, sealer, region: config.region, log: app.log, changes });
+  const multipart = new Multipart(db, sealer, store);
+  const collector = new Collector(store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
     multipart,
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });
-  const credentials = new CredentialStore(db, config.masterKey);
+  const credentials = new CredentialStore(db, config.masterKey, changes, app.log);
+  const authorizer = new Authorizer(store.buckets);
   await credentials.seed(config.credentials);
+  await changes.start();
   const admins = new AdminStore(db, config.masterKey, config.login);
   if (config.admin) await admins.seed(config.admin);
 
@@ -150,6 +165,7 @@ export async function buildGateway(
     store,
     multipart,
     credentials,
+    authorizer,
     settings: {
       region: config.region,
       enforcePayloadVerification: config.enforcePayloadVerification,
@@ -202,9 +218,10 @@ export async function buildGateway(
     db,
     store,
     multipart,
+    authorizer,
     credentials,
     admins,
-    inventory: new Inventory(db),
+    inventory: new Inventory(db, backend),
     region: config.region,
     s3,
     isSigned,
@@ -219,6 +236,7 @@ export async function buildGateway(
   app.addHook('onReady', async () => collector.start(config.gcIntervalSeconds * 1000));
   app.addHook('onClose', async () => {
     await collector.stop();
+    await changes.stop();
     await db.destroy();
   });
   return { app, store, multipart, collector, credentials, admins };

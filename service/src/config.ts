@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
+import { BLOB_BACKENDS, type BlobBackendKind } from './blobs/backends.js';
 import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DatabaseLimits } from './db/database.js';
@@ -13,6 +14,8 @@ export interface Config {
   databaseUrl: string;
   database: DatabaseLimits;
   dataDir: string;
+  /** Where sealed object data lives (BLOB_BACKEND); `fs` keeps it under dataDir. */
+  blobBackend: BlobBackendKind;
   masterKey: MasterKey;
   credentials: S3Credential[];
   region: string;
@@ -48,6 +51,14 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   if (n === undefined)
     throw new ConfigError(name, `must be an integer between ${min} and ${max} (got '${raw}')`);
   return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return def;
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got '${raw}')`);
+  return raw as T;
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {
@@ -153,6 +164,7 @@ export async function loadConfig(env: Env): Promise<Config> {
       statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 3600) * 1000,
     },
     dataDir: required(env, 'DATA_DIR'),
+    blobBackend: oneOf(env, 'BLOB_BACKEND', BLOB_BACKENDS, 'fs'),
     masterKey,
     credentials,
     region,

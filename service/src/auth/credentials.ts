@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-
 export interface S3Credential {
   accessKeyId: string;
   secretAccessKey: string;
@@ -20,10 +18,6 @@ export class StaticCredentials implements CredentialProvider {
 
   secretFor(accessKeyId: string): string | undefined {
     return this.byId.get(accessKeyId)?.secretAccessKey;
-  }
-
-  all(): S3Credential[] {
-    return [...this.byId.values()];
   }
 }
 
@@ -50,8 +44,4 @@ export function parseCredentialsJson(text: string): S3Credential[] {
       userName: typeof e.user_name === 'string' ? e.user_name : undefined,
     };
   });
-}
-
-export async function loadCredentialsFile(file: string): Promise<S3Credential[]> {
-  return parseCredentialsJson(await readFile(file, 'utf8'));
 }

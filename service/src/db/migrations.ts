@@ -243,6 +243,24 @@ const MIGRATIONS: Migration[] = [
       await knex.schema.dropTable('completed_uploads');
     },
   },
+  {
+    name: '0007_change_notify',
+    async up(knex) {
+      // Gateways cache credentials and buckets; any change, by any process or tool, tells all of them.
+      await knex.raw(`CREATE FUNCTION coffer_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('coffer_changes', TG_TABLE_NAME); RETURN NULL; END $$`);
+      for (const table of ['credentials', 'buckets'])
+        await knex.raw(
+          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
+        );
+    },
+    async down(knex) {
+      for (const table of ['credentials', 'buckets'])
+        await knex.raw(`DROP TRIGGER ${table}_changed ON ${table}`);
+      await knex.raw('DROP FUNCTION coffer_notify_change()');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

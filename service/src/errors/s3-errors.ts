@@ -81,7 +81,6 @@ export const S3_ERRORS = {
     400,
     'The provided x-amz-content-sha256 header does not match what was computed.',
   ],
-  InvalidChunkSizeError: [400, 'Only the last chunk is allowed to have a size less than 8192 bytes.'],
   MalformedTrailerError: [400, 'The request contained trailing data that was not well-formed.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

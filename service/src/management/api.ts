@@ -13,7 +13,11 @@ import type { Admin } from './admin-store.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
-import { registerResourceRoutes } from './resource-routes.js';
+import { registerBucketRoutes } from './bucket-routes.js';
+import { registerCredentialRoutes } from './credential-routes.js';
+import { registerObjectRoutes } from './object-routes.js';
+import { registerPresignedRoutes } from './presigned-routes.js';
+import { registerUploadRoutes } from './upload-routes.js';
 import { API_PREFIX, SESSION_COOKIE, type ManagementDeps } from './deps.js';
 
 export { API_PREFIX };
@@ -135,7 +139,14 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       });
 
       registerAuthRoutes(api, deps);
-      registerResourceRoutes(api, deps);
+      api.get('/stats', { schema: { tags: ['stats'], summary: 'Usage at a glance' } }, () =>
+        deps.inventory.stats(),
+      );
+      registerCredentialRoutes(api, deps);
+      registerBucketRoutes(api, deps);
+      registerUploadRoutes(api, deps);
+      registerObjectRoutes(api, deps);
+      registerPresignedRoutes(api, deps);
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
         app.swagger(),
       );

@@ -1,13 +1,15 @@
 /**
  * S3 credentials kept in Postgres, their secrets sealed under the master key. SigV4 verification asks
- * for a secret on every request, so active credentials are mirrored in memory; every change goes
- * through this class, which refreshes the mirror before answering, so a disabled key is refused from
- * the very next S3 request on.
+ * for a secret on every request, so active credentials are mirrored in memory. A change made here
+ * refreshes the mirror before answering; a change made by another gateway process reaches it through
+ * the change feed, so a disabled key is refused everywhere within a second.
  */
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { CredentialProvider, S3Credential } from '../auth/credentials.js';
 import type { MasterKey } from '../crypto/master-key.js';
+import type { ChangeSignals } from '../db/change-feed.js';
+import type { Log } from '../log.js';
 import { ApiError } from './errors.js';
 
 export interface CredentialRow {
@@ -42,7 +44,19 @@ export class CredentialStore implements CredentialProvider {
   constructor(
     private readonly db: Knex,
     private readonly masterKey: MasterKey,
-  ) {}
+    changes?: ChangeSignals,
+    private readonly log?: Log,
+  ) {
+    // A change made through another gateway (or any tool) reaches this one's mirror within milliseconds.
+    changes?.onChange('credentials', () => {
+      this.refresh().catch((err) =>
+        this.log?.warn(
+          { reason: (err as Error).message },
+          'credential reload failed; keeping the last known set',
+        ),
+      );
+    });
+  }
 
   /**
    * Adds the credentials of the secrets file that are not in the table yet. Never re-enables or
@@ -81,13 +95,6 @@ export class CredentialStore implements CredentialProvider {
 
   secretFor(accessKeyId: string): string | undefined {
     return this.active.get(accessKeyId);
-  }
-
-  isKnown(accessKeyId: string): Promise<boolean> {
-    return this.db('credentials')
-      .where({ access_key: accessKeyId })
-      .first('id')
-      .then((r) => !!r);
   }
 
   async list(): Promise<CredentialRow[]> {

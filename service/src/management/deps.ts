@@ -1,6 +1,7 @@
 /** What the management routes are given: shared by api.ts and every route module, so none imports another. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
+import type { Authorizer } from '../authz/authorize.js';
 import type { Store } from '../store/store.js';
 import type { Multipart } from '../store/multipart.js';
 import type { AdminStore } from './admin-store.js';
@@ -14,6 +15,8 @@ export interface ManagementDeps {
   db: Knex;
   store: Store;
   multipart: Multipart;
+  /** The one authorization decision; management routes ask it as the admin they authenticated. */
+  authorizer: Authorizer;
   credentials: CredentialStore;
   admins: AdminStore;
   inventory: Inventory;

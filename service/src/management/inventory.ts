@@ -3,6 +3,7 @@
  * Mutations go through Store and Multipart so they keep every invariant S3 requests keep.
  */
 import type { Knex } from 'knex';
+import type { BlobBackend } from '../blobs/backend.js';
 import type { LayoutPart } from '../store/types.js';
 import { ApiError } from './errors.js';
 
@@ -32,11 +33,14 @@ export interface BucketSummary {
   total_size_human: string;
 }
 
-/** Where a blob lives under DATA_DIR (mirrors BlobStore's layout). */
-export const blobPath = (blobId: string) => `blobs/${blobId.slice(0, 2)}/${blobId}`;
+/** What every object is sealed with (blobs/segments.ts): shown to operators and auditors, never a path. */
+const ENCRYPTION = 'AES-256-GCM';
 
 export class Inventory {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly backend: Pick<BlobBackend, 'kind'>,
+  ) {}
 
   async stats() {
     const count = async (q: Knex.QueryBuilder) => Number((await q.count({ n: '*' }).first())?.n ?? 0);
@@ -96,7 +100,8 @@ export class Inventory {
       .first('o.*');
     if (!row) throw new ApiError(404, 'NoSuchKey', `The object ${key} does not exist in ${bucket}`);
     const parts: LayoutPart[] | null = row.layout;
-    const paths = parts ? parts.map((p) => blobPath(p.blobId)) : row.blob_id ? [blobPath(row.blob_id)] : [];
+    const blobs = parts ? parts.length : row.blob_id ? 1 : 0;
+    const wrapped = row.wrapped_key as Buffer;
     const size = Number(row.size);
     return {
       key,
@@ -111,7 +116,14 @@ export class Inventory {
       part_count: parts?.length ?? 0,
       metadata: row.user_metadata ?? {},
       tags: row.tags ?? {},
-      storage_path: paths.length ? paths.join(', ') : 'inline (sealed in Postgres)',
+      // Where the sealed bytes are, as a kind: small objects live sealed in their Postgres row.
+      storage: { backend: blobs ? this.backend.kind : 'inline', blobs },
+      encryption: {
+        algorithm: ENCRYPTION,
+        segment_size: row.segment_size,
+        // Which master key wraps the data key (its fingerprint), so a rotation can be audited.
+        master_key_id: wrapped.subarray(1, 5).toString('hex'),
+      },
       encrypted: true,
     };
   }

@@ -1,7 +1,6 @@
 import { S3Error } from '../errors/s3-errors.js';
 import { readSmallBody } from './payload.js';
-import type { S3Context, S3Response } from './context.js';
-import { xmlResponse } from './context.js';
+import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const MAX_CONFIG_BODY = 64 * 1024;
@@ -11,7 +10,7 @@ export function ownerXml(accessKeyId: string) {
 }
 
 export async function listBuckets(ctx: S3Context): Promise<S3Response> {
-  const buckets = await ctx.store.listBuckets(ctx.auth.accessKeyId);
+  const buckets = await ctx.store.buckets.list(ctx.auth.accessKeyId);
   return xmlResponse(
     toXml('ListAllMyBucketsResult', {
       Owner: ownerXml(ctx.auth.accessKeyId),
@@ -40,7 +39,7 @@ export async function createBucket(ctx: S3Context): Promise<S3Response> {
     location = typeof lc === 'string' ? lc.trim() || undefined : undefined;
   }
   try {
-    await ctx.store.createBucket(ctx.auth.accessKeyId, ctx.bucket!, location);
+    await ctx.store.buckets.create(ctx.auth.accessKeyId, ctx.bucket!, location);
   } catch (err) {
     // us-east-1 keeps S3's original answer to re-creating a bucket you own: success.
     const owned = err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou';
@@ -50,17 +49,17 @@ export async function createBucket(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function headBucket(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  const bucket = bucketOf(ctx);
   return { status: 200, headers: { 'x-amz-bucket-region': bucket.region } };
 }
 
 export async function deleteBucket(ctx: S3Context): Promise<S3Response> {
-  await ctx.store.deleteBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  await ctx.store.buckets.delete(bucketOf(ctx));
   return { status: 204 };
 }
 
 export async function getBucketLocation(ctx: S3Context): Promise<S3Response> {
-  const bucket = await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
+  const bucket = bucketOf(ctx);
   // AWS answers an empty constraint for us-east-1, and clients rely on that mapping.
   return xmlResponse(
     toXml('LocationConstraint', { '#text': bucket.region === 'us-east-1' ? '' : bucket.region }),

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticated } from '../auth/authenticate.js';
+import type { AccessRequest, Grant } from '../authz/authorize.js';
+import type { Bucket } from '../store/types.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 
@@ -20,6 +22,10 @@ export interface S3Context {
   /** Decoded query parameters; a repeated parameter keeps its first value. */
   query: Map<string, string>;
   auth: Authenticated;
+  /** What the authorizer permitted, with the bucket it resolved (absent for account-level actions). */
+  grant: Grant;
+  /** The same decision for a second resource the operation touches (a copy's source), as this principal. */
+  authorize(request: Omit<AccessRequest, 'principal'>): Promise<Grant>;
   store: Store;
   multipart: Multipart;
   settings: S3Settings;
@@ -42,4 +48,11 @@ export function xmlResponse(
 export function headerOf(ctx: S3Context, name: string): string | undefined {
   const v = ctx.raw.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** The bucket the authorizer resolved for this request; every bucket or object endpoint has one. */
+export function bucketOf(ctx: Pick<S3Context, 'grant'>): Bucket {
+  const bucket = ctx.grant.bucket;
+  if (!bucket) throw new Error(`${ctx.grant.action} was authorized without a bucket`);
+  return bucket;
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { safeDecode } from '../auth/sigv4.js';
-import type { StoredObject } from '../store/store.js';
+import type { StoredObject } from '../store/rows.js';
 import type { ObjectInfo } from '../store/types.js';
 import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
-import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
   objectHeadersFrom,
@@ -46,7 +46,9 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
 async function source(ctx: S3Context): Promise<StoredObject> {
   const src = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
   checkKey(src.key);
-  const obj = await ctx.store.getObject(ctx.auth.accessKeyId, src.bucket, src.key);
+  // Reading the source is its own request for s3:GetObject, decided by the same authorizer.
+  const grant = await ctx.authorize({ action: 's3:GetObject', bucket: src.bucket, key: src.key });
+  const obj = await ctx.store.getObject(bucketOf({ grant }), src.key);
   checkPreconditions((name) => headerOf(ctx, name), obj.info, COPY_SOURCE_CONDITIONS);
   return obj;
 }
@@ -116,8 +118,7 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
       ArgumentName: 'x-amz-tagging-directive',
     });
   }
-  const out = await ctx.store.putObject(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const out = await ctx.store.putObject(bucketOf(ctx), {
     key: ctx.key!,
     ...headers,
     tags: tagging === 'REPLACE' ? (tagsFromHeader(ctx) ?? {}) : info.tags,
@@ -158,8 +159,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
   }
   if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
   const stream = digesting(ctx.store.readObject(src, start, end), []);
-  const digests = await ctx.multipart.uploadPart(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const digests = await ctx.multipart.uploadPart(bucketOf(ctx), {
     key: ctx.key!,
     uploadId: ctx.query.get('uploadId')!,
     partNumber,

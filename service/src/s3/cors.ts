@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { xmlResponse, type S3Context, type S3Response } from './context.js';
+import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderName, isHeaderValue } from './header-values.js';
 import { readSmallBody } from './payload.js';
@@ -151,12 +151,12 @@ export async function putBucketCors(ctx: S3Context): Promise<S3Response> {
     enforcePayloadVerification: false,
     maxBytes: 64 * 1024,
   });
-  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'cors', parseCorsXml(text));
+  await ctx.store.buckets.setSetting(bucketOf(ctx), 'cors', parseCorsXml(text));
   return { status: 200 };
 }
 
 export async function getBucketCors(ctx: S3Context): Promise<S3Response> {
-  const rules = await ctx.store.bucketSetting<CorsRule[]>(ctx.auth.accessKeyId, ctx.bucket!, 'cors');
+  const rules = await ctx.store.buckets.setting<CorsRule[]>(bucketOf(ctx), 'cors');
   if (!rules) throw new S3Error('NoSuchCORSConfiguration', undefined, { BucketName: ctx.bucket! });
   return xmlResponse(
     toXml('CORSConfiguration', {
@@ -173,6 +173,6 @@ export async function getBucketCors(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function deleteBucketCors(ctx: S3Context): Promise<S3Response> {
-  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'cors', null);
+  await ctx.store.buckets.setSetting(bucketOf(ctx), 'cors', null);
   return { status: 204 };
 }

@@ -8,6 +8,7 @@ import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
+import type { AccessRequest, Authorizer, Principal } from '../authz/authorize.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Multipart } from '../store/multipart.js';
@@ -24,6 +25,7 @@ export interface S3HandlerDeps {
   store: Store;
   multipart: Multipart;
   credentials: CredentialProvider;
+  authorizer: Authorizer;
   settings: S3Settings;
   domain?: string;
   log: Log;
@@ -88,7 +90,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         operation = 'PreflightCors';
         await send(
           res,
-          await preflight(req.headers, target.bucket, (b) => deps.store.corsRules<CorsRule[]>(b)),
+          await preflight(req.headers, target.bucket, (b) => deps.store.buckets.corsRules<CorsRule[]>(b)),
           method,
           sent,
         );
@@ -116,23 +118,31 @@ export function createS3Handler(deps: S3HandlerDeps) {
       });
       accessKeyId = auth.accessKeyId;
       if (!endpoint) throw unrouted;
+      refuseUnhonouredHeaders(req.headers, endpoint);
+      if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
+      const principal: Principal = { kind: 'credential', accessKeyId: auth.accessKeyId };
+      const context = { sourceIp: req.socket.remoteAddress };
+      const authorize = (r: Omit<AccessRequest, 'principal'>) =>
+        deps.authorizer.authorize({ ...r, principal, context });
+      // One decision, before any handler runs: the endpoint's action on the resource the request names.
+      const grant = await authorize({ action: endpoint.action, bucket: request.bucket, key: request.key });
       const ctx: S3Context = {
         ...request,
         requestId,
         auth,
+        grant,
+        authorize,
         store: deps.store,
         multipart: deps.multipart,
         settings: deps.settings,
       };
-      refuseUnhonouredHeaders(req.headers, endpoint);
-      if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
       // Only now, authenticated and routed, is the client invited to send the body it held back.
       if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
       const response = await endpoint.handler(ctx);
       const origin = req.headers.origin;
       if (origin && ctx.bucket) {
         // A browser reads the response only if the bucket's rules allow this origin and method.
-        const rules = await deps.store.corsRules<CorsRule[]>(ctx.bucket);
+        const rules = await deps.store.buckets.corsRules<CorsRule[]>(ctx.bucket);
         const rule = rules ? matchRule(rules, origin, method === 'HEAD' ? 'HEAD' : method, []) : undefined;
         if (rule) response.headers = { ...response.headers, ...corsHeaders(rule, origin, [], false) };
       }

@@ -1,6 +1,6 @@
 import type { ListResult } from '../store/types.js';
 import { ownerXml } from './buckets.js';
-import { xmlResponse, type S3Context, type S3Response } from './context.js';
+import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isoDate, toXml, type XmlNode } from './xml.js';
 import { integerIn } from '../parse/integer.js';
@@ -78,8 +78,7 @@ async function list(
   const maxKeys = maxKeysOf(ctx);
   const encoding = encodingOf(ctx);
   const enc = encoding ? s3UrlEncode : (s: string) => s;
-  const result = await ctx.store.listObjects(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const result = await ctx.store.listObjects(bucketOf(ctx), {
     prefix: ctx.query.get('prefix') ?? '',
     delimiter: ctx.query.get('delimiter') ?? '',
     maxKeys,

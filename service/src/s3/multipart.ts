@@ -1,8 +1,9 @@
 import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { isCrc } from '../integrity/crc-combine.js';
+import { integerIn } from '../parse/integer.js';
 import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
 import { ownerXml } from './buckets.js';
-import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
   intParam,
@@ -45,9 +46,9 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
       `The FULL_OBJECT checksum type cannot be used with the ${alg} checksum algorithm.`,
     );
   }
-  const uploadId = await ctx.multipart.create(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const uploadId = await ctx.multipart.create(bucketOf(ctx), {
     key: ctx.key!,
+    initiator: ctx.auth.accessKeyId,
     ...objectHeadersFrom(ctx),
     userMetadata: userMetadataFrom(ctx),
     checksumAlgorithm: alg,
@@ -75,8 +76,7 @@ export async function uploadPart(ctx: S3Context): Promise<S3Response> {
     enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
     maxBytes: MAX_SINGLE_PUT,
   });
-  const digests = await ctx.multipart.uploadPart(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const digests = await ctx.multipart.uploadPart(bucketOf(ctx), {
     key: ctx.key!,
     uploadId: ctx.query.get('uploadId')!,
     partNumber,
@@ -108,11 +108,12 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
   const parts: CompletePart[] = raw.map((p: Record<string, unknown>) => {
     const n = text(p?.PartNumber);
     const etag = text(p?.ETag);
-    if (!n || !/^\d+$/.test(n.trim()) || etag === undefined) throw new S3Error('MalformedXML');
+    const partNumber = n === undefined ? undefined : integerIn(n.trim());
+    if (partNumber === undefined || etag === undefined) throw new S3Error('MalformedXML');
     const checksum = Object.values(CHECKSUM_FIELDS)
       .map((f) => text(p[f]))
       .find((v) => v !== undefined);
-    return { partNumber: Number(n.trim()), etag, checksum };
+    return { partNumber, etag, checksum };
   });
   const expected: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const alg of Object.keys(CHECKSUM_FIELDS) as ChecksumAlgorithm[]) {
@@ -120,8 +121,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
     if (v !== undefined) expected[alg] = v;
   }
   const info = await ctx.multipart.complete(
-    ctx.auth.accessKeyId,
-    ctx.bucket!,
+    bucketOf(ctx),
     ctx.key!,
     uploadId,
     parts,
@@ -146,7 +146,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);
-  await ctx.multipart.abort(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, ctx.query.get('uploadId')!);
+  await ctx.multipart.abort(bucketOf(ctx), ctx.key!, ctx.query.get('uploadId')!);
   return { status: 204 };
 }
 
@@ -156,8 +156,7 @@ export async function listParts(ctx: S3Context): Promise<S3Response> {
   const maxParts = intParam(ctx, 'max-parts', 1000, 0, 1000);
   const marker = intParam(ctx, 'part-number-marker', 0, 0, MAX_PARTS);
   const { upload, parts, isTruncated } = await ctx.multipart.listParts(
-    ctx.auth.accessKeyId,
-    ctx.bucket!,
+    bucketOf(ctx),
     ctx.key!,
     uploadId,
     marker,
@@ -202,7 +201,7 @@ export async function listMultipartUploads(ctx: S3Context): Promise<S3Response> 
   const delimiter = ctx.query.get('delimiter') ?? '';
   const keyMarker = ctx.query.get('key-marker') ?? '';
   const uploadIdMarker = ctx.query.get('upload-id-marker') ?? '';
-  const r = await ctx.multipart.listUploads(ctx.auth.accessKeyId, ctx.bucket!, {
+  const r = await ctx.multipart.listUploads(bucketOf(ctx), {
     prefix,
     delimiter,
     keyMarker,

@@ -1,6 +1,6 @@
 import type { ObjectInfo } from '../store/types.js';
 import { checkPreconditions } from './preconditions.js';
-import { headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
   objectHeadersFrom,
@@ -33,8 +33,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
     maxBytes: MAX_SINGLE_PUT,
   });
-  const info = await ctx.store.putObject(ctx.auth.accessKeyId, {
-    bucket: ctx.bucket!,
+  const info = await ctx.store.putObject(bucketOf(ctx), {
     key: ctx.key!,
     ...headers,
     userMetadata,
@@ -123,7 +122,7 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
   checkKey(ctx.key!);
-  const obj = await ctx.store.getObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
+  const obj = await ctx.store.getObject(bucketOf(ctx), ctx.key!);
   const { info } = obj;
   try {
     checkPreconditions((name) => headerOf(ctx, name), info);
@@ -175,7 +174,7 @@ export function headObject(ctx: S3Context): Promise<S3Response> {
 
 export async function deleteObject(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);
-  await ctx.store.deleteObject(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!);
+  await ctx.store.deleteObject(bucketOf(ctx), ctx.key!);
   return { status: 204 };
 }
 
@@ -190,7 +189,6 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
       'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).',
     );
   }
-  await ctx.store.ownedBucket(ctx.auth.accessKeyId, ctx.bucket!);
   const { text } = await readSmallBody(ctx.raw, {
     payload: ctx.auth.payload,
     presigned: ctx.auth.presigned,
@@ -215,7 +213,7 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
       errors.push({ Key: key, Code: e.code, Message: e.message });
     }
   }
-  const results = keys.length ? await ctx.store.deleteObjects(ctx.auth.accessKeyId, ctx.bucket!, keys) : [];
+  const results = keys.length ? await ctx.store.deleteObjects(bucketOf(ctx), keys) : [];
   return xmlResponse(
     toXml('DeleteResult', {
       // Deleting a missing key succeeds in S3, so every valid key is reported as deleted.

@@ -191,9 +191,3 @@ export async function readSmallBody(
   const digests = await body.finalize();
   return { text: Buffer.concat(parts).toString('utf8'), digests };
 }
-
-/** Drains an unused body so the connection can be reused, without holding it in memory. */
-export async function discardBody(raw: IncomingMessage): Promise<void> {
-  if (raw.readableEnded || raw.complete) return;
-  raw.resume();
-}

@@ -1,3 +1,4 @@
+import type { S3Action } from '../authz/actions.js';
 import type { S3Context, S3Response } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { copyObject, uploadPartCopy } from './copy.js';
@@ -22,8 +23,8 @@ import {
 } from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 
+/** The resource an endpoint acts on: the account (service), a bucket, or an object in one. */
 type Target = 'service' | 'bucket' | 'object';
-export type Permission = 'list-buckets' | 'bucket-admin' | 'bucket-read' | 'object-read' | 'object-write';
 
 export interface Endpoint {
   name: string;
@@ -33,7 +34,8 @@ export interface Endpoint {
   subresources?: string[];
   /** Extra discriminator (e.g. list-type=2, x-amz-copy-source). */
   when?: (ctx: RoutedRequest) => boolean;
-  permission: Permission;
+  /** The IAM action the authorizer checks, on the resource `target` names. */
+  action: S3Action;
   /** Object data of any size: only the idle bound applies to its body, not the small-body deadline. */
   streamsBody?: boolean;
   handler: (ctx: S3Context) => Promise<S3Response>;
@@ -92,34 +94,40 @@ const sub = (
   method: string,
   target: Target,
   subresource: string,
-  permission: Permission,
+  action: S3Action,
   handler: Endpoint['handler'],
-): Endpoint => ({ name, method, target, subresources: [subresource], permission, handler });
+): Endpoint => ({ name, method, target, subresources: [subresource], action, handler });
 
 export const ENDPOINTS: Endpoint[] = [
-  sub('PutObjectTagging', 'PUT', 'object', 'tagging', 'object-write', putObjectTagging),
-  sub('GetObjectTagging', 'GET', 'object', 'tagging', 'object-read', getObjectTagging),
-  sub('DeleteObjectTagging', 'DELETE', 'object', 'tagging', 'object-write', deleteObjectTagging),
-  sub('PutBucketCors', 'PUT', 'bucket', 'cors', 'bucket-admin', putBucketCors),
-  sub('GetBucketCors', 'GET', 'bucket', 'cors', 'bucket-read', getBucketCors),
-  sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 'bucket-admin', deleteBucketCors),
-  sub('PutBucketTagging', 'PUT', 'bucket', 'tagging', 'bucket-admin', putBucketTagging),
-  sub('GetBucketTagging', 'GET', 'bucket', 'tagging', 'bucket-read', getBucketTagging),
-  sub('DeleteBucketTagging', 'DELETE', 'bucket', 'tagging', 'bucket-admin', deleteBucketTagging),
-  { name: 'ListBuckets', method: 'GET', target: 'service', permission: 'list-buckets', handler: listBuckets },
+  sub('PutObjectTagging', 'PUT', 'object', 'tagging', 's3:PutObjectTagging', putObjectTagging),
+  sub('GetObjectTagging', 'GET', 'object', 'tagging', 's3:GetObjectTagging', getObjectTagging),
+  sub('DeleteObjectTagging', 'DELETE', 'object', 'tagging', 's3:DeleteObjectTagging', deleteObjectTagging),
+  sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
+  sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
+  sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 's3:PutBucketCORS', deleteBucketCors),
+  sub('PutBucketTagging', 'PUT', 'bucket', 'tagging', 's3:PutBucketTagging', putBucketTagging),
+  sub('GetBucketTagging', 'GET', 'bucket', 'tagging', 's3:GetBucketTagging', getBucketTagging),
+  sub('DeleteBucketTagging', 'DELETE', 'bucket', 'tagging', 's3:PutBucketTagging', deleteBucketTagging),
+  {
+    name: 'ListBuckets',
+    method: 'GET',
+    target: 'service',
+    action: 's3:ListAllMyBuckets',
+    handler: listBuckets,
+  },
   {
     name: 'CreateBucket',
     method: 'PUT',
     target: 'bucket',
-    permission: 'bucket-admin',
+    action: 's3:CreateBucket',
     handler: createBucket,
   },
-  { name: 'HeadBucket', method: 'HEAD', target: 'bucket', permission: 'bucket-read', handler: headBucket },
+  { name: 'HeadBucket', method: 'HEAD', target: 'bucket', action: 's3:ListBucket', handler: headBucket },
   {
     name: 'DeleteBucket',
     method: 'DELETE',
     target: 'bucket',
-    permission: 'bucket-admin',
+    action: 's3:DeleteBucket',
     handler: deleteBucket,
   },
   {
@@ -127,7 +135,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     target: 'bucket',
     subresources: ['location'],
-    permission: 'bucket-read',
+    action: 's3:GetBucketLocation',
     handler: getBucketLocation,
   },
   {
@@ -135,7 +143,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     target: 'bucket',
     when: (ctx) => ctx.query.get('list-type') === '2',
-    permission: 'bucket-read',
+    action: 's3:ListBucket',
     handler: listObjectsV2,
   },
   {
@@ -143,7 +151,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     target: 'bucket',
     when: (ctx) => !ctx.query.has('list-type'),
-    permission: 'bucket-read',
+    action: 's3:ListBucket',
     handler: listObjectsV1,
   },
   {
@@ -151,7 +159,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     target: 'bucket',
     subresources: ['delete'],
-    permission: 'object-write',
+    action: 's3:DeleteObject',
     handler: deleteObjects,
   },
   {
@@ -159,7 +167,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'PUT',
     target: 'object',
     when: hasHeader('x-amz-copy-source'),
-    permission: 'object-write',
+    action: 's3:PutObject',
     handler: copyObject,
   },
   {
@@ -167,26 +175,26 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'PUT',
     target: 'object',
     when: lacksHeader('x-amz-copy-source'),
-    permission: 'object-write',
+    action: 's3:PutObject',
     streamsBody: true,
     handler: putObject,
   },
-  { name: 'GetObject', method: 'GET', target: 'object', permission: 'object-read', handler: getObject },
+  { name: 'GetObject', method: 'GET', target: 'object', action: 's3:GetObject', handler: getObject },
   {
     name: 'GetObject',
     method: 'GET',
     target: 'object',
     subresources: ['partNumber'],
-    permission: 'object-read',
+    action: 's3:GetObject',
     handler: getObject,
   },
-  { name: 'HeadObject', method: 'HEAD', target: 'object', permission: 'object-read', handler: headObject },
+  { name: 'HeadObject', method: 'HEAD', target: 'object', action: 's3:GetObject', handler: headObject },
   {
     name: 'HeadObject',
     method: 'HEAD',
     target: 'object',
     subresources: ['partNumber'],
-    permission: 'object-read',
+    action: 's3:GetObject',
     handler: headObject,
   },
   {
@@ -194,7 +202,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     target: 'object',
     subresources: ['uploads'],
-    permission: 'object-write',
+    action: 's3:PutObject',
     handler: createMultipartUpload,
   },
   {
@@ -203,7 +211,7 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'object',
     subresources: ['partNumber', 'uploadId'],
     when: hasHeader('x-amz-copy-source'),
-    permission: 'object-write',
+    action: 's3:PutObject',
     handler: uploadPartCopy,
   },
   {
@@ -212,7 +220,7 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'object',
     subresources: ['partNumber', 'uploadId'],
     when: lacksHeader('x-amz-copy-source'),
-    permission: 'object-write',
+    action: 's3:PutObject',
     streamsBody: true,
     handler: uploadPart,
   },
@@ -221,7 +229,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'POST',
     target: 'object',
     subresources: ['uploadId'],
-    permission: 'object-write',
+    action: 's3:PutObject',
     handler: completeMultipartUpload,
   },
   {
@@ -229,7 +237,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'DELETE',
     target: 'object',
     subresources: ['uploadId'],
-    permission: 'object-write',
+    action: 's3:AbortMultipartUpload',
     handler: abortMultipartUpload,
   },
   {
@@ -237,7 +245,7 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     target: 'object',
     subresources: ['uploadId'],
-    permission: 'object-read',
+    action: 's3:ListMultipartUploadParts',
     handler: listParts,
   },
   {
@@ -245,14 +253,14 @@ export const ENDPOINTS: Endpoint[] = [
     method: 'GET',
     target: 'bucket',
     subresources: ['uploads'],
-    permission: 'bucket-read',
+    action: 's3:ListBucketMultipartUploads',
     handler: listMultipartUploads,
   },
   {
     name: 'DeleteObject',
     method: 'DELETE',
     target: 'object',
-    permission: 'object-write',
+    action: 's3:DeleteObject',
     handler: deleteObject,
   },
 ];

@@ -1,4 +1,4 @@
-import { xmlResponse, type S3Context, type S3Response } from './context.js';
+import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import { checkKey, MAX_OBJECT_TAGS, validateTags } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { readSmallBody } from './payload.js';
@@ -34,39 +34,35 @@ function tagSetXml(tags: Record<string, string>): string {
 export async function putObjectTagging(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);
   const tags = await tagsFromBody(ctx, MAX_OBJECT_TAGS);
-  await ctx.store.setObjectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, tags);
+  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, tags);
   return { status: 200 };
 }
 
 export async function getObjectTagging(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);
-  return xmlResponse(tagSetXml(await ctx.store.objectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!)));
+  return xmlResponse(tagSetXml(await ctx.store.objectTags(bucketOf(ctx), ctx.key!)));
 }
 
 export async function deleteObjectTagging(ctx: S3Context): Promise<S3Response> {
   checkKey(ctx.key!);
-  await ctx.store.setObjectTags(ctx.auth.accessKeyId, ctx.bucket!, ctx.key!, {});
+  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, {});
   return { status: 204 };
 }
 
 export async function putBucketTagging(ctx: S3Context): Promise<S3Response> {
   const tags = await tagsFromBody(ctx, MAX_BUCKET_TAGS);
-  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'tags', tags);
+  await ctx.store.buckets.setSetting(bucketOf(ctx), 'tags', tags);
   return { status: 204 };
 }
 
 export async function getBucketTagging(ctx: S3Context): Promise<S3Response> {
-  const tags = await ctx.store.bucketSetting<Record<string, string>>(
-    ctx.auth.accessKeyId,
-    ctx.bucket!,
-    'tags',
-  );
+  const tags = await ctx.store.buckets.setting<Record<string, string>>(bucketOf(ctx), 'tags');
   if (!tags || Object.keys(tags).length === 0)
     throw new S3Error('NoSuchTagSet', undefined, { BucketName: ctx.bucket! });
   return xmlResponse(tagSetXml(tags));
 }
 
 export async function deleteBucketTagging(ctx: S3Context): Promise<S3Response> {
-  await ctx.store.setBucketSetting(ctx.auth.accessKeyId, ctx.bucket!, 'tags', null);
+  await ctx.store.buckets.setSetting(bucketOf(ctx), 'tags', null);
   return { status: 204 };
 }

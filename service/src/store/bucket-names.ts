@@ -12,3 +12,8 @@ export function bucketNameProblem(name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Why a bucket cannot be created in `requested`: a gateway serves exactly one region. */
+export function regionProblem(requested: string, served: string): string | undefined {
+  return requested === served ? undefined : `this gateway serves region '${served}', not '${requested}'`;
+}

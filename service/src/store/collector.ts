@@ -1,8 +1,7 @@
-import { promises as fs } from 'node:fs';
 import type { Log } from '../log.js';
-import type { BlobStore } from '../blobs/blob-store.js';
+import type { BlobBackend, BlobEntry } from '../blobs/backend.js';
 import type { Multipart } from './multipart.js';
-import type { Store } from './store.js';
+import type { Trash } from './trash.js';
 
 export interface CollectorReport {
   staleUploads: number;
@@ -15,16 +14,17 @@ const BATCH = 500;
 
 /**
  * Removes data no committed metadata references: blobs queued as trash by overwrites and deletes,
- * temp files of uploads that never finished, and blob files left by a crash between rename and
- * commit. Files younger than the grace period may belong to a write still in flight and are kept.
+ * abandoned writes, and blobs left by a crash between the backend's commit and the metadata commit.
+ * Entries younger than the grace period may belong to a write still in flight and are kept. It sees
+ * blobs only through the backend interface.
  */
 export class Collector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CollectorReport> | undefined;
 
   constructor(
-    private readonly store: Store,
-    private readonly blobs: BlobStore,
+    private readonly trash: Trash,
+    private readonly backend: BlobBackend,
     private readonly graceMs: number,
     private readonly log: Log,
     private readonly uploads?: { multipart: Multipart; maxUploadAgeMs: number },
@@ -57,31 +57,31 @@ export class Collector {
         new Date(Date.now() - this.uploads.maxUploadAgeMs),
       );
     }
-    const trash = await this.store.trashedBlobs();
-    const stillUsed = await this.store.referencedBlobs(trash);
+    const trash = await this.trash.queued();
+    const stillUsed = await this.trash.referenced(trash);
     for (const id of trash) {
       if (!stillUsed.has(id)) {
-        await this.blobs.remove(id);
+        await this.backend.delete(id);
         report.trash++;
       }
-      await this.store.forgetTrash(id);
+      await this.trash.forget(id);
     }
     const cutoff = Date.now() - graceMs;
-    let batch: Array<{ name: string; path: string }> = [];
+    let batch: BlobEntry[] = [];
     const flush = async () => {
-      const used = await this.store.referencedBlobs(batch.map((b) => b.name));
+      const used = await this.trash.referenced(batch.map((b) => b.name));
       for (const b of batch) {
         if (!used.has(b.name)) {
-          await fs.rm(b.path, { force: true });
+          await this.backend.discard(b);
           report.orphans++;
         }
       }
       batch = [];
     };
-    for await (const f of this.blobs.listFiles()) {
-      if (f.mtimeMs > cutoff) continue;
-      if (f.kind === 'tmp') {
-        await fs.rm(f.path, { force: true });
+    for await (const f of this.backend.list()) {
+      if (f.modifiedMs > cutoff) continue;
+      if (f.pending) {
+        await this.backend.discard(f);
         report.temp++;
         continue;
       }

@@ -2,11 +2,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { combineParts, isCrc } from '../integrity/crc-combine.js';
-import type { BlobStore } from '../blobs/blob-store.js';
+import type { Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { dropUploads, headerColumns, type HeaderColumns, type Store } from './store.js';
+import { headerColumns, type HeaderColumns } from './rows.js';
+import type { Store } from './store.js';
+import { dropUploads } from './trash.js';
 import { normalizeEtag } from './etags.js';
-import type { LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
+import type { Bucket, LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
@@ -36,8 +38,9 @@ export interface PartRow {
 }
 
 export interface CreateUploadInput extends ObjectHeaders {
-  bucket: string;
   key: string;
+  /** Who started the upload, as ListMultipartUploads reports it. */
+  initiator: string;
   userMetadata: Record<string, string>;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
@@ -45,7 +48,6 @@ export interface CreateUploadInput extends ObjectHeaders {
 }
 
 export interface UploadPartInput {
-  bucket: string;
   key: string;
   uploadId: string;
   partNumber: number;
@@ -84,18 +86,17 @@ function multipartEtag(partEtags: string[]): string {
 export class Multipart {
   constructor(
     private readonly db: Knex,
-    private readonly blobs: BlobStore,
+    private readonly sealer: Sealer,
     private readonly store: Store,
   ) {}
 
-  async create(caller: string, input: CreateUploadInput): Promise<string> {
-    const bucket = await this.store.ownedBucket(caller, input.bucket);
+  async create(bucket: Bucket, input: CreateUploadInput): Promise<string> {
     const uploadId = randomBytes(24).toString('base64url');
     await this.db('uploads').insert({
       upload_id: uploadId,
       bucket_id: bucket.id,
       key: Buffer.from(input.key, 'utf8'),
-      initiator: caller,
+      initiator: input.initiator,
       ...headerColumns(input),
       user_metadata: JSON.stringify(input.userMetadata),
       checksum_algorithm: input.checksumAlgorithm ?? null,
@@ -105,15 +106,8 @@ export class Multipart {
     return uploadId;
   }
 
-  /** The upload, checked against the bucket and key the request names and the caller's ownership. */
-  async upload(
-    caller: string,
-    bucketName: string,
-    key: string,
-    uploadId: string,
-    db: Knex = this.db,
-  ): Promise<UploadRow> {
-    const bucket = await this.store.ownedBucket(caller, bucketName);
+  /** The upload, checked against the bucket and key the request names. */
+  async upload(bucket: Bucket, key: string, uploadId: string, db: Knex = this.db): Promise<UploadRow> {
     const row: UploadRow | undefined = await db('uploads')
       .where({ upload_id: uploadId, bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
       .first();
@@ -122,14 +116,14 @@ export class Multipart {
   }
 
   async uploadPart(
-    caller: string,
+    bucket: Bucket,
     input: UploadPartInput,
   ): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }> {
-    const upload = await this.upload(caller, input.bucket, input.key, input.uploadId);
+    const upload = await this.upload(bucket, input.key, input.uploadId);
     // Parts are always files: an object row references them by blob id.
-    const { sealed, digests } = await this.blobs.seal(input.body, input.finalize, { inline: false });
+    const { sealed, digests } = await this.sealer.seal(input.body, input.finalize, { inline: false });
     if (upload.checksum_algorithm && !digests.checksums[upload.checksum_algorithm]) {
-      await this.blobs.remove(sealed.location.blobId!);
+      await this.sealer.remove(sealed.location.blobId!);
       throw new S3Error(
         'InvalidRequest',
         `This upload uses ${upload.checksum_algorithm.toUpperCase()} checksums; the part must carry one.`,
@@ -162,19 +156,18 @@ export class Multipart {
       );
       replaced = result.rows[0].replaced as string[];
     } catch (err) {
-      await this.blobs.remove(sealed.location.blobId!).catch(() => undefined);
+      await this.sealer.remove(sealed.location.blobId!).catch(() => undefined);
       // The upload was completed or aborted while this part streamed in.
       if ((err as { code?: string }).code === '23503')
         throw new S3Error('NoSuchUpload', undefined, { UploadId: input.uploadId });
       throw err;
     }
-    await this.store.freeBlobs(replaced);
+    await this.store.trash.free(replaced);
     return digests;
   }
 
   async complete(
-    caller: string,
-    bucketName: string,
+    bucket: Bucket,
     key: string,
     uploadId: string,
     requested: CompletePart[],
@@ -187,10 +180,10 @@ export class Multipart {
       if (requested[i]!.partNumber <= requested[i - 1]!.partNumber) throw new S3Error('InvalidPartOrder');
     }
     try {
-      return await this.completeOnce(caller, bucketName, key, uploadId, requested, condition, expected);
+      return await this.completeOnce(bucket, key, uploadId, requested, condition, expected);
     } catch (err) {
       if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
-      const done = await this.completedBefore(caller, bucketName, key, uploadId, requested);
+      const done = await this.completedBefore(bucket, key, uploadId, requested);
       if (!done) throw err;
       return done;
     }
@@ -201,13 +194,11 @@ export class Multipart {
    * first one got, as AWS answers it; any other list of parts still finds no such upload.
    */
   private async completedBefore(
-    caller: string,
-    bucketName: string,
+    bucket: Bucket,
     key: string,
     uploadId: string,
     requested: CompletePart[],
   ): Promise<ObjectInfo | undefined> {
-    const bucket = await this.store.ownedBucket(caller, bucketName);
     const row = await this.db('completed_uploads')
       .where({ upload_id: uploadId, bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
       .first();
@@ -225,8 +216,7 @@ export class Multipart {
   }
 
   private async completeOnce(
-    caller: string,
-    bucketName: string,
+    bucket: Bucket,
     key: string,
     uploadId: string,
     requested: CompletePart[],
@@ -236,7 +226,7 @@ export class Multipart {
     let freed: string[] = [];
     const info = await this.db.transaction(async (trx) => {
       await trx('uploads').where({ upload_id: uploadId }).forUpdate().first();
-      const upload = await this.upload(caller, bucketName, key, uploadId, trx);
+      const upload = await this.upload(bucket, key, uploadId, trx);
       const rows: PartRow[] = await trx('parts').where({ upload_id: uploadId }).orderBy('part_number');
       const byNumber = new Map(rows.map((r) => [r.part_number, r]));
       const layout: LayoutPart[] = [];
@@ -353,12 +343,12 @@ export class Multipart {
         partsCount: layout.length,
       };
     });
-    await this.store.freeBlobs(freed);
+    await this.store.trash.free(freed);
     return info;
   }
 
-  async abort(caller: string, bucketName: string, key: string, uploadId: string): Promise<void> {
-    await this.upload(caller, bucketName, key, uploadId);
+  async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
+    await this.upload(bucket, key, uploadId);
     if (!(await this.drop(uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
   }
 
@@ -374,19 +364,18 @@ export class Multipart {
       return dropUploads(trx, { upload_id: uploadId });
     });
     if (!freed) return false;
-    await this.store.freeBlobs(freed);
+    await this.store.trash.free(freed);
     return true;
   }
 
   async listParts(
-    caller: string,
-    bucketName: string,
+    bucket: Bucket,
     key: string,
     uploadId: string,
     marker: number,
     maxParts: number,
   ): Promise<{ upload: UploadRow; parts: PartRow[]; isTruncated: boolean }> {
-    const upload = await this.upload(caller, bucketName, key, uploadId);
+    const upload = await this.upload(bucket, key, uploadId);
     const rows: PartRow[] = await this.db('parts')
       .where({ upload_id: uploadId })
       .where('part_number', '>', marker)
@@ -396,8 +385,7 @@ export class Multipart {
   }
 
   async listUploads(
-    caller: string,
-    bucketName: string,
+    bucket: Bucket,
     opts: {
       prefix: string;
       delimiter: string;
@@ -406,7 +394,6 @@ export class Multipart {
       maxUploads: number;
     },
   ): Promise<UploadListing> {
-    const bucket = await this.store.ownedBucket(caller, bucketName);
     const rows: UploadRow[] = await this.db('uploads')
       .where({ bucket_id: bucket.id })
       .orderBy([{ column: 'key' }, { column: 'initiated_at' }, { column: 'upload_id' }]);

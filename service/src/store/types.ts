@@ -51,7 +51,6 @@ export interface WriteCondition {
 }
 
 export interface PutObjectInput extends ObjectHeaders {
-  bucket: string;
   key: string;
   condition?: WriteCondition;
   tags?: Record<string, string>;
@@ -65,7 +64,6 @@ export interface PutObjectInput extends ObjectHeaders {
 }
 
 export interface ListInput {
-  bucket: string;
   prefix: string;
   delimiter: string;
   maxKeys: number;

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGateway, type Gateway } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import type { ListInput } from '../../src/store/types.js';
+import type { Bucket, ListInput } from '../../src/store/types.js';
 import { createTestEnv, type TestEnv } from '../support/gateway.js';
 
 /**
@@ -12,13 +12,14 @@ import { createTestEnv, type TestEnv } from '../support/gateway.js';
  */
 let env: TestEnv;
 let gw: Gateway;
+let bucket: Bucket;
 const OWNER = 'AKIATESTPRIMARY0001';
 const keys = new Set<string>();
 
 beforeAll(async () => {
   env = await createTestEnv();
   gw = await buildGateway(await loadConfig(env.env));
-  await gw.store.createBucket(OWNER, 'pages', undefined);
+  bucket = await gw.store.buckets.create(OWNER, 'pages', undefined);
   const parts = ['a', 'a/', 'b/', 'é', 'z', '/', '~', 'a/b', '💾', 'A'];
   while (keys.size < 300) {
     const n = randomInt(1, 5);
@@ -26,8 +27,7 @@ beforeAll(async () => {
   }
   await Promise.all(
     [...keys].map((key) =>
-      gw.store.putObject(OWNER, {
-        bucket: 'pages',
+      gw.store.putObject(bucket, {
         key,
         userMetadata: {},
         contentType: 'binary/octet-stream',
@@ -60,8 +60,8 @@ async function walk(prefix: string, delimiter: string, maxKeys: number): Promise
   const seen: string[] = [];
   let after = '';
   for (let page = 0; page < 1000; page++) {
-    const input: ListInput = { bucket: 'pages', prefix, delimiter, maxKeys, after };
-    const r = await gw.store.listObjects(OWNER, input);
+    const input: ListInput = { prefix, delimiter, maxKeys, after };
+    const r = await gw.store.listObjects(bucket, input);
     const entries = [...r.objects.map((o) => o.key), ...r.commonPrefixes].sort((x, y) =>
       Buffer.compare(Buffer.from(x), Buffer.from(y)),
     );
@@ -89,8 +89,7 @@ describe('listing pagination (Store, no HTTP)', () => {
       });
 
   it('answers nothing, not truncated, for max-keys 0', async () => {
-    const r = await gw.store.listObjects(OWNER, {
-      bucket: 'pages',
+    const r = await gw.store.listObjects(bucket, {
       prefix: '',
       delimiter: '',
       maxKeys: 0,

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -369,15 +369,22 @@ describe('buckets, objects and uploads', () => {
       is_multipart: false,
       part_count: 0,
       metadata: { camera: 'x100' },
-      storage_path: 'inline (sealed in Postgres)',
+      storage: { backend: 'inline', blobs: 0 },
+      encryption: {
+        algorithm: 'AES-256-GCM',
+        segment_size: 65536,
+        master_key_id: expect.stringMatching(/^[0-9a-f]{8}$/),
+      },
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });
     const big = await call('GET', '/buckets/photos/objects/2024/b.jpg');
-    expect(big.body.storage_path).toMatch(/^blobs\/[0-9a-f]{2}\/[0-9a-f]+$/);
-    expect(statSync(path.join(env.env.DATA_DIR!, String(big.body.storage_path))).size).toBeGreaterThan(
-      300 * 1024,
+    expect(big.body.storage).toEqual({ backend: 'fs', blobs: 1 });
+    expect((big.body as { encryption: object }).encryption).toEqual(
+      (d.body as { encryption: object }).encryption,
     );
+    // No internal file path is exposed anywhere in the answer.
+    expect(JSON.stringify(big.body)).not.toMatch(/blobs\/|\/tmp\/|DATA_DIR/);
     expect(await call('GET', '/buckets/photos/objects/nope.txt')).toMatchObject({
       status: 404,
       body: { error: 'NoSuchKey' },

@@ -3,20 +3,25 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobStore, type SealedBlob } from '../../src/blobs/blob-store.js';
+import { FsBackend } from '../../src/blobs/fs-backend.js';
+import { Sealer, type SealedBlob } from '../../src/blobs/sealer.js';
 import { MasterKey } from '../../src/crypto/master-key.js';
 import { SEGMENT_SIZE, TAG_SIZE, HEADER_SIZE } from '../../src/blobs/segments.js';
 
 let dir: string;
-let store: BlobStore;
+let store: Sealer;
 const master = new MasterKey(randomBytes(32));
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-blobs-'));
-  store = new BlobStore({ dataDir: dir, masterKey: master, inlineMax: 1024 });
-  await store.init();
+  const backend = new FsBackend(dir);
+  await backend.init();
+  store = new Sealer({ backend, masterKey: master, inlineMax: 1024 });
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** Where the filesystem backend keeps a blob: this test tampers with the bytes it stored. */
+const fileOf = (blobId: string) => path.join(dir, 'blobs', blobId.slice(0, 2), blobId);
 
 async function put(data: Buffer, pieces = 3): Promise<SealedBlob> {
   const w = store.createWriter();
@@ -67,7 +72,7 @@ describe('encrypted segment blobs', () => {
     const marker = Buffer.from('PLAINTEXT-MARKER-'.repeat(8192));
     const big = await put(marker);
     expect(big.location.blobId).toMatch(/^[0-9a-f]{32}$/);
-    const onDisk = await readFile(store.pathOf(big.location.blobId!));
+    const onDisk = await readFile(fileOf(big.location.blobId!));
     expect(onDisk.includes(Buffer.from('PLAINTEXT-MARKER-'))).toBe(false);
     expect(onDisk.length).toBe(
       HEADER_SIZE + marker.length + Math.ceil(marker.length / SEGMENT_SIZE) * TAG_SIZE,
@@ -77,7 +82,7 @@ describe('encrypted segment blobs', () => {
   it('detects a flipped bit, a truncated file and swapped segments', async () => {
     const data = randomBytes(3 * SEGMENT_SIZE);
     const blob = await put(data);
-    const file = store.pathOf(blob.location.blobId!);
+    const file = fileOf(blob.location.blobId!);
     const original = await readFile(file);
 
     const flipped = Buffer.from(original);
@@ -103,7 +108,11 @@ describe('encrypted segment blobs', () => {
 
   it('refuses a data key wrapped by another master key', async () => {
     const blob = await put(randomBytes(10));
-    const other = new BlobStore({ dataDir: dir, masterKey: new MasterKey(randomBytes(32)), inlineMax: 1024 });
+    const other = new Sealer({
+      backend: new FsBackend(dir),
+      masterKey: new MasterKey(randomBytes(32)),
+      inlineMax: 1024,
+    });
     await expect(async () => {
       for await (const _ of other.read(blob, 0, 9)) void _;
     }).rejects.toThrow(/different master key/);

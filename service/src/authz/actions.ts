@@ -1,0 +1,29 @@
+/**
+ * The S3 actions Coffer serves, named as AWS IAM names them, so bucket policies and grants written for
+ * AWS mean the same here. Several operations share one action (HeadObject is s3:GetObject, as on AWS).
+ */
+export const S3_ACTIONS = [
+  's3:ListAllMyBuckets',
+  's3:CreateBucket',
+  's3:DeleteBucket',
+  's3:ListBucket',
+  's3:GetBucketLocation',
+  's3:GetBucketCORS',
+  's3:PutBucketCORS',
+  's3:GetBucketTagging',
+  's3:PutBucketTagging',
+  's3:ListBucketMultipartUploads',
+  's3:GetObject',
+  's3:PutObject',
+  's3:DeleteObject',
+  's3:GetObjectTagging',
+  's3:PutObjectTagging',
+  's3:DeleteObjectTagging',
+  's3:AbortMultipartUpload',
+  's3:ListMultipartUploadParts',
+] as const;
+
+export type S3Action = (typeof S3_ACTIONS)[number];
+
+/** Actions on no existing bucket: AWS checks them against the account, not a bucket's owner. */
+export const ACCOUNT_ACTIONS: ReadonlySet<S3Action> = new Set(['s3:ListAllMyBuckets', 's3:CreateBucket']);

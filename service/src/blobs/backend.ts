@@ -1,0 +1,46 @@
+/**
+ * Where sealed bytes live. Sealing (segments, data keys, the write protocol's ordering) is Coffer's and
+ * sits above this interface; a backend only stores opaque sealed streams under names it chooses.
+ */
+export interface BlobBackend {
+  /** Short name for configuration, logs and the management API: `fs`, later `s3`. */
+  readonly kind: string;
+  /** Where the backend keeps blobs, as an operator would recognise it (a data directory, an endpoint). */
+  readonly describe: string;
+  /** Prepares the backend (directories, a reachable bucket) before the gateway serves requests. */
+  init(): Promise<void>;
+  /** Starts a new blob under a fresh random name; nothing is readable under that name before `commit`. */
+  create(): Promise<BlobSink>;
+  /** Opens a committed blob; refuses one whose stored length is not `expectedLength` (truncation). */
+  open(name: string, expectedLength: number): Promise<BlobSource>;
+  /** Removes a committed blob; removing one that is already gone is not an error. */
+  delete(name: string): Promise<void>;
+  /** Every committed blob and every abandoned write, with its age: what the collector inspects. */
+  list(): AsyncIterable<BlobEntry>;
+  /** Removes an entry `list` returned (an abandoned write, or a committed blob nothing references). */
+  discard(entry: BlobEntry): Promise<void>;
+}
+
+export interface BlobEntry {
+  name: string;
+  /** A write that never committed: garbage once older than any write still in flight. */
+  pending: boolean;
+  modifiedMs: number;
+}
+
+/** A blob being written: sealed pieces in order, then one durable commit. */
+export interface BlobSink {
+  readonly name: string;
+  write(pieces: Buffer[]): Promise<void>;
+  /** Returns once the bytes are durable and readable under `name`: only then may metadata reference it. */
+  commit(): Promise<void>;
+  /** Drops what was written; safe after any failure, and a no-op after commit. */
+  abort(): Promise<void>;
+}
+
+export interface BlobSource {
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export const BLOB_NAME = /^[0-9a-f]{32}$/;

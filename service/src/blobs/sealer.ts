@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import type { MasterKey } from '../crypto/master-key.js';
+import type { BlobBackend, BlobSink, BlobSource } from './backend.js';
+import {
+  fileHeader,
+  HEADER_SIZE,
+  openSegment,
+  parseFileHeader,
+  sealSegment,
+  sealedLength,
+  sealedOffset,
+  segmentCount,
+  SEGMENT_SIZE,
+  TAG_SIZE,
+} from './segments.js';
+
+/** Where an object's sealed bytes live: a backend blob named by a random id, or inline in its metadata row. */
+export type BlobLocation = { blobId: string; inline?: undefined } | { blobId?: undefined; inline: Buffer };
+
+export interface SealedBlob {
+  location: BlobLocation;
+  wrappedKey: Buffer;
+  segmentSize: number;
+  size: number;
+}
+
+export interface SealerOptions {
+  backend: BlobBackend;
+  masterKey: MasterKey;
+  /** Objects whose sealed form fits are kept inline in Postgres: one durable commit instead of two fsyncs. */
+  inlineMax: number;
+}
+
+const WRITE_BATCH = 1024 * 1024;
+/**
+ * Encryption at rest: each object's bytes are sealed in authenticated segments under its own data key,
+ * wrapped by the master key. Where the sealed bytes live is the backend's business; the write protocol
+ * (durable before the caller commits metadata) is this class's.
+ */
+export class Sealer {
+  readonly backend: BlobBackend;
+
+  constructor(private readonly opts: SealerOptions) {
+    this.backend = opts.backend;
+  }
+
+  /** `inline: false` for multipart parts, which an object row references by blob id. */
+  createWriter(opts: { inline?: boolean } = {}): BlobWriter {
+    return new BlobWriter(
+      this.backend,
+      this.opts.masterKey,
+      opts.inline === false ? -1 : this.opts.inlineMax,
+    );
+  }
+
+  /**
+   * Seals a whole body: streams it into a writer, lets `finalize` check the body's digests, then makes
+   * the data durable. Any failure drops what was written; nothing half-written survives.
+   */
+  async seal<D>(
+    body: AsyncIterable<Buffer>,
+    finalize: () => Promise<D>,
+    opts: { inline?: boolean } = {},
+  ): Promise<{ sealed: SealedBlob; digests: D }> {
+    const writer = this.createWriter(opts);
+    try {
+      for await (const chunk of body) await writer.write(chunk);
+      const digests = await finalize();
+      return { sealed: await writer.finish(), digests };
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
+  }
+
+  async remove(blobId: string): Promise<void> {
+    await this.backend.delete(blobId);
+  }
+
+  /** Decrypts plaintext bytes [start, end] (inclusive), reading and opening only the segments they span. */
+  async *read(blob: SealedBlob, start: number, end: number): AsyncGenerator<Buffer> {
+    const { size, segmentSize } = blob;
+    if (size === 0 || end < start) return;
+    const key = this.opts.masterKey.unwrap(blob.wrappedKey);
+    const count = segmentCount(size, segmentSize);
+    const first = Math.floor(start / segmentSize);
+    const last = Math.floor(end / segmentSize);
+    const source: BlobSource = blob.location.inline
+      ? new InlineSource(blob.location.inline)
+      : await this.backend.open(blob.location.blobId!, sealedLength(size, segmentSize));
+    try {
+      if (parseFileHeader(await source.read(0, HEADER_SIZE)) !== segmentSize)
+        throw new Error('blob segment size differs from metadata');
+      const perBatch = Math.max(1, Math.floor(WRITE_BATCH / (segmentSize + TAG_SIZE)));
+      for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
+        const batchEnd = Math.min(last, batchStart + perBatch - 1);
+        const from = sealedOffset(batchStart, segmentSize);
+        const to = Math.min(sealedOffset(batchEnd + 1, segmentSize), sealedLength(size, segmentSize));
+        const sealed = await source.read(from, to - from);
+        for (let i = batchStart; i <= batchEnd; i++) {
+          const off = sealedOffset(i, segmentSize) - from;
+          const len = (i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE;
+          let plain = openSegment(key, i, i === count - 1, sealed.subarray(off, off + len));
+          const segStart = i * segmentSize;
+          if (i === first || i === last) {
+            plain = plain.subarray(Math.max(0, start - segStart), Math.min(plain.length, end - segStart + 1));
+          }
+          yield plain;
+        }
+      }
+    } finally {
+      await source.close();
+    }
+  }
+}
+
+class InlineSource implements BlobSource {
+  constructor(private readonly data: Buffer) {}
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset + length > this.data.length) throw new Error('inline object data is truncated');
+    return this.data.subarray(offset, offset + length);
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Seals plaintext as it arrives. Sealed output stays in memory until it outgrows the inline limit,
+ * then spills to a backend blob, so small objects never touch the backend.
+ */
+export class BlobWriter {
+  private readonly dataKey = randomBytes(32);
+  /** Plaintext of the segment being filled, kept as the pieces that arrived: small objects never copy. */
+  private segment: Buffer[] = [];
+  private segmentFill = 0;
+  private index = 0;
+  private size = 0;
+  private sealed: Buffer[] = [fileHeader(SEGMENT_SIZE)];
+  private sealedBytes = this.sealed[0]!.length;
+  private sink: BlobSink | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly backend: BlobBackend,
+    private readonly masterKey: MasterKey,
+    private readonly inlineMax: number,
+  ) {}
+
+  async write(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.segmentFill === SEGMENT_SIZE) await this.emit(false);
+      const n = Math.min(SEGMENT_SIZE - this.segmentFill, chunk.length - off);
+      // The request's buffers are not reused by their producer once yielded, so a view is safe to keep.
+      this.segment.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
+      this.segmentFill += n;
+      off += n;
+      this.size += n;
+    }
+  }
+
+  /** Seals the last segment and makes the data durable; the caller commits metadata afterwards. */
+  async finish(): Promise<SealedBlob> {
+    await this.emit(true);
+    const wrappedKey = this.masterKey.wrap(this.dataKey);
+    if (!this.sink) {
+      this.closed = true;
+      return {
+        location: { inline: Buffer.concat(this.sealed) },
+        wrappedKey,
+        segmentSize: SEGMENT_SIZE,
+        size: this.size,
+      };
+    }
+    await this.flush();
+    await this.sink.commit();
+    this.closed = true;
+    return { location: { blobId: this.sink.name }, wrappedKey, segmentSize: SEGMENT_SIZE, size: this.size };
+  }
+
+  /** Drops whatever was written; safe to call after a failure at any point. */
+  async abort(): Promise<void> {
+    if (this.sink && !this.closed) {
+      this.closed = true;
+      await this.sink.abort();
+    }
+    this.closed = true;
+    this.sealed = [];
+  }
+
+  private async emit(final: boolean): Promise<void> {
+    const plain =
+      this.segment.length === 1 ? this.segment[0]! : Buffer.concat(this.segment, this.segmentFill);
+    this.segment = [];
+    const [body, tag] = sealSegment(this.dataKey, this.index++, final, plain);
+    this.segmentFill = 0;
+    this.sealed.push(body, tag);
+    this.sealedBytes += body.length + tag.length;
+    if (!this.sink && this.sealedBytes > this.inlineMax) this.sink = await this.backend.create();
+    if (this.sink && (this.sealedBytes >= WRITE_BATCH || final)) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.sink || this.sealed.length === 0) return;
+    const pieces = this.sealed;
+    this.sealed = [];
+    this.sealedBytes = 0;
+    await this.sink.write(pieces);
+  }
+}

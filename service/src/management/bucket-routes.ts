@@ -1,0 +1,157 @@
+/** Buckets and the objects in them, a page at a time; bulk delete. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { bucketNameProblem, regionProblem } from '../store/bucket-names.js';
+import { adminPrincipal, asAdmin } from './as-admin.js';
+import type { ManagementDeps } from './deps.js';
+import { ApiError } from './errors.js';
+import { humanSize } from './inventory.js';
+import { bucketParam, checkKey, listQuery } from './route-schemas.js';
+
+export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps): void {
+  const { inventory, credentials, store } = deps;
+
+  api.get(
+    '/buckets',
+    { schema: { tags: ['buckets'], summary: 'Every bucket with owner, object count and size' } },
+    async () => ({
+      buckets: await inventory.buckets(),
+    }),
+  );
+
+  api.post(
+    '/buckets',
+    {
+      schema: {
+        tags: ['buckets'],
+        summary: 'Create a bucket owned by a credential',
+        body: {
+          type: 'object',
+          required: ['name', 'owner_id'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[a-z0-9.-]+$' },
+            owner_id: { type: 'integer', minimum: 1 },
+            region: { type: 'string', minLength: 1, maxLength: 64 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body as { name: string; owner_id: number; region?: string };
+      const problem = bucketNameProblem(b.name);
+      if (problem) throw new ApiError(400, 'InvalidBucketName', `The bucket name ${problem}`);
+      const wrongRegion = b.region === undefined ? undefined : regionProblem(b.region, deps.region);
+      if (wrongRegion)
+        throw new ApiError(400, 'InvalidRegion', `The bucket cannot be created: ${wrongRegion}`);
+      const owner = await credentials.get(b.owner_id);
+      await deps.authorizer.authorize({
+        principal: adminPrincipal(request),
+        action: 's3:CreateBucket',
+        bucket: b.name,
+      });
+      await store.buckets.create(owner.accessKey, b.name, undefined);
+      reply.code(201);
+      return inventory.bucket(b.name);
+    },
+  );
+
+  const list = async (
+    request: FastifyRequest,
+    name: string,
+    q: { prefix?: string; delimiter?: string; marker?: string; 'max-keys': number },
+  ) => {
+    const bucket = await asAdmin(deps.authorizer, request, 's3:ListBucket', name);
+    const r = await store.listObjects(bucket, {
+      prefix: q.prefix ?? '',
+      delimiter: q.delimiter ?? '',
+      maxKeys: q['max-keys'],
+      after: q.marker ?? '',
+    });
+    return {
+      objects: r.objects.map((o) => ({
+        key: o.key,
+        size: o.size,
+        size_human: humanSize(o.size),
+        content_type: o.contentType ?? 'application/octet-stream',
+        etag: o.etag.replace(/"/g, ''),
+        // A multipart object's ETag ends in -<part count>; listings do not load the part layout.
+        is_multipart: /-\d+"?$/.test(o.etag),
+        created_at: o.lastModified,
+      })),
+      common_prefixes: r.commonPrefixes,
+      is_truncated: r.isTruncated,
+      next_marker: r.isTruncated ? (r.lastEntry ?? null) : null,
+    };
+  };
+
+  api.get(
+    '/buckets/:bucket',
+    {
+      schema: {
+        tags: ['buckets'],
+        summary: 'A bucket with its objects, a page at a time (marker, max-keys)',
+        params: bucketParam,
+        querystring: listQuery,
+      },
+    },
+    async (request) => {
+      const { bucket } = request.params as { bucket: string };
+      const summary = await inventory.bucket(bucket);
+      return { ...summary, ...(await list(request, bucket, request.query as never)) };
+    },
+  );
+
+  api.delete(
+    '/buckets/:bucket',
+    { schema: { tags: ['buckets'], summary: 'Delete an empty bucket', params: bucketParam } },
+    async (request) => {
+      const { bucket } = request.params as { bucket: string };
+      await store.buckets.delete(await asAdmin(deps.authorizer, request, 's3:DeleteBucket', bucket));
+      return { message: 'Operation completed successfully' };
+    },
+  );
+
+  api.get(
+    '/buckets/:bucket/objects',
+    {
+      schema: {
+        tags: ['objects'],
+        summary: 'Objects by prefix; with delimiter=/ folders come back as common_prefixes',
+        params: bucketParam,
+        querystring: listQuery,
+      },
+    },
+    async (request) => list(request, (request.params as { bucket: string }).bucket, request.query as never),
+  );
+
+  api.post(
+    '/buckets/:bucket/delete',
+    {
+      schema: {
+        tags: ['objects'],
+        summary: 'Delete up to 1000 objects by key',
+        params: bucketParam,
+        body: {
+          type: 'object',
+          required: ['keys'],
+          additionalProperties: false,
+          properties: {
+            keys: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string', minLength: 1 } },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { bucket } = request.params as { bucket: string };
+      const keys = (request.body as { keys: string[] }).keys.map((k) => checkKey(k, 'keys[]'));
+      const results = await store.deleteObjects(
+        await asAdmin(deps.authorizer, request, 's3:DeleteObject', bucket),
+        keys,
+      );
+      return {
+        deleted: results.filter((r) => r.deleted).map((r) => r.key),
+        not_found: results.filter((r) => !r.deleted).map((r) => r.key),
+      };
+    },
+  );
+}

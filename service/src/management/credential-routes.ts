@@ -1,0 +1,120 @@
+/** S3 credentials: issue, list, enable or disable, delete (handing buckets over). */
+import type { FastifyInstance } from 'fastify';
+import type { CredentialRow } from './credential-store.js';
+import type { ManagementDeps } from './deps.js';
+import { idParam } from './route-schemas.js';
+
+const credentialJson = (c: CredentialRow) => ({
+  id: c.id,
+  access_key: c.accessKey,
+  user_name: c.userName,
+  is_active: c.isActive,
+  created_at: c.createdAt,
+  updated_at: c.updatedAt,
+});
+
+export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementDeps): void {
+  const { credentials, inventory } = deps;
+  api.get(
+    '/credentials',
+    { schema: { tags: ['credentials'], summary: 'Every S3 credential (never a secret)' } },
+    async () => ({
+      credentials: (await credentials.list()).map(credentialJson),
+    }),
+  );
+
+  api.post(
+    '/credentials',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'Issue an S3 credential; the secret is in this response and nowhere else',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            user_name: { type: 'string', minLength: 1, maxLength: 128 },
+            access_key: { type: 'string', pattern: '^[A-Za-z0-9._~+=-]{3,128}$' },
+            secret_key: { type: 'string', minLength: 8, maxLength: 128 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body as { user_name?: string; access_key?: string; secret_key?: string };
+      const c = await credentials.create({
+        userName: b.user_name,
+        accessKey: b.access_key,
+        secretKey: b.secret_key,
+      });
+      reply.code(201);
+      return { ...credentialJson(c), secret_key: c.secretKey };
+    },
+  );
+
+  api.get(
+    '/credentials/:id',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'One credential with its buckets and their sizes',
+        params: idParam,
+      },
+    },
+    async (request) => {
+      const c = await credentials.get((request.params as { id: number }).id);
+      const buckets = await inventory.buckets({ owner: c.accessKey });
+      return { ...credentialJson(c), bucket_count: buckets.length, buckets };
+    },
+  );
+
+  api.patch(
+    '/credentials/:id',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary: 'Rename, disable or enable; a disabled key is refused from its next S3 request on',
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            user_name: { type: ['string', 'null'], maxLength: 128 },
+            is_active: { type: 'boolean' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const b = request.body as { user_name?: string | null; is_active?: boolean };
+      const c = await credentials.update((request.params as { id: number }).id, {
+        userName: b.user_name,
+        isActive: b.is_active,
+      });
+      return { message: 'Operation completed successfully', credential: credentialJson(c) };
+    },
+  );
+
+  api.delete(
+    '/credentials/:id',
+    {
+      schema: {
+        tags: ['credentials'],
+        summary:
+          'Delete a credential. One that owns buckets is refused (409) unless transfer_to names the credential to hand them to',
+        params: idParam,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { transfer_to: { type: 'integer', minimum: 1 } },
+        },
+      },
+    },
+    async (request) => {
+      const { transfer_to } = request.query as { transfer_to?: number };
+      const r = await credentials.delete((request.params as { id: number }).id, transfer_to);
+      return { message: 'Operation completed successfully', transferred_buckets: r.transferredBuckets };
+    },
+  );
+}

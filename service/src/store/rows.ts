@@ -1,0 +1,116 @@
+/** Row shapes of the objects, uploads and buckets tables, and their mapping to domain types. */
+import { isChecksumAlgorithm } from '../integrity/checksums.js';
+import type { SealedBlob } from '../blobs/sealer.js';
+import type { Bucket, LayoutPart, ObjectHeaders, ObjectInfo } from './types.js';
+
+/** The columns objects and uploads both keep for the headers S3 returns on GET/HEAD. */
+export interface HeaderColumns {
+  content_type: string | null;
+  content_encoding: string | null;
+  content_disposition: string | null;
+  content_language: string | null;
+  cache_control: string | null;
+  expires: string | null;
+}
+
+export interface ObjectRow extends HeaderColumns {
+  key: Buffer;
+  size: string | number;
+  etag: string;
+  last_modified: Date;
+  user_metadata: Record<string, string>;
+  checksums: Record<string, string>;
+  blob_id: string | null;
+  inline_data: Buffer | null;
+  wrapped_key: Buffer;
+  segment_size: number;
+  layout: LayoutPart[] | null;
+  checksum_type?: string | null;
+  tags?: Record<string, string> | null;
+}
+
+/** A stored object as sealed pieces in order: one for a plain PUT, one per part for multipart. */
+export interface StoredObject {
+  info: ObjectInfo;
+  pieces: Array<{ start: number; partNumber: number; blob: SealedBlob }>;
+}
+
+export function toInfo(row: ObjectRow): ObjectInfo {
+  const checksums: ObjectInfo['checksums'] = {};
+  for (const [alg, v] of Object.entries(row.checksums ?? {}))
+    if (isChecksumAlgorithm(alg)) checksums[alg] = v;
+  return {
+    key: row.key.toString('utf8'),
+    size: Number(row.size),
+    etag: row.etag,
+    lastModified: row.last_modified,
+    contentType: row.content_type ?? undefined,
+    contentEncoding: row.content_encoding ?? undefined,
+    contentDisposition: row.content_disposition ?? undefined,
+    contentLanguage: row.content_language ?? undefined,
+    cacheControl: row.cache_control ?? undefined,
+    expires: row.expires ?? undefined,
+    userMetadata: row.user_metadata ?? {},
+    checksums,
+    checksumType: row.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : undefined,
+    partsCount: row.layout ? row.layout.length : undefined,
+    tags: row.tags ?? {},
+  };
+}
+
+/** The stored content headers of an object or upload, as their table columns. */
+export function headerColumns(h: ObjectHeaders): HeaderColumns {
+  return {
+    content_type: h.contentType ?? null,
+    content_encoding: h.contentEncoding ?? null,
+    content_disposition: h.contentDisposition ?? null,
+    content_language: h.contentLanguage ?? null,
+    cache_control: h.cacheControl ?? null,
+    expires: h.expires ?? null,
+  };
+}
+
+export function storedObject(row: ObjectRow): StoredObject {
+  const info = toInfo(row);
+  if (!row.layout) {
+    const blob: SealedBlob = {
+      location: row.blob_id ? { blobId: row.blob_id } : { inline: row.inline_data! },
+      wrappedKey: row.wrapped_key,
+      segmentSize: row.segment_size,
+      size: Number(row.size),
+    };
+    return { info, pieces: [{ start: 0, partNumber: 1, blob }] };
+  }
+  let start = 0;
+  const pieces = row.layout.map((p) => {
+    const piece = {
+      start,
+      partNumber: p.partNumber,
+      blob: {
+        location: { blobId: p.blobId },
+        wrappedKey: Buffer.from(p.wrappedKey, 'base64'),
+        segmentSize: p.segmentSize,
+        size: p.size,
+      },
+    };
+    start += p.size;
+    return piece;
+  });
+  return { info, pieces };
+}
+
+export function toBucket(row: {
+  id: string | number;
+  name: string;
+  owner: string;
+  region: string;
+  created_at: Date;
+}): Bucket {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    owner: row.owner,
+    region: row.region,
+    createdAt: row.created_at,
+  };
+}

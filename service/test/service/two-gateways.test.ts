@@ -1,0 +1,88 @@
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  ListObjectsV2Command,
+  ListBucketsCommand,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { managementClient } from '../support/management.js';
+import { outcome } from '../support/outcome.js';
+import { pathStyleClient } from '../support/s3-client.js';
+
+/**
+ * Two gateway processes on one database, as a scaled-out deployment runs them: what an admin changes
+ * through one must hold on the other within a second (credentials, bucket ownership), not only on the
+ * process that made the change.
+ */
+let env: TestEnv;
+let a: RunningGateway;
+let b: RunningGateway;
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  a = await startGateway(env.env);
+  b = await startGateway(env.env);
+}, 120_000);
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await env?.stop();
+});
+
+/** Polls `probe` until it returns `want`, for at most `ms`; returns what it last saw. */
+async function within<T>(ms: number, want: T, probe: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let seen = await probe();
+  while (seen !== want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    seen = await probe();
+  }
+  return seen;
+}
+
+/** The S3 error code a call ends with, or OK. */
+const codeOf = async (call: () => Promise<unknown>) => (await outcome(call())).code;
+
+describe('two gateways on one database', () => {
+  it('refuses a credential on gateway B within a second of an admin disabling it through gateway A', async () => {
+    const api = managementClient(a.endpoint, { key: env.admin.apiKey });
+    const created = await api('POST', '/credentials', { user_name: 'roaming' });
+    expect(created.status).toBe(201);
+    const cred = {
+      accessKeyId: String(created.body.access_key),
+      secretAccessKey: String(created.body.secret_key),
+    };
+    const onB = pathStyleClient(b.endpoint, cred);
+    // Issued through A, usable on B.
+    expect(await within(1000, 'OK', () => codeOf(() => onB.send(new ListBucketsCommand({}))))).toBe('OK');
+    expect((await api('PATCH', `/credentials/${created.body.id}`, { is_active: false })).status).toBe(200);
+    expect(
+      await within(1000, 'InvalidAccessKeyId', () => codeOf(() => onB.send(new ListBucketsCommand({})))),
+    ).toBe('InvalidAccessKeyId');
+    expect((await api('PATCH', `/credentials/${created.body.id}`, { is_active: true })).status).toBe(200);
+    expect(await within(1000, 'OK', () => codeOf(() => onB.send(new ListBucketsCommand({}))))).toBe('OK');
+  });
+
+  it('sees on gateway B, within a second, a bucket deleted and re-created by someone else through A', async () => {
+    const [first, second] = env.creds;
+    const firstOnA = pathStyleClient(a.endpoint, first!);
+    const firstOnB = pathStyleClient(b.endpoint, first!);
+    const secondOnA = pathStyleClient(a.endpoint, second!);
+    await firstOnA.send(new CreateBucketCommand({ Bucket: 'handed-over' }));
+    // B has now resolved (and may cache) the bucket as the first credential's.
+    expect(
+      await within(1000, 'OK', () =>
+        codeOf(() => firstOnB.send(new ListObjectsV2Command({ Bucket: 'handed-over' }))),
+      ),
+    ).toBe('OK');
+    await firstOnA.send(new DeleteBucketCommand({ Bucket: 'handed-over' }));
+    await secondOnA.send(new CreateBucketCommand({ Bucket: 'handed-over' }));
+    expect(
+      await within(1000, 'AccessDenied', () =>
+        codeOf(() => firstOnB.send(new ListObjectsV2Command({ Bucket: 'handed-over' }))),
+      ),
+    ).toBe('AccessDenied');
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * Run as a child process by the backend contract suite: writes a blob through a backend and stops
+ * before commit, then waits to be killed, so the suite can see what a crash at that moment leaves.
+ * argv: <backend kind> <data dir> <bytes>
+ */
+import { createBlobBackend, type BlobBackendKind } from '../../src/blobs/backends.js';
+
+const [kind, dataDir, bytes] = process.argv.slice(2);
+const backend = createBlobBackend({ kind: kind as BlobBackendKind, dataDir: dataDir! });
+const sink = await backend.create();
+await sink.write([Buffer.alloc(Number(bytes), 0x5a)]);
+process.stdout.write(`${sink.name}\n`);
+setInterval(() => undefined, 1000);

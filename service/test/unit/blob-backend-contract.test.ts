@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BlobBackend, BlobEntry } from '../../src/blobs/backend.js';
+import { BLOB_BACKENDS, createBlobBackend, type BlobBackendKind } from '../../src/blobs/backends.js';
+
+/**
+ * What every BlobBackend must do for the sealing layer and the collector above it: nothing readable
+ * before commit, everything readable (by a fresh instance) after it, exact range reads, idempotent
+ * deletes, a listing with ages, and a crash before commit leaving only garbage the listing reports as
+ * such. Each backend BLOB_BACKEND accepts runs this suite.
+ */
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/** A fresh backend of `kind`; `again()` opens a second instance on the same storage, as a restart would. */
+async function provision(kind: BlobBackendKind) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `coffer-backend-${kind}-`));
+  dirs.push(dataDir);
+  const again = async () => {
+    const b = createBlobBackend({ kind, dataDir });
+    await b.init();
+    return b;
+  };
+  return { dataDir, backend: await again(), again };
+}
+
+async function listAll(backend: BlobBackend): Promise<BlobEntry[]> {
+  const out: BlobEntry[] = [];
+  for await (const e of backend.list()) out.push(e);
+  return out;
+}
+
+async function readAll(
+  backend: BlobBackend,
+  name: string,
+  length: number,
+  offset = 0,
+  len = length - offset,
+) {
+  const src = await backend.open(name, length);
+  try {
+    return await src.read(offset, len);
+  } finally {
+    await src.close();
+  }
+}
+
+async function store(backend: BlobBackend, data: Buffer, pieces = 3): Promise<string> {
+  const sink = await backend.create();
+  const step = Math.ceil(data.length / pieces);
+  for (let i = 0; i < data.length; i += step) await sink.write([data.subarray(i, i + step)]);
+  await sink.commit();
+  return sink.name;
+}
+
+for (const kind of BLOB_BACKENDS) {
+  describe(`BlobBackend contract: ${kind}`, () => {
+    it('names blobs with fresh random ids and makes nothing readable before commit', async () => {
+      const { backend } = await provision(kind);
+      const sink = await backend.create();
+      const other = await backend.create();
+      expect(sink.name).toMatch(/^[0-9a-f]{32}$/);
+      expect(other.name).not.toBe(sink.name);
+      await sink.write([Buffer.from('sealed bytes')]);
+      await expect(backend.open(sink.name, 12)).rejects.toThrow();
+      const pending = (await listAll(backend)).filter((e) => e.name === sink.name);
+      expect(pending).toEqual([expect.objectContaining({ pending: true })]);
+      await sink.abort();
+      await other.abort();
+      expect(await listAll(backend)).toEqual([]);
+    });
+
+    it('keeps a committed blob for a fresh instance (a restart), byte-exact, with exact range reads', async () => {
+      const { backend, again } = await provision(kind);
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      const name = await store(backend, data, 7);
+      const reopened = await again();
+      expect((await readAll(reopened, name, data.length)).equals(data)).toBe(true);
+      for (const [off, len] of [
+        [0, 1],
+        [1, 100],
+        [1024 * 1024 - 3, 10],
+        [data.length - 1, 1],
+      ] as const)
+        expect(
+          (await readAll(reopened, name, data.length, off, len)).equals(data.subarray(off, off + len)),
+        ).toBe(true);
+      // A blob whose stored length differs from what metadata says is refused, not silently short.
+      await expect(reopened.open(name, data.length + 1)).rejects.toThrow();
+      const listed = (await listAll(reopened)).find((e) => e.name === name);
+      expect(listed).toMatchObject({ pending: false });
+      expect(Math.abs(listed!.modifiedMs - Date.now())).toBeLessThan(60_000);
+    });
+
+    it('deletes idempotently and lets the collector discard what it listed', async () => {
+      const { backend } = await provision(kind);
+      const a = await store(backend, randomBytes(1000));
+      const b = await store(backend, randomBytes(1000));
+      await backend.delete(a);
+      await backend.delete(a);
+      await expect(backend.open(a, 1000)).rejects.toThrow();
+      const entry = (await listAll(backend)).find((e) => e.name === b)!;
+      await backend.discard(entry);
+      expect(await listAll(backend)).toEqual([]);
+    });
+
+    it('leaves after a crash between write and commit only a pending entry the collector can discard', async () => {
+      const { dataDir, backend, again } = await provision(kind);
+      const kept = await store(backend, randomBytes(4096));
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.resolve(import.meta.dirname, '../support/blob-writer-child.ts'),
+          kind,
+          dataDir,
+          '2000000',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const name = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c) => {
+          out += c;
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        child.on('exit', (code) => reject(new Error(`writer exited early (${code})`)));
+      });
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      const after = await again();
+      await expect(after.open(name, 2_000_000)).rejects.toThrow();
+      const entries = await listAll(after);
+      expect(entries.find((e) => e.name === name)).toMatchObject({ pending: true });
+      for (const e of entries.filter((x) => x.pending)) await after.discard(e);
+      expect((await listAll(after)).map((e) => [e.name, e.pending])).toEqual([[kept, false]]);
+    });
+  });
+}
