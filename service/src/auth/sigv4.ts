@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../errors/s3-errors.js';
+import { integerIn } from '../parse/integer.js';
 
 /** A request exactly as the client put it on the wire: the signature covers these bytes, not our parse of them. */
 export interface WireRequest {
@@ -237,8 +238,18 @@ export function parseAuthorizationHeader(value: string, headers: WireRequest['he
   const amzDate = headerValue(headers, 'x-amz-date') ?? dateHeaderAsAmz(headerValue(headers, 'date'));
   if (!amzDate)
     throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+  return { presigned: false, ...signedParts(cred, signed, signature, amzDate, malformed) };
+}
+
+/** What the header and the query form both carry, as the verifier uses it. */
+function signedParts(
+  cred: string,
+  signed: string,
+  signature: string,
+  amzDate: string,
+  malformed: (message: string) => S3Error,
+) {
   return {
-    presigned: false,
     credential: parseCredential(cred, malformed),
     signedHeaders: signed.split(';').map((h) => h.toLowerCase()),
     signature,
@@ -268,21 +279,15 @@ export function parsePresignedQuery(query: ReadonlyArray<[string, string]>): Aut
       'Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.',
     );
   }
-  if (!/^\d+$/.test(expires) || +expires < 1 || +expires > MAX_PRESIGNED_EXPIRY) {
+  const seconds = integerIn(expires);
+  if (seconds === undefined || seconds < 1 || seconds > MAX_PRESIGNED_EXPIRY) {
     throw bad(
-      /^\d+$/.test(expires) && +expires > MAX_PRESIGNED_EXPIRY
+      seconds !== undefined && seconds > MAX_PRESIGNED_EXPIRY
         ? 'X-Amz-Expires must be less than a week (in seconds) that is; 604800 seconds'
         : 'X-Amz-Expires must be a positive integer between 1 and 604800 seconds',
     );
   }
-  return {
-    presigned: true,
-    credential: parseCredential(cred, bad),
-    signedHeaders: signed.split(';').map((h) => h.toLowerCase()),
-    signature,
-    amzDate,
-    expiresSeconds: +expires,
-  };
+  return { presigned: true, ...signedParts(cred, signed, signature, amzDate, bad), expiresSeconds: seconds };
 }
 
 export interface VerifyOptions {

@@ -32,9 +32,10 @@ export async function registerConsole(
   dir = CONSOLE_DIR,
 ): Promise<void> {
   const files = new Map<string, { body: Buffer; type: string }>();
-  for (const name of await readdir(dir)) {
+  // Pages and helpers are ES modules in subfolders (pages/, lib/): every file below dir, by its relative path.
+  for (const name of await readdir(dir, { recursive: true })) {
     const type = TYPES[path.extname(name)];
-    if (type) files.set(name, { body: await readFile(path.join(dir, name)), type });
+    if (type) files.set(name.split(path.sep).join('/'), { body: await readFile(path.join(dir, name)), type });
   }
   const serve = (name: string) => files.get(name) ?? files.get('index.html')!;
   for (const entry of ['/_coffer', '/_coffer/', '/_coffer/console'])

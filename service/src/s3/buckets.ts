@@ -1,5 +1,5 @@
 import { S3Error } from '../errors/s3-errors.js';
-import { readSmallBody } from './payload.js';
+import { documentBody } from './request-body.js';
 import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
@@ -26,12 +26,7 @@ export async function listBuckets(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function createBucket(ctx: S3Context): Promise<S3Response> {
-  const { text } = await readSmallBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: false,
-    maxBytes: MAX_CONFIG_BODY,
-  });
+  const text = await documentBody(ctx, MAX_CONFIG_BODY);
   let location: string | undefined;
   if (text.trim()) {
     const doc = parseXmlRoot(text, 'CreateBucketConfiguration') as Record<string, unknown> | undefined;

@@ -1,23 +1,17 @@
 import { createHash } from 'node:crypto';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { safeDecode } from '../auth/sigv4.js';
-import type { StoredObject } from '../store/rows.js';
+import { contentHeaders, type StoredObject } from '../store/rows.js';
 import type { ObjectInfo } from '../store/types.js';
 import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
-import {
-  checkKey,
-  objectHeadersFrom,
-  partNumberOf,
-  refuseUnsupportedPutHeaders,
-  tagsFromHeader,
-  userMetadataFrom,
-  writeConditionOf,
-} from './object-request.js';
+import { checkKey, newObjectFields, tagsFromHeader, writeConditionOf } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
+import type { Body } from './payload.js';
 import { isoDate, toXml } from './xml.js';
 
-const MAX_COPY_SIZE = 5 * 1024 ** 3;
+/** The largest source one CopyObject or UploadPartCopy may copy, as on AWS. */
+export const MAX_COPY_SIZE = 5 * 1024 ** 3;
 
 /** `x-amz-copy-source`: "bucket/key" or "/bucket/key", URL-encoded, optionally with ?versionId=null. */
 export function parseCopySource(raw: string): { bucket: string; key: string } {
@@ -43,7 +37,8 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
   return { bucket: value.slice(0, slash), key: value.slice(slash + 1) };
 }
 
-async function source(ctx: S3Context): Promise<StoredObject> {
+/** The object x-amz-copy-source names, authorized for reading and checked against x-amz-copy-source-if-*. */
+export async function copySource(ctx: S3Context): Promise<StoredObject> {
   const src = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
   checkKey(src.key);
   // Reading the source is its own request for s3:GetObject, decided by the same authorizer.
@@ -54,7 +49,7 @@ async function source(ctx: S3Context): Promise<StoredObject> {
 }
 
 /** Streams bytes through MD5 (and the object's full-object checksums) so the copy's digests come from what was written. */
-function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[]) {
+export function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[]): Body {
   const md5 = createHash('md5');
   const sums = algorithms.map((a) => [a, createChecksum(a)] as const);
   async function* body(): AsyncGenerator<Buffer> {
@@ -65,7 +60,7 @@ function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[
     }
   }
   return {
-    body: body(),
+    chunks: body(),
     async finalize() {
       const checksums: ObjectInfo['checksums'] = {};
       for (const [a, s] of sums) checksums[a] = await s.digest();
@@ -75,15 +70,13 @@ function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[
 }
 
 export async function copyObject(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
-  refuseUnsupportedPutHeaders(ctx);
   const directive = (headerOf(ctx, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
   if (directive !== 'COPY' && directive !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown metadata directive.', {
       ArgumentName: 'x-amz-metadata-directive',
     });
   }
-  const src = await source(ctx);
+  const src = await copySource(ctx);
   const { info } = src;
   if (info.size > MAX_COPY_SIZE)
     throw new S3Error(
@@ -102,16 +95,8 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
   const stream = digesting(ctx.store.readObject(src, 0, info.size - 1), keep);
   const headers =
     directive === 'REPLACE'
-      ? { ...objectHeadersFrom(ctx), userMetadata: userMetadataFrom(ctx) }
-      : {
-          contentType: info.contentType,
-          contentEncoding: info.contentEncoding,
-          contentDisposition: info.contentDisposition,
-          contentLanguage: info.contentLanguage,
-          cacheControl: info.cacheControl,
-          expires: info.expires,
-          userMetadata: info.userMetadata,
-        };
+      ? newObjectFields(ctx)
+      : { ...contentHeaders(info), userMetadata: info.userMetadata };
   const tagging = (headerOf(ctx, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
   if (tagging !== 'COPY' && tagging !== 'REPLACE') {
     throw new S3Error('InvalidArgument', 'Unknown tagging directive.', {
@@ -123,7 +108,7 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
     ...headers,
     tags: tagging === 'REPLACE' ? (tagsFromHeader(ctx) ?? {}) : info.tags,
     condition: writeConditionOf(ctx),
-    body: stream.body,
+    body: stream.chunks,
     finalize: stream.finalize,
   });
   return xmlResponse(
@@ -133,38 +118,4 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
       'x-amz-copy-source-version-id': 'null',
     },
   );
-}
-
-export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
-  const partNumber = partNumberOf(ctx);
-  const src = await source(ctx);
-  const size = src.info.size;
-  let start = 0;
-  let end = size - 1;
-  const range = headerOf(ctx, 'x-amz-copy-source-range');
-  if (range !== undefined) {
-    const m = /^bytes=(\d+)-(\d+)$/.exec(range.trim());
-    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
-      throw new S3Error(
-        'InvalidArgument',
-        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
-        {
-          ArgumentName: 'x-amz-copy-source-range',
-        },
-      );
-    }
-    start = Number(m[1]);
-    end = Number(m[2]);
-  }
-  if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
-  const stream = digesting(ctx.store.readObject(src, start, end), []);
-  const digests = await ctx.multipart.uploadPart(bucketOf(ctx), {
-    key: ctx.key!,
-    uploadId: ctx.query.get('uploadId')!,
-    partNumber,
-    body: stream.body,
-    finalize: stream.finalize,
-  });
-  return xmlResponse(toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }));
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderName, isHeaderValue } from './header-values.js';
-import { readSmallBody } from './payload.js';
+import { documentBody } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
 
 export interface CorsRule {
@@ -145,12 +145,7 @@ export async function preflight(
 }
 
 export async function putBucketCors(ctx: S3Context): Promise<S3Response> {
-  const { text } = await readSmallBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: false,
-    maxBytes: 64 * 1024,
-  });
+  const text = await documentBody(ctx, 64 * 1024);
   await ctx.store.buckets.setSetting(bucketOf(ctx), 'cors', parseCorsXml(text));
   return { status: 200 };
 }

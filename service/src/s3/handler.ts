@@ -16,6 +16,7 @@ import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
 import { isS3Error, S3Error } from '../errors/s3-errors.js';
+import { checkKey } from './object-request.js';
 import { describeUnrouted, route, type Endpoint } from './router.js';
 import { resolveTarget } from './target.js';
 import { refuseUnhonouredHeaders } from './unhonoured.js';
@@ -118,6 +119,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       });
       accessKeyId = auth.accessKeyId;
       if (!endpoint) throw unrouted;
+      // The key rule is checked once, before authorization, as AWS refuses a malformed key first.
+      if (endpoint.target === 'object') checkKey(request.key!);
       refuseUnhonouredHeaders(req.headers, endpoint);
       if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
       const principal: Principal = { kind: 'credential', accessKeyId: auth.accessKeyId };

@@ -5,18 +5,17 @@ import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
 import { ownerXml } from './buckets.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
-  checkKey,
   intParam,
-  objectHeadersFrom,
+  newObjectFields,
   partNumberOf,
-  refuseUnsupportedPutHeaders,
   tagsFromHeader,
-  userMetadataFrom,
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { s3UrlEncode } from './list.js';
-import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
+import { copySource, digesting, MAX_COPY_SIZE } from './copy.js';
+import type { Body } from './payload.js';
+import { documentBody, objectBody } from './request-body.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
@@ -28,8 +27,6 @@ const CHECKSUM_FIELDS: Record<ChecksumAlgorithm, string> = {
 };
 
 export async function createMultipartUpload(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
-  refuseUnsupportedPutHeaders(ctx);
   const alg = headerOf(ctx, 'x-amz-checksum-algorithm')?.toLowerCase();
   if (alg !== undefined && !isChecksumAlgorithm(alg)) {
     throw new S3Error('InvalidRequest', `Checksum algorithm ${alg} is not supported.`);
@@ -49,8 +46,7 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
   const uploadId = await ctx.multipart.create(bucketOf(ctx), {
     key: ctx.key!,
     initiator: ctx.auth.accessKeyId,
-    ...objectHeadersFrom(ctx),
-    userMetadata: userMetadataFrom(ctx),
+    ...newObjectFields(ctx),
     checksumAlgorithm: alg,
     checksumType: type as 'COMPOSITE' | 'FULL_OBJECT' | undefined,
     tags: tagsFromHeader(ctx),
@@ -67,22 +63,19 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
   );
 }
 
-export async function uploadPart(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
-  const partNumber = partNumberOf(ctx);
-  const body = openBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
-    maxBytes: MAX_SINGLE_PUT,
-  });
-  const digests = await ctx.multipart.uploadPart(bucketOf(ctx), {
+/** Stores one part from a byte stream: the request's body (UploadPart) or a copy source's range. */
+function storePart(ctx: S3Context, body: Body) {
+  return ctx.multipart.uploadPart(bucketOf(ctx), {
     key: ctx.key!,
     uploadId: ctx.query.get('uploadId')!,
-    partNumber,
+    partNumber: partNumberOf(ctx),
     body: body.chunks,
     finalize: body.finalize,
   });
+}
+
+export async function uploadPart(ctx: S3Context): Promise<S3Response> {
+  const digests = await storePart(ctx, objectBody(ctx));
   const headers: Record<string, string> = { etag: digests.etag };
   for (const [alg, v] of Object.entries(digests.checksums)) headers[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers };
@@ -93,15 +86,8 @@ function text(v: unknown): string | undefined {
 }
 
 export async function completeMultipartUpload(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   const uploadId = ctx.query.get('uploadId')!;
-  const { text: xml } = await readSmallBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: false,
-    maxBytes: 4 * 1024 * 1024,
-    ignoreChecksumHeaders: true,
-  });
+  const xml = await documentBody(ctx, 4 * 1024 * 1024, { ignoreChecksumHeaders: true });
   const doc = parseXmlRoot(xml, 'CompleteMultipartUpload') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const raw = doc.Part === undefined ? [] : Array.isArray(doc.Part) ? doc.Part : [doc.Part];
@@ -145,23 +131,18 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
 }
 
 export async function abortMultipartUpload(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   await ctx.multipart.abort(bucketOf(ctx), ctx.key!, ctx.query.get('uploadId')!);
   return { status: 204 };
 }
 
 export async function listParts(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   const uploadId = ctx.query.get('uploadId')!;
   const maxParts = intParam(ctx, 'max-parts', 1000, 0, 1000);
   const marker = intParam(ctx, 'part-number-marker', 0, 0, MAX_PARTS);
-  const { upload, parts, isTruncated } = await ctx.multipart.listParts(
-    bucketOf(ctx),
-    ctx.key!,
-    uploadId,
+  const { upload, parts, isTruncated } = await ctx.multipart.listParts(bucketOf(ctx), ctx.key!, uploadId, {
     marker,
     maxParts,
-  );
+  });
   const alg = upload.checksum_algorithm;
   return xmlResponse(
     toXml('ListPartsResult', {
@@ -231,4 +212,29 @@ export async function listMultipartUploads(ctx: S3Context): Promise<S3Response> 
       CommonPrefixes: r.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     }),
   );
+}
+
+export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
+  const src = await copySource(ctx);
+  const size = src.info.size;
+  let start = 0;
+  let end = size - 1;
+  const range = headerOf(ctx, 'x-amz-copy-source-range');
+  if (range !== undefined) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range.trim());
+    if (!m || Number(m[1]) > Number(m[2]) || Number(m[2]) >= size) {
+      throw new S3Error(
+        'InvalidArgument',
+        'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+        {
+          ArgumentName: 'x-amz-copy-source-range',
+        },
+      );
+    }
+    start = Number(m[1]);
+    end = Number(m[2]);
+  }
+  if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
+  const digests = await storePart(ctx, digesting(ctx.store.readObject(src, start, end), []));
+  return xmlResponse(toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }));
 }

@@ -16,7 +16,7 @@ export function checkKey(key: string): void {
   if (problem) throw new S3Error('InvalidArgument', `Object key ${KEY_PROBLEMS[problem]}.`);
 }
 
-export function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
+function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
   // aws-chunked is a transfer detail of this request, not the object's content encoding.
   const encoding = headerOf(ctx, 'content-encoding')
     ?.split(',')
@@ -33,7 +33,7 @@ export function objectHeadersFrom(ctx: S3Context): ObjectHeaders {
   };
 }
 
-export function userMetadataFrom(ctx: S3Context): Record<string, string> {
+function userMetadataFrom(ctx: S3Context): Record<string, string> {
   const meta: Record<string, string> = {};
   let bytes = 0;
   for (const [name, value] of Object.entries(ctx.raw.headers)) {
@@ -52,24 +52,9 @@ export function userMetadataFrom(ctx: S3Context): Record<string, string> {
   return meta;
 }
 
-/** Headers that ask for behaviour this gateway does not have yet: refuse rather than ignore them. */
-export function refuseUnsupportedPutHeaders(ctx: S3Context): void {
-  for (const h of [
-    'x-amz-object-lock-mode',
-    'x-amz-object-lock-retain-until-date',
-    'x-amz-object-lock-legal-hold',
-    'x-amz-website-redirect-location',
-  ]) {
-    if (headerOf(ctx, h) !== undefined)
-      throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
-  }
-  const sse = headerOf(ctx, 'x-amz-server-side-encryption');
-  if (sse !== undefined && sse !== 'AES256') {
-    throw new S3Error(
-      'NotImplemented',
-      'Only AES256 server-side encryption is available (every object is encrypted at rest).',
-    );
-  }
+/** The content headers and user metadata of an object a request creates (PUT, REPLACE copy, multipart). */
+export function newObjectFields(ctx: S3Context): ObjectHeaders & { userMetadata: Record<string, string> } {
+  return { ...objectHeadersFrom(ctx), userMetadata: userMetadataFrom(ctx) };
 }
 
 /** If-None-Match: * and If-Match on writes (PutObject, CompleteMultipartUpload, CopyObject). */

@@ -3,40 +3,28 @@ import { checkPreconditions } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
-  objectHeadersFrom,
+  newObjectFields,
   partNumberOf,
-  refuseUnsupportedPutHeaders,
   tagsFromHeader,
-  userMetadataFrom,
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderValue } from './header-values.js';
-import { MAX_SINGLE_PUT, openBody, readSmallBody } from './payload.js';
+import { documentBody, objectBody } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
 import { CHECKSUM_ALGORITHMS } from '../integrity/checksums.js';
 
 const MAX_DELETE_KEYS = 1000;
 
 export async function putObject(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
-  refuseUnsupportedPutHeaders(ctx);
   if (headerOf(ctx, 'content-length') === undefined && headerOf(ctx, 'transfer-encoding') === undefined) {
     throw new S3Error('MissingContentLength');
   }
-  const userMetadata = userMetadataFrom(ctx);
-  const headers = objectHeadersFrom(ctx);
-  // openBody refuses oversized or malformed declarations and the store checks the bucket, both before any byte is read.
-  const body = openBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
-    maxBytes: MAX_SINGLE_PUT,
-  });
+  // Oversized or malformed declarations are refused here, before any byte is read.
+  const body = objectBody(ctx);
   const info = await ctx.store.putObject(bucketOf(ctx), {
     key: ctx.key!,
-    ...headers,
-    userMetadata,
+    ...newObjectFields(ctx),
     tags: tagsFromHeader(ctx),
     condition: writeConditionOf(ctx),
     body: body.chunks,
@@ -121,7 +109,6 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
 }
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
-  checkKey(ctx.key!);
   const obj = await ctx.store.getObject(bucketOf(ctx), ctx.key!);
   const { info } = obj;
   try {
@@ -173,7 +160,6 @@ export function headObject(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function deleteObject(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   await ctx.store.deleteObject(bucketOf(ctx), ctx.key!);
   return { status: 204 };
 }
@@ -189,12 +175,7 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
       'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).',
     );
   }
-  const { text } = await readSmallBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: false,
-    maxBytes: 2 * 1024 * 1024,
-  });
+  const text = await documentBody(ctx, 2 * 1024 * 1024);
   const doc = parseXmlRoot(text, 'Delete') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const objects = (doc.Object as Array<Record<string, unknown>> | undefined) ?? [];

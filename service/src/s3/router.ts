@@ -1,7 +1,7 @@
 import type { S3Action } from '../authz/actions.js';
 import type { S3Context, S3Response } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { copyObject, uploadPartCopy } from './copy.js';
+import { copyObject } from './copy.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
 import {
   deleteBucketTagging,
@@ -20,6 +20,7 @@ import {
   listMultipartUploads,
   listParts,
   uploadPart,
+  uploadPartCopy,
 } from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 

@@ -1,18 +1,13 @@
 import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
-import { checkKey, MAX_OBJECT_TAGS, validateTags } from './object-request.js';
+import { MAX_OBJECT_TAGS, validateTags } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { readSmallBody } from './payload.js';
+import { documentBody } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
 
 const MAX_BUCKET_TAGS = 50;
 
 async function tagsFromBody(ctx: S3Context, max: number): Promise<Record<string, string>> {
-  const { text } = await readSmallBody(ctx.raw, {
-    payload: ctx.auth.payload,
-    presigned: ctx.auth.presigned,
-    enforcePayloadVerification: false,
-    maxBytes: 64 * 1024,
-  });
+  const text = await documentBody(ctx, 64 * 1024);
   const doc = parseXmlRoot(text, 'Tagging') as Record<string, unknown> | undefined;
   const set = doc?.TagSet as Record<string, unknown> | string | undefined;
   if (!doc || set === undefined) throw new S3Error('MalformedXML');
@@ -32,19 +27,16 @@ function tagSetXml(tags: Record<string, string>): string {
 }
 
 export async function putObjectTagging(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   const tags = await tagsFromBody(ctx, MAX_OBJECT_TAGS);
   await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, tags);
   return { status: 200 };
 }
 
 export async function getObjectTagging(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   return xmlResponse(tagSetXml(await ctx.store.objectTags(bucketOf(ctx), ctx.key!)));
 }
 
 export async function deleteObjectTagging(ctx: S3Context): Promise<S3Response> {
-  checkKey(ctx.key!);
   await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, {});
   return { status: 204 };
 }

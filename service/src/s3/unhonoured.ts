@@ -13,6 +13,15 @@ const SSE_C_PREFIXES = [
   'x-amz-copy-source-server-side-encryption-customer-',
 ];
 
+/** Endpoints that create an object, and the headers that would ask them for what they cannot do yet. */
+const CREATES_OBJECTS = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
+const UNSUPPORTED_ON_CREATE = [
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-website-redirect-location',
+];
+
 /** Refuses, before the endpoint runs, what it would otherwise ignore. */
 export function refuseUnhonouredHeaders(
   headers: IncomingHttpHeaders,
@@ -34,6 +43,16 @@ export function refuseUnhonouredHeaders(
       'NotImplemented',
       'Server-side encryption with customer-provided keys (SSE-C) is not supported; every object is encrypted at rest with keys this gateway manages.',
     );
+  }
+  if (CREATES_OBJECTS.has(endpoint.name)) {
+    for (const h of UNSUPPORTED_ON_CREATE)
+      if (headers[h] !== undefined) throw new S3Error('NotImplemented', `The ${h} header is not supported.`);
+    const sse = headers['x-amz-server-side-encryption'];
+    if (sse !== undefined && sse !== 'AES256')
+      throw new S3Error(
+        'NotImplemented',
+        'Only AES256 server-side encryption is available (every object is encrypted at rest).',
+      );
   }
   const acl = headers['x-amz-acl'];
   const grants = Object.keys(headers).filter((h) => h.startsWith('x-amz-grant-'));

@@ -352,29 +352,14 @@ export class Multipart {
     if (!(await this.drop(uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
   }
 
-  /**
-   * Removes an upload and queues its parts' blobs as trash in one transaction, then frees them.
-   * False when the upload was already gone (a racing Complete or Abort won).
-   */
-  private async drop(uploadId: string): Promise<boolean> {
-    const freed = await this.db.transaction(async (trx) => {
-      // Locking the upload first means a racing Complete or Abort either finished or waits for us.
-      if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
-        return undefined;
-      return dropUploads(trx, { upload_id: uploadId });
-    });
-    if (!freed) return false;
-    await this.store.trash.free(freed);
-    return true;
-  }
-
+  /** One page of an upload's parts: those numbered above `page.marker`, at most `page.maxParts`. */
   async listParts(
     bucket: Bucket,
     key: string,
     uploadId: string,
-    marker: number,
-    maxParts: number,
+    page: { marker: number; maxParts: number },
   ): Promise<{ upload: UploadRow; parts: PartRow[]; isTruncated: boolean }> {
+    const { marker, maxParts } = page;
     const upload = await this.upload(bucket, key, uploadId);
     const rows: PartRow[] = await this.db('parts')
       .where({ upload_id: uploadId })
@@ -428,6 +413,22 @@ export class Multipart {
       count++;
     }
     return out;
+  }
+
+  /**
+   * Removes an upload and queues its parts' blobs as trash in one transaction, then frees them.
+   * False when the upload was already gone (a racing Complete or Abort won).
+   */
+  private async drop(uploadId: string): Promise<boolean> {
+    const freed = await this.db.transaction(async (trx) => {
+      // Locking the upload first means a racing Complete or Abort either finished or waits for us.
+      if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
+        return undefined;
+      return dropUploads(trx, { upload_id: uploadId });
+    });
+    if (!freed) return false;
+    await this.store.trash.free(freed);
+    return true;
   }
 
   /** Aborts uploads older than the cutoff: their parts are storage no one can reach. */

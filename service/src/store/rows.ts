@@ -44,12 +44,7 @@ export function toInfo(row: ObjectRow): ObjectInfo {
     size: Number(row.size),
     etag: row.etag,
     lastModified: row.last_modified,
-    contentType: row.content_type ?? undefined,
-    contentEncoding: row.content_encoding ?? undefined,
-    contentDisposition: row.content_disposition ?? undefined,
-    contentLanguage: row.content_language ?? undefined,
-    cacheControl: row.cache_control ?? undefined,
-    expires: row.expires ?? undefined,
+    ...headersOf(row),
     userMetadata: row.user_metadata ?? {},
     checksums,
     checksumType: row.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : undefined,
@@ -58,16 +53,30 @@ export function toInfo(row: ObjectRow): ObjectInfo {
   };
 }
 
+/** Each content header S3 stores: its field in the domain and its column in objects and uploads. */
+const HEADER_FIELDS: ReadonlyArray<readonly [keyof ObjectHeaders, keyof HeaderColumns]> = [
+  ['contentType', 'content_type'],
+  ['contentEncoding', 'content_encoding'],
+  ['contentDisposition', 'content_disposition'],
+  ['contentLanguage', 'content_language'],
+  ['cacheControl', 'cache_control'],
+  ['expires', 'expires'],
+];
+
 /** The stored content headers of an object or upload, as their table columns. */
 export function headerColumns(h: ObjectHeaders): HeaderColumns {
-  return {
-    content_type: h.contentType ?? null,
-    content_encoding: h.contentEncoding ?? null,
-    content_disposition: h.contentDisposition ?? null,
-    content_language: h.contentLanguage ?? null,
-    cache_control: h.cacheControl ?? null,
-    expires: h.expires ?? null,
-  };
+  return Object.fromEntries(
+    HEADER_FIELDS.map(([field, column]) => [column, h[field] ?? null]),
+  ) as unknown as HeaderColumns;
+}
+
+function headersOf(row: HeaderColumns): ObjectHeaders {
+  return Object.fromEntries(HEADER_FIELDS.map(([field, column]) => [field, row[column] ?? undefined]));
+}
+
+/** Only the content headers of an object (what a copy with the COPY directive keeps). */
+export function contentHeaders(h: ObjectHeaders): ObjectHeaders {
+  return Object.fromEntries(HEADER_FIELDS.map(([field]) => [field, h[field]]));
 }
 
 export function storedObject(row: ObjectRow): StoredObject {
