@@ -55,6 +55,7 @@ module.exports = {
         path: '^service/src/',
         pathNot: [
           '^service/src/(crypto|parse)/',
+          '^service/src/auth/credentials\\.ts$',
           '^service/src/management/password\\.ts$',
           '^service/src/(app|config)\\.ts$',
         ],

@@ -7,6 +7,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { DeploymentConfig } from './config.js';
+import type { S3Credential } from '../service/src/auth/credentials.js';
 import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/crypto/api-keys.js';
 import { hashPassword } from '../service/src/management/password.js';
 import { createPki } from './pki.js';
@@ -42,11 +43,6 @@ export interface ConsoleLogin {
 export interface CofferDeploymentArgs {
   config: DeploymentConfig;
   existing?: ExistingSecrets;
-}
-
-export interface S3Credential {
-  accessKeyId: string;
-  secretAccessKey: string;
 }
 
 export const seconds = (n: number) => `${n}s`;

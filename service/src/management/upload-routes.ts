@@ -12,7 +12,7 @@ export function registerUploadRoutes(api: FastifyInstance, deps: ManagementDeps)
     { schema: { tags: ['multipart'], summary: 'Multipart uploads in progress', params: bucketParam } },
     async (request) => {
       const { bucket } = request.params as { bucket: string };
-      await inventory.bucket(bucket);
+      await asAdmin(deps.authorizer, request, 's3:ListBucketMultipartUploads', bucket);
       return { uploads: await inventory.uploads(bucket) };
     },
   );
