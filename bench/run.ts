@@ -9,6 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import aws4 from 'aws4';
+import pg from 'pg';
 import { startEmbeddedPostgres } from '../scripts/lib/embedded-postgres.js';
 import { freePort } from '../scripts/lib/free-port.js';
 
@@ -296,6 +297,69 @@ async function hugeUploadRss(dir: string, databaseUrl: string, size: number): Pr
   }
 }
 
+const LIST_KEYS = 1000;
+const NONCURRENT = Number(process.env.BENCH_NONCURRENT ?? 100_000);
+
+/**
+ * ListObjectsV2 of 1,000 keys in an unversioned bucket and in a versioned one whose keys also have
+ * NONCURRENT old versions (seeded in SQL, as many PUTs would leave them): the median of 20 full listings each.
+ */
+async function listingBesideVersions(
+  t: Target,
+  databaseUrl: string,
+): Promise<{ plainMs: number; versionedMs: number; versionsMs: number }> {
+  const body = randomBytes(SMALL);
+  for (const bucket of ['list-plain', 'list-versioned']) {
+    await expectOk(request(t, 'PUT', `/${bucket}`), `create ${bucket}`);
+    if (bucket === 'list-versioned') {
+      const conf = Buffer.from('<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>');
+      await expectOk(request(t, 'PUT', `/${bucket}?versioning`, conf), 'enable versioning');
+    }
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < LIST_KEYS) {
+          const key = `k/${String(next++).padStart(5, '0')}`;
+          await expectOk(request(t, 'PUT', `/${bucket}/${key}`, body), 'listing PUT');
+        }
+      }),
+    );
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    // Old versions of the same keys, older (lower seq) than the current ones, sharing their sealed data.
+    await client.query(
+      `INSERT INTO object_versions (bucket_id, key, size, etag, last_modified, user_metadata, checksums,
+         inline_data, wrapped_key, segment_size, version_id, seq)
+       SELECT o.bucket_id, o.key, o.size, o.etag, o.last_modified - interval '1 day', '{}', '{}',
+         o.inline_data, o.wrapped_key, o.segment_size, md5(random()::text || g::text),
+         -g
+       FROM objects o JOIN buckets b ON b.id = o.bucket_id,
+         generate_series(1, $1::int) g
+       WHERE b.name = 'list-versioned' AND o.inline_data IS NOT NULL`,
+      [Math.ceil(NONCURRENT / LIST_KEYS)],
+    );
+    await client.query('ANALYZE objects; ANALYZE object_versions');
+  } finally {
+    await client.end();
+  }
+  const median = async (p: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = process.hrtime.bigint();
+      await expectOk(request(t, 'GET', p), `GET ${p}`);
+      times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    return times.sort((a, b) => a - b)[10]!;
+  };
+  return {
+    plainMs: await median('/list-plain?list-type=2'),
+    versionedMs: await median('/list-versioned?list-type=2'),
+    versionsMs: await median('/list-versioned?versions&max-keys=1000'),
+  };
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
   const pg = await startEmbeddedPostgres({ port: await freePort() });
@@ -315,6 +379,7 @@ async function main(): Promise<void> {
     const s3rver = await startS3rver(dir);
     procs.push(s3rver.proc);
     const [c, s] = (await compare([coffer.target, s3rver.target], big, bigMd5)) as [Figures, Figures];
+    const listing = await listingBesideVersions(coffer.target, pg.url);
     coffer.proc.kill('SIGTERM');
     s3rver.proc.kill('SIGTERM');
 
@@ -363,6 +428,15 @@ async function main(): Promise<void> {
         `< 250 and size-independent: ${rss2g < 250 && rss2g < rss256 * 1.25 ? 'met' : 'MISSED'}`,
       ),
     );
+    console.log(
+      row(
+        `ListObjectsV2 of ${LIST_KEYS} keys, ms (median of 20)`,
+        `${listing.plainMs.toFixed(1)} unversioned / ${listing.versionedMs.toFixed(1)} beside ${NONCURRENT} old versions`,
+        '',
+        `versioned ≤ 1.5 × unversioned: ${listing.versionedMs <= 1.5 * listing.plainMs ? 'met' : 'MISSED'}`,
+      ),
+    );
+    console.log(row('ListObjectVersions, first 1000 of them, ms', listing.versionsMs.toFixed(1), '', '-'));
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     agent.destroy();

@@ -261,6 +261,43 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('DROP FUNCTION coffer_notify_change()');
     },
   },
+  {
+    name: '0008_versions',
+    async up(knex) {
+      // objects keeps exactly the current version of each key, so listings cost the same however many
+      // old versions exist; object_versions keeps noncurrent versions and delete markers. `seq` orders a
+      // key's versions (newest highest) across both tables.
+      await knex.raw('CREATE SEQUENCE object_version_seq');
+      await knex.raw(`ALTER TABLE objects
+        ADD COLUMN version_id text NOT NULL DEFAULT 'null',
+        ADD COLUMN seq bigint NOT NULL DEFAULT nextval('object_version_seq')`);
+      await knex.raw('CREATE TABLE object_versions (LIKE objects INCLUDING DEFAULTS)');
+      await knex.raw(`ALTER TABLE object_versions
+        ADD COLUMN delete_marker boolean NOT NULL DEFAULT false,
+        ALTER COLUMN wrapped_key DROP NOT NULL,
+        ALTER COLUMN segment_size DROP NOT NULL,
+        ADD PRIMARY KEY (bucket_id, key, seq),
+        ADD CONSTRAINT object_versions_bucket FOREIGN KEY (bucket_id) REFERENCES buckets (id) ON DELETE RESTRICT,
+        ADD CONSTRAINT object_versions_location CHECK (
+          CASE WHEN delete_marker THEN num_nonnulls(blob_id, inline_data, layout) = 0
+               ELSE num_nonnulls(blob_id, inline_data, layout) = 1 AND wrapped_key IS NOT NULL END)`);
+      await knex.raw(
+        'CREATE UNIQUE INDEX object_versions_id ON object_versions (bucket_id, key, version_id)',
+      );
+      await knex.raw('CREATE INDEX object_versions_newest ON object_versions (bucket_id, key, seq DESC)');
+      await knex.raw(
+        'CREATE UNIQUE INDEX object_versions_blob_id ON object_versions (blob_id) WHERE blob_id IS NOT NULL',
+      );
+      await knex.raw(`ALTER TABLE buckets ADD COLUMN versioning text
+        CONSTRAINT buckets_versioning CHECK (versioning IN ('Enabled', 'Suspended'))`);
+    },
+    async down(knex) {
+      await knex.raw('ALTER TABLE buckets DROP COLUMN versioning');
+      await knex.raw('DROP TABLE object_versions');
+      await knex.raw('ALTER TABLE objects DROP COLUMN version_id, DROP COLUMN seq');
+      await knex.raw('DROP SEQUENCE object_version_seq');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

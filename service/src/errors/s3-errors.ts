@@ -13,6 +13,8 @@ export class S3Error extends Error {
   readonly status: number;
   /** Extra elements AWS adds to some errors (e.g. BucketName, Key, ArgumentName). */
   readonly extra: Record<string, string>;
+  /** Response headers S3 sends with this error (a delete marker's x-amz-delete-marker, ...). */
+  headers: Record<string, string> = {};
 
   constructor(
     readonly code: S3ErrorCode,
@@ -24,6 +26,11 @@ export class S3Error extends Error {
     this.name = 'S3Error';
     this.status = status;
     this.extra = extra;
+  }
+
+  withHeaders(headers: Record<string, string>): this {
+    Object.assign(this.headers, headers);
+    return this;
   }
 }
 

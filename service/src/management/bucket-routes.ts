@@ -146,7 +146,7 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
       const keys = (request.body as { keys: string[] }).keys.map((k) => checkKey(k, 'keys[]'));
       const results = await store.deleteObjects(
         await asAdmin(deps.authorizer, request, 's3:DeleteObject', bucket),
-        keys,
+        keys.map((key) => ({ key })),
       );
       return {
         deleted: results.filter((r) => r.deleted).map((r) => r.key),

@@ -3,9 +3,16 @@ import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.j
 import { safeDecode } from '../auth/sigv4.js';
 import { contentHeaders, type StoredObject } from '../store/rows.js';
 import type { ObjectInfo } from '../store/types.js';
+import { checkVersionId } from '../store/versions.js';
 import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
-import { checkKey, newObjectFields, tagsFromHeader, writeConditionOf } from './object-request.js';
+import {
+  checkKey,
+  newObjectFields,
+  tagsFromHeader,
+  versionHeader,
+  writeConditionOf,
+} from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { Body } from './payload.js';
 import { isoDate, toXml } from './xml.js';
@@ -14,13 +21,13 @@ import { isoDate, toXml } from './xml.js';
 export const MAX_COPY_SIZE = 5 * 1024 ** 3;
 
 /** `x-amz-copy-source`: "bucket/key" or "/bucket/key", URL-encoded, optionally with ?versionId=null. */
-export function parseCopySource(raw: string): { bucket: string; key: string } {
+export function parseCopySource(raw: string): { bucket: string; key: string; versionId?: string } {
   let value = raw.trim();
   const q = value.indexOf('?');
+  let versionId: string | undefined;
   if (q >= 0) {
-    const version = new URLSearchParams(value.slice(q + 1)).get('versionId');
-    if (version !== null && version !== 'null')
-      throw new S3Error('NotImplemented', 'Versioned copy sources are not supported.');
+    versionId = new URLSearchParams(value.slice(q + 1)).get('versionId') ?? undefined;
+    if (versionId !== undefined) checkVersionId(versionId);
     value = value.slice(0, q);
   }
   value = safeDecode(value.replace(/^\//, ''));
@@ -34,18 +41,29 @@ export function parseCopySource(raw: string): { bucket: string; key: string } {
       },
     );
   }
-  return { bucket: value.slice(0, slash), key: value.slice(slash + 1) };
+  return { bucket: value.slice(0, slash), key: value.slice(slash + 1), versionId };
 }
 
-/** The object x-amz-copy-source names, authorized for reading and checked against x-amz-copy-source-if-*. */
-export async function copySource(ctx: S3Context): Promise<StoredObject> {
+/**
+ * The object (or version) x-amz-copy-source names, authorized for reading and checked against
+ * x-amz-copy-source-if-*, with the x-amz-copy-source-version-id header S3 answers for a versioned source.
+ */
+export async function copySource(
+  ctx: S3Context,
+): Promise<{ source: StoredObject; sourceHeaders: Record<string, string> }> {
   const src = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
   checkKey(src.key);
-  // Reading the source is its own request for s3:GetObject, decided by the same authorizer.
-  const grant = await ctx.authorize({ action: 's3:GetObject', bucket: src.bucket, key: src.key });
-  const obj = await ctx.store.getObject(bucketOf({ grant }), src.key);
-  checkPreconditions((name) => headerOf(ctx, name), obj.info, COPY_SOURCE_CONDITIONS);
-  return obj;
+  // Reading the source is its own request (s3:GetObject or s3:GetObjectVersion), decided by the same authorizer.
+  const action = src.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion';
+  const grant = await ctx.authorize({ action, bucket: src.bucket, key: src.key });
+  const bucket = bucketOf({ grant });
+  const source = await ctx.store.getObject(bucket, src.key, src.versionId);
+  checkPreconditions((name) => headerOf(ctx, name), source.info, COPY_SOURCE_CONDITIONS);
+  const sourceHeaders: Record<string, string> =
+    bucket.versioning && source.info.versionId
+      ? { 'x-amz-copy-source-version-id': source.info.versionId }
+      : {};
+  return { source, sourceHeaders };
 }
 
 /** Streams bytes through MD5 (and the object's full-object checksums) so the copy's digests come from what was written. */
@@ -76,7 +94,7 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
       ArgumentName: 'x-amz-metadata-directive',
     });
   }
-  const src = await copySource(ctx);
+  const { source: src, sourceHeaders } = await copySource(ctx);
   const { info } = src;
   if (info.size > MAX_COPY_SIZE)
     throw new S3Error(
@@ -84,7 +102,8 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
       'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120',
     );
   const srcLoc = parseCopySource(headerOf(ctx, 'x-amz-copy-source')!);
-  if (srcLoc.bucket === ctx.bucket && srcLoc.key === ctx.key && directive === 'COPY') {
+  // Copying a named version over its key is how a version is restored; only a no-op copy is refused.
+  if (srcLoc.bucket === ctx.bucket && srcLoc.key === ctx.key && directive === 'COPY' && !srcLoc.versionId) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -114,8 +133,6 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
   return xmlResponse(
     toXml('CopyObjectResult', { LastModified: isoDate(out.lastModified), ETag: out.etag }),
     200,
-    {
-      'x-amz-copy-source-version-id': 'null',
-    },
+    { ...sourceHeaders, ...versionHeader(ctx, out.versionId) },
   );
 }

@@ -176,6 +176,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       // An unread body would otherwise be drained in full before the next request on this socket.
       if (!req.complete) res.setHeader('connection', 'close');
       if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
+      for (const [name, value] of Object.entries(s3err.headers)) res.setHeader(name, value);
       const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
       await send(
         res,

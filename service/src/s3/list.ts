@@ -8,7 +8,7 @@ import { integerIn } from '../parse/integer.js';
 const MAX_KEYS = 1000;
 const TOKEN_PREFIX = 'c1:';
 
-function maxKeysOf(ctx: S3Context): number {
+export function maxKeysOf(ctx: S3Context): number {
   const raw = ctx.query.get('max-keys');
   if (raw === undefined || raw === '') return MAX_KEYS;
   const n = integerIn(raw);
@@ -21,7 +21,7 @@ function maxKeysOf(ctx: S3Context): number {
   return Math.min(n, MAX_KEYS);
 }
 
-function encodingOf(ctx: S3Context): 'url' | undefined {
+export function encodingOf(ctx: S3Context): 'url' | undefined {
   const e = ctx.query.get('encoding-type');
   if (e === undefined) return undefined;
   if (e.toLowerCase() !== 'url') {

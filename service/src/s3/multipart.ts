@@ -9,6 +9,7 @@ import {
   newObjectFields,
   partNumberOf,
   tagsFromHeader,
+  versionHeader,
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -120,7 +121,7 @@ export async function completeMultipartUpload(ctx: S3Context): Promise<S3Respons
     Key: ctx.key,
     ETag: info.etag,
   };
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = versionHeader(ctx, info.versionId);
   for (const [alg, v] of Object.entries(info.checksums)) {
     body[CHECKSUM_FIELDS[alg as ChecksumAlgorithm]] = v;
     body.ChecksumType = info.checksumType ?? 'FULL_OBJECT';
@@ -215,7 +216,7 @@ export async function listMultipartUploads(ctx: S3Context): Promise<S3Response> 
 }
 
 export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
-  const src = await copySource(ctx);
+  const { source: src, sourceHeaders } = await copySource(ctx);
   const size = src.info.size;
   let start = 0;
   let end = size - 1;
@@ -236,5 +237,9 @@ export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
   }
   if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
   const digests = await storePart(ctx, digesting(ctx.store.readObject(src, start, end), []));
-  return xmlResponse(toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }));
+  return xmlResponse(
+    toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }),
+    200,
+    sourceHeaders,
+  );
 }

@@ -4,7 +4,7 @@ import { integerIn } from '../parse/integer.js';
 import { KEY_PROBLEMS, keyProblem } from '../store/object-keys.js';
 import { MAX_PARTS } from '../store/multipart.js';
 import type { ObjectHeaders, WriteCondition } from '../store/types.js';
-import { headerOf, type S3Context } from './context.js';
+import { bucketOf, headerOf, type S3Context } from './context.js';
 
 const MAX_METADATA_BYTES = 2048;
 export const MAX_OBJECT_TAGS = 10;
@@ -108,4 +108,14 @@ export function intParam(ctx: S3Context, name: string, def: number, min: number,
 
 export function partNumberOf(ctx: S3Context): number {
   return intParam(ctx, 'partNumber', 0, 1, MAX_PARTS);
+}
+
+/** The version a request names (`?versionId=`), if any. */
+export function requestedVersion(ctx: S3Context): string | undefined {
+  return ctx.query.get('versionId');
+}
+
+/** x-amz-version-id, which S3 sends only for buckets that have versioning configured. */
+export function versionHeader(ctx: S3Context, versionId: string | undefined): Record<string, string> {
+  return bucketOf(ctx).versioning && versionId !== undefined ? { 'x-amz-version-id': versionId } : {};
 }

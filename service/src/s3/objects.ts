@@ -1,11 +1,14 @@
 import type { ObjectInfo } from '../store/types.js';
+import { checkVersionId } from '../store/versions.js';
 import { checkPreconditions } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
   newObjectFields,
   partNumberOf,
+  requestedVersion,
   tagsFromHeader,
+  versionHeader,
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -30,7 +33,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     body: body.chunks,
     finalize: body.finalize,
   });
-  const out: Record<string, string> = { etag: info.etag };
+  const out: Record<string, string> = { etag: info.etag, ...versionHeader(ctx, info.versionId) };
   for (const [alg, v] of Object.entries(info.checksums)) out[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers: out };
 }
@@ -109,17 +112,24 @@ function checksumHeaders(ctx: S3Context, info: ObjectInfo, whole: boolean): Reco
 }
 
 async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response> {
-  const obj = await ctx.store.getObject(bucketOf(ctx), ctx.key!);
+  const obj = await ctx.store.getObject(bucketOf(ctx), ctx.key!, requestedVersion(ctx));
   const { info } = obj;
   try {
     checkPreconditions((name) => headerOf(ctx, name), info);
   } catch (err) {
     if (err instanceof S3Error && err.code === 'NotModified') {
-      return { status: 304, headers: { etag: info.etag, 'last-modified': info.lastModified.toUTCString() } };
+      return {
+        status: 304,
+        headers: {
+          etag: info.etag,
+          'last-modified': info.lastModified.toUTCString(),
+          ...versionHeader(ctx, info.versionId),
+        },
+      };
     }
     throw err;
   }
-  const headers = objectResponseHeaders(ctx, info);
+  const headers = { ...objectResponseHeaders(ctx, info), ...versionHeader(ctx, info.versionId) };
   if (info.partsCount) headers['x-amz-mp-parts-count'] = info.partsCount;
   let range = parseRange(headerOf(ctx, 'range'), info.size);
   if (ctx.query.has('partNumber')) {
@@ -160,8 +170,10 @@ export function headObject(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function deleteObject(ctx: S3Context): Promise<S3Response> {
-  await ctx.store.deleteObject(bucketOf(ctx), ctx.key!);
-  return { status: 204 };
+  const done = await ctx.store.deleteObject(bucketOf(ctx), ctx.key!, requestedVersion(ctx));
+  const headers = versionHeader(ctx, done.versionId);
+  if (done.deleteMarker && bucketOf(ctx).versioning) headers['x-amz-delete-marker'] = 'true';
+  return { status: 204, headers };
 }
 
 export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
@@ -182,23 +194,43 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
   if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML');
   const quiet = String(doc.Quiet ?? '').trim() === 'true';
   const errors: Array<{ Key: string; Code: string; Message: string }> = [];
-  const keys: string[] = [];
+  const items: Array<{ key: string; versionId?: string }> = [];
   for (const o of objects) {
     const key = typeof o.Key === 'string' ? o.Key : undefined;
     if (key === undefined) throw new S3Error('MalformedXML');
+    const versionId = typeof o.VersionId === 'string' ? o.VersionId : undefined;
     try {
       checkKey(key);
-      keys.push(key);
+      if (versionId !== undefined) checkVersionId(versionId);
+      items.push({ key, versionId });
     } catch (err) {
       const e = err as S3Error;
-      errors.push({ Key: key, Code: e.code, Message: e.message });
+      errors.push({
+        Key: key,
+        Code: e.code,
+        Message: e.message,
+        ...(versionId ? { VersionId: versionId } : {}),
+      });
     }
   }
-  const results = keys.length ? await ctx.store.deleteObjects(bucketOf(ctx), keys) : [];
+  const versioned = !!bucketOf(ctx).versioning;
+  const results = items.length ? await ctx.store.deleteObjects(bucketOf(ctx), items) : [];
   return xmlResponse(
     toXml('DeleteResult', {
       // Deleting a missing key succeeds in S3, so every valid key is reported as deleted.
-      Deleted: quiet ? undefined : results.map((r) => ({ Key: r.key })),
+      Deleted: quiet
+        ? undefined
+        : results.map((r, i) => {
+            const asked = items[i]!.versionId;
+            if (!versioned) return { Key: r.key, VersionId: asked };
+            // A removed delete marker and a new one are both reported as DeleteMarker with its version id.
+            return {
+              Key: r.key,
+              VersionId: asked,
+              DeleteMarker: r.deleteMarker ? 'true' : undefined,
+              DeleteMarkerVersionId: r.deleteMarker ? r.versionId : undefined,
+            };
+          }),
       Error: errors,
     }),
   );

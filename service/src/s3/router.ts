@@ -23,6 +23,7 @@ import {
   uploadPartCopy,
 } from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
+import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './versioning.js';
 
 /** The resource an endpoint acts on: the account (service), a bucket, or an object in one. */
 type Target = 'service' | 'bucket' | 'object';
@@ -94,15 +95,47 @@ const sub = (
   name: string,
   method: string,
   target: Target,
-  subresource: string,
+  subresource: string | string[],
   action: S3Action,
   handler: Endpoint['handler'],
-): Endpoint => ({ name, method, target, subresources: [subresource], action, handler });
+): Endpoint => ({ name, method, target, subresources: [subresource].flat(), action, handler });
 
 export const ENDPOINTS: Endpoint[] = [
   sub('PutObjectTagging', 'PUT', 'object', 'tagging', 's3:PutObjectTagging', putObjectTagging),
   sub('GetObjectTagging', 'GET', 'object', 'tagging', 's3:GetObjectTagging', getObjectTagging),
   sub('DeleteObjectTagging', 'DELETE', 'object', 'tagging', 's3:DeleteObjectTagging', deleteObjectTagging),
+  sub(
+    'PutObjectTagging',
+    'PUT',
+    'object',
+    ['tagging', 'versionId'],
+    's3:PutObjectVersionTagging',
+    putObjectTagging,
+  ),
+  sub(
+    'GetObjectTagging',
+    'GET',
+    'object',
+    ['tagging', 'versionId'],
+    's3:GetObjectVersionTagging',
+    getObjectTagging,
+  ),
+  sub(
+    'DeleteObjectTagging',
+    'DELETE',
+    'object',
+    ['tagging', 'versionId'],
+    's3:DeleteObjectVersionTagging',
+    deleteObjectTagging,
+  ),
+  sub('GetBucketVersioning', 'GET', 'bucket', 'versioning', 's3:GetBucketVersioning', getBucketVersioning),
+  sub('PutBucketVersioning', 'PUT', 'bucket', 'versioning', 's3:PutBucketVersioning', putBucketVersioning),
+  sub('ListObjectVersions', 'GET', 'bucket', 'versions', 's3:ListBucketVersions', listObjectVersions),
+  sub('GetObject', 'GET', 'object', 'versionId', 's3:GetObjectVersion', getObject),
+  sub('GetObject', 'GET', 'object', ['partNumber', 'versionId'], 's3:GetObjectVersion', getObject),
+  sub('HeadObject', 'HEAD', 'object', 'versionId', 's3:GetObjectVersion', headObject),
+  sub('HeadObject', 'HEAD', 'object', ['partNumber', 'versionId'], 's3:GetObjectVersion', headObject),
+  sub('DeleteObject', 'DELETE', 'object', 'versionId', 's3:DeleteObjectVersion', deleteObject),
   sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
   sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
   sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 's3:PutBucketCORS', deleteBucketCors),
@@ -275,8 +308,7 @@ function targetOf(ctx: RoutedRequest): Target {
 }
 
 function namedSubresources(ctx: RoutedRequest): string[] {
-  // versionId=null names the only version an unversioned bucket has.
-  return SUBRESOURCES.filter((s) => ctx.query.has(s) && !(s === 'versionId' && ctx.query.get(s) === 'null'));
+  return SUBRESOURCES.filter((s) => ctx.query.has(s));
 }
 
 /** A name for the log when no endpoint serves the request, e.g. `GET bucket ?acl`. */

@@ -1,5 +1,5 @@
 import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
-import { MAX_OBJECT_TAGS, validateTags } from './object-request.js';
+import { MAX_OBJECT_TAGS, requestedVersion, validateTags, versionHeader } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { documentBody } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
@@ -28,17 +28,21 @@ function tagSetXml(tags: Record<string, string>): string {
 
 export async function putObjectTagging(ctx: S3Context): Promise<S3Response> {
   const tags = await tagsFromBody(ctx, MAX_OBJECT_TAGS);
-  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, tags);
-  return { status: 200 };
+  const versionId = requestedVersion(ctx);
+  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, tags, versionId);
+  return { status: 200, headers: versionHeader(ctx, versionId) };
 }
 
 export async function getObjectTagging(ctx: S3Context): Promise<S3Response> {
-  return xmlResponse(tagSetXml(await ctx.store.objectTags(bucketOf(ctx), ctx.key!)));
+  const versionId = requestedVersion(ctx);
+  const tags = await ctx.store.objectTags(bucketOf(ctx), ctx.key!, versionId);
+  return xmlResponse(tagSetXml(tags), 200, versionHeader(ctx, versionId));
 }
 
 export async function deleteObjectTagging(ctx: S3Context): Promise<S3Response> {
-  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, {});
-  return { status: 204 };
+  const versionId = requestedVersion(ctx);
+  await ctx.store.setObjectTags(bucketOf(ctx), ctx.key!, {}, versionId);
+  return { status: 204, headers: versionHeader(ctx, versionId) };
 }
 
 export async function putBucketTagging(ctx: S3Context): Promise<S3Response> {

@@ -46,7 +46,9 @@ export class BucketStore {
     const hit = live ? this.cache.get(name) : undefined;
     if (hit) return hit;
     const generation = this.generation;
-    const row = await this.db('buckets').where({ name }).first('id', 'name', 'owner', 'region', 'created_at');
+    const row = await this.db('buckets')
+      .where({ name })
+      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning');
     if (!row) return undefined;
     const bucket = toBucket(row);
     if (live && generation === this.generation) {
@@ -103,8 +105,10 @@ export class BucketStore {
         // Locking the bucket row makes a racing delete of the same bucket wait, then find nothing.
         if (!(await trx('buckets').where({ id: bucket.id }).forUpdate().first('id')))
           throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
-        if (await trx('objects').where({ bucket_id: bucket.id }).first(this.db.raw('1')))
-          throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
+        // Noncurrent versions and delete markers count: S3 deletes only a bucket with no version left.
+        for (const table of ['objects', 'object_versions'])
+          if (await trx(table).where({ bucket_id: bucket.id }).first(this.db.raw('1')))
+            throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
         const ids = await dropUploads(trx, { bucket_id: bucket.id });
         await trx('buckets').where({ id: bucket.id }).delete();
         return ids;
@@ -118,6 +122,13 @@ export class BucketStore {
       this.invalidate(bucket.name);
     }
     await this.trash.free(freed);
+  }
+
+  /** PutBucketVersioning: once versioned, a bucket can be suspended but never unversioned again. */
+  async setVersioning(bucket: Bucket, status: 'Enabled' | 'Suspended'): Promise<void> {
+    const n = await this.db('buckets').where({ id: bucket.id }).update({ versioning: status });
+    this.invalidate(bucket.name);
+    if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
   }
 
   /** A bucket's JSON setting (null when unset). */

@@ -18,6 +18,13 @@ export function prefixSuccessor(prefix: Buffer): Buffer | undefined {
   return undefined;
 }
 
+/** The common prefix `key` rolls up into under `delimiter` (searched after `prefix`), if any. */
+export function commonPrefixOf(key: string, prefix: string, delimiter: string): string | undefined {
+  if (!delimiter) return undefined;
+  const idx = key.indexOf(delimiter, prefix.length);
+  return idx >= 0 ? key.slice(0, idx + delimiter.length) : undefined;
+}
+
 /** One page of ListObjects(V2): keys and common prefixes after `input.after`, at most `input.maxKeys` of them. */
 export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): Promise<ListResult> {
   const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
@@ -51,24 +58,21 @@ export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): P
     let jumped = false;
     for (const row of rows) {
       const key = row.key.toString('utf8');
-      if (input.delimiter) {
-        const idx = key.indexOf(input.delimiter, input.prefix.length);
-        if (idx >= 0) {
-          const cp = key.slice(0, idx + input.delimiter.length);
-          if (total === limit) {
-            result.isTruncated = true;
-            return result;
-          }
-          result.commonPrefixes.push(cp);
-          result.lastEntry = cp;
-          total++;
-          // Skip every other key under this common prefix with one range jump.
-          const next = prefixSuccessor(Buffer.from(cp, 'utf8'));
-          if (!next) return result;
-          lowerInclusive = next;
-          jumped = true;
-          break;
+      const cp = commonPrefixOf(key, input.prefix, input.delimiter);
+      if (cp !== undefined) {
+        if (total === limit) {
+          result.isTruncated = true;
+          return result;
         }
+        result.commonPrefixes.push(cp);
+        result.lastEntry = cp;
+        total++;
+        // Skip every other key under this common prefix with one range jump.
+        const next = prefixSuccessor(Buffer.from(cp, 'utf8'));
+        if (!next) return result;
+        lowerInclusive = next;
+        jumped = true;
+        break;
       }
       if (total === limit) {
         result.isTruncated = true;

@@ -8,6 +8,7 @@ import { headerColumns, type HeaderColumns } from './rows.js';
 import type { Store } from './store.js';
 import { dropUploads } from './trash.js';
 import { normalizeEtag } from './etags.js';
+import { commonPrefixOf } from './listing.js';
 import type { Bucket, LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -282,7 +283,8 @@ export class Multipart {
       }
       const now = new Date();
       const size = layout.reduce((n, p) => n + p.size, 0);
-      freed = await this.store.commitObject(
+      const committed = await this.store.commitObject(
+        bucket,
         {
           bucket_id: upload.bucket_id,
           key: upload.key,
@@ -308,6 +310,7 @@ export class Multipart {
         trx,
         condition,
       );
+      freed = committed.replaced;
       // Parts uploaded but not listed are not part of the object: their blobs become trash with this commit.
       const used = new Set(layout.map((p) => p.blobId));
       const unused = rows.map((r) => r.blob_id).filter((b) => !used.has(b));
@@ -341,6 +344,7 @@ export class Multipart {
         checksums,
         checksumType: fullObject ? ('FULL_OBJECT' as const) : ('COMPOSITE' as const),
         partsCount: layout.length,
+        versionId: committed.versionId,
       };
     });
     await this.store.trash.free(freed);
@@ -393,18 +397,15 @@ export class Multipart {
         (cmp < 0 || (cmp === 0 && (!opts.uploadIdMarker || r.upload_id <= opts.uploadIdMarker)))
       )
         continue;
-      if (opts.delimiter) {
-        const idx = k.indexOf(opts.delimiter, opts.prefix.length);
-        if (idx >= 0) {
-          const cp = k.slice(0, idx + opts.delimiter.length);
-          if (out.commonPrefixes.at(-1) === cp) continue;
-          if (count === opts.maxUploads) return { ...out, isTruncated: true };
-          out.commonPrefixes.push(cp);
-          out.nextKeyMarker = cp;
-          out.nextUploadIdMarker = undefined;
-          count++;
-          continue;
-        }
+      const cp = commonPrefixOf(k, opts.prefix, opts.delimiter);
+      if (cp !== undefined) {
+        if (out.commonPrefixes.at(-1) === cp) continue;
+        if (count === opts.maxUploads) return { ...out, isTruncated: true };
+        out.commonPrefixes.push(cp);
+        out.nextKeyMarker = cp;
+        out.nextUploadIdMarker = undefined;
+        count++;
+        continue;
       }
       if (count === opts.maxUploads) return { ...out, isTruncated: true };
       out.uploads.push({ key: k, uploadId: r.upload_id, initiator: r.initiator, initiated: r.initiated_at });

@@ -27,6 +27,7 @@ export interface ObjectRow extends HeaderColumns {
   layout: LayoutPart[] | null;
   checksum_type?: string | null;
   tags?: Record<string, string> | null;
+  version_id?: string;
 }
 
 /** A stored object as sealed pieces in order: one for a plain PUT, one per part for multipart. */
@@ -50,6 +51,7 @@ export function toInfo(row: ObjectRow): ObjectInfo {
     checksumType: row.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : undefined,
     partsCount: row.layout ? row.layout.length : undefined,
     tags: row.tags ?? {},
+    versionId: row.version_id,
   };
 }
 
@@ -114,12 +116,15 @@ export function toBucket(row: {
   owner: string;
   region: string;
   created_at: Date;
+  versioning?: string | null;
 }): Bucket {
-  return {
+  const bucket: Bucket = {
     id: Number(row.id),
     name: row.name,
     owner: row.owner,
     region: row.region,
     createdAt: row.created_at,
   };
+  if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
+  return bucket;
 }

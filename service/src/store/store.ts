@@ -7,8 +7,17 @@ import { BucketStore } from './buckets.js';
 import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
+import { listVersions, type VersionListInput, type VersionListResult } from './version-listing.js';
 import { headerColumns, storedObject, type ObjectRow, type StoredObject } from './rows.js';
 import { HELD_BLOBS, Trash } from './trash.js';
+import {
+  addDeleteMarker,
+  checkVersionId,
+  commitVersion,
+  deleteVersion,
+  NULL_VERSION,
+  type VersionDeletion,
+} from './versions.js';
 import type {
   Bucket,
   DeleteResult,
@@ -68,9 +77,9 @@ export class Store {
       wrapped_key: sealed.wrappedKey,
       segment_size: sealed.segmentSize,
     };
-    let replaced: string[];
+    let committed: { replaced: string[]; versionId: string };
     try {
-      replaced = await this.commitObject(row, this.db, input.condition);
+      committed = await this.commitObject(bucket, row, this.db, input.condition);
     } catch (err) {
       // The row never committed, so the sealed file is ours to drop; a crash here leaves it to the collector.
       if (sealed.location.blobId) await this.sealer.remove(sealed.location.blobId).catch(() => undefined);
@@ -81,7 +90,7 @@ export class Store {
       }
       throw err;
     }
-    await this.trash.free(replaced);
+    await this.trash.free(committed.replaced);
     return {
       key: input.key,
       size: sealed.size,
@@ -89,17 +98,33 @@ export class Store {
       lastModified: now,
       userMetadata: input.userMetadata,
       checksums: digests.checksums,
+      versionId: committed.versionId,
     };
   }
 
   /**
-   * Inserts or replaces an object row; returns the blob ids the replaced version held, queued as trash
-   * in the same commit. `db` may be a transaction (Complete commits the object with the upload's removal).
+   * Makes `row` the key's current version; returns its version id and the blob ids of what it replaced,
+   * queued as trash in the same commit. `db` may be a transaction (Complete commits the object with the
+   * upload's removal). Versioned buckets keep the old version instead of replacing it.
    */
   async commitObject(
+    bucket: Bucket,
     row: Record<string, unknown>,
     db: Knex = this.db,
     condition: WriteCondition = {},
+  ): Promise<{ replaced: string[]; versionId: string }> {
+    if (bucket.versioning) {
+      const commit = (trx: Knex.Transaction) => commitVersion(trx, bucket, row, condition);
+      return db === this.db ? this.db.transaction(commit) : commit(db as Knex.Transaction);
+    }
+    return { replaced: await this.replaceUnversioned(row, db, condition), versionId: NULL_VERSION };
+  }
+
+  /** Insert or overwrite in place: the whole story of a key in a bucket that was never versioned. */
+  private async replaceUnversioned(
+    row: Record<string, unknown>,
+    db: Knex,
+    condition: WriteCondition,
   ): Promise<string[]> {
     for (;;) {
       // The common case, an unconditional write outside a transaction, is group-committed whole.
@@ -153,25 +178,81 @@ export class Store {
     }
   }
 
-  async getObject(bucket: Bucket, key: string): Promise<StoredObject> {
+  /**
+   * The current version of a key, or with `versionId` that version. A delete marker answers as S3 does:
+   * 404 NoSuchKey when it is the latest version, 405 MethodNotAllowed when asked for by id.
+   */
+  async getObject(bucket: Bucket, key: string, versionId?: string): Promise<StoredObject> {
+    const k = Buffer.from(key, 'utf8');
+    if (versionId !== undefined) {
+      checkVersionId(versionId);
+      const row: (ObjectRow & { delete_marker?: boolean }) | undefined =
+        (await this.db('objects').where({ bucket_id: bucket.id, key: k, version_id: versionId }).first()) ??
+        (bucket.versioning
+          ? await this.db('object_versions')
+              .where({ bucket_id: bucket.id, key: k, version_id: versionId })
+              .first()
+          : undefined);
+      if (!row) throw new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: versionId });
+      if (row.delete_marker)
+        throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.', {
+          Method: 'GET',
+          ResourceType: 'DeleteMarker',
+        }).withHeaders(deleteMarkerHeaders(versionId, row.last_modified, { allow: 'DELETE' }));
+      return storedObject(row);
+    }
     const row: ObjectRow | undefined = await this.db('objects')
-      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
+      .where({ bucket_id: bucket.id, key: k })
       .first();
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    return storedObject(row);
+    if (row) return storedObject(row);
+    const marker = bucket.versioning
+      ? await this.db('object_versions')
+          .where({ bucket_id: bucket.id, key: k })
+          .orderBy('seq', 'desc')
+          .first('version_id', 'delete_marker', 'last_modified')
+      : undefined;
+    const err = new S3Error('NoSuchKey', undefined, { Key: key });
+    if (marker?.delete_marker) err.withHeaders(deleteMarkerHeaders(marker.version_id, marker.last_modified));
+    throw err;
   }
 
   readObject(obj: StoredObject, start: number, end: number): AsyncGenerator<Buffer> {
     return readPieces(this.sealer, obj, start, end);
   }
 
-  async deleteObject(bucket: Bucket, key: string): Promise<void> {
-    await this.deleteKeys(bucket.id, [key]);
+  /**
+   * DeleteObject: without a version id, removes the key (unversioned) or adds a delete marker
+   * (versioned); with one, removes that version for good. Says what it did for the response headers.
+   */
+  async deleteObject(bucket: Bucket, key: string, versionId?: string): Promise<VersionDeletion> {
+    if (versionId !== undefined) checkVersionId(versionId);
+    if (!bucket.versioning) {
+      if (versionId === undefined || versionId === NULL_VERSION) await this.deleteKeys(bucket.id, [key]);
+      return { deleteMarker: false, versionId };
+    }
+    const k = Buffer.from(key, 'utf8');
+    const { deletion, freed } = await this.db.transaction((trx) =>
+      versionId === undefined ? addDeleteMarker(trx, bucket, k) : deleteVersion(trx, bucket, k, versionId),
+    );
+    await this.trash.free(freed);
+    return deletion;
   }
 
-  async deleteObjects(bucket: Bucket, keys: string[]): Promise<DeleteResult[]> {
-    const deleted = await this.deleteKeys(bucket.id, keys);
-    return keys.map((key) => ({ key, deleted: deleted.has(key) }));
+  async deleteObjects(
+    bucket: Bucket,
+    items: Array<{ key: string; versionId?: string }>,
+  ): Promise<DeleteResult[]> {
+    if (!bucket.versioning && items.every((i) => i.versionId === undefined)) {
+      const deleted = await this.deleteKeys(
+        bucket.id,
+        items.map((i) => i.key),
+      );
+      return items.map(({ key }) => ({ key, deleted: deleted.has(key) }));
+    }
+    const out: DeleteResult[] = [];
+    for (const { key, versionId } of items)
+      out.push({ key, deleted: true, ...(await this.deleteObject(bucket, key, versionId)) });
+    return out;
   }
 
   private async deleteKeys(bucketId: number, keys: string[]): Promise<Set<string>> {
@@ -196,23 +277,41 @@ export class Store {
     return new Set(rows.map((r) => r.key.toString('utf8')));
   }
 
-  async objectTags(bucket: Bucket, key: string): Promise<Record<string, string>> {
-    const row = await this.db('objects')
-      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
-      .first('tags');
-    if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
-    return row.tags ?? {};
+  async objectTags(bucket: Bucket, key: string, versionId?: string): Promise<Record<string, string>> {
+    return (await this.getObject(bucket, key, versionId)).info.tags ?? {};
   }
 
-  async setObjectTags(bucket: Bucket, key: string, tags: Record<string, string>): Promise<void> {
-    const n = await this.db('objects')
-      .where({ bucket_id: bucket.id, key: Buffer.from(key, 'utf8') })
-      .update({ tags: JSON.stringify(tags) });
-    if (n === 0) throw new S3Error('NoSuchKey', undefined, { Key: key });
+  /** Tags the current version, or with `versionId` that version (current or not). */
+  async setObjectTags(
+    bucket: Bucket,
+    key: string,
+    tags: Record<string, string>,
+    versionId?: string,
+  ): Promise<void> {
+    const where: Record<string, unknown> = { bucket_id: bucket.id, key: Buffer.from(key, 'utf8') };
+    if (versionId !== undefined) {
+      checkVersionId(versionId);
+      where.version_id = versionId;
+    }
+    const update = { tags: JSON.stringify(tags) };
+    if ((await this.db('objects').where(where).update(update)) > 0) return;
+    if (versionId !== undefined && bucket.versioning) {
+      const n = await this.db('object_versions')
+        .where({ ...where, delete_marker: false })
+        .update(update);
+      if (n > 0) return;
+    }
+    // Answer as a GET would: NoSuchKey, NoSuchVersion, or the delete marker's 404 / 405.
+    await this.getObject(bucket, key, versionId);
+    throw new S3Error('NoSuchKey', undefined, { Key: key });
   }
 
   listObjects(bucket: Bucket, input: ListInput): Promise<ListResult> {
     return listObjects(this.db, bucket, input);
+  }
+
+  listVersions(bucket: Bucket, input: VersionListInput): Promise<VersionListResult> {
+    return listVersions(this.db, bucket, input);
   }
 }
 
@@ -238,4 +337,18 @@ async function* readPieces(
     if (pEnd < start || p.start > end || p.blob.size === 0) continue;
     yield* sealer.read(p.blob, Math.max(start, p.start) - p.start, Math.min(end, pEnd) - p.start);
   }
+}
+
+/** What S3 sends with an answer about a delete marker. */
+function deleteMarkerHeaders(
+  versionId: string,
+  lastModified: Date,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    'x-amz-delete-marker': 'true',
+    'x-amz-version-id': versionId,
+    'last-modified': new Date(lastModified).toUTCString(),
+    ...extra,
+  };
 }

@@ -29,14 +29,16 @@ export class Trash {
     }
   }
 
-  /** Which of these blob ids committed metadata (objects, their multipart layouts, parts) still references. */
+  /** Which of these blob ids committed metadata (every version, multipart layouts, parts) still references. */
   async referenced(blobIds: string[]): Promise<Set<string>> {
     if (blobIds.length === 0) return new Set();
     const result = await this.db.raw(
       `SELECT blob_id FROM objects WHERE blob_id = ANY(?)
        UNION SELECT e->>'blobId' FROM objects, jsonb_array_elements(layout) e WHERE layout IS NOT NULL AND e->>'blobId' = ANY(?)
+       UNION SELECT blob_id FROM object_versions WHERE blob_id = ANY(?)
+       UNION SELECT e->>'blobId' FROM object_versions, jsonb_array_elements(layout) e WHERE layout IS NOT NULL AND e->>'blobId' = ANY(?)
        UNION SELECT blob_id FROM parts WHERE blob_id = ANY(?)`,
-      [blobIds, blobIds, blobIds],
+      [blobIds, blobIds, blobIds, blobIds, blobIds],
     );
     return new Set(result.rows.map((r: { blob_id: string }) => r.blob_id));
   }

@@ -6,6 +6,8 @@ export interface Bucket {
   owner: string;
   region: string;
   createdAt: Date;
+  /** S3 versioning: absent for a bucket that was never versioned (it can never return to that state). */
+  versioning?: 'Enabled' | 'Suspended';
 }
 
 /** Headers S3 stores with an object and returns on GET/HEAD. */
@@ -30,6 +32,8 @@ export interface ObjectInfo extends ObjectHeaders {
   /** Set for objects completed from a multipart upload. */
   partsCount?: number;
   tags?: Record<string, string>;
+  /** `null` for the null version; reported only by buckets that have versioning configured. */
+  versionId?: string;
 }
 
 /** One part of a multipart object, as its row's `layout` keeps it. */
@@ -82,4 +86,7 @@ export interface ListResult {
 export interface DeleteResult {
   key: string;
   deleted: boolean;
+  /** For versioned deletes: the version removed, or the delete marker added. */
+  versionId?: string;
+  deleteMarker?: boolean;
 }

@@ -173,7 +173,7 @@ describe('payload verification', () => {
 
 describe('protocol surface', () => {
   it('answers NotImplemented for sub-resources it does not serve, never a plain listing', async () => {
-    for (const q of ['acl', 'versioning', 'policy', 'lifecycle', 'website']) {
+    for (const q of ['acl', 'replication', 'policy', 'lifecycle', 'website']) {
       const res = await signedFetch(strict.endpoint, env.creds[0]!, { path: `/proto?${q}=` });
       expect(res.status, q).toBe(501);
       expect(errorCode(res.text)).toBe('NotImplemented');

@@ -82,6 +82,21 @@ describe('the S3 routing table', () => {
     expect(route(shape('GET', 'bucket')).name).toBe('ListObjects');
     expect(route(shape('PUT', 'object', { partNumber: '1', uploadId: 'u' })).name).toBe('UploadPart');
     expect(route(shape('GET', 'object', { versionId: 'null' })).name).toBe('GetObject');
+    // Naming a version (the null one included) is a different IAM action than acting on the latest.
+    const versioned = (method: string, query: Record<string, string>) => {
+      const e = route(shape(method, 'object', query));
+      return `${e.name} ${e.action}`;
+    };
+    expect(versioned('GET', { versionId: 'null' })).toBe('GetObject s3:GetObjectVersion');
+    expect(versioned('HEAD', { versionId: 'v', partNumber: '1' })).toBe('HeadObject s3:GetObjectVersion');
+    expect(versioned('DELETE', { versionId: 'v' })).toBe('DeleteObject s3:DeleteObjectVersion');
+    expect(versioned('PUT', { tagging: '', versionId: 'v' })).toBe(
+      'PutObjectTagging s3:PutObjectVersionTagging',
+    );
+    expect(route(shape('GET', 'bucket', { versions: '' })).name).toBe('ListObjectVersions');
+    expect(() => route(shape('PUT', 'object', { versionId: 'v' }))).toThrow(
+      expect.objectContaining({ code: 'NotImplemented' }),
+    );
   });
 
   it('answers NotImplemented for every sub-resource it does not serve, never the plain operation', () => {
@@ -106,7 +121,8 @@ describe('the S3 routing table', () => {
     expect(S3_ACTIONS.filter((a) => !used.has(a))).toEqual([]);
     // Spot checks against AWS's action table: reads and writes that share an action, as on AWS.
     const actionOf = (name: string) => new Set(ENDPOINTS.filter((e) => e.name === name).map((e) => e.action));
-    expect(actionOf('HeadObject')).toEqual(new Set(['s3:GetObject']));
+    expect(actionOf('HeadObject')).toEqual(new Set(['s3:GetObject', 's3:GetObjectVersion']));
+    expect(actionOf('DeleteObject')).toEqual(new Set(['s3:DeleteObject', 's3:DeleteObjectVersion']));
     expect(actionOf('HeadBucket')).toEqual(new Set(['s3:ListBucket']));
     expect(actionOf('UploadPart')).toEqual(new Set(['s3:PutObject']));
     expect(actionOf('DeleteObjects')).toEqual(new Set(['s3:DeleteObject']));
