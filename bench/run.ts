@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { open, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -156,12 +157,20 @@ async function startCoffer(
   databaseUrl: string,
 ): Promise<{ target: Target; proc: ChildProcess }> {
   const port = await freePort();
-  const cred = { accessKeyId: 'AKIABENCH', secretAccessKey: randomBytes(20).toString('hex') };
-  await writeFile(path.join(dir, 'master.key'), randomBytes(32).toString('hex'));
-  await writeFile(
-    path.join(dir, 'creds.json'),
-    JSON.stringify([{ client_id: cred.accessKeyId, client_secret: cred.secretAccessKey }]),
-  );
+  // Later gateways of the run use the same database: they must find the same master key and credential.
+  const credFile = path.join(dir, 'creds.json');
+  if (!existsSync(credFile)) {
+    await writeFile(path.join(dir, 'master.key'), randomBytes(32).toString('hex'));
+    await writeFile(
+      credFile,
+      JSON.stringify([{ client_id: 'AKIABENCH', client_secret: randomBytes(20).toString('hex') }]),
+    );
+  }
+  const [entry] = JSON.parse(await readFile(credFile, 'utf8')) as Array<{
+    client_id: string;
+    client_secret: string;
+  }>;
+  const cred = { accessKeyId: entry!.client_id, secretAccessKey: entry!.client_secret };
   // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof") profiles the gateway without touching the load generator.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'service/dist/main.js')], {

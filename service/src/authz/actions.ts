@@ -29,9 +29,19 @@ export const S3_ACTIONS = [
   's3:DeleteObjectTagging',
   's3:AbortMultipartUpload',
   's3:ListMultipartUploadParts',
+  's3:GetBucketObjectLockConfiguration',
+  's3:PutBucketObjectLockConfiguration',
+  's3:GetObjectRetention',
+  's3:PutObjectRetention',
+  's3:GetObjectLegalHold',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
 ] as const;
 
 export type S3Action = (typeof S3_ACTIONS)[number];
+
+/** Actions no endpoint performs alone: asked by a handler for a request that claims them (a header). */
+export const CONDITION_ACTIONS: ReadonlySet<S3Action> = new Set(['s3:BypassGovernanceRetention']);
 
 /** Actions on no existing bucket: AWS checks them against the account, not a bucket's owner. */
 export const ACCOUNT_ACTIONS: ReadonlySet<S3Action> = new Set(['s3:ListAllMyBuckets', 's3:CreateBucket']);

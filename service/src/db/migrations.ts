@@ -298,6 +298,27 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('DROP SEQUENCE object_version_seq');
     },
   },
+  {
+    name: '0009_object_lock',
+    async up(knex) {
+      // Object lock: a bucket's configuration (null: never enabled) and each version's retention and legal
+      // hold. Columns go to objects and object_versions alike, in the same order (rows move between them).
+      await knex.raw('ALTER TABLE buckets ADD COLUMN object_lock jsonb');
+      for (const table of ['objects', 'object_versions', 'uploads'])
+        await knex.raw(`ALTER TABLE ${table}
+          ADD COLUMN retain_mode text CONSTRAINT ${table}_retain_mode CHECK (retain_mode IN ('GOVERNANCE', 'COMPLIANCE')),
+          ADD COLUMN retain_until timestamptz,
+          ADD COLUMN legal_hold boolean NOT NULL DEFAULT false,
+          ADD CONSTRAINT ${table}_retention_whole CHECK ((retain_mode IS NULL) = (retain_until IS NULL))`);
+    },
+    async down(knex) {
+      for (const table of ['objects', 'object_versions', 'uploads'])
+        await knex.raw(
+          `ALTER TABLE ${table} DROP COLUMN retain_mode, DROP COLUMN retain_until, DROP COLUMN legal_hold`,
+        );
+      await knex.raw('ALTER TABLE buckets DROP COLUMN object_lock');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors/s3-errors.js';
 import { documentBody } from './request-body.js';
-import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { bucketOf, headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const MAX_CONFIG_BODY = 64 * 1024;
@@ -34,7 +34,8 @@ export async function createBucket(ctx: S3Context): Promise<S3Response> {
     location = typeof lc === 'string' ? lc.trim() || undefined : undefined;
   }
   try {
-    await ctx.store.buckets.create(ctx.auth.accessKeyId, ctx.bucket!, location);
+    const objectLock = headerOf(ctx, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
+    await ctx.store.buckets.create(ctx.auth.accessKeyId, ctx.bucket!, location, { objectLock });
   } catch (err) {
     // us-east-1 keeps S3's original answer to re-creating a bucket you own: success.
     const owned = err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou';

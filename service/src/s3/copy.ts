@@ -8,6 +8,7 @@ import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
+  lockFrom,
   newObjectFields,
   tagsFromHeader,
   versionHeader,
@@ -126,6 +127,8 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...headers,
     tags: tagging === 'REPLACE' ? (tagsFromHeader(ctx) ?? {}) : info.tags,
+    // A copy is a new version: it gets the lock this request asks (or the bucket's default), never the source's.
+    lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),
     body: stream.chunks,
     finalize: stream.finalize,

@@ -6,6 +6,7 @@ import { ownerXml } from './buckets.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   intParam,
+  lockFrom,
   newObjectFields,
   partNumberOf,
   tagsFromHeader,
@@ -51,6 +52,7 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
     checksumAlgorithm: alg,
     checksumType: type as 'COMPOSITE' | 'FULL_OBJECT' | undefined,
     tags: tagsFromHeader(ctx),
+    lock: lockFrom(ctx),
   });
   const headers: Record<string, string> = {};
   if (alg) {

@@ -3,8 +3,16 @@ import { S3Error } from '../errors/s3-errors.js';
 import { integerIn } from '../parse/integer.js';
 import { KEY_PROBLEMS, keyProblem } from '../store/object-keys.js';
 import { MAX_PARTS } from '../store/multipart.js';
-import type { ObjectHeaders, WriteCondition } from '../store/types.js';
+import { RETENTION_MODES } from '../store/object-lock.js';
+import type {
+  ObjectHeaders,
+  ObjectLockInput,
+  Retention,
+  RetentionMode,
+  WriteCondition,
+} from '../store/types.js';
 import { bucketOf, headerOf, type S3Context } from './context.js';
+import { requireBodyDigest } from './request-body.js';
 
 const MAX_METADATA_BYTES = 2048;
 export const MAX_OBJECT_TAGS = 10;
@@ -118,4 +126,49 @@ export function requestedVersion(ctx: S3Context): string | undefined {
 /** x-amz-version-id, which S3 sends only for buckets that have versioning configured. */
 export function versionHeader(ctx: S3Context, versionId: string | undefined): Record<string, string> {
   return bucketOf(ctx).versioning && versionId !== undefined ? { 'x-amz-version-id': versionId } : {};
+}
+
+/** A retention as a request states it (header or XML), validated as S3 does. */
+export function parseRetention(mode: string, until: string): Retention {
+  if (!(RETENTION_MODES as readonly string[]).includes(mode))
+    throw new S3Error('InvalidArgument', 'Unknown wormMode directive.', {
+      ArgumentName: 'Mode',
+      ArgumentValue: mode,
+    });
+  const date = new Date(until);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(until) || Number.isNaN(date.getTime()))
+    throw new S3Error('InvalidArgument', 'The retain until date must be an ISO 8601 date and time.', {
+      ArgumentName: 'RetainUntilDate',
+      ArgumentValue: until,
+    });
+  if (date.getTime() <= Date.now())
+    throw new S3Error('InvalidArgument', 'The retain until date must be in the future!', {
+      ArgumentName: 'RetainUntilDate',
+      ArgumentValue: until,
+    });
+  return { mode: mode as RetentionMode, until: date };
+}
+
+/** x-amz-object-lock-mode, -retain-until-date and -legal-hold on a write that creates a version. */
+export function lockFrom(ctx: S3Context): ObjectLockInput | undefined {
+  const mode = headerOf(ctx, 'x-amz-object-lock-mode');
+  const until = headerOf(ctx, 'x-amz-object-lock-retain-until-date');
+  const hold = headerOf(ctx, 'x-amz-object-lock-legal-hold');
+  if (mode === undefined && until === undefined && hold === undefined) return undefined;
+  if ((mode === undefined) !== (until === undefined))
+    throw new S3Error(
+      'InvalidArgument',
+      'x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied',
+    );
+  if (hold !== undefined && hold !== 'ON' && hold !== 'OFF')
+    throw new S3Error('InvalidArgument', 'Legal Hold must be either of ON or OFF', {
+      ArgumentName: 'x-amz-object-lock-legal-hold',
+      ArgumentValue: hold,
+    });
+  // S3 wants an integrity digest on writes that lock data: a signed payload hash, Content-MD5 or a checksum.
+  requireBodyDigest(ctx, { signedPayloadCounts: true });
+  return {
+    retention: mode !== undefined ? parseRetention(mode, until!) : undefined,
+    legalHold: hold === 'ON',
+  };
 }

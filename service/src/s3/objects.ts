@@ -1,9 +1,11 @@
 import type { ObjectInfo } from '../store/types.js';
 import { checkVersionId } from '../store/versions.js';
+import { governanceBypass } from './object-lock.js';
 import { checkPreconditions } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
+  lockFrom,
   newObjectFields,
   partNumberOf,
   requestedVersion,
@@ -13,7 +15,7 @@ import {
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isHeaderValue } from './header-values.js';
-import { documentBody, objectBody } from './request-body.js';
+import { documentBody, objectBody, requireBodyDigest } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
 import { CHECKSUM_ALGORITHMS } from '../integrity/checksums.js';
 
@@ -29,6 +31,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...newObjectFields(ctx),
     tags: tagsFromHeader(ctx),
+    lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),
     body: body.chunks,
     finalize: body.finalize,
@@ -79,6 +82,13 @@ export function objectResponseHeaders(ctx: S3Context, info: ObjectInfo): Record<
     'content-type': info.contentType ?? 'binary/octet-stream',
   };
   if (info.contentEncoding) h['content-encoding'] = info.contentEncoding;
+  if (bucketOf(ctx).objectLock) {
+    if (info.retention) {
+      h['x-amz-object-lock-mode'] = info.retention.mode;
+      h['x-amz-object-lock-retain-until-date'] = info.retention.until.toISOString();
+    }
+    h['x-amz-object-lock-legal-hold'] = info.legalHold ? 'ON' : 'OFF';
+  }
   if (info.contentDisposition) h['content-disposition'] = info.contentDisposition;
   if (info.contentLanguage) h['content-language'] = info.contentLanguage;
   if (info.cacheControl) h['cache-control'] = info.cacheControl;
@@ -170,23 +180,16 @@ export function headObject(ctx: S3Context): Promise<S3Response> {
 }
 
 export async function deleteObject(ctx: S3Context): Promise<S3Response> {
-  const done = await ctx.store.deleteObject(bucketOf(ctx), ctx.key!, requestedVersion(ctx));
+  const done = await ctx.store.deleteObject(bucketOf(ctx), ctx.key!, requestedVersion(ctx), {
+    bypassGovernance: await governanceBypass(ctx),
+  });
   const headers = versionHeader(ctx, done.versionId);
   if (done.deleteMarker && bucketOf(ctx).versioning) headers['x-amz-delete-marker'] = 'true';
   return { status: 204, headers };
 }
 
 export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
-  const hasDigest =
-    headerOf(ctx, 'content-md5') !== undefined ||
-    CHECKSUM_ALGORITHMS.some((a) => headerOf(ctx, `x-amz-checksum-${a}`) !== undefined) ||
-    headerOf(ctx, 'x-amz-trailer') !== undefined;
-  if (ctx.settings.enforcePayloadVerification && !hasDigest) {
-    throw new S3Error(
-      'InvalidRequest',
-      'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).',
-    );
-  }
+  requireBodyDigest(ctx);
   const text = await documentBody(ctx, 2 * 1024 * 1024);
   const doc = parseXmlRoot(text, 'Delete') as Record<string, unknown> | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
@@ -214,22 +217,36 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
     }
   }
   const versioned = !!bucketOf(ctx).versioning;
-  const results = items.length ? await ctx.store.deleteObjects(bucketOf(ctx), items) : [];
+  const bypassGovernance = await governanceBypass(ctx);
+  const results = items.length
+    ? await ctx.store.deleteObjects(bucketOf(ctx), items, { bypassGovernance })
+    : [];
+  for (const r of results)
+    if (r.error)
+      errors.push({
+        Key: r.key,
+        Code: r.error.code,
+        Message: r.error.message,
+        ...(r.versionId ? { VersionId: r.versionId } : {}),
+      });
   return xmlResponse(
     toXml('DeleteResult', {
       // Deleting a missing key succeeds in S3, so every valid key is reported as deleted.
       Deleted: quiet
         ? undefined
-        : results.map((r, i) => {
+        : results.flatMap((r, i) => {
+            if (r.error) return [];
             const asked = items[i]!.versionId;
-            if (!versioned) return { Key: r.key, VersionId: asked };
+            if (!versioned) return [{ Key: r.key, VersionId: asked }];
             // A removed delete marker and a new one are both reported as DeleteMarker with its version id.
-            return {
-              Key: r.key,
-              VersionId: asked,
-              DeleteMarker: r.deleteMarker ? 'true' : undefined,
-              DeleteMarkerVersionId: r.deleteMarker ? r.versionId : undefined,
-            };
+            return [
+              {
+                Key: r.key,
+                VersionId: asked,
+                DeleteMarker: r.deleteMarker ? 'true' : undefined,
+                DeleteMarkerVersionId: r.deleteMarker ? r.versionId : undefined,
+              },
+            ];
           }),
       Error: errors,
     }),

@@ -1,5 +1,7 @@
 /** A request's body as the operation handlers read it: object data streamed, documents whole. */
-import type { S3Context } from './context.js';
+import { S3Error } from '../errors/s3-errors.js';
+import { CHECKSUM_ALGORITHMS } from '../integrity/checksums.js';
+import { headerOf, type S3Context } from './context.js';
 import { MAX_SINGLE_PUT, openBody, readSmallBody, type Body } from './payload.js';
 
 /** Object data (PutObject, UploadPart), verified against what the request declared as it streams. */
@@ -29,4 +31,21 @@ export async function documentBody(
     ...opts,
   });
   return text;
+}
+
+/**
+ * AWS requires an integrity digest on some configuration calls (DeleteObjects, object lock): without
+ * one, a proxy could alter what is deleted or locked. Enforced with ENFORCE_PAYLOAD_VERIFICATION.
+ */
+export function requireBodyDigest(ctx: S3Context, opts: { signedPayloadCounts?: boolean } = {}): void {
+  const declared =
+    (opts.signedPayloadCounts && ctx.auth.payload.kind !== 'unsigned') ||
+    headerOf(ctx, 'content-md5') !== undefined ||
+    CHECKSUM_ALGORITHMS.some((a) => headerOf(ctx, `x-amz-checksum-${a}`) !== undefined) ||
+    headerOf(ctx, 'x-amz-trailer') !== undefined;
+  if (ctx.settings.enforcePayloadVerification && !declared)
+    throw new S3Error(
+      'InvalidRequest',
+      'Missing required header for this request: Content-MD5 (or an x-amz-checksum-* header).',
+    );
 }

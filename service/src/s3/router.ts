@@ -24,6 +24,14 @@ import {
 } from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './versioning.js';
+import {
+  getObjectLegalHold,
+  getObjectLockConfiguration,
+  getObjectRetention,
+  putObjectLegalHold,
+  putObjectLockConfiguration,
+  putObjectRetention,
+} from './object-lock.js';
 
 /** The resource an endpoint acts on: the account (service), a bucket, or an object in one. */
 type Target = 'service' | 'bucket' | 'object';
@@ -136,6 +144,56 @@ export const ENDPOINTS: Endpoint[] = [
   sub('HeadObject', 'HEAD', 'object', 'versionId', 's3:GetObjectVersion', headObject),
   sub('HeadObject', 'HEAD', 'object', ['partNumber', 'versionId'], 's3:GetObjectVersion', headObject),
   sub('DeleteObject', 'DELETE', 'object', 'versionId', 's3:DeleteObjectVersion', deleteObject),
+  sub(
+    'GetObjectLockConfiguration',
+    'GET',
+    'bucket',
+    'object-lock',
+    's3:GetBucketObjectLockConfiguration',
+    getObjectLockConfiguration,
+  ),
+  sub(
+    'PutObjectLockConfiguration',
+    'PUT',
+    'bucket',
+    'object-lock',
+    's3:PutBucketObjectLockConfiguration',
+    putObjectLockConfiguration,
+  ),
+  ...[[], ['versionId']].flatMap((v) => [
+    sub(
+      'GetObjectRetention',
+      'GET',
+      'object',
+      ['retention', ...v],
+      's3:GetObjectRetention',
+      getObjectRetention,
+    ),
+    sub(
+      'PutObjectRetention',
+      'PUT',
+      'object',
+      ['retention', ...v],
+      's3:PutObjectRetention',
+      putObjectRetention,
+    ),
+    sub(
+      'GetObjectLegalHold',
+      'GET',
+      'object',
+      ['legal-hold', ...v],
+      's3:GetObjectLegalHold',
+      getObjectLegalHold,
+    ),
+    sub(
+      'PutObjectLegalHold',
+      'PUT',
+      'object',
+      ['legal-hold', ...v],
+      's3:PutObjectLegalHold',
+      putObjectLegalHold,
+    ),
+  ]),
   sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
   sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
   sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 's3:PutBucketCORS', deleteBucketCors),

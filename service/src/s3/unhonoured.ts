@@ -15,12 +15,7 @@ const SSE_C_PREFIXES = [
 
 /** Endpoints that create an object, and the headers that would ask them for what they cannot do yet. */
 const CREATES_OBJECTS = new Set(['PutObject', 'CopyObject', 'CreateMultipartUpload']);
-const UNSUPPORTED_ON_CREATE = [
-  'x-amz-object-lock-mode',
-  'x-amz-object-lock-retain-until-date',
-  'x-amz-object-lock-legal-hold',
-  'x-amz-website-redirect-location',
-];
+const UNSUPPORTED_ON_CREATE = ['x-amz-website-redirect-location'];
 
 /** Refuses, before the endpoint runs, what it would otherwise ignore. */
 export function refuseUnhonouredHeaders(

@@ -4,7 +4,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem, regionProblem } from './bucket-names.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
-import type { Bucket } from './types.js';
+import type { Bucket, ObjectLockConfig } from './types.js';
 
 /** The bucket settings kept as JSON columns. */
 export type BucketSetting = 'tags' | 'cors';
@@ -48,7 +48,7 @@ export class BucketStore {
     const generation = this.generation;
     const row = await this.db('buckets')
       .where({ name })
-      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning');
+      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning', 'object_lock');
     if (!row) return undefined;
     const bucket = toBucket(row);
     if (live && generation === this.generation) {
@@ -65,7 +65,13 @@ export class BucketStore {
     return rows.map(toBucket);
   }
 
-  async create(owner: string, name: string, locationConstraint: string | undefined): Promise<Bucket> {
+  /** `objectLock` creates the bucket with object lock enabled, which also turns versioning on. */
+  async create(
+    owner: string,
+    name: string,
+    locationConstraint: string | undefined,
+    opts: { objectLock?: boolean } = {},
+  ): Promise<Bucket> {
     const problem = bucketNameProblem(name);
     if (problem)
       throw new S3Error('InvalidBucketName', `The specified bucket is not valid: it ${problem}.`, {
@@ -79,7 +85,12 @@ export class BucketStore {
       );
     }
     const inserted = await this.db('buckets')
-      .insert({ name, owner, region: this.region })
+      .insert({
+        name,
+        owner,
+        region: this.region,
+        ...(opts.objectLock ? { versioning: 'Enabled', object_lock: JSON.stringify({}) } : {}),
+      })
       .onConflict('name')
       .ignore()
       .returning('*');
@@ -126,9 +137,34 @@ export class BucketStore {
 
   /** PutBucketVersioning: once versioned, a bucket can be suspended but never unversioned again. */
   async setVersioning(bucket: Bucket, status: 'Enabled' | 'Suspended'): Promise<void> {
-    const n = await this.db('buckets').where({ id: bucket.id }).update({ versioning: status });
+    if (status !== 'Enabled' && bucket.objectLock)
+      throw new S3Error(
+        'InvalidBucketState',
+        'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
+      );
+    // The condition repeats the check in SQL: a lock enabled meanwhile by another gateway still wins.
+    const n = await this.db('buckets')
+      .where({ id: bucket.id })
+      .where((q) => (status === 'Enabled' ? q : q.whereNull('object_lock')))
+      .update({ versioning: status });
     this.invalidate(bucket.name);
     if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  }
+
+  /**
+   * PutObjectLockConfiguration: enables object lock on a versioning-enabled bucket (for good) and sets or
+   * clears its default retention.
+   */
+  async setObjectLock(bucket: Bucket, config: ObjectLockConfig): Promise<void> {
+    const n = await this.db('buckets')
+      .where({ id: bucket.id, versioning: 'Enabled' })
+      .update({ object_lock: JSON.stringify(config) });
+    this.invalidate(bucket.name);
+    if (n === 0)
+      throw new S3Error(
+        'InvalidBucketState',
+        'Object Lock configuration cannot be enabled on a bucket without versioning Enabled.',
+      );
   }
 
   /** A bucket's JSON setting (null when unset). */

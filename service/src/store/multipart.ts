@@ -4,12 +4,21 @@ import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.j
 import { combineParts, isCrc } from '../integrity/crc-combine.js';
 import type { Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { headerColumns, type HeaderColumns } from './rows.js';
+import { retentionOf } from './object-lock.js';
+import { headerColumns, lockColumns, type HeaderColumns } from './rows.js';
 import type { Store } from './store.js';
 import { dropUploads } from './trash.js';
 import { normalizeEtag } from './etags.js';
 import { commonPrefixOf } from './listing.js';
-import type { Bucket, LayoutPart, ObjectHeaders, ObjectInfo, WriteCondition } from './types.js';
+import type {
+  Bucket,
+  LayoutPart,
+  ObjectHeaders,
+  ObjectInfo,
+  ObjectLockInput,
+  RetentionMode,
+  WriteCondition,
+} from './types.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 export const MAX_PARTS = 10_000;
@@ -24,6 +33,9 @@ export interface UploadRow extends HeaderColumns {
   checksum_algorithm: ChecksumAlgorithm | null;
   checksum_type: string | null;
   tags: Record<string, string> | null;
+  retain_mode: RetentionMode | null;
+  retain_until: Date | null;
+  legal_hold: boolean;
 }
 
 export interface PartRow {
@@ -42,6 +54,8 @@ export interface CreateUploadInput extends ObjectHeaders {
   key: string;
   /** Who started the upload, as ListMultipartUploads reports it. */
   initiator: string;
+  /** Retention and legal hold asked at CreateMultipartUpload, applied when Complete creates the version. */
+  lock?: ObjectLockInput;
   userMetadata: Record<string, string>;
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
@@ -92,6 +106,8 @@ export class Multipart {
   ) {}
 
   async create(bucket: Bucket, input: CreateUploadInput): Promise<string> {
+    // Refused now, not at Complete: lock settings on a bucket without object lock.
+    this.store.lockFor(bucket, input.lock);
     const uploadId = randomBytes(24).toString('base64url');
     await this.db('uploads').insert({
       upload_id: uploadId,
@@ -103,6 +119,7 @@ export class Multipart {
       checksum_algorithm: input.checksumAlgorithm ?? null,
       checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
       tags: JSON.stringify(input.tags ?? {}),
+      ...lockColumns(input.lock),
     });
     return uploadId;
   }
@@ -306,6 +323,13 @@ export class Multipart {
           wrapped_key: Buffer.alloc(0),
           segment_size: 0,
           layout: JSON.stringify(layout),
+          // The version is created now: the bucket's default retention applies unless the upload asked its own.
+          ...lockColumns(
+            this.store.lockFor(bucket, {
+              retention: retentionOf({ ...upload, legal_hold: upload.legal_hold }),
+              legalHold: upload.legal_hold,
+            }),
+          ),
         },
         trx,
         condition,

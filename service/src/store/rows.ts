@@ -1,7 +1,16 @@
 /** Row shapes of the objects, uploads and buckets tables, and their mapping to domain types. */
 import { isChecksumAlgorithm } from '../integrity/checksums.js';
 import type { SealedBlob } from '../blobs/sealer.js';
-import type { Bucket, LayoutPart, ObjectHeaders, ObjectInfo } from './types.js';
+import { retentionOf, type LockColumns } from './object-lock.js';
+import type {
+  Bucket,
+  LayoutPart,
+  ObjectHeaders,
+  ObjectInfo,
+  ObjectLockConfig,
+  ObjectLockInput,
+  RetentionMode,
+} from './types.js';
 
 /** The columns objects and uploads both keep for the headers S3 returns on GET/HEAD. */
 export interface HeaderColumns {
@@ -28,6 +37,9 @@ export interface ObjectRow extends HeaderColumns {
   checksum_type?: string | null;
   tags?: Record<string, string> | null;
   version_id?: string;
+  retain_mode?: RetentionMode | null;
+  retain_until?: Date | null;
+  legal_hold?: boolean;
 }
 
 /** A stored object as sealed pieces in order: one for a plain PUT, one per part for multipart. */
@@ -52,6 +64,21 @@ export function toInfo(row: ObjectRow): ObjectInfo {
     partsCount: row.layout ? row.layout.length : undefined,
     tags: row.tags ?? {},
     versionId: row.version_id,
+    retention: retentionOf({
+      retain_mode: row.retain_mode ?? null,
+      retain_until: row.retain_until ?? null,
+      legal_hold: !!row.legal_hold,
+    }),
+    legalHold: !!row.legal_hold,
+  };
+}
+
+/** A new version's lock columns. */
+export function lockColumns(lock: ObjectLockInput | undefined): LockColumns {
+  return {
+    retain_mode: lock?.retention?.mode ?? null,
+    retain_until: lock?.retention?.until ?? null,
+    legal_hold: lock?.legalHold ?? false,
   };
 }
 
@@ -117,6 +144,7 @@ export function toBucket(row: {
   region: string;
   created_at: Date;
   versioning?: string | null;
+  object_lock?: ObjectLockConfig | null;
 }): Bucket {
   const bucket: Bucket = {
     id: Number(row.id),
@@ -126,5 +154,6 @@ export function toBucket(row: {
     createdAt: row.created_at,
   };
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
+  if (row.object_lock) bucket.objectLock = row.object_lock;
   return bucket;
 }

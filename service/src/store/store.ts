@@ -8,10 +8,12 @@ import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
 import { listVersions, type VersionListInput, type VersionListResult } from './version-listing.js';
-import { headerColumns, storedObject, type ObjectRow, type StoredObject } from './rows.js';
+import { headerColumns, lockColumns, storedObject, type ObjectRow, type StoredObject } from './rows.js';
 import { HELD_BLOBS, Trash } from './trash.js';
+import { retentionFor } from './object-lock.js';
 import {
   addDeleteMarker,
+  changeLock,
   checkVersionId,
   commitVersion,
   deleteVersion,
@@ -24,7 +26,9 @@ import type {
   ListInput,
   ListResult,
   ObjectInfo,
+  ObjectLockInput,
   PutObjectInput,
+  Retention,
   WriteCondition,
 } from './types.js';
 
@@ -60,6 +64,7 @@ export class Store {
   async putObject(bucket: Bucket, input: PutObjectInput): Promise<ObjectInfo> {
     // Refuse early what the commit would refuse anyway, before a large body is streamed for nothing.
     if (input.condition) await this.checkCondition(bucket.id, input.key, input.condition);
+    const lock = this.lockFor(bucket, input.lock);
     const { sealed, digests } = await this.sealer.seal(input.body, input.finalize);
     const now = new Date();
     const row = {
@@ -76,6 +81,7 @@ export class Store {
       inline_data: sealed.location.inline ?? null,
       wrapped_key: sealed.wrappedKey,
       segment_size: sealed.segmentSize,
+      ...lockColumns(lock),
     };
     let committed: { replaced: string[]; versionId: string };
     try {
@@ -99,6 +105,24 @@ export class Store {
       userMetadata: input.userMetadata,
       checksums: digests.checksums,
       versionId: committed.versionId,
+      retention: lock?.retention,
+      legalHold: lock?.legalHold,
+    };
+  }
+
+  /**
+   * The lock a new version gets: what the request asked, with the bucket's default retention when it
+   * asked none. Lock settings on a bucket without object lock are refused, as S3 refuses them.
+   */
+  lockFor(bucket: Bucket, asked: ObjectLockInput | undefined): ObjectLockInput | undefined {
+    if (!bucket.objectLock) {
+      if (asked?.retention || asked?.legalHold)
+        throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+      return undefined;
+    }
+    return {
+      retention: retentionFor(bucket.objectLock, asked?.retention),
+      legalHold: asked?.legalHold ?? false,
     };
   }
 
@@ -224,7 +248,12 @@ export class Store {
    * DeleteObject: without a version id, removes the key (unversioned) or adds a delete marker
    * (versioned); with one, removes that version for good. Says what it did for the response headers.
    */
-  async deleteObject(bucket: Bucket, key: string, versionId?: string): Promise<VersionDeletion> {
+  async deleteObject(
+    bucket: Bucket,
+    key: string,
+    versionId?: string,
+    opts: { bypassGovernance?: boolean } = {},
+  ): Promise<VersionDeletion> {
     if (versionId !== undefined) checkVersionId(versionId);
     if (!bucket.versioning) {
       if (versionId === undefined || versionId === NULL_VERSION) await this.deleteKeys(bucket.id, [key]);
@@ -232,15 +261,19 @@ export class Store {
     }
     const k = Buffer.from(key, 'utf8');
     const { deletion, freed } = await this.db.transaction((trx) =>
-      versionId === undefined ? addDeleteMarker(trx, bucket, k) : deleteVersion(trx, bucket, k, versionId),
+      versionId === undefined
+        ? addDeleteMarker(trx, bucket, k)
+        : deleteVersion(trx, bucket, k, versionId, opts.bypassGovernance),
     );
     await this.trash.free(freed);
     return deletion;
   }
 
+  /** Each item on its own: one a lock protects is reported with its error, the others still go. */
   async deleteObjects(
     bucket: Bucket,
     items: Array<{ key: string; versionId?: string }>,
+    opts: { bypassGovernance?: boolean } = {},
   ): Promise<DeleteResult[]> {
     if (!bucket.versioning && items.every((i) => i.versionId === undefined)) {
       const deleted = await this.deleteKeys(
@@ -250,8 +283,14 @@ export class Store {
       return items.map(({ key }) => ({ key, deleted: deleted.has(key) }));
     }
     const out: DeleteResult[] = [];
-    for (const { key, versionId } of items)
-      out.push({ key, deleted: true, ...(await this.deleteObject(bucket, key, versionId)) });
+    for (const { key, versionId } of items) {
+      try {
+        out.push({ key, deleted: true, ...(await this.deleteObject(bucket, key, versionId, opts)) });
+      } catch (err) {
+        if (!(err instanceof S3Error)) throw err;
+        out.push({ key, deleted: false, versionId, error: err });
+      }
+    }
     return out;
   }
 
@@ -308,6 +347,24 @@ export class Store {
 
   listObjects(bucket: Bucket, input: ListInput): Promise<ListResult> {
     return listObjects(this.db, bucket, input);
+  }
+
+  /**
+   * PutObjectRetention / PutObjectLegalHold on the current version or the one named. Weakening an active
+   * retention is refused in the same transaction that would change it.
+   */
+  async changeLock(
+    bucket: Bucket,
+    key: string,
+    versionId: string | undefined,
+    change: { retention: Retention | undefined; bypassGovernance: boolean } | { legalHold: boolean },
+  ): Promise<void> {
+    if (!bucket.objectLock)
+      throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    if (versionId !== undefined) checkVersionId(versionId);
+    const k = Buffer.from(key, 'utf8');
+    if (!(await this.db.transaction((trx) => changeLock(trx, bucket, k, versionId, change))))
+      await this.getObject(bucket, key, versionId); // answers NoSuchKey / NoSuchVersion / the marker's error
   }
 
   listVersions(bucket: Bucket, input: VersionListInput): Promise<VersionListResult> {

@@ -8,6 +8,27 @@ export interface Bucket {
   createdAt: Date;
   /** S3 versioning: absent for a bucket that was never versioned (it can never return to that state). */
   versioning?: 'Enabled' | 'Suspended';
+  /** Present once object lock is enabled (it never goes away), with the default retention if any. */
+  objectLock?: ObjectLockConfig;
+}
+
+export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/** A version may not be deleted, nor its retention weakened, before `until` (GOVERNANCE: unless bypassed). */
+export interface Retention {
+  mode: RetentionMode;
+  until: Date;
+}
+
+export interface ObjectLockConfig {
+  /** Applied to every new version written without explicit retention. */
+  rule?: { mode: RetentionMode; days?: number; years?: number };
+}
+
+/** What a write asks for: explicit retention (or the bucket's default), and a legal hold. */
+export interface ObjectLockInput {
+  retention?: Retention;
+  legalHold: boolean;
 }
 
 /** Headers S3 stores with an object and returns on GET/HEAD. */
@@ -34,6 +55,8 @@ export interface ObjectInfo extends ObjectHeaders {
   tags?: Record<string, string>;
   /** `null` for the null version; reported only by buckets that have versioning configured. */
   versionId?: string;
+  retention?: Retention;
+  legalHold?: boolean;
 }
 
 /** One part of a multipart object, as its row's `layout` keeps it. */
@@ -56,6 +79,7 @@ export interface WriteCondition {
 
 export interface PutObjectInput extends ObjectHeaders {
   key: string;
+  lock?: ObjectLockInput;
   condition?: WriteCondition;
   tags?: Record<string, string>;
   userMetadata: Record<string, string>;
@@ -89,4 +113,6 @@ export interface DeleteResult {
   /** For versioned deletes: the version removed, or the delete marker added. */
   versionId?: string;
   deleteMarker?: boolean;
+  /** Why this one was not deleted (object lock), as the S3 error DeleteObjects reports for it. */
+  error?: { code: string; message: string };
 }

@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { S3Error } from '../errors/s3-errors.js';
 import { normalizeEtag } from './etags.js';
-import type { Bucket, WriteCondition } from './types.js';
+import { checkDeletable, checkRetentionChange, retentionOf, type LockColumns } from './object-lock.js';
+import type { Bucket, Retention, WriteCondition } from './types.js';
 
 /** Columns objects and object_versions share, in the same order, for moving rows between them. */
 export const VERSION_COLUMNS = [
@@ -35,6 +36,9 @@ export const VERSION_COLUMNS = [
   'tags',
   'version_id',
   'seq',
+  'retain_mode',
+  'retain_until',
+  'legal_hold',
 ].join(', ');
 
 /** The version id of what an unversioned or suspended bucket writes, as S3 names it. */
@@ -191,9 +195,13 @@ export async function deleteVersion(
   bucket: Bucket,
   key: Buffer,
   versionId: string,
+  bypassGovernance = false,
 ): Promise<{ deletion: VersionDeletion; freed: string[] }> {
   await lockKey(trx, bucket.id, key);
   const where = { bucket_id: bucket.id, key, version_id: versionId };
+  // Retention beats everyone: decided here, under the key's lock, on what is committed now.
+  const held = await findVersion(trx, bucket, key, versionId);
+  if (held) checkDeletable(held, bypassGovernance);
   const current = await trx('objects').where(where).delete().returning(['blob_id', 'layout']);
   const old = current.length
     ? []
@@ -201,4 +209,54 @@ export async function deleteVersion(
   await promoteNewest(trx, bucket, key);
   const freed = await queueTrash(trx, blobsOf([...current, ...old]));
   return { deletion: { versionId, deleteMarker: old.some((r) => r.delete_marker) }, freed };
+}
+
+/** A version's row (current or not) with its lock columns, locked for the transaction. */
+async function findVersion(
+  trx: Knex.Transaction,
+  bucket: Bucket,
+  key: Buffer,
+  versionId: string | undefined,
+): Promise<(LockColumns & { table: string }) | undefined> {
+  const cols = ['retain_mode', 'retain_until', 'legal_hold'];
+  const current = trx('objects').where({ bucket_id: bucket.id, key });
+  if (versionId === undefined) {
+    const row = await current.forUpdate().first(cols);
+    return row && { ...row, table: 'objects' };
+  }
+  const row = await current.where({ version_id: versionId }).forUpdate().first(cols);
+  if (row) return { ...row, table: 'objects' };
+  const old = await trx('object_versions')
+    .where({ bucket_id: bucket.id, key, version_id: versionId, delete_marker: false })
+    .forUpdate()
+    .first(cols);
+  return old && { ...old, table: 'object_versions' };
+}
+
+/**
+ * Changes one version's retention or legal hold under the key's lock. A retention change that weakens an
+ * active retention is refused (GOVERNANCE: unless `bypassGovernance`); a legal hold may always change.
+ * Returns false when there is no such version.
+ */
+export async function changeLock(
+  trx: Knex.Transaction,
+  bucket: Bucket,
+  key: Buffer,
+  versionId: string | undefined,
+  change: { retention: Retention | undefined; bypassGovernance: boolean } | { legalHold: boolean },
+): Promise<boolean> {
+  await lockKey(trx, bucket.id, key);
+  const row = await findVersion(trx, bucket, key, versionId);
+  if (!row) return false;
+  const where: Record<string, unknown> = { bucket_id: bucket.id, key };
+  if (versionId !== undefined) where.version_id = versionId;
+  if ('legalHold' in change) {
+    await trx(row.table).where(where).update({ legal_hold: change.legalHold });
+    return true;
+  }
+  checkRetentionChange(retentionOf(row), change.retention, change.bypassGovernance);
+  await trx(row.table)
+    .where(where)
+    .update({ retain_mode: change.retention?.mode ?? null, retain_until: change.retention?.until ?? null });
+  return true;
 }
