@@ -19,6 +19,7 @@ import { guardBodyIdle, limitBodyTime } from './http/request-limits.js';
 import { S3Error } from './errors/s3-errors.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
+import { LifecycleWorker } from './store/lifecycle-worker.js';
 import { Multipart } from './store/multipart.js';
 import { Store } from './store/store.js';
 
@@ -30,6 +31,7 @@ export interface Gateway {
   store: Store;
   multipart: Multipart;
   collector: Collector;
+  lifecycle: LifecycleWorker;
   credentials: CredentialStore;
   admins: AdminStore;
 }
@@ -134,6 +136,7 @@ export async function buildGateway(
     multipart,
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });
+  const lifecycle = new LifecycleWorker(db, store, multipart, config.lifecycle, app.log);
   const credentials = new CredentialStore(db, config.masterKey, changes, app.log);
   const authorizer = new Authorizer(store.buckets);
   await credentials.seed(config.credentials);
@@ -170,6 +173,7 @@ export async function buildGateway(
       region: config.region,
       enforcePayloadVerification: config.enforcePayloadVerification,
       smallBodyTimeoutMs: config.limits.smallBodyTimeoutMs,
+      lifecycleDayMs: config.lifecycle.dayMs,
     },
     domain: config.domain,
     log: app.log,
@@ -233,11 +237,15 @@ export async function buildGateway(
   app.all('/', { schema: { hide: true }, onRequest: s3 }, s3);
   app.all('/*', { schema: { hide: true }, onRequest: s3 }, s3);
 
-  app.addHook('onReady', async () => collector.start(config.gcIntervalSeconds * 1000));
+  app.addHook('onReady', async () => {
+    collector.start(config.gcIntervalSeconds * 1000);
+    lifecycle.start();
+  });
   app.addHook('onClose', async () => {
     await collector.stop();
+    await lifecycle.stop();
     await changes.stop();
     await db.destroy();
   });
-  return { app, store, multipart, collector, credentials, admins };
+  return { app, store, multipart, collector, lifecycle, credentials, admins };
 }

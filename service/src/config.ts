@@ -27,6 +27,8 @@ export interface Config {
   gcGraceSeconds: number;
   /** Incomplete multipart uploads older than this are aborted by the collector. */
   multipartExpiryHours: number;
+  /** Bucket lifecycle rules: how often they are applied, and how long their "day" is. */
+  lifecycle: { intervalMs: number; dayMs: number; maxActions: number };
   logLevel: string;
   limits: RequestLimits;
   /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
@@ -174,6 +176,11 @@ export async function loadConfig(env: Env): Promise<Config> {
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),
+    lifecycle: {
+      intervalMs: int(env, 'LIFECYCLE_INTERVAL_SECONDS', 3600, 0, 86400) * 1000,
+      dayMs: int(env, 'LIFECYCLE_DAY_SECONDS', 86400, 1, 86400) * 1000,
+      maxActions: int(env, 'LIFECYCLE_MAX_ACTIONS', 10_000, 1, 1_000_000),
+    },
     logLevel: env.LOG_LEVEL || 'info',
     limits: {
       headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_SECONDS', 30, 1, 3600) * 1000,

@@ -36,6 +36,8 @@ export const S3_ACTIONS = [
   's3:GetObjectLegalHold',
   's3:PutObjectLegalHold',
   's3:BypassGovernanceRetention',
+  's3:GetLifecycleConfiguration',
+  's3:PutLifecycleConfiguration',
 ] as const;
 
 export type S3Action = (typeof S3_ACTIONS)[number];

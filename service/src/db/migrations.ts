@@ -319,6 +319,20 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('ALTER TABLE buckets DROP COLUMN object_lock');
     },
   },
+  {
+    name: '0010_lifecycle',
+    async up(knex) {
+      // A bucket's lifecycle rules, and when each old version stopped being current (NoncurrentDays counts from it).
+      await knex.raw('ALTER TABLE buckets ADD COLUMN lifecycle jsonb');
+      await knex.raw('ALTER TABLE object_versions ADD COLUMN noncurrent_since timestamptz');
+      await knex.raw('CREATE INDEX uploads_initiated ON uploads (bucket_id, initiated_at)');
+    },
+    async down(knex) {
+      await knex.raw('DROP INDEX uploads_initiated');
+      await knex.raw('ALTER TABLE object_versions DROP COLUMN noncurrent_since');
+      await knex.raw('ALTER TABLE buckets DROP COLUMN lifecycle');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

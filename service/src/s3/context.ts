@@ -10,6 +10,8 @@ export interface S3Settings {
   enforcePayloadVerification: boolean;
   /** Whole-body deadline for endpoints that take small documents; 0 disables it. */
   smallBodyTimeoutMs: number;
+  /** How long a lifecycle "day" is (shortened for tests and demonstrations). */
+  lifecycleDayMs: number;
 }
 
 /** One authenticated S3 request as the operation handlers see it. */

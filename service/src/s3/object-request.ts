@@ -3,6 +3,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import { integerIn } from '../parse/integer.js';
 import { KEY_PROBLEMS, keyProblem } from '../store/object-keys.js';
 import { MAX_PARTS } from '../store/multipart.js';
+import { expirationOf, type LifecycleSubject } from '../store/lifecycle.js';
 import { RETENTION_MODES } from '../store/object-lock.js';
 import type {
   ObjectHeaders,
@@ -171,4 +172,10 @@ export function lockFrom(ctx: S3Context): ObjectLockInput | undefined {
     retention: mode !== undefined ? parseRetention(mode, until!) : undefined,
     legalHold: hold === 'ON',
   };
+}
+
+/** x-amz-expiration: when the bucket's lifecycle rules will expire this object, and by which rule. */
+export function expirationHeader(ctx: S3Context, o: LifecycleSubject): Record<string, string> {
+  const e = expirationOf(bucketOf(ctx).lifecycle, o, ctx.settings.lifecycleDayMs);
+  return e ? { 'x-amz-expiration': `expiry-date="${e.date.toUTCString()}", rule-id="${e.ruleId}"` } : {};
 }

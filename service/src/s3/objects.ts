@@ -5,6 +5,7 @@ import { checkPreconditions } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
 import {
   checkKey,
+  expirationHeader,
   lockFrom,
   newObjectFields,
   partNumberOf,
@@ -36,7 +37,11 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     body: body.chunks,
     finalize: body.finalize,
   });
-  const out: Record<string, string> = { etag: info.etag, ...versionHeader(ctx, info.versionId) };
+  const out: Record<string, string> = {
+    etag: info.etag,
+    ...versionHeader(ctx, info.versionId),
+    ...expirationHeader(ctx, { ...info, tags: tagsFromHeader(ctx) }),
+  };
   for (const [alg, v] of Object.entries(info.checksums)) out[`x-amz-checksum-${alg}`] = v;
   return { status: 200, headers: out };
 }
@@ -82,6 +87,7 @@ export function objectResponseHeaders(ctx: S3Context, info: ObjectInfo): Record<
     'content-type': info.contentType ?? 'binary/octet-stream',
   };
   if (info.contentEncoding) h['content-encoding'] = info.contentEncoding;
+  Object.assign(h, expirationHeader(ctx, info));
   if (bucketOf(ctx).objectLock) {
     if (info.retention) {
       h['x-amz-object-lock-mode'] = info.retention.mode;

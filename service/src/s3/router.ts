@@ -24,6 +24,7 @@ import {
 } from './multipart.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './versioning.js';
+import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
 import {
   getObjectLegalHold,
   getObjectLockConfiguration,
@@ -159,6 +160,31 @@ export const ENDPOINTS: Endpoint[] = [
     'object-lock',
     's3:PutBucketObjectLockConfiguration',
     putObjectLockConfiguration,
+  ),
+  sub(
+    'GetBucketLifecycleConfiguration',
+    'GET',
+    'bucket',
+    'lifecycle',
+    's3:GetLifecycleConfiguration',
+    getBucketLifecycle,
+  ),
+  sub(
+    'PutBucketLifecycleConfiguration',
+    'PUT',
+    'bucket',
+    'lifecycle',
+    's3:PutLifecycleConfiguration',
+    putBucketLifecycle,
+  ),
+  // As on AWS, removing the rules needs the permission to set them.
+  sub(
+    'DeleteBucketLifecycle',
+    'DELETE',
+    'bucket',
+    'lifecycle',
+    's3:PutLifecycleConfiguration',
+    deleteBucketLifecycle,
   ),
   ...[[], ['versionId']].flatMap((v) => [
     sub(

@@ -4,6 +4,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem, regionProblem } from './bucket-names.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
+import type { LifecycleConfig } from './lifecycle.js';
 import type { Bucket, ObjectLockConfig } from './types.js';
 
 /** The bucket settings kept as JSON columns. */
@@ -48,7 +49,7 @@ export class BucketStore {
     const generation = this.generation;
     const row = await this.db('buckets')
       .where({ name })
-      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning', 'object_lock');
+      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning', 'object_lock', 'lifecycle');
     if (!row) return undefined;
     const bucket = toBucket(row);
     if (live && generation === this.generation) {
@@ -165,6 +166,20 @@ export class BucketStore {
         'InvalidBucketState',
         'Object Lock configuration cannot be enabled on a bucket without versioning Enabled.',
       );
+  }
+
+  /** PutBucketLifecycleConfiguration (a config) and DeleteBucketLifecycle (null). */
+  async setLifecycle(bucket: Bucket, config: LifecycleConfig | null): Promise<void> {
+    const n = await this.db('buckets')
+      .where({ id: bucket.id })
+      .update({ lifecycle: config === null ? null : JSON.stringify(config) });
+    this.invalidate(bucket.name);
+    if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  }
+
+  /** Buckets that have lifecycle rules, for the lifecycle worker. */
+  async withLifecycle(): Promise<Bucket[]> {
+    return (await this.db('buckets').whereNotNull('lifecycle').orderBy('id')).map(toBucket);
   }
 
   /** A bucket's JSON setting (null when unset). */

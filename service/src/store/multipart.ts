@@ -458,9 +458,19 @@ export class Multipart {
 
   /** Aborts uploads older than the cutoff: their parts are storage no one can reach. */
   async abortStale(olderThan: Date): Promise<number> {
+    // A bucket whose lifecycle aborts incomplete uploads decides for itself (lifecycle-worker.ts).
     const stale: Array<{ upload_id: string }> = await this.db('uploads')
       .select('upload_id')
-      .where('initiated_at', '<', olderThan);
+      .where('initiated_at', '<', olderThan)
+      .whereNotExists((q) =>
+        q
+          .select(this.db.raw('1'))
+          .from('buckets as b')
+          .whereRaw('b.id = uploads.bucket_id')
+          .whereRaw(
+            "b.lifecycle @? '$.rules[*] ? (@.enabled == true && exists(@.abortIncompleteMultipartUploadDays))'",
+          ),
+      );
     let n = 0;
     for (const { upload_id } of stale) if (await this.drop(upload_id)) n++;
     return n;

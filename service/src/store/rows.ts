@@ -1,6 +1,7 @@
 /** Row shapes of the objects, uploads and buckets tables, and their mapping to domain types. */
 import { isChecksumAlgorithm } from '../integrity/checksums.js';
 import type { SealedBlob } from '../blobs/sealer.js';
+import type { LifecycleConfig } from './lifecycle.js';
 import { retentionOf, type LockColumns } from './object-lock.js';
 import type {
   Bucket,
@@ -145,6 +146,7 @@ export function toBucket(row: {
   created_at: Date;
   versioning?: string | null;
   object_lock?: ObjectLockConfig | null;
+  lifecycle?: LifecycleConfig | null;
 }): Bucket {
   const bucket: Bucket = {
     id: Number(row.id),
@@ -155,5 +157,6 @@ export function toBucket(row: {
   };
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
   if (row.object_lock) bucket.objectLock = row.object_lock;
+  if (row.lifecycle) bucket.lifecycle = row.lifecycle;
   return bucket;
 }

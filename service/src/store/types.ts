@@ -1,3 +1,4 @@
+import type { LifecycleConfig } from './lifecycle.js';
 import type { ChecksumAlgorithm } from '../integrity/checksums.js';
 
 export interface Bucket {
@@ -10,6 +11,7 @@ export interface Bucket {
   versioning?: 'Enabled' | 'Suspended';
   /** Present once object lock is enabled (it never goes away), with the default retention if any. */
   objectLock?: ObjectLockConfig;
+  lifecycle?: LifecycleConfig;
 }
 
 export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';

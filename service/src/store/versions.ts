@@ -103,7 +103,8 @@ async function retireCurrent(
     if (current.version_id === NULL_VERSION && incoming === NULL_VERSION) dropped.push(current);
     else
       await trx.raw(
-        `INSERT INTO object_versions (${VERSION_COLUMNS}) SELECT ${VERSION_COLUMNS} FROM objects WHERE bucket_id = ? AND key = ?`,
+        `INSERT INTO object_versions (${VERSION_COLUMNS}, noncurrent_since)
+         SELECT ${VERSION_COLUMNS}, now() FROM objects WHERE bucket_id = ? AND key = ?`,
         [bucket.id, key],
       );
     await trx('objects').where(where).delete();

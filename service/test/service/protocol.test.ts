@@ -173,7 +173,7 @@ describe('payload verification', () => {
 
 describe('protocol surface', () => {
   it('answers NotImplemented for sub-resources it does not serve, never a plain listing', async () => {
-    for (const q of ['acl', 'replication', 'policy', 'lifecycle', 'website']) {
+    for (const q of ['acl', 'replication', 'policy', 'logging', 'website']) {
       const res = await signedFetch(strict.endpoint, env.creds[0]!, { path: `/proto?${q}=` });
       expect(res.status, q).toBe(501);
       expect(errorCode(res.text)).toBe('NotImplemented');
@@ -181,7 +181,7 @@ describe('protocol surface', () => {
     const copy = await signedFetch(strict.endpoint, env.creds[0]!, {
       method: 'PUT',
       path: '/proto/copy',
-      headers: { 'x-amz-copy-source': '/proto/chunked', 'x-amz-object-lock-mode': 'GOVERNANCE' },
+      headers: { 'x-amz-copy-source': '/proto/chunked', 'x-amz-website-redirect-location': '/elsewhere' },
       body: '',
     });
     expect(errorCode(copy.text)).toBe('NotImplemented');
