@@ -31,6 +31,11 @@ export interface BucketSummary {
   object_count: number;
   total_size: number;
   total_size_human: string;
+  /** null (never versioned), Enabled or Suspended. */
+  versioning: string | null;
+  /** null without object lock; otherwise its default retention (null when there is none). */
+  object_lock: { default_retention: { mode: string; days?: number; years?: number } | null } | null;
+  lifecycle_rules: number;
 }
 
 /** What every object is sealed with (blobs/segments.ts): shown to operators and auditors, never a path. */
@@ -65,6 +70,9 @@ export class Inventory {
         'b.region',
         'b.owner',
         'b.created_at',
+        'b.versioning',
+        'b.object_lock',
+        'b.lifecycle',
         'c.id as owner_id',
         'c.user_name',
         this.db.raw('(SELECT count(*) FROM objects o WHERE o.bucket_id = b.id) AS object_count'),
@@ -84,6 +92,9 @@ export class Inventory {
       object_count: Number(r.object_count),
       total_size: Number(r.total_size),
       total_size_human: humanSize(Number(r.total_size)),
+      versioning: r.versioning ?? null,
+      object_lock: r.object_lock ? { default_retention: r.object_lock.rule ?? null } : null,
+      lifecycle_rules: r.lifecycle?.rules?.length ?? 0,
     }));
   }
 
@@ -117,6 +128,9 @@ export class Inventory {
       metadata: row.user_metadata ?? {},
       tags: row.tags ?? {},
       // Where the sealed bytes are, as a kind: small objects live sealed in their Postgres row.
+      version_id: row.version_id,
+      retention: row.retain_mode ? { mode: row.retain_mode, until: row.retain_until } : null,
+      legal_hold: row.legal_hold,
       storage: { backend: blobs ? this.backend.kind : 'inline', blobs },
       encryption: {
         algorithm: ENCRYPTION,

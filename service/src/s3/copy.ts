@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
+import type { ChecksumAlgorithm } from '../integrity/checksums.js';
+import { digesting } from '../integrity/digesting.js';
 import { safeDecode } from '../auth/sigv4.js';
 import { contentHeaders, type StoredObject } from '../store/rows.js';
-import type { ObjectInfo } from '../store/types.js';
 import { checkVersionId } from '../store/versions.js';
 import { checkPreconditions, COPY_SOURCE_CONDITIONS } from './preconditions.js';
 import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
@@ -15,7 +14,6 @@ import {
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
-import type { Body } from './payload.js';
 import { isoDate, toXml } from './xml.js';
 
 /** The largest source one CopyObject or UploadPartCopy may copy, as on AWS. */
@@ -65,27 +63,6 @@ export async function copySource(
       ? { 'x-amz-copy-source-version-id': source.info.versionId }
       : {};
   return { source, sourceHeaders };
-}
-
-/** Streams bytes through MD5 (and the object's full-object checksums) so the copy's digests come from what was written. */
-export function digesting(chunks: AsyncIterable<Buffer>, algorithms: ChecksumAlgorithm[]): Body {
-  const md5 = createHash('md5');
-  const sums = algorithms.map((a) => [a, createChecksum(a)] as const);
-  async function* body(): AsyncGenerator<Buffer> {
-    for await (const c of chunks) {
-      md5.update(c);
-      for (const [, s] of sums) s.update(c);
-      yield c;
-    }
-  }
-  return {
-    chunks: body(),
-    async finalize() {
-      const checksums: ObjectInfo['checksums'] = {};
-      for (const [a, s] of sums) checksums[a] = await s.digest();
-      return { etag: `"${md5.digest('hex')}"`, checksums };
-    },
-  };
 }
 
 export async function copyObject(ctx: S3Context): Promise<S3Response> {

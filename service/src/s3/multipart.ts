@@ -15,7 +15,8 @@ import {
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { s3UrlEncode } from './list.js';
-import { copySource, digesting, MAX_COPY_SIZE } from './copy.js';
+import { digesting } from '../integrity/digesting.js';
+import { copySource, MAX_COPY_SIZE } from './copy.js';
 import type { Body } from './payload.js';
 import { documentBody, objectBody } from './request-body.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';

@@ -467,9 +467,9 @@ export class Multipart {
           .select(this.db.raw('1'))
           .from('buckets as b')
           .whereRaw('b.id = uploads.bucket_id')
-          .whereRaw(
-            "b.lifecycle @? '$.rules[*] ? (@.enabled == true && exists(@.abortIncompleteMultipartUploadDays))'",
-          ),
+          .whereRaw('jsonb_path_exists(b.lifecycle, ?::jsonpath)', [
+            '$.rules[*] ? (@.enabled == true && exists(@.abortIncompleteMultipartUploadDays))',
+          ]),
       );
     let n = 0;
     for (const { upload_id } of stale) if (await this.drop(upload_id)) n++;

@@ -8,7 +8,16 @@ import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
 import { listVersions, type VersionListInput, type VersionListResult } from './version-listing.js';
-import { headerColumns, lockColumns, storedObject, type ObjectRow, type StoredObject } from './rows.js';
+import { digesting } from '../integrity/digesting.js';
+import type { ChecksumAlgorithm } from '../integrity/checksums.js';
+import {
+  contentHeaders,
+  headerColumns,
+  lockColumns,
+  storedObject,
+  type ObjectRow,
+  type StoredObject,
+} from './rows.js';
 import { HELD_BLOBS, Trash } from './trash.js';
 import { retentionFor } from './object-lock.js';
 import {
@@ -108,6 +117,25 @@ export class Store {
       retention: lock?.retention,
       legalHold: lock?.legalHold,
     };
+  }
+
+  /**
+   * Makes an old version current again by copying it over its key (a new version with the same content,
+   * metadata and tags), as S3 clients do with CopyObject from `?versionId=`; the old version stays.
+   */
+  async restoreVersion(bucket: Bucket, key: string, versionId: string): Promise<ObjectInfo> {
+    const old = await this.getObject(bucket, key, versionId);
+    const keep =
+      old.info.checksumType === 'COMPOSITE' ? [] : (Object.keys(old.info.checksums) as ChecksumAlgorithm[]);
+    const stream = digesting(this.readObject(old, 0, old.info.size - 1), keep);
+    return this.putObject(bucket, {
+      key,
+      ...contentHeaders(old.info),
+      userMetadata: old.info.userMetadata,
+      tags: old.info.tags,
+      body: stream.chunks,
+      finalize: stream.finalize,
+    });
   }
 
   /**

@@ -194,6 +194,21 @@ describe('the lifecycle worker', () => {
     expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'lc-uploads' }))).Uploads ?? []).toEqual(
       [],
     );
+    // The global MULTIPART_EXPIRY_HOURS cutoff (the collector's) leaves a bucket with its own rule alone.
+    await rules('lc-uploads', [
+      {
+        ID: 'abort',
+        Status: 'Enabled',
+        Filter: {},
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1000 },
+      },
+    ]);
+    await s3.send(new CreateBucketCommand({ Bucket: 'lc-no-rule' }));
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: 'lc-uploads', Key: 'kept' }));
+    await s3.send(new CreateMultipartUploadCommand({ Bucket: 'lc-no-rule', Key: 'gone' }));
+    expect(await gw.gateway.multipart.abortStale(new Date(Date.now() + 60_000))).toBe(1);
+    const left = await s3.send(new ListMultipartUploadsCommand({ Bucket: 'lc-uploads' }));
+    expect(left.Uploads?.map((u) => u.Key)).toEqual(['kept']);
   });
 
   it('never removes a locked version: expiration only hides it behind a marker, noncurrent expiration keeps it', async () => {

@@ -320,6 +320,26 @@ describe('nobody can delete or weaken a COMPLIANCE-locked or legal-held version'
     }>;
     const owner = creds.find((c) => c.access_key === env.creds[0]!.accessKeyId)!;
     expect((await api('DELETE', `/credentials/${owner.id}`)).status).toBe(409);
+    // Deleting the version itself through the management API is refused, saying why.
+    const refused = await api('DELETE', `/buckets/vault/versions/ledger.csv?version_id=${compliance}`);
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({
+      error: 'AccessDenied',
+      message: expect.stringMatching(/COMPLIANCE retention until/),
+    });
+    const held403 = await api('DELETE', `/buckets/vault/versions/evidence.pdf?version_id=${held}`);
+    expect(held403.body.message).toMatch(/legal hold/);
+    const listed = await api('GET', '/buckets/vault/versions/ledger.csv');
+    expect(listed.body.versions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          version_id: compliance,
+          retention: expect.objectContaining({ mode: 'COMPLIANCE' }),
+        }),
+      ]),
+    );
+    const summary = await api('GET', '/buckets/vault');
+    expect(summary.body).toMatchObject({ versioning: 'Enabled', object_lock: { default_retention: null } });
     expect(await read(held, 'evidence.pdf')).toBe('evidence');
     expect(await read(compliance, 'ledger.csv')).toBe('ledger v1');
   });

@@ -23,6 +23,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { outcome } from '../support/outcome.js';
+import { managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
@@ -201,6 +202,23 @@ describe('versions of an object', () => {
     expect(copy.VersionId).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const now = await s3.send(new GetObjectCommand({ Bucket: 'ver', Key: 'doc.txt' }));
     expect([await text(now), now.VersionId]).toEqual(['first', copy.VersionId]);
+  });
+
+  it('lists, restores and deletes versions through the management API', async () => {
+    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    const before = await api('GET', '/buckets/ver/versions/doc.txt');
+    expect(before.status).toBe(200);
+    const versions = before.body.versions as Array<{ version_id: string; is_latest: boolean }>;
+    expect(versions.map((v) => v.version_id)).toContain(v1);
+    expect(versions.filter((v) => v.is_latest)).toHaveLength(1);
+    const restored = await api('POST', '/buckets/ver/versions/doc.txt', { version_id: v2 });
+    expect(restored).toMatchObject({ status: 201, body: { restored_from: v2 } });
+    const now = await s3.send(new GetObjectCommand({ Bucket: 'ver', Key: 'doc.txt' }));
+    expect([await text(now), now.VersionId]).toEqual(['second', restored.body.version_id]);
+    expect(
+      (await api('DELETE', `/buckets/ver/versions/doc.txt?version_id=${restored.body.version_id}`)).status,
+    ).toBe(200);
+    expect(await text(await s3.send(new GetObjectCommand({ Bucket: 'ver', Key: 'doc.txt' })))).toBe('first');
   });
 
   it('tags one version without touching the others', async () => {
