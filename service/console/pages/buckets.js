@@ -1,6 +1,7 @@
 // Buckets, and a browser for the objects in one (upload and download through presigned URLs).
 import { h, toast, when, table } from '../lib/dom.js';
 import { errorLine, dangerButton, actionForm } from '../lib/forms.js';
+import { lockText, versionsPanel } from './versions.js';
 
 export async function bucketsPage(app, params) {
   const bucket = params.get('bucket');
@@ -186,14 +187,26 @@ async function bucketBrowser(app, bucket, prefix, detailKey) {
         `Stored ${d.storage.backend === 'inline' ? 'inline in Postgres' : `in the ${d.storage.backend} backend (${d.storage.blobs} blob${d.storage.blobs === 1 ? '' : 's'})`} · encrypted with ${d.encryption.algorithm}, master key `,
         h('span', { class: 'mono' }, d.encryption.master_key_id),
       ),
+      d.retention || d.legal_hold
+        ? h('p', { id: 'object-lock' }, 'Locked: ', h('strong', {}, lockText(d.retention, d.legal_hold)))
+        : null,
       h('h2', {}, 'Metadata'),
       h('pre', {}, JSON.stringify(d.metadata, null, 2)),
+      await versionsPanel(app, bucket, detailKey),
     );
   }
   return [
     h('h1', {}, `Bucket ${bucket}`),
     crumbs,
-    h('p', { class: 'muted' }, `${b.object_count} objects · ${b.total_size_human} · owner ${b.owner}`),
+    h(
+      'p',
+      { class: 'muted', id: 'bucket-settings' },
+      `${b.object_count} objects · ${b.total_size_human} · owner ${b.owner} · versioning ${b.versioning ?? 'off'}`,
+      b.object_lock
+        ? ` · object lock${b.object_lock.default_retention ? ` (default ${b.object_lock.default_retention.mode}, ${b.object_lock.default_retention.days ? `${b.object_lock.default_retention.days} days` : `${b.object_lock.default_retention.years} years`})` : ''}`
+        : '',
+      b.lifecycle_rules ? ` · ${b.lifecycle_rules} lifecycle rule${b.lifecycle_rules === 1 ? '' : 's'}` : '',
+    ),
     h('div', { class: 'panel' }, upload, status),
     details,
     table(['Name', 'Size', 'Type', 'Modified', ''], [...folderRows, ...objectRows], 'This folder is empty.'),

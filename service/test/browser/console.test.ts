@@ -1,6 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateMultipartUploadCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import * as OTPAuth from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +178,42 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await shot('09-multipart');
     await page.getByRole('button', { name: 'Abort' }).click();
     await page.getByText('No upload in progress.').waitFor();
+  });
+
+  it('shows versions with their lock, restores an old one, and says why a locked one cannot be deleted', async () => {
+    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    const cred = (await api('POST', '/credentials', { user_name: 'archivist' })).body;
+    const s3 = pathStyleClient(gw.endpoint, {
+      accessKeyId: String(cred.access_key),
+      secretAccessKey: String(cred.secret_key),
+    });
+    await s3.send(new CreateBucketCommand({ Bucket: 'archive', ObjectLockEnabledForBucket: true }));
+    const locked = await s3.send(
+      new PutObjectCommand({
+        Bucket: 'archive',
+        Key: 'minutes.txt',
+        Body: 'first draft',
+        ObjectLockMode: 'COMPLIANCE',
+        ObjectLockRetainUntilDate: new Date(Date.now() + 7 * 86_400_000),
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'archive', Key: 'minutes.txt', Body: 'final' }));
+    await page.goto(`${base}/_coffer/console/#/buckets?bucket=archive&key=minutes.txt`);
+    await page.locator('#object-versions').waitFor();
+    expect(await page.locator('#bucket-settings').textContent()).toContain(
+      'versioning Enabled · object lock',
+    );
+    const oldRow = page.locator(`#object-versions tr[data-version-id="${locked.VersionId}"]`);
+    expect(await oldRow.locator('td.lock').textContent()).toMatch(/^COMPLIANCE until /);
+    await shot('10-versions');
+    await oldRow.getByRole('button', { name: 'Delete version' }).click();
+    await expect
+      .poll(() => page.locator('#toast').textContent())
+      .toMatch(/AccessDenied: .*COMPLIANCE retention/);
+    await oldRow.getByRole('button', { name: 'Restore' }).click();
+    await expect.poll(() => page.locator('#object-versions tbody tr').count()).toBe(3);
+    const current = await s3.send(new GetObjectCommand({ Bucket: 'archive', Key: 'minutes.txt' }));
+    expect(await current.Body!.transformToString()).toBe('first draft');
   });
 
   it('shows two-step verification as enabled on the account page', async () => {
