@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -35,6 +36,7 @@ let deployment: Deployment;
 let volumes: Record<string, string>;
 let cred: { accessKeyId: string; secretAccessKey: string };
 let ca: Buffer;
+let lockedVersion: string;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -118,6 +120,19 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     await client.send(
       new PutObjectCommand({ Bucket: 'sdk-bucket', Key: 'survivor.txt', Body: 'still here' }),
     );
+    // A compliance archive's record, locked for a day: the restart test below tries to delete it.
+    await client.send(new CreateBucketCommand({ Bucket: 'vault', ObjectLockEnabledForBucket: true }));
+    lockedVersion = (
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'vault',
+          Key: 'record.txt',
+          Body: 'kept for a day',
+          ObjectLockMode: 'COMPLIANCE',
+          ObjectLockRetainUntilDate: new Date(Date.now() + 86_400_000),
+        }),
+      )
+    ).VersionId!;
     client.destroy();
   });
 
@@ -173,6 +188,28 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
       if (text !== 'still here') await new Promise((r) => setTimeout(r, 1000));
     }
     expect(text).toBe('still here');
+    client.destroy();
+  });
+
+  it('refuses to delete a COMPLIANCE-locked version after every container restarted', async () => {
+    for (const container of deployment.containers.values()) await container.restart({ timeout: 10_000 });
+    const client = s3();
+    let text = '';
+    for (let i = 0; i < 60 && text !== 'kept for a day'; i++) {
+      text = await client
+        .send(new GetObjectCommand({ Bucket: 'vault', Key: 'record.txt', VersionId: lockedVersion }))
+        .then((o) => o.Body!.transformToString())
+        .catch(() => '');
+      if (text !== 'kept for a day') await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(text).toBe('kept for a day');
+    const refused = await client
+      .send(new DeleteObjectCommand({ Bucket: 'vault', Key: 'record.txt', VersionId: lockedVersion }))
+      .then(
+        () => 'deleted',
+        (err: Error) => err.name,
+      );
+    expect(refused).toBe('AccessDenied');
     client.destroy();
   });
 

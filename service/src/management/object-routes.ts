@@ -1,9 +1,15 @@
 /** One object: its details (never a file path), its versions, restoring and deleting them. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { asAdmin } from './as-admin.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { checkKey, objectParams } from './route-schemas.js';
+
+/** The bucket and (checked) key an object route names. */
+function objectOf(request: FastifyRequest) {
+  const p = request.params as { bucket: string; '*': string };
+  return { p, key: checkKey(p['*']) };
+}
 
 export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps): void {
   const { inventory } = deps;
@@ -17,8 +23,7 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
       },
     },
     async (request) => {
-      const p = request.params as { bucket: string; '*': string };
-      const key = checkKey(p['*']);
+      const { p, key } = objectOf(request);
       await asAdmin(deps.authorizer, request, 's3:GetObject', p.bucket, key);
       return inventory.object(p.bucket, key);
     },
@@ -28,8 +33,7 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/objects/*',
     { schema: { tags: ['objects'], summary: 'Delete one object', params: objectParams } },
     async (request) => {
-      const p = request.params as { bucket: string; '*': string };
-      const key = checkKey(p['*']);
+      const { p, key } = objectOf(request);
       const bucket = await asAdmin(deps.authorizer, request, 's3:DeleteObject', p.bucket, key);
       await inventory.object(p.bucket, key);
       await deps.store.deleteObject(bucket, key);
@@ -47,8 +51,7 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
       },
     },
     async (request) => {
-      const p = request.params as { bucket: string; '*': string };
-      const key = checkKey(p['*']);
+      const { p, key } = objectOf(request);
       const bucket = await asAdmin(deps.authorizer, request, 's3:ListBucketVersions', p.bucket, key);
       const versions = [];
       let keyMarker = '';
@@ -102,8 +105,7 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
       },
     },
     async (request, reply) => {
-      const p = request.params as { bucket: string; '*': string };
-      const key = checkKey(p['*']);
+      const { p, key } = objectOf(request);
       const { version_id } = request.body as { version_id: string };
       await asAdmin(deps.authorizer, request, 's3:GetObjectVersion', p.bucket, key);
       const bucket = await asAdmin(deps.authorizer, request, 's3:PutObject', p.bucket, key);
@@ -136,8 +138,7 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
       },
     },
     async (request) => {
-      const p = request.params as { bucket: string; '*': string };
-      const key = checkKey(p['*']);
+      const { p, key } = objectOf(request);
       const { version_id } = request.query as { version_id: string };
       const bucket = await asAdmin(deps.authorizer, request, 's3:DeleteObjectVersion', p.bucket, key);
       // No governance bypass here: an admin console removes what S3 would let the owner remove, no more.

@@ -109,116 +109,92 @@ const sub = (
   handler: Endpoint['handler'],
 ): Endpoint => ({ name, method, target, subresources: [subresource].flat(), action, handler });
 
+/**
+ * An object endpoint and its twin that names a version (`?versionId=`, the null version included), with
+ * the action each performs (`versionAction` null: the same one).
+ */
+const versioned = (
+  name: string,
+  method: string,
+  subresources: string[],
+  action: S3Action,
+  versionAction: S3Action | null,
+  handler: Endpoint['handler'],
+): Endpoint[] => [
+  sub(name, method, 'object', subresources, action, handler),
+  sub(name, method, 'object', [...subresources, 'versionId'], versionAction ?? action, handler),
+];
+
+/** The endpoints of one bucket sub-resource: [name, method, action, handler] each. */
+const bucketSubs = (
+  subresource: string,
+  entries: Array<[string, string, S3Action, Endpoint['handler']]>,
+): Endpoint[] =>
+  entries.map(([name, method, action, handler]) => sub(name, method, 'bucket', subresource, action, handler));
+
 export const ENDPOINTS: Endpoint[] = [
-  sub('PutObjectTagging', 'PUT', 'object', 'tagging', 's3:PutObjectTagging', putObjectTagging),
-  sub('GetObjectTagging', 'GET', 'object', 'tagging', 's3:GetObjectTagging', getObjectTagging),
-  sub('DeleteObjectTagging', 'DELETE', 'object', 'tagging', 's3:DeleteObjectTagging', deleteObjectTagging),
-  sub(
+  ...versioned('GetObject', 'GET', [], 's3:GetObject', 's3:GetObjectVersion', getObject),
+  ...versioned('GetObject', 'GET', ['partNumber'], 's3:GetObject', 's3:GetObjectVersion', getObject),
+  ...versioned('HeadObject', 'HEAD', [], 's3:GetObject', 's3:GetObjectVersion', headObject),
+  ...versioned('HeadObject', 'HEAD', ['partNumber'], 's3:GetObject', 's3:GetObjectVersion', headObject),
+  ...versioned('DeleteObject', 'DELETE', [], 's3:DeleteObject', 's3:DeleteObjectVersion', deleteObject),
+  ...versioned(
     'PutObjectTagging',
     'PUT',
-    'object',
-    ['tagging', 'versionId'],
+    ['tagging'],
+    's3:PutObjectTagging',
     's3:PutObjectVersionTagging',
     putObjectTagging,
   ),
-  sub(
+  ...versioned(
     'GetObjectTagging',
     'GET',
-    'object',
-    ['tagging', 'versionId'],
+    ['tagging'],
+    's3:GetObjectTagging',
     's3:GetObjectVersionTagging',
     getObjectTagging,
   ),
-  sub(
+  ...versioned(
     'DeleteObjectTagging',
     'DELETE',
-    'object',
-    ['tagging', 'versionId'],
+    ['tagging'],
+    's3:DeleteObjectTagging',
     's3:DeleteObjectVersionTagging',
     deleteObjectTagging,
   ),
-  sub('GetBucketVersioning', 'GET', 'bucket', 'versioning', 's3:GetBucketVersioning', getBucketVersioning),
-  sub('PutBucketVersioning', 'PUT', 'bucket', 'versioning', 's3:PutBucketVersioning', putBucketVersioning),
-  sub('ListObjectVersions', 'GET', 'bucket', 'versions', 's3:ListBucketVersions', listObjectVersions),
-  sub('GetObject', 'GET', 'object', 'versionId', 's3:GetObjectVersion', getObject),
-  sub('GetObject', 'GET', 'object', ['partNumber', 'versionId'], 's3:GetObjectVersion', getObject),
-  sub('HeadObject', 'HEAD', 'object', 'versionId', 's3:GetObjectVersion', headObject),
-  sub('HeadObject', 'HEAD', 'object', ['partNumber', 'versionId'], 's3:GetObjectVersion', headObject),
-  sub('DeleteObject', 'DELETE', 'object', 'versionId', 's3:DeleteObjectVersion', deleteObject),
-  sub(
-    'GetObjectLockConfiguration',
+  // Retention and legal hold are the same action whether or not the request names a version, as on AWS.
+  ...versioned('GetObjectRetention', 'GET', ['retention'], 's3:GetObjectRetention', null, getObjectRetention),
+  ...versioned('PutObjectRetention', 'PUT', ['retention'], 's3:PutObjectRetention', null, putObjectRetention),
+  ...versioned(
+    'GetObjectLegalHold',
     'GET',
-    'bucket',
-    'object-lock',
-    's3:GetBucketObjectLockConfiguration',
-    getObjectLockConfiguration,
+    ['legal-hold'],
+    's3:GetObjectLegalHold',
+    null,
+    getObjectLegalHold,
   ),
-  sub(
-    'PutObjectLockConfiguration',
+  ...versioned(
+    'PutObjectLegalHold',
     'PUT',
-    'bucket',
-    'object-lock',
-    's3:PutBucketObjectLockConfiguration',
-    putObjectLockConfiguration,
+    ['legal-hold'],
+    's3:PutObjectLegalHold',
+    null,
+    putObjectLegalHold,
   ),
-  sub(
-    'GetBucketLifecycleConfiguration',
-    'GET',
-    'bucket',
-    'lifecycle',
-    's3:GetLifecycleConfiguration',
-    getBucketLifecycle,
-  ),
-  sub(
-    'PutBucketLifecycleConfiguration',
-    'PUT',
-    'bucket',
-    'lifecycle',
-    's3:PutLifecycleConfiguration',
-    putBucketLifecycle,
-  ),
-  // As on AWS, removing the rules needs the permission to set them.
-  sub(
-    'DeleteBucketLifecycle',
-    'DELETE',
-    'bucket',
-    'lifecycle',
-    's3:PutLifecycleConfiguration',
-    deleteBucketLifecycle,
-  ),
-  ...[[], ['versionId']].flatMap((v) => [
-    sub(
-      'GetObjectRetention',
-      'GET',
-      'object',
-      ['retention', ...v],
-      's3:GetObjectRetention',
-      getObjectRetention,
-    ),
-    sub(
-      'PutObjectRetention',
-      'PUT',
-      'object',
-      ['retention', ...v],
-      's3:PutObjectRetention',
-      putObjectRetention,
-    ),
-    sub(
-      'GetObjectLegalHold',
-      'GET',
-      'object',
-      ['legal-hold', ...v],
-      's3:GetObjectLegalHold',
-      getObjectLegalHold,
-    ),
-    sub(
-      'PutObjectLegalHold',
-      'PUT',
-      'object',
-      ['legal-hold', ...v],
-      's3:PutObjectLegalHold',
-      putObjectLegalHold,
-    ),
+  ...bucketSubs('versioning', [
+    ['GetBucketVersioning', 'GET', 's3:GetBucketVersioning', getBucketVersioning],
+    ['PutBucketVersioning', 'PUT', 's3:PutBucketVersioning', putBucketVersioning],
+  ]),
+  ...bucketSubs('versions', [['ListObjectVersions', 'GET', 's3:ListBucketVersions', listObjectVersions]]),
+  ...bucketSubs('object-lock', [
+    ['GetObjectLockConfiguration', 'GET', 's3:GetBucketObjectLockConfiguration', getObjectLockConfiguration],
+    ['PutObjectLockConfiguration', 'PUT', 's3:PutBucketObjectLockConfiguration', putObjectLockConfiguration],
+  ]),
+  ...bucketSubs('lifecycle', [
+    ['GetBucketLifecycleConfiguration', 'GET', 's3:GetLifecycleConfiguration', getBucketLifecycle],
+    ['PutBucketLifecycleConfiguration', 'PUT', 's3:PutLifecycleConfiguration', putBucketLifecycle],
+    // As on AWS, removing the rules needs the permission to set them.
+    ['DeleteBucketLifecycle', 'DELETE', 's3:PutLifecycleConfiguration', deleteBucketLifecycle],
   ]),
   sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
   sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
@@ -297,24 +273,6 @@ export const ENDPOINTS: Endpoint[] = [
     streamsBody: true,
     handler: putObject,
   },
-  { name: 'GetObject', method: 'GET', target: 'object', action: 's3:GetObject', handler: getObject },
-  {
-    name: 'GetObject',
-    method: 'GET',
-    target: 'object',
-    subresources: ['partNumber'],
-    action: 's3:GetObject',
-    handler: getObject,
-  },
-  { name: 'HeadObject', method: 'HEAD', target: 'object', action: 's3:GetObject', handler: headObject },
-  {
-    name: 'HeadObject',
-    method: 'HEAD',
-    target: 'object',
-    subresources: ['partNumber'],
-    action: 's3:GetObject',
-    handler: headObject,
-  },
   {
     name: 'CreateMultipartUpload',
     method: 'POST',
@@ -373,13 +331,6 @@ export const ENDPOINTS: Endpoint[] = [
     subresources: ['uploads'],
     action: 's3:ListBucketMultipartUploads',
     handler: listMultipartUploads,
-  },
-  {
-    name: 'DeleteObject',
-    method: 'DELETE',
-    target: 'object',
-    action: 's3:DeleteObject',
-    handler: deleteObject,
   },
 ];
 

@@ -131,19 +131,12 @@ export class LifecycleWorker {
       const { noncurrentDays, newerNoncurrentVersions = 0 } = rule.noncurrentExpiration;
       const cutoff = new Date(now.getTime() - noncurrentDays * this.opts.dayMs);
       // Rank each key's noncurrent versions newest first: the newest N are kept whatever their age.
+      const since = this.db.raw('COALESCE(noncurrent_since, last_modified) AS since');
+      const rank = this.db.raw('row_number() OVER (PARTITION BY key ORDER BY seq DESC) AS rank');
       const rows = await this.db
         .select('*')
         .from(
-          keyLike(
-            this.db('object_versions').select(
-              'key',
-              'version_id',
-              'size',
-              'tags',
-              this.db.raw('COALESCE(noncurrent_since, last_modified) AS since'),
-              this.db.raw('row_number() OVER (PARTITION BY key ORDER BY seq DESC) AS rank'),
-            ),
-          )
+          keyLike(this.db('object_versions').select('key', 'version_id', 'size', 'tags', since, rank))
             .where('delete_marker', false)
             .as('v'),
         )
