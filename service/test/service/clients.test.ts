@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dns from 'node:dns';
 import http from 'node:http';
@@ -17,6 +18,11 @@ let tlsProxy: TlsProxy;
 let work: string;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+/** boto3 is a Debian package CI installs; elsewhere the suite is skipped when Python lacks it. */
+function hasBoto3(): boolean {
+  return spawnSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' }).status === 0;
+}
 
 beforeAll(async () => {
   env = await createTestEnv({ S3_DOMAIN: DOMAIN });
@@ -161,10 +167,94 @@ describe.runIf(requireBinary('aws'))('aws CLI', () => {
     expect([got.VersionId, await readFile(out, 'utf8')]).toEqual([ids[0], 'one']);
     const del = await api('delete-object', '--bucket', 'cli-versions', '--key', 'v.txt');
     expect(del.DeleteMarker).toBe(true);
+    // Object lock from the CLI: retention and legal hold on a version, and the refusal to delete it.
+    await api('create-bucket', '--bucket', 'cli-vault', '--object-lock-enabled-for-bucket');
+    await writeFile(file, 'locked');
+    const locked = await api('put-object', '--bucket', 'cli-vault', '--key', 'l.txt', '--body', file);
+    const until = new Date(Date.now() + 86_400_000).toISOString();
+    await api(
+      'put-object-retention',
+      '--bucket',
+      'cli-vault',
+      '--key',
+      'l.txt',
+      '--version-id',
+      locked.VersionId,
+      '--retention',
+      `Mode=COMPLIANCE,RetainUntilDate=${until}`,
+    );
+    await api(
+      'put-object-legal-hold',
+      '--bucket',
+      'cli-vault',
+      '--key',
+      'l.txt',
+      '--legal-hold',
+      'Status=ON',
+    );
+    const retention = await api('get-object-retention', '--bucket', 'cli-vault', '--key', 'l.txt');
+    expect(retention.Retention.Mode).toBe('COMPLIANCE');
+    const refused = await api(
+      'delete-object',
+      '--bucket',
+      'cli-vault',
+      '--key',
+      'l.txt',
+      '--version-id',
+      locked.VersionId,
+    ).then(
+      () => 'deleted',
+      (err: Error) => err.message,
+    );
+    expect(refused).toMatch(/AccessDenied/);
     const after = await api('list-object-versions', '--bucket', 'cli-versions');
     expect(
       after.DeleteMarkers.map((m: { VersionId: string; IsLatest: boolean }) => [m.VersionId, m.IsLatest]),
     ).toEqual([[del.VersionId, true]]);
+  });
+});
+
+describe.runIf(hasBoto3())('boto3', () => {
+  it('versions and locks objects: list_object_versions, retention, legal hold, a refused version delete', async () => {
+    const script = `
+import boto3, datetime, json, sys
+from botocore.exceptions import ClientError
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+s3.create_bucket(Bucket='boto-vault', ObjectLockEnabledForBucket=True)
+until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+v1 = s3.put_object(Bucket='boto-vault', Key='r', Body=b'one', ObjectLockMode='COMPLIANCE',
+                   ObjectLockRetainUntilDate=until)['VersionId']
+v2 = s3.put_object(Bucket='boto-vault', Key='r', Body=b'two')['VersionId']
+s3.put_object_legal_hold(Bucket='boto-vault', Key='r', VersionId=v2, LegalHold={'Status': 'ON'})
+out = {
+  'versions': [(v['VersionId'], v['IsLatest']) for v in s3.list_object_versions(Bucket='boto-vault')['Versions']],
+  'old': s3.get_object(Bucket='boto-vault', Key='r', VersionId=v1)['Body'].read().decode(),
+  'mode': s3.get_object_retention(Bucket='boto-vault', Key='r', VersionId=v1)['Retention']['Mode'],
+  'hold': s3.get_object_legal_hold(Bucket='boto-vault', Key='r', VersionId=v2)['LegalHold']['Status'],
+  'v1': v1, 'v2': v2, 'refused': [],
+}
+for v in (v1, v2):
+    try:
+        s3.delete_object(Bucket='boto-vault', Key='r', VersionId=v, BypassGovernanceRetention=True)
+    except ClientError as e:
+        out['refused'].append(e.response['Error']['Code'])
+print(json.dumps(out))
+`;
+    const cred = env.creds[0]!;
+    const { stdout } = await run(
+      'python3',
+      ['-c', script, gw.endpoint, cred.accessKeyId, cred.secretAccessKey],
+      cleanEnv({ AWS_CONFIG_FILE: path.join(work, 'no-aws-config') }),
+      work,
+    );
+    const out = JSON.parse(stdout);
+    expect(out.versions).toEqual([
+      [out.v2, true],
+      [out.v1, false],
+    ]);
+    expect([out.old, out.mode, out.hold]).toEqual(['one', 'COMPLIANCE', 'ON']);
+    expect(out.refused).toEqual(['AccessDenied', 'AccessDenied']);
   });
 });
 

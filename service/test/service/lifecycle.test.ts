@@ -241,6 +241,25 @@ describe('the lifecycle worker', () => {
     expect(await got.Body!.transformToString()).toBe('record');
   });
 
+  it('never removes a legal-held version either', async () => {
+    const held = (
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'lc-locked',
+          Key: 'exhibit',
+          Body: 'exhibit',
+          ObjectLockLegalHoldStatus: 'ON',
+        }),
+      )
+    ).VersionId!;
+    await sleep(1200);
+    await gw.gateway.lifecycle.runOnce();
+    await sleep(1200);
+    expect((await gw.gateway.lifecycle.runOnce())?.keptLocked).toBeGreaterThan(0);
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'lc-locked', Key: 'exhibit', VersionId: held }));
+    expect(await got.Body!.transformToString()).toBe('exhibit');
+  });
+
   it('runs on one gateway at a time: a pass finds the lock taken and does nothing', async () => {
     const holder = new pg.Client({ connectionString: env.pg.url });
     await holder.connect();

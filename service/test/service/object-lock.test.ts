@@ -22,6 +22,7 @@ import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '
 import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 /**
  * Object lock as a compliance archive relies on it: a version under COMPLIANCE retention or legal hold
@@ -110,6 +111,16 @@ describe('object lock configuration', () => {
       ),
     );
     expect(past).toMatchObject({ code: 'InvalidArgument' });
+  });
+
+  it('wants an integrity digest on lock changes, as AWS does', async () => {
+    const bare = await signedFetch(gw.endpoint, env.creds[0]!, {
+      method: 'PUT',
+      path: '/vault/anything?legal-hold',
+      body: '<LegalHold><Status>ON</Status></LegalHold>',
+    });
+    expect(bare.status).toBe(400);
+    expect(bare.text).toContain('Content-MD5');
   });
 
   it('applies the default retention to versions written without their own', async () => {
