@@ -39,6 +39,8 @@ for (const version of RUNTIMES) {
     nothrow: true,
     // Suites that start a gateway process use this Node too.
     env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` },
-  })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service`;
+    // clients.test.ts drives third-party binaries (aws CLI, rclone, boto3) whose side does not change with
+    // our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
+  })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts`;
   if (run.exitCode !== 0) fail(`the suites failed on Node ${version}`);
 }

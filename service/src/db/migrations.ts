@@ -333,6 +333,16 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('ALTER TABLE buckets DROP COLUMN lifecycle');
     },
   },
+  {
+    name: '0011_completed_upload_versions',
+    async up(knex) {
+      // A retried Complete in a versioned bucket gets the version id the first one created.
+      await knex.raw('ALTER TABLE completed_uploads ADD COLUMN version_id text');
+    },
+    async down(knex) {
+      await knex.raw('ALTER TABLE completed_uploads DROP COLUMN version_id');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,16 +1,24 @@
 import type { Knex } from 'knex';
+import type { Bucket } from './types.js';
+import { commitVersion, newVersionId, VERSION_COLUMNS } from './versions.js';
 
 export interface WriteOutcome {
   /** The row did not exist before this write. */
   created: boolean;
   /** Blob ids the replaced version held, already queued as trash in the same commit. */
   replaced: string[];
+  /** The new version's id (versioned buckets). */
+  versionId?: string;
 }
 
 interface Pending {
   row: Record<string, unknown>;
-  /** create: insert only if absent (If-None-Match and the first try of a write); upsert: create or replace. */
-  mode: 'create' | 'upsert';
+  /**
+   * create: insert only if absent (If-None-Match and the first try of a write); upsert: create or replace;
+   * version: a new current version in a versioning-enabled bucket, the old one kept as noncurrent.
+   */
+  mode: 'create' | 'upsert' | 'version';
+  bucket?: Bucket;
   resolve(outcome: WriteOutcome): void;
   reject(err: unknown): void;
 }
@@ -41,9 +49,18 @@ export class InsertBatcher {
     return this.enqueue(row, 'upsert');
   }
 
-  private enqueue(row: Record<string, unknown>, mode: Pending['mode']): Promise<WriteOutcome> {
+  /** Adds a new current version of the row's key (versioning Enabled); resolves its version id. */
+  async addVersion(bucket: Bucket, row: Record<string, unknown>): Promise<string> {
+    return (await this.enqueue(row, 'version', bucket)).versionId!;
+  }
+
+  private enqueue(
+    row: Record<string, unknown>,
+    mode: Pending['mode'],
+    bucket?: Bucket,
+  ): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ row, mode, resolve, reject });
+      this.pending.push({ row, mode, bucket, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -55,6 +72,7 @@ export class InsertBatcher {
         const batch = this.pending.splice(0, MAX_BATCH);
         await this.flush(batch.filter((p) => p.mode === 'create'));
         await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
+        await this.flushVersions(batch.filter((p) => p.mode === 'version'));
       }
     } finally {
       this.running = false;
@@ -169,5 +187,72 @@ export class InsertBatcher {
       out.set(rowId(r), [...(r.blob_id ? [r.blob_id] : []), ...(r.layout ?? []).map((p) => p.blobId)]);
     }
     return out;
+  }
+
+  /**
+   * New versions for many keys in one transaction and one statement. Each key's advisory lock is taken
+   * first, in one order (as every versioned change takes it), then the current rows move to
+   * object_versions and the new ones take their place. A key twice in a batch goes in a later round.
+   */
+  private async flushVersions(batch: Pending[]): Promise<void> {
+    while (batch.length > 0) {
+      const seen = new Set<string>();
+      const round: Pending[] = [];
+      const later: Pending[] = [];
+      for (const p of batch) {
+        (seen.has(rowId(p.row)) ? later : round).push(p);
+        seen.add(rowId(p.row));
+      }
+      try {
+        const ids = await this.versionStatement(round.map((p) => p.row));
+        round.forEach((p, i) => p.resolve({ created: false, replaced: [], versionId: ids[i] }));
+      } catch {
+        // One bad row (its bucket deleted meanwhile) must not fail the others: each on its own.
+        for (const p of round) {
+          try {
+            const { versionId, replaced } = await this.db.transaction((trx) =>
+              commitVersion(trx, p.bucket!, p.row),
+            );
+            p.resolve({ created: false, replaced, versionId });
+          } catch (err) {
+            p.reject(err);
+          }
+        }
+      }
+      batch = later;
+    }
+  }
+
+  private async versionStatement(rows: Array<Record<string, unknown>>): Promise<string[]> {
+    const ids = rows.map(() => newVersionId());
+    const lockNames = rows.map((r) => `${r.bucket_id}/${(r.key as Buffer).toString('hex')}`);
+    const keys = rows.map((r) => [r.bucket_id, r.key]);
+    await this.db.transaction(async (trx) => {
+      // OFFSET 0 keeps the sort below the lock calls, so every batch locks in the same order.
+      await trx.raw(
+        `SELECT pg_advisory_xact_lock(h) FROM
+           (SELECT hashtextextended(k, 0) AS h FROM unnest(?::text[]) AS k ORDER BY k OFFSET 0) AS sorted`,
+        [lockNames],
+      );
+      await trx.raw(
+        `WITH moved AS (INSERT INTO object_versions (${VERSION_COLUMNS}, noncurrent_since)
+           SELECT ${VERSION_COLUMNS}, now() FROM objects WHERE (bucket_id, key) IN (${keys.map(() => '(?, ?)').join(', ')}))
+         ?`,
+        [
+          ...(keys.flat() as Knex.Value[]),
+          trx('objects')
+            .insert(
+              rows.map((r, i) => ({
+                ...r,
+                version_id: ids[i],
+                seq: trx.raw("nextval('object_version_seq')"),
+              })),
+            )
+            .onConflict(['bucket_id', 'key'])
+            .merge(),
+        ],
+      );
+    });
+    return ids;
   }
 }

@@ -230,6 +230,7 @@ export class Multipart {
       checksums: row.checksums,
       checksumType: row.checksum_type ?? undefined,
       partsCount: row.parts_count,
+      versionId: row.version_id ?? undefined,
     };
   }
 
@@ -358,6 +359,7 @@ export class Multipart {
         checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
         parts_count: layout.length,
         completed_at: now,
+        version_id: committed.versionId,
       });
       return {
         key,

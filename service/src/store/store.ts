@@ -165,6 +165,9 @@ export class Store {
     db: Knex = this.db,
     condition: WriteCondition = {},
   ): Promise<{ replaced: string[]; versionId: string }> {
+    const unconditional = condition.ifMatch === undefined && !condition.ifNoneMatch;
+    if (bucket.versioning === 'Enabled' && db === this.db && unconditional)
+      return { replaced: [], versionId: await this.inserts.addVersion(bucket, row) };
     if (bucket.versioning) {
       const commit = (trx: Knex.Transaction) => commitVersion(trx, bucket, row, condition);
       return db === this.db ? this.db.transaction(commit) : commit(db as Knex.Transaction);

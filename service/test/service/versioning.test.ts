@@ -269,6 +269,16 @@ describe('versions of an object', () => {
       }),
     );
     expect(done.VersionId).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // A client retrying Complete after a lost answer gets the same version back.
+    const retried = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: 'ver',
+        Key: 'mp',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
+    expect(retried.VersionId).toBe(done.VersionId);
     const got = await s3.send(new GetObjectCommand({ Bucket: 'ver', Key: 'mp', VersionId: done.VersionId }));
     expect(await text(got)).toBe('only part');
   });
@@ -402,6 +412,16 @@ describe('ListObjectVersions paging', () => {
       const byId = (x: { id: string }, y: { id: string }) => x.id.localeCompare(y.id);
       expect([...seen].sort(byId)).toEqual([...full].sort(byId));
     });
+
+  it('URL-encodes keys and markers with encoding-type=url', async () => {
+    await put('ver', 'sp ace/ü', 'x');
+    const res = await signedFetch(gw.endpoint, env.creds[0]!, {
+      path: '/ver?versions&encoding-type=url&prefix=sp',
+    });
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('<EncodingType>url</EncodingType>');
+    expect(res.text).toContain('<Key>sp+ace/%C3%BC</Key>');
+  });
 
   it('rolls keys up into common prefixes with a delimiter', async () => {
     const out = await s3.send(new ListObjectVersionsCommand({ Bucket: 'pages', Delimiter: '/' }));
