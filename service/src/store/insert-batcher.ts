@@ -27,6 +27,18 @@ const MAX_BATCH = 256;
 
 const rowId = (row: Record<string, unknown>) => `${row.bucket_id}/${(row.key as Buffer).toString('hex')}`;
 
+/** Splits a batch into the first write of each key, in order, and the writes that repeat a key. */
+function firstOfEachKey(batch: Pending[]): [Pending[], Pending[]] {
+  const seen = new Set<string>();
+  const first: Pending[] = [];
+  const later: Pending[] = [];
+  for (const p of batch) {
+    (seen.has(rowId(p.row)) ? later : first).push(p);
+    seen.add(rowId(p.row));
+  }
+  return [first, later];
+}
+
 /**
  * Group commit for object rows. Writes that arrive while a commit is in flight go out together in
  * the next statement: one round trip and one WAL flush for the lot. Alone, a row goes out at once,
@@ -82,13 +94,7 @@ export class InsertBatcher {
   private async flush(batch: Pending[]): Promise<void> {
     if (batch.length === 0) return;
     // A key twice in one batch: the first is inserted, the later ones find it existing.
-    const seen = new Set<string>();
-    const first: Pending[] = [];
-    const later: Pending[] = [];
-    for (const p of batch) {
-      (seen.has(rowId(p.row)) ? later : first).push(p);
-      seen.add(rowId(p.row));
-    }
+    const [first, later] = firstOfEachKey(batch);
     try {
       const inserted: Array<{ bucket_id: string | number; key: Buffer }> = await this.db('objects')
         .insert(first.map((p) => p.row))
@@ -196,13 +202,7 @@ export class InsertBatcher {
    */
   private async flushVersions(batch: Pending[]): Promise<void> {
     while (batch.length > 0) {
-      const seen = new Set<string>();
-      const round: Pending[] = [];
-      const later: Pending[] = [];
-      for (const p of batch) {
-        (seen.has(rowId(p.row)) ? later : round).push(p);
-        seen.add(rowId(p.row));
-      }
+      const [round, later] = firstOfEachKey(batch);
       try {
         const ids = await this.versionStatement(round.map((p) => p.row));
         round.forEach((p, i) => p.resolve({ created: false, replaced: [], versionId: ids[i] }));

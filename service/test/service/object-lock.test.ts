@@ -1,5 +1,9 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -353,6 +357,49 @@ describe('nobody can delete or weaken a COMPLIANCE-locked or legal-held version'
     expect(summary.body).toMatchObject({ versioning: 'Enabled', object_lock: { default_retention: null } });
     expect(await read(held, 'evidence.pdf')).toBe('evidence');
     expect(await read(compliance, 'ledger.csv')).toBe('ledger v1');
+  });
+
+  it('keeps a locked multipart version whole when an abort races its Complete', async () => {
+    const part = Buffer.alloc(5 * 1024 * 1024, 9);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const Key = `race-${attempt}`;
+      const { UploadId } = await s3.send(
+        new CreateMultipartUploadCommand({
+          Bucket: 'vault',
+          Key,
+          ObjectLockMode: 'COMPLIANCE',
+          ObjectLockRetainUntilDate: inDays(1),
+        }),
+      );
+      const parts = [];
+      for (const PartNumber of [1, 2])
+        parts.push({
+          PartNumber,
+          ETag: (
+            await s3.send(new UploadPartCommand({ Bucket: 'vault', Key, UploadId, PartNumber, Body: part }))
+          ).ETag,
+        });
+      const [complete] = await Promise.all([
+        outcome(
+          s3.send(
+            new CompleteMultipartUploadCommand({
+              Bucket: 'vault',
+              Key,
+              UploadId,
+              MultipartUpload: { Parts: parts },
+            }),
+          ),
+        ),
+        outcome(s3.send(new AbortMultipartUploadCommand({ Bucket: 'vault', Key, UploadId }))),
+      ]);
+      await gw.gateway.collector.runOnce(0);
+      if (complete.code !== 'OK') continue; // the abort won: there is no version to protect
+      const got = await s3.send(new GetObjectCommand({ Bucket: 'vault', Key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).length).toBe(2 * part.length);
+      expect(
+        await reason(s3.send(new DeleteObjectCommand({ Bucket: 'vault', Key, VersionId: got.VersionId }))),
+      ).toMatch(/^AccessDenied/);
+    }
   });
 
   it('survives the collector and a restart, after which deletion is still refused', async () => {
