@@ -1,6 +1,6 @@
 /** Object lock (WORM): the bucket's configuration, and each version's retention and legal hold. */
 import { S3Error } from '../errors/s3-errors.js';
-import { RETENTION_MODES } from '../store/object-lock.js';
+import { requireObjectLock, RETENTION_MODES } from '../store/object-lock.js';
 import type { ObjectLockConfig, RetentionMode } from '../store/types.js';
 import { integerIn } from '../parse/integer.js';
 import { bucketOf, headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
@@ -64,8 +64,7 @@ export async function putObjectLockConfiguration(ctx: S3Context): Promise<S3Resp
 
 export async function getObjectRetention(ctx: S3Context): Promise<S3Response> {
   const versionId = requestedVersion(ctx);
-  if (!bucketOf(ctx).objectLock)
-    throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+  requireObjectLock(bucketOf(ctx));
   const { info } = await ctx.store.getObject(bucketOf(ctx), ctx.key!, versionId);
   if (!info.retention) throw new S3Error('NoSuchObjectLockConfiguration');
   return xmlResponse(
@@ -91,8 +90,7 @@ export async function putObjectRetention(ctx: S3Context): Promise<S3Response> {
 
 export async function getObjectLegalHold(ctx: S3Context): Promise<S3Response> {
   const versionId = requestedVersion(ctx);
-  if (!bucketOf(ctx).objectLock)
-    throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+  requireObjectLock(bucketOf(ctx));
   const { info } = await ctx.store.getObject(bucketOf(ctx), ctx.key!, versionId);
   return xmlResponse(
     toXml('LegalHold', { Status: info.legalHold ? 'ON' : 'OFF' }),

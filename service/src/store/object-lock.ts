@@ -3,7 +3,12 @@
  * internal path may delete a version under COMPLIANCE retention or legal hold, or weaken that retention.
  */
 import { S3Error } from '../errors/s3-errors.js';
-import type { ObjectLockConfig, Retention, RetentionMode } from './types.js';
+import type { Bucket, ObjectLockConfig, Retention, RetentionMode } from './types.js';
+
+/** Refuses lock operations on a bucket without object lock, as S3 does. */
+export function requireObjectLock(bucket: Pick<Bucket, 'objectLock'>): void {
+  if (!bucket.objectLock) throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+}
 
 export const RETENTION_MODES: readonly RetentionMode[] = ['GOVERNANCE', 'COMPLIANCE'];
 

@@ -19,7 +19,7 @@ import {
   type StoredObject,
 } from './rows.js';
 import { HELD_BLOBS, Trash } from './trash.js';
-import { retentionFor } from './object-lock.js';
+import { requireObjectLock, retentionFor } from './object-lock.js';
 import {
   addDeleteMarker,
   changeLock,
@@ -144,8 +144,7 @@ export class Store {
    */
   lockFor(bucket: Bucket, asked: ObjectLockInput | undefined): ObjectLockInput | undefined {
     if (!bucket.objectLock) {
-      if (asked?.retention || asked?.legalHold)
-        throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+      if (asked?.retention || asked?.legalHold) requireObjectLock(bucket);
       return undefined;
     }
     return {
@@ -390,8 +389,7 @@ export class Store {
     versionId: string | undefined,
     change: { retention: Retention | undefined; bypassGovernance: boolean } | { legalHold: boolean },
   ): Promise<void> {
-    if (!bucket.objectLock)
-      throw new S3Error('InvalidRequest', 'Bucket is missing Object Lock Configuration');
+    requireObjectLock(bucket);
     if (versionId !== undefined) checkVersionId(versionId);
     const k = Buffer.from(key, 'utf8');
     if (!(await this.db.transaction((trx) => changeLock(trx, bucket, k, versionId, change))))

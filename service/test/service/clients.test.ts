@@ -172,37 +172,19 @@ describe.runIf(requireBinary('aws'))('aws CLI', () => {
     await writeFile(file, 'locked');
     const locked = await api('put-object', '--bucket', 'cli-vault', '--key', 'l.txt', '--body', file);
     const until = new Date(Date.now() + 86_400_000).toISOString();
-    await api(
+    const onRecord = (op: string, ...args: string[]) =>
+      api(op, '--bucket', 'cli-vault', '--key', 'l.txt', ...args);
+    await onRecord(
       'put-object-retention',
-      '--bucket',
-      'cli-vault',
-      '--key',
-      'l.txt',
       '--version-id',
       locked.VersionId,
       '--retention',
       `Mode=COMPLIANCE,RetainUntilDate=${until}`,
     );
-    await api(
-      'put-object-legal-hold',
-      '--bucket',
-      'cli-vault',
-      '--key',
-      'l.txt',
-      '--legal-hold',
-      'Status=ON',
-    );
-    const retention = await api('get-object-retention', '--bucket', 'cli-vault', '--key', 'l.txt');
+    await onRecord('put-object-legal-hold', '--legal-hold', 'Status=ON');
+    const retention = await onRecord('get-object-retention');
     expect(retention.Retention.Mode).toBe('COMPLIANCE');
-    const refused = await api(
-      'delete-object',
-      '--bucket',
-      'cli-vault',
-      '--key',
-      'l.txt',
-      '--version-id',
-      locked.VersionId,
-    ).then(
+    const refused = await onRecord('delete-object', '--version-id', locked.VersionId).then(
       () => 'deleted',
       (err: Error) => err.message,
     );
