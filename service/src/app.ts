@@ -17,6 +17,8 @@ import type { Config } from './config.js';
 import { connect, migrate, ping } from './db/database.js';
 import { guardBodyIdle, limitBodyTime } from './http/request-limits.js';
 import { S3Error } from './errors/s3-errors.js';
+import { UserStore } from './management/user-store.js';
+import { CURRENT_DEFAULTS, LEGACY_DEFAULTS } from './store/buckets.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { Collector } from './store/collector.js';
 import { LifecycleWorker } from './store/lifecycle-worker.js';
@@ -54,6 +56,8 @@ export async function buildGateway(
     // One structured line per S3 request comes from the handler, with operation, bucket and bytes.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
+    // request.ip and request.protocol follow X-Forwarded-* only from these proxies (nginx in a deployment).
+    trustProxy: config.trustProxy.length ? config.trustProxy : false,
     genReqId: newRequestId,
     requestIdHeader: false,
     keepAliveTimeout: 65_000,
@@ -130,7 +134,14 @@ export async function buildGateway(
     },
     app.log,
   );
-  const store = new Store({ db, sealer, region: config.region, log: app.log, changes });
+  const store = new Store({
+    db,
+    sealer,
+    region: config.region,
+    log: app.log,
+    changes,
+    bucketDefaults: config.bucketDefaults === 'legacy' ? LEGACY_DEFAULTS : CURRENT_DEFAULTS,
+  });
   const multipart = new Multipart(db, sealer, store);
   const collector = new Collector(store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
     multipart,
@@ -224,6 +235,7 @@ export async function buildGateway(
     multipart,
     authorizer,
     credentials,
+    users: new UserStore(db, credentials),
     admins,
     inventory: new Inventory(db, backend),
     region: config.region,

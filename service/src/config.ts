@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
@@ -22,6 +23,18 @@ export interface Config {
   /** Host suffix for virtual-hosted style (bucket.DOMAIN); path style always works. */
   domain?: string;
   enforcePayloadVerification: boolean;
+  /** Signature Version 2 (header and query string), which aws CLI v1, boto3 and s3cmd presign with. */
+  signatureV2: boolean;
+  /**
+   * Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (addresses, CIDRs, or loopback,
+   * linklocal, uniquelocal): aws:SourceIp and aws:SecureTransport come from them.
+   */
+  trustProxy: string[];
+  /**
+   * What new buckets start with: `current` is AWS's since 2023 (ACLs disabled, public access blocked),
+   * `legacy` the earlier one older tools and Ceph RGW assume (ACLs honoured, nothing blocked).
+   */
+  bucketDefaults: 'current' | 'legacy';
   inlineMaxBytes: number;
   gcIntervalSeconds: number;
   gcGraceSeconds: number;
@@ -34,6 +47,26 @@ export interface Config {
   /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
   admin?: AdminSeed;
   login: LoginPolicy;
+}
+
+/** TRUST_PROXY: a comma-separated list of addresses, CIDR ranges or proxy-addr's range names. */
+function trustedProxies(env: Env): string[] {
+  const items = (env.TRUST_PROXY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    const [address, bits] = item.split('/');
+    const version = isIP(address ?? '');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(item);
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32));
+    if (!named && (!version || !okBits))
+      throw new ConfigError(
+        'TRUST_PROXY',
+        `has '${item}', which is not an address, a CIDR range or loopback/linklocal/uniquelocal`,
+      );
+  }
+  return items;
 }
 
 /** A configuration problem, reported as one line naming the setting. */
@@ -172,6 +205,9 @@ export async function loadConfig(env: Env): Promise<Config> {
     region,
     domain,
     enforcePayloadVerification: bool(env, 'ENFORCE_PAYLOAD_VERIFICATION', true),
+    signatureV2: bool(env, 'SIGV2_ENABLED', true),
+    trustProxy: trustedProxies(env),
+    bucketDefaults: oneOf(env, 'BUCKET_DEFAULTS', ['current', 'legacy'] as const, 'current'),
     inlineMaxBytes: int(env, 'INLINE_MAX_BYTES', 128 * 1024, 0, 4 * 1024 * 1024),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),

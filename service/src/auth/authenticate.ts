@@ -21,9 +21,12 @@ export type PayloadMode =
   | { kind: 'streaming'; signing?: ChunkSigning; trailer: boolean };
 
 export interface Authenticated {
-  accessKeyId: string;
+  /** Absent for an anonymous request (no signature at all), which only a policy or ACL can let through. */
+  accessKeyId?: string;
   presigned: boolean;
   payload: PayloadMode;
+  /** s3:signatureversion: AWS4-HMAC-SHA256, or AWS for Signature Version 2. */
+  signatureVersion?: 'AWS4-HMAC-SHA256' | 'AWS';
 }
 
 export interface AuthenticateOptions {
@@ -45,9 +48,7 @@ export function authenticate(
 ): Authenticated {
   const authorization = headerValue(wire.headers, 'authorization');
   const presigned = !authorization && query.some(([k]) => k === 'X-Amz-Algorithm' || k === 'X-Amz-Signature');
-  if (!authorization && !presigned) {
-    throw new S3Error('AccessDenied', 'Anonymous access is not allowed; sign the request with SigV4.');
-  }
+  if (!authorization && !presigned) return { presigned: false, payload: { kind: 'unsigned' } };
   const params = presigned
     ? parsePresignedQuery(query)
     : parseAuthorizationHeader(authorization!, wire.headers);
@@ -79,7 +80,12 @@ export function authenticate(
       seedSignature: params.signature.toLowerCase(),
     };
   }
-  return { accessKeyId: params.credential.accessKeyId, presigned, payload };
+  return {
+    accessKeyId: params.credential.accessKeyId,
+    presigned,
+    payload,
+    signatureVersion: 'AWS4-HMAC-SHA256',
+  };
 }
 
 /**

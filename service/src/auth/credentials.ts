@@ -1,12 +1,27 @@
+import { createHash } from 'node:crypto';
+
 export interface S3Credential {
   accessKeyId: string;
   secretAccessKey: string;
   userName?: string;
 }
 
-/** Looks up secrets by access key id: CredentialStore (Postgres) in the gateway, StaticCredentials where no database is involved. */
+/** The user an access key belongs to: buckets, policies and grants name users, never keys. */
+export interface Identity {
+  userId: number;
+  /** 64 hex digits, as AWS's canonical user ids: reported as Owner ID and named by policies. */
+  canonicalId: string;
+  /** Reported as DisplayName. */
+  name: string;
+}
+
+/**
+ * Looks up secrets and their users by access key id: CredentialStore (Postgres) in the gateway,
+ * StaticCredentials where no database is involved.
+ */
 export interface CredentialProvider {
   secretFor(accessKeyId: string): string | undefined;
+  identityOf(accessKeyId: string): Identity | undefined;
 }
 
 export class StaticCredentials implements CredentialProvider {
@@ -18,6 +33,13 @@ export class StaticCredentials implements CredentialProvider {
 
   secretFor(accessKeyId: string): string | undefined {
     return this.byId.get(accessKeyId)?.secretAccessKey;
+  }
+
+  identityOf(accessKeyId: string): Identity | undefined {
+    const c = this.byId.get(accessKeyId);
+    if (!c) return undefined;
+    const canonicalId = createHash('sha256').update(c.accessKeyId).digest('hex');
+    return { userId: 0, canonicalId, name: c.userName ?? c.accessKeyId };
   }
 }
 

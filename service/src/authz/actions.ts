@@ -38,6 +38,20 @@ export const S3_ACTIONS = [
   's3:BypassGovernanceRetention',
   's3:GetLifecycleConfiguration',
   's3:PutLifecycleConfiguration',
+  's3:GetBucketPolicy',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:GetBucketPolicyStatus',
+  's3:GetBucketAcl',
+  's3:PutBucketAcl',
+  's3:GetObjectAcl',
+  's3:PutObjectAcl',
+  's3:GetObjectVersionAcl',
+  's3:PutObjectVersionAcl',
+  's3:GetBucketOwnershipControls',
+  's3:PutBucketOwnershipControls',
+  's3:GetBucketPublicAccessBlock',
+  's3:PutBucketPublicAccessBlock',
 ] as const;
 
 export type S3Action = (typeof S3_ACTIONS)[number];
@@ -47,3 +61,8 @@ export const CONDITION_ACTIONS: ReadonlySet<S3Action> = new Set(['s3:BypassGover
 
 /** Actions on no existing bucket: AWS checks them against the account, not a bucket's owner. */
 export const ACCOUNT_ACTIONS: ReadonlySet<S3Action> = new Set(['s3:ListAllMyBuckets', 's3:CreateBucket']);
+
+/** Actions on an object (arn:aws:s3:::bucket/key); every other bucket action is on the bucket itself. */
+export const OBJECT_ACTIONS: ReadonlySet<S3Action> = new Set(
+  S3_ACTIONS.filter((a) => !/Bucket|Lifecycle/.test(a)),
+);

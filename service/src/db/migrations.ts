@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 
 interface Migration {
@@ -341,6 +342,98 @@ const MIGRATIONS: Migration[] = [
     },
     async down(knex) {
       await knex.raw('ALTER TABLE completed_uploads DROP COLUMN version_id');
+    },
+  },
+  {
+    name: '0012_users_policies',
+    async up(knex) {
+      // Users own buckets and hold access keys, so a key can rotate without moving a bucket. Each user has
+      // a canonical id (64 hex digits, as AWS's) that bucket owners, initiators and policies name.
+      await knex.raw(`CREATE TABLE users (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        canonical_id text NOT NULL UNIQUE CHECK (canonical_id ~ '^[0-9a-f]{64}$'),
+        created_at timestamptz NOT NULL DEFAULT now())`);
+      await knex.raw(
+        'ALTER TABLE credentials ADD COLUMN user_id bigint REFERENCES users (id) ON DELETE RESTRICT',
+      );
+      // One user per existing credential, and one for any bucket owner whose credential is gone.
+      const keys = await knex.raw(`SELECT access_key, user_name FROM credentials
+        UNION SELECT owner, NULL FROM buckets WHERE owner NOT IN (SELECT access_key FROM credentials)
+        UNION SELECT initiator, NULL FROM uploads WHERE initiator NOT IN (SELECT access_key FROM credentials)
+          AND initiator NOT IN (SELECT owner FROM buckets)
+        ORDER BY 1`);
+      const taken = new Set<string>();
+      for (const { access_key: key, user_name: userName } of keys.rows as Array<{
+        access_key: string;
+        user_name: string | null;
+      }>) {
+        const name = userName && !taken.has(userName) ? userName : key;
+        taken.add(name);
+        const canonical = randomBytes(32).toString('hex');
+        const [{ id }] = (
+          await knex.raw('INSERT INTO users (name, canonical_id) VALUES (?, ?) RETURNING id', [
+            name,
+            canonical,
+          ])
+        ).rows;
+        await knex.raw('UPDATE credentials SET user_id = ? WHERE access_key = ?', [id, key]);
+        await knex.raw('UPDATE buckets SET owner = ? WHERE owner = ?', [canonical, key]);
+        await knex.raw('UPDATE uploads SET initiator = ? WHERE initiator = ?', [canonical, key]);
+      }
+      await knex.raw('ALTER TABLE credentials ALTER COLUMN user_id SET NOT NULL');
+      await knex.raw('CREATE INDEX credentials_user ON credentials (user_id)');
+      await knex.raw(`ALTER TABLE buckets
+        ADD CONSTRAINT buckets_owner FOREIGN KEY (owner) REFERENCES users (canonical_id) ON DELETE RESTRICT ON UPDATE CASCADE,
+        ADD COLUMN policy text`);
+      // Grants between users, kept as the policy statements they stand for so one engine evaluates both.
+      await knex.raw(`CREATE TABLE bucket_grants (
+        id bigserial PRIMARY KEY,
+        bucket_id bigint NOT NULL REFERENCES buckets (id) ON DELETE CASCADE,
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        access text NOT NULL CHECK (access IN ('read', 'write', 'read-write')),
+        prefix text NOT NULL DEFAULT '',
+        statements jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (bucket_id, user_id, prefix))`);
+      for (const table of ['users', 'bucket_grants'])
+        await knex.raw(
+          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
+        );
+    },
+    async down(knex) {
+      await knex.raw('DROP TABLE bucket_grants');
+      await knex.raw('ALTER TABLE buckets DROP CONSTRAINT buckets_owner, DROP COLUMN policy');
+      await knex.raw(`UPDATE buckets b SET owner = (SELECT min(c.access_key) FROM credentials c JOIN users u
+        ON u.id = c.user_id WHERE u.canonical_id = b.owner) WHERE owner IN (SELECT canonical_id FROM users u
+        JOIN credentials c ON c.user_id = u.id)`);
+      await knex.raw('ALTER TABLE credentials DROP COLUMN user_id');
+      await knex.raw('DROP TABLE users');
+    },
+  },
+  {
+    name: '0013_acls',
+    async up(knex) {
+      // ACLs and the settings that govern them. Buckets that exist keep what they had (only the owner,
+      // ACLs not honoured): AWS's defaults for new buckets since 2023, BucketOwnerEnforced and public
+      // access blocked. An object's ACL (with its owner) goes to objects and object_versions alike.
+      await knex.raw(`ALTER TABLE buckets
+        ADD COLUMN acl jsonb,
+        ADD COLUMN ownership text CONSTRAINT buckets_ownership
+          CHECK (ownership IN ('BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter')),
+        ADD COLUMN public_access_block jsonb`);
+      await knex.raw(`UPDATE buckets SET ownership = 'BucketOwnerEnforced', public_access_block =
+        '{"BlockPublicAcls":true,"IgnorePublicAcls":true,"BlockPublicPolicy":true,"RestrictPublicBuckets":true}'`);
+      for (const table of ['objects', 'object_versions', 'uploads'])
+        await knex.raw(`ALTER TABLE ${table} ADD COLUMN acl jsonb`);
+    },
+    async down(knex) {
+      for (const table of ['objects', 'object_versions', 'uploads'])
+        await knex.raw(`ALTER TABLE ${table} DROP COLUMN acl`);
+      await knex.raw(
+        'ALTER TABLE buckets DROP COLUMN acl, DROP COLUMN ownership, DROP COLUMN public_access_block',
+      );
     },
   },
 ];

@@ -18,6 +18,7 @@ import { registerCredentialRoutes } from './credential-routes.js';
 import { registerObjectRoutes } from './object-routes.js';
 import { registerPresignedRoutes } from './presigned-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
+import { registerUserRoutes } from './user-routes.js';
 import { API_PREFIX, SESSION_COOKIE, type ManagementDeps } from './deps.js';
 
 export { API_PREFIX };
@@ -143,6 +144,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         deps.inventory.stats(),
       );
       registerCredentialRoutes(api, deps);
+      registerUserRoutes(api, deps);
       registerBucketRoutes(api, deps);
       registerUploadRoutes(api, deps);
       registerObjectRoutes(api, deps);

@@ -23,33 +23,36 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     {
       schema: {
         tags: ['buckets'],
-        summary: 'Create a bucket owned by a credential',
+        summary: 'Create a bucket owned by a user: owner_user_id, or owner_id naming one of its credentials',
         body: {
           type: 'object',
-          required: ['name', 'owner_id'],
+          required: ['name'],
           additionalProperties: false,
           properties: {
             name: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[a-z0-9.-]+$' },
             owner_id: { type: 'integer', minimum: 1 },
+            owner_user_id: { type: 'integer', minimum: 1 },
             region: { type: 'string', minLength: 1, maxLength: 64 },
           },
         },
       },
     },
     async (request, reply) => {
-      const b = request.body as { name: string; owner_id: number; region?: string };
+      const b = request.body as { name: string; owner_id?: number; owner_user_id?: number; region?: string };
+      if ((b.owner_id === undefined) === (b.owner_user_id === undefined))
+        throw new ApiError(400, 'ValidationError', 'Give exactly one of owner_user_id and owner_id');
       const problem = bucketNameProblem(b.name);
       if (problem) throw new ApiError(400, 'InvalidBucketName', `The bucket name ${problem}`);
       const wrongRegion = b.region === undefined ? undefined : regionProblem(b.region, deps.region);
       if (wrongRegion)
         throw new ApiError(400, 'InvalidRegion', `The bucket cannot be created: ${wrongRegion}`);
-      const owner = await credentials.get(b.owner_id);
+      const owner = await deps.users.get(b.owner_user_id ?? (await credentials.get(b.owner_id!)).userId);
       await deps.authorizer.authorize({
         principal: adminPrincipal(request),
         action: 's3:CreateBucket',
         bucket: b.name,
       });
-      await store.buckets.create(owner.accessKey, b.name, undefined);
+      await store.buckets.create(owner.canonicalId, b.name, undefined);
       reply.code(201);
       return inventory.bucket(b.name);
     },

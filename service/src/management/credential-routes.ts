@@ -7,6 +7,7 @@ import { idParam } from './route-schemas.js';
 const credentialJson = (c: CredentialRow) => ({
   id: c.id,
   access_key: c.accessKey,
+  user_id: c.userId,
   user_name: c.userName,
   is_active: c.isActive,
   created_at: c.createdAt,
@@ -63,7 +64,7 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
     },
     async (request) => {
       const c = await credentials.get((request.params as { id: number }).id);
-      const buckets = await inventory.buckets({ owner: c.accessKey });
+      const buckets = await inventory.buckets({ owner: (await deps.users.get(c.userId)).canonicalId });
       return { ...credentialJson(c), bucket_count: buckets.length, buckets };
     },
   );

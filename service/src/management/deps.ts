@@ -7,6 +7,7 @@ import type { Multipart } from '../store/multipart.js';
 import type { AdminStore } from './admin-store.js';
 import type { CredentialStore } from './credential-store.js';
 import type { Inventory } from './inventory.js';
+import type { UserStore } from './user-store.js';
 
 export const API_PREFIX = '/_coffer/api/v1';
 export const SESSION_COOKIE = 'coffer_session';
@@ -18,6 +19,7 @@ export interface ManagementDeps {
   /** The one authorization decision; management routes ask it as the admin they authenticated. */
   authorizer: Authorizer;
   credentials: CredentialStore;
+  users: UserStore;
   admins: AdminStore;
   inventory: Inventory;
   region: string;

@@ -24,9 +24,13 @@ export function humanSize(bytes: number): string {
 export interface BucketSummary {
   name: string;
   region: string;
+  /** The owning user's name. */
   owner: string;
+  /** Seed 001's: the id of the owner's first credential (null when the user has none left). */
   owner_id: number | null;
-  owner_access_key: string;
+  owner_access_key: string | null;
+  owner_user_id: number;
+  owner_canonical_id: string;
   created_at: Date;
   object_count: number;
   total_size: number;
@@ -62,9 +66,10 @@ export class Inventory {
     };
   }
 
+  /** Every bucket, or those of one owner (by canonical id) or of one name. */
   async buckets(filter: { owner?: string; name?: string } = {}): Promise<BucketSummary[]> {
     const q = this.db('buckets as b')
-      .leftJoin('credentials as c', 'c.access_key', 'b.owner')
+      .join('users as u', 'u.canonical_id', 'b.owner')
       .select(
         'b.name',
         'b.region',
@@ -73,8 +78,14 @@ export class Inventory {
         'b.versioning',
         'b.object_lock',
         'b.lifecycle',
-        'c.id as owner_id',
-        'c.user_name',
+        'u.id as user_id',
+        'u.name as user_name',
+        this.db.raw(
+          '(SELECT c.id FROM credentials c WHERE c.user_id = u.id ORDER BY c.id LIMIT 1) AS owner_id',
+        ),
+        this.db.raw(
+          '(SELECT c.access_key FROM credentials c WHERE c.user_id = u.id ORDER BY c.id LIMIT 1) AS owner_access_key',
+        ),
         this.db.raw('(SELECT count(*) FROM objects o WHERE o.bucket_id = b.id) AS object_count'),
         this.db.raw('(SELECT coalesce(sum(size), 0) FROM objects o WHERE o.bucket_id = b.id) AS total_size'),
       )
@@ -85,9 +96,11 @@ export class Inventory {
     return rows.map((r) => ({
       name: r.name,
       region: r.region,
-      owner: r.user_name ?? r.owner,
+      owner: r.user_name,
       owner_id: r.owner_id === null ? null : Number(r.owner_id),
-      owner_access_key: r.owner,
+      owner_access_key: r.owner_access_key,
+      owner_user_id: Number(r.user_id),
+      owner_canonical_id: r.owner,
       created_at: r.created_at,
       object_count: Number(r.object_count),
       total_size: Number(r.total_size),
@@ -145,13 +158,13 @@ export class Inventory {
   async uploads(bucket: string) {
     const rows = await this.db('uploads as u')
       .join('buckets as b', 'b.id', 'u.bucket_id')
-      .leftJoin('credentials as c', 'c.access_key', 'u.initiator')
+      .leftJoin('users as i', 'i.canonical_id', 'u.initiator')
       .where('b.name', bucket)
       .select(
         'u.upload_id',
         'u.key',
         'u.initiator',
-        'c.user_name',
+        'i.name as user_name',
         'u.content_type',
         'u.initiated_at',
         this.db.raw('(SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id) AS part_count'),

@@ -59,7 +59,8 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
       if (!cred)
         throw new ApiError(404, 'CredentialNotFound', `No credential has access key ${b.access_key}`);
       const secret = credentials.secretFor(b.access_key);
-      if (!cred.isActive || !secret)
+      const user = credentials.identityOf(b.access_key);
+      if (!cred.isActive || !secret || !user)
         throw new ApiError(
           409,
           'CredentialDisabled',
@@ -67,7 +68,7 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
         );
       // Ask the authorizer what S3 will ask when the URL is used, as that credential.
       const action = PRESIGNED_ACTIONS[b.method]!;
-      const principal = { kind: 'credential', accessKeyId: b.access_key } as const;
+      const principal = { kind: 'user', accessKeyId: b.access_key, user } as const;
       try {
         await deps.authorizer.authorize({ principal, action, bucket: b.bucket_name, key: b.object_key });
       } catch (err) {

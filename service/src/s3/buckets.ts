@@ -1,19 +1,28 @@
 import { S3Error } from '../errors/s3-errors.js';
+import type { ObjectOwnership } from '../store/types.js';
+import { requestedAcl } from './acl.js';
+
+export const OWNERSHIPS: ObjectOwnership[] = ['BucketOwnerEnforced', 'BucketOwnerPreferred', 'ObjectWriter'];
 import { documentBody } from './request-body.js';
-import { bucketOf, headerOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import {
+  bucketOf,
+  headerOf,
+  ownerXml,
+  requesterOf,
+  xmlResponse,
+  type S3Context,
+  type S3Response,
+} from './context.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
 
 const MAX_CONFIG_BODY = 64 * 1024;
 
-export function ownerXml(accessKeyId: string) {
-  return { ID: accessKeyId, DisplayName: accessKeyId };
-}
-
 export async function listBuckets(ctx: S3Context): Promise<S3Response> {
-  const buckets = await ctx.store.buckets.list(ctx.auth.accessKeyId);
+  const user = requesterOf(ctx);
+  const buckets = await ctx.store.buckets.list(user.canonicalId);
   return xmlResponse(
     toXml('ListAllMyBucketsResult', {
-      Owner: ownerXml(ctx.auth.accessKeyId),
+      Owner: ownerXml(ctx, user.canonicalId),
       Buckets: {
         Bucket: buckets.map((b) => ({
           Name: b.name,
@@ -35,7 +44,14 @@ export async function createBucket(ctx: S3Context): Promise<S3Response> {
   }
   try {
     const objectLock = headerOf(ctx, 'x-amz-bucket-object-lock-enabled')?.trim().toLowerCase() === 'true';
-    await ctx.store.buckets.create(ctx.auth.accessKeyId, ctx.bucket!, location, { objectLock });
+    const ownership = headerOf(ctx, 'x-amz-object-ownership')?.trim() as ObjectOwnership | undefined;
+    if (ownership !== undefined && !OWNERSHIPS.includes(ownership))
+      throw new S3Error('InvalidArgument', `Invalid x-amz-object-ownership header: ${ownership}`, {
+        ArgumentName: 'x-amz-object-ownership',
+      });
+    const me = requesterOf(ctx).canonicalId;
+    const acl = requestedAcl(ctx, me, me);
+    await ctx.store.buckets.create(me, ctx.bucket!, location, { objectLock, ownership, acl });
   } catch (err) {
     // us-east-1 keeps S3's original answer to re-creating a bucket you own: success.
     const owned = err instanceof S3Error && err.code === 'BucketAlreadyOwnedByYou';

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticated } from '../auth/authenticate.js';
-import type { AccessRequest, Grant } from '../authz/authorize.js';
+import type { AccessRequest, Grant, User } from '../authz/authorize.js';
+import type { UserDirectory } from '../authz/policy.js';
 import type { Bucket } from '../store/types.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
@@ -31,6 +32,8 @@ export interface S3Context {
   store: Store;
   multipart: Multipart;
   settings: S3Settings;
+  /** Users by canonical id and name: owners' display names, policies' principals. */
+  users: UserDirectory;
 }
 
 export interface S3Response {
@@ -57,4 +60,22 @@ export function bucketOf(ctx: Pick<S3Context, 'grant'>): Bucket {
   const bucket = ctx.grant.bucket;
   if (!bucket) throw new Error(`${ctx.grant.action} was authorized without a bucket`);
   return bucket;
+}
+
+/** The user making the request; account and owner operations are never authorized for anyone else. */
+export function requesterOf(ctx: Pick<S3Context, 'grant'>): User {
+  const p = ctx.grant.principal;
+  if (p.kind !== 'user') throw new Error(`${ctx.grant.action} was authorized for a ${p.kind} principal`);
+  return p.user;
+}
+
+/** Owner and Initiator elements: the user's canonical id, and its name as DisplayName. */
+export function ownerXml(ctx: Pick<S3Context, 'users'>, canonicalId: string) {
+  return { ID: canonicalId, DisplayName: ctx.users.userByCanonicalId(canonicalId)?.name ?? canonicalId };
+}
+
+/** Who started an upload, as Initiator reports it: a user's canonical id, or "anonymous". */
+export function initiatorOf(ctx: Pick<S3Context, 'grant'>): string {
+  const p = ctx.grant.principal;
+  return p.kind === 'user' ? p.user.canonicalId : p.kind === 'admin' ? `admin:${p.username}` : 'anonymous';
 }

@@ -14,6 +14,7 @@ import {
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
+import { newObjectAcl } from './acl.js';
 import { isoDate, toXml } from './xml.js';
 
 /** The largest source one CopyObject or UploadPartCopy may copy, as on AWS. */
@@ -104,6 +105,8 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...headers,
     tags: tagging === 'REPLACE' ? (tagsFromHeader(ctx) ?? {}) : info.tags,
+    // As on AWS, a copy gets the ACL this request asks for, never the source's.
+    acl: newObjectAcl(ctx),
     // A copy is a new version: it gets the lock this request asks (or the bucket's default), never the source's.
     lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),

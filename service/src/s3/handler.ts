@@ -9,6 +9,8 @@ import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
 import { authenticate } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { AccessRequest, Authorizer, Principal } from '../authz/authorize.js';
+import type { UserDirectory } from '../authz/policy.js';
+import { conditionValues } from './condition-values.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Multipart } from '../store/multipart.js';
@@ -25,7 +27,7 @@ import { toXml } from './xml.js';
 export interface S3HandlerDeps {
   store: Store;
   multipart: Multipart;
-  credentials: CredentialProvider;
+  credentials: CredentialProvider & UserDirectory;
   authorizer: Authorizer;
   settings: S3Settings;
   domain?: string;
@@ -63,11 +65,11 @@ export function errorBody(err: S3Error, resource: string, requestId: string): st
 /** Serves one S3 request on the raw response: exact headers (HEAD lengths, 304s) and streamed bodies. */
 export function createS3Handler(deps: S3HandlerDeps) {
   const keyCache = new SigningKeyCache();
-  return async function handle(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return async function handle(fastifyRequest: FastifyRequest, reply: FastifyReply): Promise<void> {
     reply.hijack();
-    const req = request.raw;
+    const req = fastifyRequest.raw;
     const res = reply.raw;
-    const requestId = request.id;
+    const requestId = fastifyRequest.id;
     const started = process.hrtime.bigint();
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
@@ -118,19 +120,42 @@ export function createS3Handler(deps: S3HandlerDeps) {
         keyCache,
       });
       accessKeyId = auth.accessKeyId;
+      const principal = principalOf(auth.accessKeyId, deps.credentials);
       if (!endpoint) throw unrouted;
       // The key rule is checked once, before authorization, as AWS refuses a malformed key first.
       if (endpoint.target === 'object') checkKey(request.key!);
       refuseUnhonouredHeaders(req.headers, endpoint);
       if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
-      const principal: Principal = { kind: 'credential', accessKeyId: auth.accessKeyId };
-      const context = { sourceIp: req.socket.remoteAddress };
+      const context = {
+        values: conditionValues({
+          raw: req,
+          query,
+          auth,
+          user: principal.kind === 'user' ? principal.user : undefined,
+          sourceIp: fastifyRequest.ip,
+          secure: fastifyRequest.protocol === 'https',
+          now: new Date(),
+        }),
+        existingObject: async () => {
+          const b = await deps.store.buckets.byName(target.bucket!);
+          if (!b || !target.key) return undefined;
+          // A missing object has nothing to test; any other failure must not pass for "nothing".
+          return deps.store.objectAccess(b, target.key, query.get('versionId')).catch((err) => {
+            if (isS3Error(err)) return undefined;
+            throw err;
+          });
+        },
+      };
       const authorize = (r: Omit<AccessRequest, 'principal'>) =>
         deps.authorizer.authorize({ ...r, principal, context });
       // One decision, before any handler runs: the endpoint's action on the resource the request names.
-      const grant = await authorize({ action: endpoint.action, bucket: request.bucket, key: request.key });
+      const asked = { action: endpoint.action, bucket: request.bucket, key: request.key };
+      const grant = endpoint.authorizesEachKey
+        ? await deps.authorizer.authorizeAnyKey({ ...asked, principal })
+        : await authorize(asked);
       const ctx: S3Context = {
         ...request,
+        users: deps.credentials,
         requestId,
         auth,
         grant,
@@ -141,7 +166,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
       };
       // Only now, authenticated and routed, is the client invited to send the body it held back.
       if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
-      const response = await endpoint.handler(ctx);
+      const response = await endpoint
+        .handler(ctx)
+        .catch((err) => concealMissing(err, authorize, request.bucket));
       const origin = req.headers.origin;
       if (origin && ctx.bucket) {
         // A browser reads the response only if the bucket's rules allow this origin and method.
@@ -202,6 +229,32 @@ export function createS3Handler(deps: S3HandlerDeps) {
       );
     }
   };
+}
+
+/** As AWS: a missing key is NoSuchKey only to who may list the bucket; anyone else learns nothing (403). */
+async function concealMissing(
+  err: unknown,
+  authorize: (r: Omit<AccessRequest, 'principal'>) => Promise<unknown>,
+  bucket: string | undefined,
+): Promise<never> {
+  if (isS3Error(err) && (err.code === 'NoSuchKey' || err.code === 'NoSuchVersion') && bucket !== undefined) {
+    try {
+      await authorize({ action: 's3:ListBucket', bucket });
+    } catch (refused) {
+      if (isS3Error(refused)) throw new S3Error('AccessDenied');
+      throw refused;
+    }
+  }
+  throw err;
+}
+
+/** The user behind a verified access key, or nobody for an unsigned request. */
+function principalOf(accessKeyId: string | undefined, credentials: CredentialProvider): Principal {
+  if (accessKeyId === undefined) return { kind: 'anonymous' };
+  const user = credentials.identityOf(accessKeyId);
+  // Verified a moment ago, but its user went away in between: as if the key had never existed.
+  if (!user) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  return { kind: 'user', accessKeyId, user };
 }
 
 /** True when the failure is the client having closed the connection, not a fault of ours. */

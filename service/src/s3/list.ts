@@ -1,6 +1,5 @@
 import type { ListResult } from '../store/types.js';
-import { ownerXml } from './buckets.js';
-import { xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
+import { xmlResponse, type S3Context, type S3Response, bucketOf, ownerXml } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { isoDate, toXml, type XmlNode } from './xml.js';
 import { integerIn } from '../parse/integer.js';
@@ -102,7 +101,7 @@ export async function listObjectsV1(ctx: S3Context): Promise<S3Response> {
       Delimiter: delimiter ? enc(delimiter) : undefined,
       EncodingType: encoding,
       IsTruncated: result.isTruncated,
-      Contents: contents(result, enc, ownerXml(ctx.auth.accessKeyId)),
+      Contents: contents(result, enc, ownerXml(ctx, bucketOf(ctx).owner)),
       CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     }),
   );
@@ -132,7 +131,7 @@ export async function listObjectsV2(ctx: S3Context): Promise<S3Response> {
       Delimiter: delimiter ? enc(delimiter) : undefined,
       EncodingType: encoding,
       IsTruncated: result.isTruncated,
-      Contents: contents(result, enc, fetchOwner ? ownerXml(ctx.auth.accessKeyId) : undefined),
+      Contents: contents(result, enc, fetchOwner ? ownerXml(ctx, bucketOf(ctx).owner) : undefined),
       CommonPrefixes: result.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
     }),
   );

@@ -2,8 +2,15 @@ import { isChecksumAlgorithm, type ChecksumAlgorithm } from '../integrity/checks
 import { isCrc } from '../integrity/crc-combine.js';
 import { integerIn } from '../parse/integer.js';
 import { MAX_PARTS, type CompletePart } from '../store/multipart.js';
-import { ownerXml } from './buckets.js';
-import { headerOf, xmlResponse, type S3Context, type S3Response, bucketOf } from './context.js';
+import {
+  bucketOf,
+  headerOf,
+  initiatorOf,
+  ownerXml,
+  xmlResponse,
+  type S3Context,
+  type S3Response,
+} from './context.js';
 import {
   intParam,
   lockFrom,
@@ -14,6 +21,7 @@ import {
   writeConditionOf,
 } from './object-request.js';
 import { S3Error } from '../errors/s3-errors.js';
+import { newObjectAcl } from './acl.js';
 import { s3UrlEncode } from './list.js';
 import { digesting } from '../integrity/digesting.js';
 import { copySource, MAX_COPY_SIZE } from './copy.js';
@@ -48,8 +56,9 @@ export async function createMultipartUpload(ctx: S3Context): Promise<S3Response>
   }
   const uploadId = await ctx.multipart.create(bucketOf(ctx), {
     key: ctx.key!,
-    initiator: ctx.auth.accessKeyId,
+    initiator: initiatorOf(ctx),
     ...newObjectFields(ctx),
+    acl: newObjectAcl(ctx),
     checksumAlgorithm: alg,
     checksumType: type as 'COMPOSITE' | 'FULL_OBJECT' | undefined,
     tags: tagsFromHeader(ctx),
@@ -153,8 +162,8 @@ export async function listParts(ctx: S3Context): Promise<S3Response> {
       Bucket: ctx.bucket,
       Key: ctx.key,
       UploadId: uploadId,
-      Initiator: ownerXml(upload.initiator),
-      Owner: ownerXml(upload.initiator),
+      Initiator: ownerXml(ctx, upload.initiator),
+      Owner: ownerXml(ctx, upload.initiator),
       StorageClass: 'STANDARD',
       PartNumberMarker: marker,
       NextPartNumberMarker: parts.length ? parts[parts.length - 1]!.part_number : marker,
@@ -208,8 +217,8 @@ export async function listMultipartUploads(ctx: S3Context): Promise<S3Response> 
       Upload: r.uploads.map((u) => ({
         Key: enc(u.key),
         UploadId: u.uploadId,
-        Initiator: ownerXml(u.initiator),
-        Owner: ownerXml(u.initiator),
+        Initiator: ownerXml(ctx, u.initiator),
+        Owner: ownerXml(ctx, u.initiator),
         StorageClass: 'STANDARD',
         Initiated: isoDate(u.initiated),
       })),

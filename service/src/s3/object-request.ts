@@ -75,6 +75,8 @@ export function writeConditionOf(ctx: S3Context): WriteCondition | undefined {
       Header: 'If-None-Match',
     });
   }
+  // A create-only grant permitted this write on condition that it creates: as if If-None-Match: * was sent.
+  if (ctx.grant.onlyIfAbsent) return { ifNoneMatch: true, ifMatch, byGrant: true };
   if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
   return { ifNoneMatch: ifNoneMatch !== undefined, ifMatch };
 }

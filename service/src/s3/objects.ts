@@ -14,7 +14,8 @@ import {
   versionHeader,
   writeConditionOf,
 } from './object-request.js';
-import { S3Error } from '../errors/s3-errors.js';
+import { isS3Error, S3Error } from '../errors/s3-errors.js';
+import { newObjectAcl } from './acl.js';
 import { isHeaderValue } from './header-values.js';
 import { documentBody, objectBody, requireBodyDigest } from './request-body.js';
 import { parseXmlRoot, toXml } from './xml.js';
@@ -32,6 +33,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     key: ctx.key!,
     ...newObjectFields(ctx),
     tags: tagsFromHeader(ctx),
+    acl: newObjectAcl(ctx),
     lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),
     body: body.chunks,
@@ -211,9 +213,12 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
     try {
       checkKey(key);
       if (versionId !== undefined) checkVersionId(versionId);
+      const action = versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion';
+      await ctx.authorize({ action, bucket: ctx.bucket, key });
       items.push({ key, versionId });
     } catch (err) {
-      const e = err as S3Error;
+      if (!isS3Error(err)) throw err;
+      const e = err;
       errors.push({
         Key: key,
         Code: e.code,
@@ -222,6 +227,9 @@ export async function deleteObjects(ctx: S3Context): Promise<S3Response> {
       });
     }
   }
+  // As before per-key decisions: a requester refused every key is refused the request.
+  if (items.length === 0 && errors.length > 0 && errors.every((e) => e.Code === 'AccessDenied'))
+    throw new S3Error('AccessDenied');
   const versioned = !!bucketOf(ctx).versioning;
   const bypassGovernance = await governanceBypass(ctx);
   const results = items.length

@@ -2,7 +2,22 @@ import type { S3Action } from '../authz/actions.js';
 import type { S3Context, S3Response } from './context.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { copyObject } from './copy.js';
+import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from './acl.js';
+import {
+  deleteOwnershipControls,
+  deletePublicAccessBlock,
+  getOwnershipControls,
+  getPublicAccessBlock,
+  putOwnershipControls,
+  putPublicAccessBlock,
+} from './ownership.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
+import {
+  deleteBucketPolicy,
+  getBucketPolicy,
+  getBucketPolicyStatus,
+  putBucketPolicy,
+} from './bucket-policy.js';
 import {
   deleteBucketTagging,
   deleteObjectTagging,
@@ -47,6 +62,8 @@ export interface Endpoint {
   when?: (ctx: RoutedRequest) => boolean;
   /** The IAM action the authorizer checks, on the resource `target` names. */
   action: S3Action;
+  /** The handler authorizes each key it names (DeleteObjects); only the bucket is resolved before it. */
+  authorizesEachKey?: boolean;
   /** Object data of any size: only the idle bound applies to its body, not the small-body deadline. */
   streamsBody?: boolean;
   handler: (ctx: S3Context) => Promise<S3Response>;
@@ -196,6 +213,31 @@ export const ENDPOINTS: Endpoint[] = [
     // As on AWS, removing the rules needs the permission to set them.
     ['DeleteBucketLifecycle', 'DELETE', 's3:PutLifecycleConfiguration', deleteBucketLifecycle],
   ]),
+  ...versioned('GetObjectAcl', 'GET', ['acl'], 's3:GetObjectAcl', 's3:GetObjectVersionAcl', getObjectAcl),
+  ...versioned('PutObjectAcl', 'PUT', ['acl'], 's3:PutObjectAcl', 's3:PutObjectVersionAcl', putObjectAcl),
+  ...bucketSubs('acl', [
+    ['GetBucketAcl', 'GET', 's3:GetBucketAcl', getBucketAcl],
+    ['PutBucketAcl', 'PUT', 's3:PutBucketAcl', putBucketAcl],
+  ]),
+  ...bucketSubs('ownershipControls', [
+    ['GetBucketOwnershipControls', 'GET', 's3:GetBucketOwnershipControls', getOwnershipControls],
+    ['PutBucketOwnershipControls', 'PUT', 's3:PutBucketOwnershipControls', putOwnershipControls],
+    // As on AWS, removing the controls needs the permission to set them.
+    ['DeleteBucketOwnershipControls', 'DELETE', 's3:PutBucketOwnershipControls', deleteOwnershipControls],
+  ]),
+  ...bucketSubs('publicAccessBlock', [
+    ['GetPublicAccessBlock', 'GET', 's3:GetBucketPublicAccessBlock', getPublicAccessBlock],
+    ['PutPublicAccessBlock', 'PUT', 's3:PutBucketPublicAccessBlock', putPublicAccessBlock],
+    ['DeletePublicAccessBlock', 'DELETE', 's3:PutBucketPublicAccessBlock', deletePublicAccessBlock],
+  ]),
+  ...bucketSubs('policy', [
+    ['GetBucketPolicy', 'GET', 's3:GetBucketPolicy', getBucketPolicy],
+    ['PutBucketPolicy', 'PUT', 's3:PutBucketPolicy', putBucketPolicy],
+    ['DeleteBucketPolicy', 'DELETE', 's3:DeleteBucketPolicy', deleteBucketPolicy],
+  ]),
+  ...bucketSubs('policyStatus', [
+    ['GetBucketPolicyStatus', 'GET', 's3:GetBucketPolicyStatus', getBucketPolicyStatus],
+  ]),
   sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
   sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
   sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 's3:PutBucketCORS', deleteBucketCors),
@@ -254,6 +296,7 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'bucket',
     subresources: ['delete'],
     action: 's3:DeleteObject',
+    authorizesEachKey: true,
     handler: deleteObjects,
   },
   {

@@ -1,13 +1,10 @@
 /**
- * Headers that ask for behaviour this gateway does not have (customer-provided encryption keys, ACLs).
- * Obeying them silently would be a wrong answer; they are refused with the error AWS uses, except the
- * ACLs that change nothing here ('private', which rclone sends on every upload, and
- * 'bucket-owner-full-control': every object already belongs to its bucket's owner).
+ * Headers that ask for behaviour this gateway does not have (customer-provided encryption keys, website
+ * redirects). Obeying them silently would be a wrong answer; they are refused with the error AWS uses.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors/s3-errors.js';
 
-const HARMLESS_ACLS = new Set(['private', 'bucket-owner-full-control']);
 const SSE_C_PREFIXES = [
   'x-amz-server-side-encryption-customer-',
   'x-amz-copy-source-server-side-encryption-customer-',
@@ -48,15 +45,5 @@ export function refuseUnhonouredHeaders(
         'NotImplemented',
         'Only AES256 server-side encryption is available (every object is encrypted at rest).',
       );
-  }
-  const acl = headers['x-amz-acl'];
-  const grants = Object.keys(headers).filter((h) => h.startsWith('x-amz-grant-'));
-  const aclAsked = acl !== undefined && !HARMLESS_ACLS.has(String(acl).trim().toLowerCase());
-  if (aclAsked || grants.length > 0) {
-    if (endpoint.name === 'CreateBucket') throw new S3Error('InvalidBucketAclWithObjectOwnership');
-    throw new S3Error(
-      'AccessControlListNotSupported',
-      `The bucket does not allow ACLs (asked for: ${aclAsked ? `x-amz-acl: ${acl}` : grants.join(', ')}).`,
-    );
   }
 }

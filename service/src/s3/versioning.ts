@@ -1,7 +1,6 @@
 /** Bucket versioning: its configuration, and ListObjectVersions. */
 import { S3Error } from '../errors/s3-errors.js';
-import { ownerXml } from './buckets.js';
-import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { bucketOf, ownerXml, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { encodingOf, maxKeysOf, s3UrlEncode } from './list.js';
 import { documentBody } from './request-body.js';
 import { isoDate, parseXmlRoot, toXml } from './xml.js';
@@ -53,7 +52,7 @@ export async function listObjectVersions(ctx: S3Context): Promise<S3Response> {
     keyMarker,
     versionIdMarker,
   });
-  const owner = ownerXml(bucketOf(ctx).owner);
+  const owner = ownerXml(ctx, bucketOf(ctx).owner);
   const entry = (v: (typeof r.versions)[number]) => ({
     Key: enc(v.key),
     VersionId: v.versionId,

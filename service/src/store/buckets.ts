@@ -5,12 +5,58 @@ import { bucketNameProblem, regionProblem } from './bucket-names.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
 import type { LifecycleConfig } from './lifecycle.js';
-import type { Bucket, ObjectLockConfig } from './types.js';
+import type { Acl, Bucket, ObjectLockConfig, ObjectOwnership, PublicAccessBlock } from './types.js';
+
+/** What a grant to another user allows: read, write (new objects only) or both. */
+export type GrantAccess = 'read' | 'write' | 'read-write';
+
+export interface BucketGrant {
+  id: number;
+  userId: number;
+  userName: string;
+  access: GrantAccess;
+  prefix: string;
+  createdAt: Date;
+}
+
+/** What a new bucket starts with when its creation does not say. */
+export interface NewBucketDefaults {
+  ownership?: ObjectOwnership;
+  publicAccessBlock?: PublicAccessBlock;
+}
+
+/** AWS's defaults since April 2023: ACLs disabled, public access blocked. */
+export const CURRENT_DEFAULTS: NewBucketDefaults = {
+  ownership: 'BucketOwnerEnforced',
+  publicAccessBlock: {
+    BlockPublicAcls: true,
+    IgnorePublicAcls: true,
+    BlockPublicPolicy: true,
+    RestrictPublicBuckets: true,
+  },
+};
+
+/** The defaults older tools and Ceph RGW assume: ACLs honoured, objects owned by their writer, nothing blocked. */
+export const LEGACY_DEFAULTS: NewBucketDefaults = { ownership: 'ObjectWriter' };
 
 /** The bucket settings kept as JSON columns. */
 export type BucketSetting = 'tags' | 'cors';
 
 const CACHE_MAX = 10_000;
+const BUCKET_COLUMNS = [
+  'id',
+  'name',
+  'owner',
+  'region',
+  'created_at',
+  'versioning',
+  'object_lock',
+  'lifecycle',
+  'policy',
+  'acl',
+  'ownership',
+  'public_access_block',
+].map((c) => `b.${c}`);
 
 /**
  * Buckets and their settings. Every request resolves its bucket by name, so lookups are cached; the
@@ -27,8 +73,9 @@ export class BucketStore {
     private readonly region: string,
     private readonly trash: Trash,
     private readonly changes?: ChangeSignals,
+    private readonly defaults: NewBucketDefaults = CURRENT_DEFAULTS,
   ) {
-    changes?.onChange('buckets', () => this.invalidate());
+    for (const table of ['buckets', 'bucket_grants']) changes?.onChange(table, () => this.invalidate());
   }
 
   private invalidate(name?: string): void {
@@ -47,9 +94,14 @@ export class BucketStore {
     const hit = live ? this.cache.get(name) : undefined;
     if (hit) return hit;
     const generation = this.generation;
-    const row = await this.db('buckets')
+    const row = await this.db('buckets as b')
       .where({ name })
-      .first('id', 'name', 'owner', 'region', 'created_at', 'versioning', 'object_lock', 'lifecycle');
+      .first(
+        ...BUCKET_COLUMNS,
+        this.db.raw(
+          '(SELECT jsonb_agg(g.statements ORDER BY g.id) FROM bucket_grants g WHERE g.bucket_id = b.id) AS grant_statements',
+        ),
+      );
     if (!row) return undefined;
     const bucket = toBucket(row);
     if (live && generation === this.generation) {
@@ -59,7 +111,7 @@ export class BucketStore {
     return bucket;
   }
 
-  /** Every bucket, or those one credential owns. */
+  /** Every bucket, or those one user (by canonical id) owns. */
   async list(owner?: string): Promise<Bucket[]> {
     const q = this.db('buckets').orderBy('name');
     const rows = owner === undefined ? await q : await q.where({ owner });
@@ -71,7 +123,7 @@ export class BucketStore {
     owner: string,
     name: string,
     locationConstraint: string | undefined,
-    opts: { objectLock?: boolean } = {},
+    opts: { objectLock?: boolean; ownership?: ObjectOwnership; acl?: Acl } = {},
   ): Promise<Bucket> {
     const problem = bucketNameProblem(name);
     if (problem)
@@ -85,11 +137,22 @@ export class BucketStore {
         `The specified location-constraint '${locationConstraint}' is not valid: ${wrongRegion}.`,
       );
     }
+    const ownership = opts.ownership ?? this.defaults.ownership;
+    const othersGranted = opts.acl?.grants.some(
+      (g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === owner),
+    );
+    if (ownership === 'BucketOwnerEnforced' && othersGranted)
+      throw new S3Error('InvalidBucketAclWithObjectOwnership');
     const inserted = await this.db('buckets')
       .insert({
         name,
         owner,
         region: this.region,
+        ownership: ownership ?? null,
+        public_access_block: this.defaults.publicAccessBlock
+          ? JSON.stringify(this.defaults.publicAccessBlock)
+          : null,
+        acl: opts.acl && ownership !== 'BucketOwnerEnforced' ? JSON.stringify(opts.acl) : null,
         ...(opts.objectLock ? { versioning: 'Enabled', object_lock: JSON.stringify({}) } : {}),
       })
       .onConflict('name')
@@ -170,11 +233,76 @@ export class BucketStore {
 
   /** PutBucketLifecycleConfiguration (a config) and DeleteBucketLifecycle (null). */
   async setLifecycle(bucket: Bucket, config: LifecycleConfig | null): Promise<void> {
-    const n = await this.db('buckets')
-      .where({ id: bucket.id })
-      .update({ lifecycle: config === null ? null : JSON.stringify(config) });
+    await this.update(bucket, { lifecycle: config === null ? null : JSON.stringify(config) });
+  }
+
+  /** PutBucketPolicy (the document, already checked) and DeleteBucketPolicy (null). */
+  async setPolicy(bucket: Bucket, policy: string | null): Promise<void> {
+    await this.update(bucket, { policy });
+  }
+
+  /** PutBucketAcl. */
+  async setAcl(bucket: Bucket, acl: Acl): Promise<void> {
+    await this.update(bucket, { acl: JSON.stringify(acl) });
+  }
+
+  /** Put/DeleteBucketOwnershipControls; BucketOwnerEnforced also resets the ACL, as AWS ignores it from then on. */
+  async setOwnership(bucket: Bucket, ownership: ObjectOwnership | null): Promise<void> {
+    await this.update(bucket, ownership === 'BucketOwnerEnforced' ? { ownership, acl: null } : { ownership });
+  }
+
+  /** Put/DeletePublicAccessBlock. */
+  async setPublicAccessBlock(bucket: Bucket, block: PublicAccessBlock | null): Promise<void> {
+    await this.update(bucket, { public_access_block: block === null ? null : JSON.stringify(block) });
+  }
+
+  /** Changes settings columns of a bucket; every gateway's cache forgets it (the change feed). */
+  private async update(bucket: Bucket, columns: Record<string, unknown>): Promise<void> {
+    const n = await this.db('buckets').where({ id: bucket.id }).update(columns);
     this.invalidate(bucket.name);
     if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+  }
+
+  /** The grants made on a bucket to other users, newest last. */
+  async grants(bucket: Bucket): Promise<BucketGrant[]> {
+    const rows = await this.db('bucket_grants as g')
+      .join('users as u', 'u.id', 'g.user_id')
+      .where('g.bucket_id', bucket.id)
+      .orderBy('g.id')
+      .select('g.id', 'g.user_id', 'u.name as user_name', 'g.access', 'g.prefix', 'g.created_at');
+    return rows.map((r) => ({
+      id: Number(r.id),
+      userId: Number(r.user_id),
+      userName: r.user_name,
+      access: r.access,
+      prefix: r.prefix,
+      createdAt: r.created_at,
+    }));
+  }
+
+  /** Grants `access` on a bucket (or a key prefix of it) to a user, replacing what that user had there. */
+  async putGrant(
+    bucket: Bucket,
+    grant: { userId: number; access: GrantAccess; prefix: string; statements: unknown[] },
+  ): Promise<void> {
+    await this.db('bucket_grants')
+      .insert({
+        bucket_id: bucket.id,
+        user_id: grant.userId,
+        access: grant.access,
+        prefix: grant.prefix,
+        statements: JSON.stringify(grant.statements),
+      })
+      .onConflict(['bucket_id', 'user_id', 'prefix'])
+      .merge(['access', 'statements']);
+    this.invalidate(bucket.name);
+  }
+
+  /** Revokes one grant; false when there was none. */
+  async deleteGrant(bucket: Bucket, id: number): Promise<boolean> {
+    const n = await this.db('bucket_grants').where({ bucket_id: bucket.id, id }).delete();
+    this.invalidate(bucket.name);
+    return n > 0;
   }
 
   /** Buckets that have lifecycle rules, for the lifecycle worker. */

@@ -11,6 +11,7 @@ import { dropUploads } from './trash.js';
 import { normalizeEtag } from './etags.js';
 import { commonPrefixOf } from './listing.js';
 import type {
+  Acl,
   Bucket,
   LayoutPart,
   ObjectHeaders,
@@ -33,6 +34,7 @@ export interface UploadRow extends HeaderColumns {
   checksum_algorithm: ChecksumAlgorithm | null;
   checksum_type: string | null;
   tags: Record<string, string> | null;
+  acl: Acl | null;
   retain_mode: RetentionMode | null;
   retain_until: Date | null;
   legal_hold: boolean;
@@ -60,6 +62,8 @@ export interface CreateUploadInput extends ObjectHeaders {
   checksumAlgorithm?: ChecksumAlgorithm;
   checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
   tags?: Record<string, string>;
+  /** The object's ACL, applied when Complete creates it. */
+  acl?: Acl;
 }
 
 export interface UploadPartInput {
@@ -119,6 +123,7 @@ export class Multipart {
       checksum_algorithm: input.checksumAlgorithm ?? null,
       checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
       tags: JSON.stringify(input.tags ?? {}),
+      acl: input.acl ? JSON.stringify(input.acl) : null,
       ...lockColumns(input.lock),
     });
     return uploadId;
@@ -317,6 +322,7 @@ export class Multipart {
           expires: upload.expires,
           user_metadata: JSON.stringify(upload.user_metadata ?? {}),
           tags: JSON.stringify(upload.tags ?? {}),
+          acl: upload.acl ? JSON.stringify(upload.acl) : null,
           checksums: JSON.stringify(checksums),
           checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
           blob_id: null,

@@ -4,12 +4,15 @@ import type { SealedBlob } from '../blobs/sealer.js';
 import type { LifecycleConfig } from './lifecycle.js';
 import { retentionOf, type LockColumns } from './object-lock.js';
 import type {
+  Acl,
   Bucket,
   LayoutPart,
   ObjectHeaders,
   ObjectInfo,
   ObjectLockConfig,
   ObjectLockInput,
+  ObjectOwnership,
+  PublicAccessBlock,
   RetentionMode,
 } from './types.js';
 
@@ -37,6 +40,7 @@ export interface ObjectRow extends HeaderColumns {
   layout: LayoutPart[] | null;
   checksum_type?: string | null;
   tags?: Record<string, string> | null;
+  acl?: Acl | null;
   version_id?: string;
   retain_mode?: RetentionMode | null;
   retain_until?: Date | null;
@@ -64,6 +68,7 @@ export function toInfo(row: ObjectRow): ObjectInfo {
     checksumType: row.checksum_type === 'COMPOSITE' ? 'COMPOSITE' : undefined,
     partsCount: row.layout ? row.layout.length : undefined,
     tags: row.tags ?? {},
+    acl: row.acl ?? undefined,
     versionId: row.version_id,
     retention: retentionOf({
       retain_mode: row.retain_mode ?? null,
@@ -147,6 +152,11 @@ export function toBucket(row: {
   versioning?: string | null;
   object_lock?: ObjectLockConfig | null;
   lifecycle?: LifecycleConfig | null;
+  policy?: string | null;
+  grant_statements?: unknown[][] | null;
+  acl?: Acl | null;
+  ownership?: ObjectOwnership | null;
+  public_access_block?: PublicAccessBlock | null;
 }): Bucket {
   const bucket: Bucket = {
     id: Number(row.id),
@@ -158,5 +168,10 @@ export function toBucket(row: {
   if (row.versioning === 'Enabled' || row.versioning === 'Suspended') bucket.versioning = row.versioning;
   if (row.object_lock) bucket.objectLock = row.object_lock;
   if (row.lifecycle) bucket.lifecycle = row.lifecycle;
+  if (row.policy) bucket.policy = row.policy;
+  if (row.grant_statements?.length) bucket.grantStatements = row.grant_statements.flat();
+  if (row.acl) bucket.acl = row.acl;
+  if (row.ownership) bucket.ownership = row.ownership;
+  if (row.public_access_block) bucket.publicAccessBlock = row.public_access_block;
   return bucket;
 }

@@ -3,7 +3,7 @@ import type { Log } from '../log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import type { Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { BucketStore } from './buckets.js';
+import { BucketStore, type NewBucketDefaults } from './buckets.js';
 import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
@@ -26,10 +26,12 @@ import {
   checkVersionId,
   commitVersion,
   deleteVersion,
+  keyExists,
   NULL_VERSION,
   type VersionDeletion,
 } from './versions.js';
 import type {
+  Acl,
   Bucket,
   DeleteResult,
   ListInput,
@@ -48,6 +50,8 @@ export interface StoreOptions {
   log: Log;
   /** Cross-process change notifications; without them nothing is cached across requests. */
   changes?: ChangeSignals;
+  /** Ownership and public access block of new buckets (AWS's current defaults when absent). */
+  bucketDefaults?: NewBucketDefaults;
 }
 
 /**
@@ -67,7 +71,7 @@ export class Store {
     this.sealer = opts.sealer;
     this.inserts = new InsertBatcher(opts.db);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
-    this.buckets = new BucketStore(opts.db, opts.region, this.trash, opts.changes);
+    this.buckets = new BucketStore(opts.db, opts.region, this.trash, opts.changes, opts.bucketDefaults);
   }
 
   async putObject(bucket: Bucket, input: PutObjectInput): Promise<ObjectInfo> {
@@ -85,6 +89,7 @@ export class Store {
       ...headerColumns(input),
       user_metadata: JSON.stringify(input.userMetadata),
       tags: JSON.stringify(input.tags ?? {}),
+      acl: input.acl ? JSON.stringify(input.acl) : null,
       checksums: JSON.stringify(digests.checksums),
       blob_id: sealed.location.blobId ?? null,
       inline_data: sealed.location.inline ?? null,
@@ -192,8 +197,7 @@ export class Store {
           db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row);
         if (created) return [];
         // The unique key decided: of racing If-None-Match writers exactly one inserted.
-        if (condition.ifNoneMatch)
-          throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+        if (condition.ifNoneMatch) throw keyExists(condition, (row.key as Buffer).toString('utf8'));
       }
       const where: Record<string, unknown> = { bucket_id: row.bucket_id, key: row.key };
       if (condition.ifMatch !== undefined) where.etag = normalizeEtag(condition.ifMatch);
@@ -223,8 +227,7 @@ export class Store {
     const row = await this.db('objects')
       .where({ bucket_id: bucketId, key: Buffer.from(key, 'utf8') })
       .first('etag');
-    if (condition.ifNoneMatch && row)
-      throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+    if (condition.ifNoneMatch && row) throw keyExists(condition, key);
     if (condition.ifMatch !== undefined) {
       if (!row) throw new S3Error('NoSuchKey', undefined, { Key: key });
       if (row.etag !== normalizeEtag(condition.ifMatch))
@@ -350,6 +353,12 @@ export class Store {
     return (await this.getObject(bucket, key, versionId)).info.tags ?? {};
   }
 
+  /** What authorization may test of an object: its tags and ACL. */
+  async objectAccess(bucket: Bucket, key: string, versionId?: string) {
+    const { info } = await this.getObject(bucket, key, versionId);
+    return { tags: info.tags ?? {}, acl: info.acl };
+  }
+
   /** Tags the current version, or with `versionId` that version (current or not). */
   async setObjectTags(
     bucket: Bucket,
@@ -357,12 +366,26 @@ export class Store {
     tags: Record<string, string>,
     versionId?: string,
   ): Promise<void> {
+    await this.updateVersion(bucket, key, versionId, { tags: JSON.stringify(tags) });
+  }
+
+  /** PutObjectAcl on the current version, or with `versionId` that version. */
+  async setObjectAcl(bucket: Bucket, key: string, acl: Acl, versionId?: string): Promise<void> {
+    await this.updateVersion(bucket, key, versionId, { acl: JSON.stringify(acl) });
+  }
+
+  /** Changes a sub-resource column of the current version, or with `versionId` that version (current or not). */
+  private async updateVersion(
+    bucket: Bucket,
+    key: string,
+    versionId: string | undefined,
+    update: Record<string, unknown>,
+  ): Promise<void> {
     const where: Record<string, unknown> = { bucket_id: bucket.id, key: Buffer.from(key, 'utf8') };
     if (versionId !== undefined) {
       checkVersionId(versionId);
       where.version_id = versionId;
     }
-    const update = { tags: JSON.stringify(tags) };
     if ((await this.db('objects').where(where).update(update)) > 0) return;
     if (versionId !== undefined && bucket.versioning) {
       const n = await this.db('object_versions')

@@ -12,6 +12,35 @@ export interface Bucket {
   /** Present once object lock is enabled (it never goes away), with the default retention if any. */
   objectLock?: ObjectLockConfig;
   lifecycle?: LifecycleConfig;
+  /** The bucket policy document as it was put (JSON text). */
+  policy?: string;
+  /** Statements of the grants made to other users (management API), in bucket policy form. */
+  grantStatements?: unknown[];
+  /** The bucket's ACL; absent means the owner alone (the private canned ACL). */
+  acl?: Acl;
+  /** Absent for a bucket without ownership controls (ACLs honoured, objects owned by their writer). */
+  ownership?: ObjectOwnership;
+  publicAccessBlock?: PublicAccessBlock;
+}
+
+export type ObjectOwnership = 'BucketOwnerEnforced' | 'BucketOwnerPreferred' | 'ObjectWriter';
+
+export interface PublicAccessBlock {
+  BlockPublicAcls: boolean;
+  IgnorePublicAcls: boolean;
+  BlockPublicPolicy: boolean;
+  RestrictPublicBuckets: boolean;
+}
+
+export type AclPermission = 'FULL_CONTROL' | 'READ' | 'WRITE' | 'READ_ACP' | 'WRITE_ACP';
+
+/** A grantee: a user by canonical id, or one of S3's predefined groups by URI. */
+export type AclGrantee = { type: 'CanonicalUser'; id: string } | { type: 'Group'; uri: string };
+
+/** An access control list as S3 keeps it: an owner and its grants (the owner's own included). */
+export interface Acl {
+  owner: string;
+  grants: Array<{ grantee: AclGrantee; permission: AclPermission }>;
 }
 
 export type RetentionMode = 'GOVERNANCE' | 'COMPLIANCE';
@@ -55,6 +84,8 @@ export interface ObjectInfo extends ObjectHeaders {
   /** Set for objects completed from a multipart upload. */
   partsCount?: number;
   tags?: Record<string, string>;
+  /** Absent: the private ACL of the bucket owner. */
+  acl?: Acl;
   /** `null` for the null version; reported only by buckets that have versioning configured. */
   versionId?: string;
   retention?: Retention;
@@ -77,10 +108,14 @@ export interface LayoutPart {
 export interface WriteCondition {
   ifNoneMatch?: boolean;
   ifMatch?: string;
+  /** ifNoneMatch comes from a create-only grant, not the client: an existing key is AccessDenied, not 412. */
+  byGrant?: boolean;
 }
 
 export interface PutObjectInput extends ObjectHeaders {
   key: string;
+  /** The new object's ACL (absent: owned by the bucket owner, private). */
+  acl?: Acl;
   lock?: ObjectLockInput;
   condition?: WriteCondition;
   tags?: Record<string, string>;

@@ -39,6 +39,7 @@ export const VERSION_COLUMNS = [
   'retain_mode',
   'retain_until',
   'legal_hold',
+  'acl',
 ].join(', ');
 
 /** The version id of what an unversioned or suspended bucket writes, as S3 names it. */
@@ -134,9 +135,15 @@ async function promoteNewest(trx: Knex.Transaction, bucket: Bucket, key: Buffer)
   await trx('object_versions').where({ bucket_id: bucket.id, key, seq: newest.seq }).delete();
 }
 
+/** The answer to a create-only write whose key exists: 412 to the client that asked, 403 under a grant. */
+export function keyExists(condition: WriteCondition, key: string): S3Error {
+  return condition.byGrant
+    ? new S3Error('AccessDenied', `This access key may only create new objects, and ${key} already exists.`)
+    : new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+}
+
 function checkCondition(current: { etag: string } | undefined, key: Buffer, condition: WriteCondition): void {
-  if (condition.ifNoneMatch && current)
-    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-None-Match' });
+  if (condition.ifNoneMatch && current) throw keyExists(condition, key.toString('utf8'));
   if (condition.ifMatch !== undefined) {
     if (!current) throw new S3Error('NoSuchKey', undefined, { Key: key.toString('utf8') });
     if (current.etag !== normalizeEtag(condition.ifMatch))

@@ -13,13 +13,14 @@ import { createTestEnv, type TestEnv } from '../support/gateway.js';
 let env: TestEnv;
 let gw: Gateway;
 let bucket: Bucket;
-const OWNER = 'AKIATESTPRIMARY0001';
 const keys = new Set<string>();
 
 beforeAll(async () => {
   env = await createTestEnv();
   gw = await buildGateway(await loadConfig(env.env));
-  bucket = await gw.store.buckets.create(OWNER, 'pages', undefined);
+  // Buckets belong to users: the one the first credential of the secrets file was seeded as.
+  const owner = gw.credentials.identityOf(env.creds[0]!.accessKeyId)!.canonicalId;
+  bucket = await gw.store.buckets.create(owner, 'pages', undefined);
   const parts = ['a', 'a/', 'b/', 'é', 'z', '/', '~', 'a/b', '💾', 'A'];
   while (keys.size < 300) {
     const n = randomInt(1, 5);

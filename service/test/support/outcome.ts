@@ -4,6 +4,8 @@ export interface Outcome {
   /** The S3 error code, or 'OK' when the call succeeded. */
   code: string;
   status: number;
+  /** The error's message, for failures. */
+  message?: string;
 }
 
 /** How an SDK call ended, as S3 reported it: lets tests assert error codes and statuses in one line. */
@@ -15,7 +17,7 @@ export async function outcome(
     return { code: 'OK', status: out?.$metadata?.httpStatusCode ?? 200 };
   } catch (err) {
     if (err instanceof S3ServiceException)
-      return { code: err.name, status: err.$metadata.httpStatusCode ?? 0 };
+      return { code: err.name, status: err.$metadata.httpStatusCode ?? 0, message: err.message };
     throw err;
   }
 }

@@ -3,11 +3,13 @@ import { S3_ACTIONS, type S3Action } from '../../src/authz/actions.js';
 import { Authorizer, type Principal } from '../../src/authz/authorize.js';
 import type { Bucket } from '../../src/store/types.js';
 
+const OWNER_ID = 'a'.repeat(64);
+
 /** The decision function alone: who may do what to which bucket, and the bucket it resolves once. */
 const photos: Bucket = {
   id: 7,
   name: 'photos',
-  owner: 'AKIAOWNER',
+  owner: OWNER_ID,
   region: 'us-east-1',
   createdAt: new Date(0),
 };
@@ -18,8 +20,16 @@ const authorizer = new Authorizer({
     return name === photos.name ? photos : undefined;
   },
 });
-const owner: Principal = { kind: 'credential', accessKeyId: 'AKIAOWNER' };
-const stranger: Principal = { kind: 'credential', accessKeyId: 'AKIASTRANGER' };
+const owner: Principal = {
+  kind: 'user',
+  accessKeyId: 'AKIAOWNER',
+  user: { canonicalId: OWNER_ID, name: 'owner' },
+};
+const stranger: Principal = {
+  kind: 'user',
+  accessKeyId: 'AKIASTRANGER',
+  user: { canonicalId: 'b'.repeat(64), name: 'stranger' },
+};
 const admin: Principal = { kind: 'admin', username: 'root' };
 const BUCKET_ACTIONS = S3_ACTIONS.filter((a) => a !== 's3:ListAllMyBuckets' && a !== 's3:CreateBucket');
 
