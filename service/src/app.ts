@@ -42,7 +42,8 @@ export interface Gateway {
 function isSigned(request: FastifyRequest): boolean {
   const auth = request.headers.authorization;
   if (auth) return !/^Bearer /i.test(auth);
-  return /[?&]X-Amz-(Algorithm|Signature)=/.test(request.raw.url ?? '');
+  // SigV4 or SigV2 query-string signatures.
+  return /[?&](X-Amz-(Algorithm|Signature)|AWSAccessKeyId)=/.test(request.raw.url ?? '');
 }
 
 /** Builds the gateway: migrations run, blob directories exist, routes registered; not yet listening. */
@@ -183,6 +184,7 @@ export async function buildGateway(
     settings: {
       region: config.region,
       enforcePayloadVerification: config.enforcePayloadVerification,
+      signatureV2: config.signatureV2,
       smallBodyTimeoutMs: config.limits.smallBodyTimeoutMs,
       lifecycleDayMs: config.lifecycle.dayMs,
     },

@@ -2,6 +2,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { ChunkSigning } from './chunked.js';
 import type { CredentialProvider } from './credentials.js';
 import type { SigningKeyCache } from './signing-key-cache.js';
+import { isSigV2, verifySigV2 } from './sigv2.js';
 import {
   headerValue,
   parseAuthorizationHeader,
@@ -36,6 +37,10 @@ export interface AuthenticateOptions {
   region: string;
   enforcePayloadVerification: boolean;
   keyCache?: SigningKeyCache;
+  /** Whether Signature Version 2 is accepted (SIGV2_ENABLED). */
+  signatureV2: boolean;
+  /** The bucket named by the Host (virtual-hosted style): SigV2 signs it as part of the resource. */
+  virtualBucket?: string;
 }
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
@@ -48,6 +53,7 @@ export function authenticate(
 ): Authenticated {
   const authorization = headerValue(wire.headers, 'authorization');
   const presigned = !authorization && query.some(([k]) => k === 'X-Amz-Algorithm' || k === 'X-Amz-Signature');
+  if (isSigV2(wire, query)) return authenticateV2(wire, query, opts);
   if (!authorization && !presigned) return { presigned: false, payload: { kind: 'unsigned' } };
   const params = presigned
     ? parsePresignedQuery(query)
@@ -85,6 +91,31 @@ export function authenticate(
     presigned,
     payload,
     signatureVersion: 'AWS4-HMAC-SHA256',
+  };
+}
+
+/** SigV2: HMAC-SHA1 over headers and resource; the body is never signed, so it streams unsigned. */
+function authenticateV2(
+  wire: WireRequest,
+  query: ReadonlyArray<[string, string]>,
+  opts: AuthenticateOptions,
+): Authenticated {
+  if (!opts.signatureV2)
+    throw new S3Error(
+      'InvalidRequest',
+      'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.',
+    );
+  const params = verifySigV2(wire, query, {
+    now: opts.now,
+    maxSkewMs: MAX_SKEW_MS,
+    lookupSecret: (id) => opts.credentials.secretFor(id),
+    virtualBucket: opts.virtualBucket,
+  });
+  return {
+    accessKeyId: params.accessKeyId,
+    presigned: params.presigned,
+    payload: { kind: 'unsigned' },
+    signatureVersion: 'AWS',
   };
 }
 

@@ -9,6 +9,8 @@ import type { Store } from '../store/store.js';
 export interface S3Settings {
   region: string;
   enforcePayloadVerification: boolean;
+  /** Whether Signature Version 2 is accepted. */
+  signatureV2: boolean;
   /** Whole-body deadline for endpoints that take small documents; 0 disables it. */
   smallBodyTimeoutMs: number;
   /** How long a lifecycle "day" is (shortened for tests and demonstrations). */

@@ -118,6 +118,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
         region: deps.settings.region,
         enforcePayloadVerification: deps.settings.enforcePayloadVerification,
         keyCache,
+        signatureV2: deps.settings.signatureV2,
+        virtualBucket: target.virtualHosted ? target.bucket : undefined,
       });
       accessKeyId = auth.accessKeyId;
       const principal = principalOf(auth.accessKeyId, deps.credentials);

@@ -3,6 +3,8 @@ import { safeDecode } from '../auth/sigv4.js';
 export interface Target {
   bucket?: string;
   key?: string;
+  /** The bucket came from the Host (`<bucket>.<domain>`), not the path. */
+  virtualHosted?: boolean;
 }
 
 /**
@@ -14,7 +16,7 @@ export function resolveTarget(host: string | undefined, rawPath: string, domain:
   const path = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
   if (domain && hostname.endsWith('.' + domain)) {
     const bucket = hostname.slice(0, -(domain.length + 1));
-    return { bucket, key: path === '' ? undefined : safeDecode(path) };
+    return { bucket, key: path === '' ? undefined : safeDecode(path), virtualHosted: true };
   }
   if (path === '') return {};
   const slash = path.indexOf('/');

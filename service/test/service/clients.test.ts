@@ -5,10 +5,12 @@ import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { cleanEnv, rcloneEnv as remoteEnv, requireBinary, run } from '../support/run.js';
+import { pathStyleClient } from '../support/s3-client.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
 
 const DOMAIN = 's3.coffer.test';
@@ -237,6 +239,96 @@ print(json.dumps(out))
     ]);
     expect([out.old, out.mode, out.hold]).toEqual(['one', 'COMPLIANCE', 'ON']);
     expect(out.refused).toEqual(['AccessDenied', 'AccessDenied']);
+  });
+});
+
+describe("presigned links and ACLs with the clients' defaults (SigV2)", () => {
+  const cred = () => env.creds[0]!;
+  let s3cmdConfig: string;
+
+  beforeAll(async () => {
+    const owner = pathStyleClient(gw.endpoint, cred());
+    await owner.send(new CreateBucketCommand({ Bucket: 'links', ObjectOwnership: 'ObjectWriter' }));
+    await owner.send(new DeletePublicAccessBlockCommand({ Bucket: 'links' }));
+    await owner.send(new PutObjectCommand({ Bucket: 'links', Key: 'report one.txt', Body: 'linked' }));
+    s3cmdConfig = path.join(work, 's3cmd.cfg');
+    const host = new URL(gw.endpoint).host;
+    await writeFile(
+      s3cmdConfig,
+      [
+        '[default]',
+        `access_key = ${cred().accessKeyId}`,
+        `secret_key = ${cred().secretAccessKey}`,
+        `host_base = ${host}`,
+        `host_bucket = ${host}`,
+        'use_https = False',
+        'bucket_location = us-east-1',
+        '',
+      ].join('\n'),
+    );
+  });
+  const s3cmd = (args: string[]) => run('s3cmd', ['-c', s3cmdConfig, ...args], cleanEnv({}), work);
+  const fetchText = async (url: string) => {
+    const res = await fetch(url);
+    return `${res.status} ${await res.text()}`;
+  };
+
+  it.runIf(requireBinary('aws'))('aws s3 presign (aws CLI v1, SigV2 query string)', async () => {
+    const { stdout } = await run(
+      'aws',
+      ['--endpoint-url', gw.endpoint, 's3', 'presign', 's3://links/report one.txt'],
+      cleanEnv({
+        AWS_ACCESS_KEY_ID: cred().accessKeyId,
+        AWS_SECRET_ACCESS_KEY: cred().secretAccessKey,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_CONFIG_FILE: path.join(work, 'no-aws-config'),
+      }),
+      work,
+    );
+    const url = stdout.trim();
+    expect(url).toMatch(/[?&]AWSAccessKeyId=/);
+    expect(await fetchText(url)).toBe('200 linked');
+    expect((await fetch(url.replace('report%20one', 'report%20two'))).status).toBe(403);
+  });
+
+  it.runIf(hasBoto3())('boto3 generate_presigned_url in us-east-1, and a changed link refused', async () => {
+    const script = `
+import boto3, sys
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+print(s3.generate_presigned_url('get_object', Params={'Bucket': 'links', 'Key': 'report one.txt'}, ExpiresIn=300))
+`;
+    const { stdout } = await run(
+      'python3',
+      ['-c', script, gw.endpoint, cred().accessKeyId, cred().secretAccessKey],
+      cleanEnv({ AWS_CONFIG_FILE: path.join(work, 'no-aws-config') }),
+      work,
+    );
+    const url = stdout.trim();
+    expect(url).toMatch(/[?&]AWSAccessKeyId=.*&Signature=/);
+    expect(await fetchText(url)).toBe('200 linked');
+    expect((await fetch(url.replace(/Expires=\d+/, 'Expires=4102444800'))).status).toBe(403);
+  });
+
+  it.runIf(requireBinary('s3cmd'))('s3cmd signurl, and s3cmd over SigV2 for every request', async () => {
+    const expiry = String(Math.floor(Date.now() / 1000) + 300);
+    const { stdout } = await s3cmd(['signurl', 's3://links/report one.txt', expiry]);
+    expect(stdout.trim()).toMatch(/[?&]AWSAccessKeyId=/);
+    expect(await fetchText(stdout.trim())).toBe('200 linked');
+    const listed = await s3cmd(['--signature-v2', 'ls', 's3://links/']);
+    expect(listed.stdout).toContain('s3://links/report one.txt');
+  });
+
+  it.runIf(requireBinary('s3cmd'))('s3cmd put --acl-public and setacl, then anonymous reads', async () => {
+    const file = path.join(work, 'public.txt');
+    await writeFile(file, 'for everyone');
+    await s3cmd(['put', '--acl-public', file, 's3://links/public.txt']);
+    expect(await fetchText(`${gw.endpoint}/links/public.txt`)).toBe('200 for everyone');
+    expect((await fetch(`${gw.endpoint}/links/report%20one.txt`)).status).toBe(403);
+    await s3cmd(['setacl', '--acl-public', 's3://links/report one.txt']);
+    expect(await fetchText(`${gw.endpoint}/links/report%20one.txt`)).toBe('200 linked');
+    await s3cmd(['setacl', '--acl-private', 's3://links/report one.txt']);
+    expect((await fetch(`${gw.endpoint}/links/report%20one.txt`)).status).toBe(403);
   });
 });
 

@@ -38,6 +38,7 @@ function check(wire: WireRequest, query: Array<[string, string]> = [], region = 
     now: new Date(),
     region,
     enforcePayloadVerification: true,
+    signatureV2: true,
   });
 }
 
