@@ -199,7 +199,7 @@ export interface Credential {
   service: string;
 }
 
-function parseCredential(value: string, err: (m: string) => S3Error): Credential {
+export function parseCredential(value: string, err: (m: string) => S3Error): Credential {
   const parts = value.split('/');
   if (parts.length !== 5 || parts[4] !== 'aws4_request' || !/^\d{8}$/.test(parts[1]!)) {
     throw err(`Invalid credential scope '${value}'.`);

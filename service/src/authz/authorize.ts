@@ -97,9 +97,7 @@ export class Authorizer {
    */
   async authorizeAnyKey(request: AccessRequest): Promise<Grant> {
     const { principal, action } = request;
-    if (request.bucket === undefined) throw new Error(`${action} names no bucket`);
-    const bucket = await this.buckets.byName(request.bucket);
-    if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: request.bucket });
+    const bucket = await this.resolve(request);
     const grant = { principal, action, bucket };
     if (principal.kind === 'admin') return grant;
     const requester = principal.kind === 'user' ? principal.user : undefined;
@@ -112,16 +110,30 @@ export class Authorizer {
     throw new S3Error('AccessDenied');
   }
 
+  /**
+   * The bucket of a request whose principal signs inside its body (POST Object): nothing is permitted
+   * yet; the handler asks `authorize` as that principal once the form is read.
+   */
+  async resolveForForm(request: AccessRequest): Promise<Grant> {
+    return { principal: request.principal, action: request.action, bucket: await this.resolve(request) };
+  }
+
+  /** The bucket a request names; as AWS, a missing one is NoSuchBucket whoever asks. */
+  private async resolve(request: AccessRequest): Promise<Bucket> {
+    if (request.bucket === undefined) throw new Error(`${request.action} names no bucket`);
+    const bucket = await this.buckets.byName(request.bucket);
+    if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: request.bucket });
+    return bucket;
+  }
+
   async authorize(request: AccessRequest): Promise<Grant> {
     const { principal, action } = request;
     if (ACCOUNT_ACTIONS.has(action)) {
       if (principal.kind === 'anonymous') throw new S3Error('AccessDenied');
       return { principal, action };
     }
-    if (request.bucket === undefined) throw new Error(`${action} names no bucket`);
-    const bucket = await this.buckets.byName(request.bucket);
-    // As AWS: a missing bucket is NoSuchBucket whoever asks; an existing one of someone else's is AccessDenied.
-    if (!bucket) throw new S3Error('NoSuchBucket', undefined, { BucketName: request.bucket });
+    // A missing bucket is NoSuchBucket whoever asks; an existing one of someone else's is AccessDenied.
+    const bucket = await this.resolve(request);
     if (principal.kind === 'admin') return { principal, action, bucket };
     const owner = principal.kind === 'user' && principal.user.canonicalId === bucket.owner;
     const statements = this.statementsOf(bucket);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticated } from '../auth/authenticate.js';
-import type { AccessRequest, Grant, User } from '../authz/authorize.js';
+import type { CredentialProvider } from '../auth/credentials.js';
+import type { AccessRequest, Grant, Principal, User } from '../authz/authorize.js';
 import type { UserDirectory } from '../authz/policy.js';
 import type { Bucket } from '../store/types.js';
 import type { Multipart } from '../store/multipart.js';
@@ -31,6 +32,10 @@ export interface S3Context {
   grant: Grant;
   /** The same decision for a second resource the operation touches (a copy's source), as this principal. */
   authorize(request: Omit<AccessRequest, 'principal'>): Promise<Grant>;
+  /** The same decision for another principal: POST Object's, who signed the form's policy. */
+  authorizeAs(principal: Principal, request: Omit<AccessRequest, 'principal'>): Promise<Grant>;
+  /** Secrets and users by access key: POST Object verifies the signature inside its form. */
+  signers: CredentialProvider;
   store: Store;
   multipart: Multipart;
   settings: S3Settings;

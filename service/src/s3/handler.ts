@@ -148,16 +148,22 @@ export function createS3Handler(deps: S3HandlerDeps) {
           });
         },
       };
-      const authorize = (r: Omit<AccessRequest, 'principal'>) =>
-        deps.authorizer.authorize({ ...r, principal, context });
+      const authorizeAs = (p: Principal, r: Omit<AccessRequest, 'principal'>) =>
+        deps.authorizer.authorize({ ...r, principal: p, context });
+      const authorize = (r: Omit<AccessRequest, 'principal'>) => authorizeAs(principal, r);
       // One decision, before any handler runs: the endpoint's action on the resource the request names.
       const asked = { action: endpoint.action, bucket: request.bucket, key: request.key };
-      const grant = endpoint.authorizesEachKey
-        ? await deps.authorizer.authorizeAnyKey({ ...asked, principal })
-        : await authorize(asked);
+      const grant =
+        endpoint.authorization === 'each-key'
+          ? await deps.authorizer.authorizeAnyKey({ ...asked, principal })
+          : endpoint.authorization === 'in-form'
+            ? await deps.authorizer.resolveForForm({ ...asked, principal })
+            : await authorize(asked);
       const ctx: S3Context = {
         ...request,
         users: deps.credentials,
+        signers: deps.credentials,
+        authorizeAs,
         requestId,
         auth,
         grant,

@@ -37,6 +37,7 @@ import {
   uploadPart,
   uploadPartCopy,
 } from './multipart.js';
+import { postObject } from './post-object.js';
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './objects.js';
 import { getBucketVersioning, listObjectVersions, putBucketVersioning } from './versioning.js';
 import { deleteBucketLifecycle, getBucketLifecycle, putBucketLifecycle } from './lifecycle.js';
@@ -62,8 +63,12 @@ export interface Endpoint {
   when?: (ctx: RoutedRequest) => boolean;
   /** The IAM action the authorizer checks, on the resource `target` names. */
   action: S3Action;
-  /** The handler authorizes each key it names (DeleteObjects); only the bucket is resolved before it. */
-  authorizesEachKey?: boolean;
+  /**
+   * When the decision is not the endpoint's action on the request's resource: `each-key`, the handler
+   * decides each key its body names (DeleteObjects); `in-form`, the principal signs inside the body
+   * (POST Object), so only the bucket is resolved before the handler authorizes it.
+   */
+  authorization?: 'each-key' | 'in-form';
   /** Object data of any size: only the idle bound applies to its body, not the small-body deadline. */
   streamsBody?: boolean;
   handler: (ctx: S3Context) => Promise<S3Response>;
@@ -296,8 +301,18 @@ export const ENDPOINTS: Endpoint[] = [
     target: 'bucket',
     subresources: ['delete'],
     action: 's3:DeleteObject',
-    authorizesEachKey: true,
+    authorization: 'each-key',
     handler: deleteObjects,
+  },
+  {
+    name: 'PostObject',
+    method: 'POST',
+    target: 'bucket',
+    when: (ctx) => /^multipart\/form-data/i.test(String(ctx.raw.headers['content-type'] ?? '')),
+    action: 's3:PutObject',
+    authorization: 'in-form',
+    streamsBody: true,
+    handler: postObject,
   },
   {
     name: 'CopyObject',

@@ -7,7 +7,11 @@ import { parseXmlRoot, toXml } from './xml.js';
 const MAX_BUCKET_TAGS = 50;
 
 async function tagsFromBody(ctx: S3Context, max: number): Promise<Record<string, string>> {
-  const text = await documentBody(ctx, 64 * 1024);
+  return parseTaggingXml(await documentBody(ctx, 64 * 1024), max);
+}
+
+/** A Tagging document (a request body, or POST Object's tagging field). */
+export function parseTaggingXml(text: string, max: number): Record<string, string> {
   const doc = parseXmlRoot(text, 'Tagging') as Record<string, unknown> | undefined;
   const set = doc?.TagSet as Record<string, unknown> | string | undefined;
   if (!doc || set === undefined) throw new S3Error('MalformedXML');

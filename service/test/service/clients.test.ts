@@ -5,7 +5,12 @@ import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { CreateBucketCommand, DeletePublicAccessBlockCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeletePublicAccessBlockCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
@@ -308,6 +313,31 @@ print(s3.generate_presigned_url('get_object', Params={'Bucket': 'links', 'Key': 
     expect(url).toMatch(/[?&]AWSAccessKeyId=.*&Signature=/);
     expect(await fetchText(url)).toBe('200 linked');
     expect((await fetch(url.replace(/Expires=\d+/, 'Expires=4102444800'))).status).toBe(403);
+  });
+
+  it.runIf(hasBoto3())('boto3 generate_presigned_post, then a form upload with its fields', async () => {
+    const script = `
+import boto3, json, sys
+s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+print(json.dumps(s3.generate_presigned_post('links', 'posted/\${filename}',
+      Conditions=[['content-length-range', 1, 4096]], ExpiresIn=300)))
+`;
+    const { stdout } = await run(
+      'python3',
+      ['-c', script, gw.endpoint, cred().accessKeyId, cred().secretAccessKey],
+      cleanEnv({ AWS_CONFIG_FILE: path.join(work, 'no-aws-config') }),
+      work,
+    );
+    const post = JSON.parse(stdout) as { url: string; fields: Record<string, string> };
+    const form = new FormData();
+    for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+    form.append('file', new Blob(['posted by boto3']), 'boto.txt');
+    const res = await fetch(post.url, { method: 'POST', body: form });
+    expect(res.status).toBe(204);
+    const owner = pathStyleClient(gw.endpoint, cred());
+    const got = await owner.send(new GetObjectCommand({ Bucket: 'links', Key: 'posted/boto.txt' }));
+    expect(await got.Body!.transformToString()).toBe('posted by boto3');
   });
 
   it.runIf(requireBinary('s3cmd'))('s3cmd signurl, and s3cmd over SigV2 for every request', async () => {

@@ -26,7 +26,11 @@ function shapes(): RoutedRequest[] {
   for (const e of ENDPOINTS) {
     const query = Object.fromEntries((e.subresources ?? []).map((s) => [s, s === 'partNumber' ? '1' : 'x']));
     for (const extraQuery of [{}, { 'list-type': '2' }] as Array<Record<string, string>>)
-      for (const headers of [{}, { 'x-amz-copy-source': '/src/key' }] as Array<Record<string, string>>)
+      for (const headers of [
+        {},
+        { 'x-amz-copy-source': '/src/key' },
+        { 'content-type': 'multipart/form-data; boundary=x' },
+      ] as Array<Record<string, string>>)
         out.push(shape(e.method, e.target, { ...query, ...extraQuery }, headers));
   }
   return out;
@@ -78,6 +82,10 @@ describe('the S3 routing table', () => {
   it('sends copies, V2 listings and sub-resources where they belong', () => {
     expect(route(shape('PUT', 'object', {}, { 'x-amz-copy-source': '/a/b' })).name).toBe('CopyObject');
     expect(route(shape('PUT', 'object')).name).toBe('PutObject');
+    expect(
+      route(shape('POST', 'bucket', {}, { 'content-type': 'multipart/form-data; boundary=x' })).name,
+    ).toBe('PostObject');
+    expect(() => route(shape('POST', 'bucket'))).toThrow(/POST is not allowed/);
     expect(route(shape('GET', 'bucket', { 'list-type': '2' })).name).toBe('ListObjectsV2');
     expect(route(shape('GET', 'bucket')).name).toBe('ListObjects');
     expect(route(shape('PUT', 'object', { partNumber: '1', uploadId: 'u' })).name).toBe('UploadPart');
