@@ -54,7 +54,9 @@ function readForm(raw: IncomingMessage): Promise<Form> {
     let size = 0;
     let settled = false;
     const fail = (err: S3Error) => {
-      if (!settled) ((settled = true), reject(err));
+      if (settled) return;
+      settled = true;
+      reject(err);
     };
     bb.on('field', (name: string, value: string, nameTruncated: boolean, valueTruncated: boolean) => {
       size += name.length + value.length;
