@@ -10,9 +10,11 @@ import { dashboard } from './pages/dashboard.js';
 import { loginPage } from './pages/login.js';
 import { presignPage } from './pages/presign.js';
 import { uploadsPage } from './pages/uploads.js';
+import { usersPage } from './pages/users.js';
 
 const PAGES = {
   dashboard,
+  users: usersPage,
   credentials: credentialsPage,
   buckets: bucketsPage,
   uploads: uploadsPage,

@@ -1,6 +1,7 @@
 // Buckets, and a browser for the objects in one (upload and download through presigned URLs).
 import { h, toast, when, table } from '../lib/dom.js';
 import { errorLine, dangerButton, actionForm } from '../lib/forms.js';
+import { accessPanel } from './users.js';
 import { lockText, versionsPanel } from './versions.js';
 
 export async function bucketsPage(app, params) {
@@ -210,5 +211,6 @@ async function bucketBrowser(app, bucket, prefix, detailKey) {
     h('div', { class: 'panel' }, upload, status),
     details,
     table(['Name', 'Size', 'Type', 'Modified', ''], [...folderRows, ...objectRows], 'This folder is empty.'),
+    await accessPanel(app, bucket, b.owner_user_id),
   ];
 }

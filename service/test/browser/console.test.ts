@@ -216,6 +216,35 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     expect(await current.Body!.transformToString()).toBe('first draft');
   });
 
+  it('creates a user with a key, grants it read on a bucket, and revokes the grant', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
+    await page.getByLabel('User name').fill('auditor');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const row = page.locator('tr[data-user="auditor"]');
+    await row.getByRole('button', { name: 'New key' }).click();
+    const accessKeyId = (await page.locator('#issued-access-key').textContent())!;
+    const secretAccessKey = (await page.locator('#issued-secret').textContent())!;
+    await shot('10-users');
+    const auditor = pathStyleClient(gw.endpoint, { accessKeyId, secretAccessKey });
+    const read = () => auditor.send(new GetObjectCommand({ Bucket: 'archive', Key: 'minutes.txt' }));
+    await expect(read()).rejects.toMatchObject({ name: 'AccessDenied' });
+    await page.goto(`${base}/_coffer/console/#/buckets?bucket=archive`);
+    const access = page.locator('#access');
+    await access.getByLabel('User').selectOption({ label: 'auditor' });
+    await access.getByLabel('Access').selectOption('read');
+    await access.getByRole('button', { name: 'Grant' }).click();
+    await access.locator('tr[data-grant-user="auditor"]').waitFor();
+    await shot('10-bucket-access');
+    expect(await (await read()).Body!.transformToString()).toBe('first draft');
+    await expect(
+      auditor.send(new PutObjectCommand({ Bucket: 'archive', Key: 'forged.txt', Body: 'x' })),
+    ).rejects.toMatchObject({ name: 'AccessDenied' });
+    await access.locator('tr[data-grant-user="auditor"]').getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(() => page.locator('#toast').textContent()).toBe('Grant revoked');
+    await expect(read()).rejects.toMatchObject({ name: 'AccessDenied' });
+  });
+
   it('shows two-step verification as enabled on the account page', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     expect(await page.locator('#totp-state').textContent()).toBe('enabled');

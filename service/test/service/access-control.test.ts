@@ -489,14 +489,24 @@ describe('ACLs', () => {
 function requestFor(
   e: Endpoint,
   bucket: string,
-): { method: string; path: string; headers: Record<string, string> } {
+): { method: string; path: string; headers: Record<string, string>; body?: string } {
   const params: Record<string, string> = { versionId: 'null', uploadId: 'u', partNumber: '1' };
   const query = (e.subresources ?? []).map((s) => `${s}=${encodeURIComponent(params[s] ?? '')}`);
   if (e.name === 'ListObjectsV2') query.push('list-type=2');
   const headers: Record<string, string> = {};
+  let body: string | undefined = e.method === 'PUT' || e.method === 'POST' ? '' : undefined;
   if (e.name === 'CopyObject' || e.name === 'UploadPartCopy') headers['x-amz-copy-source'] = `/${bucket}/k`;
+  if (e.name === 'PostObject') {
+    // A form upload without a signed policy: whoever sends it, it is anonymous.
+    headers['content-type'] = 'multipart/form-data; boundary=matrix';
+    body = [
+      '--matrix\r\nContent-Disposition: form-data; name="key"\r\n\r\nk',
+      '--matrix\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nx',
+      '--matrix--\r\n',
+    ].join('\r\n');
+  }
   const target = e.target === 'object' ? `/${bucket}/k` : e.target === 'bucket' ? `/${bucket}` : '/';
-  return { method: e.method, path: target + (query.length ? `?${query.join('&')}` : ''), headers };
+  return { method: e.method, path: target + (query.length ? `?${query.join('&')}` : ''), headers, body };
 }
 
 describe('the negative matrix: nobody reaches a bucket they were not given', () => {
@@ -507,10 +517,7 @@ describe('the negative matrix: nobody reaches a bucket they were not given', () 
     const seen: string[] = [];
     for (const e of bucketEndpoints) {
       const r = requestFor(e, 'shared');
-      const res = await signedFetch(gw.endpoint, stranger, {
-        ...r,
-        body: e.method === 'PUT' || e.method === 'POST' ? '' : undefined,
-      });
+      const res = await signedFetch(gw.endpoint, stranger, r);
       seen.push(`${e.name} ${r.method} ${r.path} -> ${res.status} ${errorCode(res.text) ?? ''}`.trim());
     }
     for (const line of seen) expect(line).toMatch(/-> 403 AccessDenied$|^Head\w+ .* -> 403$/);
@@ -522,7 +529,7 @@ describe('the negative matrix: nobody reaches a bucket they were not given', () 
       ...ENDPOINTS.filter((x) => x.target === 'service' || x.name === 'CreateBucket'),
     ]) {
       const r = requestFor(e, e.name === 'CreateBucket' ? 'anon-new' : 'shared');
-      const res = await anonymous(r.path, { method: r.method, headers: r.headers });
+      const res = await anonymous(r.path, { method: r.method, headers: r.headers, body: r.body });
       expect(`${e.name} ${res.status}`).toBe(`${e.name} 403`);
     }
   });

@@ -3,6 +3,7 @@ import {
   DeleteBucketCommand,
   ListObjectsV2Command,
   ListBucketsCommand,
+  PutBucketPolicyCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
@@ -84,5 +85,41 @@ describe('two gateways on one database', () => {
         codeOf(() => firstOnB.send(new ListObjectsV2Command({ Bucket: 'handed-over' }))),
       ),
     ).toBe('AccessDenied');
+  });
+
+  it('stops a revoked grant on gateway B at the next request, and a new bucket policy too', async () => {
+    const api = managementClient(a.endpoint, { key: env.admin.apiKey });
+    const owner = pathStyleClient(a.endpoint, env.creds[0]!);
+    await owner.send(new CreateBucketCommand({ Bucket: 'granted' }));
+    const user = await api('POST', '/users', { name: 'visitor' });
+    const key = await api('POST', `/users/${user.body.id}/keys`, {});
+    const visitorOnB = pathStyleClient(b.endpoint, {
+      accessKeyId: String(key.body.access_key),
+      secretAccessKey: String(key.body.secret_key),
+    });
+    const list = () => codeOf(() => visitorOnB.send(new ListObjectsV2Command({ Bucket: 'granted' })));
+    expect(await within(1000, 'AccessDenied', list)).toBe('AccessDenied');
+    const granted = await api('PUT', '/buckets/granted/grants', { user_id: user.body.id, access: 'read' });
+    expect(await within(1000, 'OK', list)).toBe('OK');
+    const id = (granted.body.grants as Array<{ id: number }>)[0]!.id;
+    expect((await api('DELETE', `/buckets/granted/grants/${id}`)).status).toBe(200);
+    expect(await within(1000, 'AccessDenied', list)).toBe('AccessDenied');
+    // A bucket policy put through A is obeyed by B as well.
+    await owner.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'granted',
+        Policy: JSON.stringify({
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: 'arn:aws:iam::000000000000:user/visitor' },
+              Action: 's3:ListBucket',
+              Resource: 'arn:aws:s3:::granted',
+            },
+          ],
+        }),
+      }),
+    );
+    expect(await within(1000, 'OK', list)).toBe('OK');
   });
 });
