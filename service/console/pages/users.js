@@ -8,15 +8,17 @@ export async function usersPage(app) {
   const issued = h('div', { id: 'issued' });
   // Shown after the re-render that lists the new key, so into the page now on screen.
   const showSecret = (key) =>
-    document.getElementById('issued').replaceChildren(
-      h(
-        'div',
-        { class: 'panel' },
-        h('strong', {}, 'Access key issued. The secret is shown only this once:'),
-        h('p', {}, 'Access key: ', h('span', { class: 'mono', id: 'issued-access-key' }, key.access_key)),
-        h('div', { class: 'secret', id: 'issued-secret' }, key.secret_key),
-      ),
-    );
+    document
+      .getElementById('issued')
+      .replaceChildren(
+        h(
+          'div',
+          { class: 'panel' },
+          h('strong', {}, 'Access key issued. The secret is shown only this once:'),
+          h('p', {}, 'Access key: ', h('span', { class: 'mono', id: 'issued-access-key' }, key.access_key)),
+          h('div', { class: 'secret', id: 'issued-secret' }, key.secret_key),
+        ),
+      );
   const create = actionForm(
     async (f) => {
       await app.api('POST', '/users', { name: f.get('name') });
