@@ -22,18 +22,24 @@ import { login } from './lib/login.js';
 import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
 import { readCredentials, setupCredentials } from './lib/secrets.js';
-import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
+import { parseCli, DEPLOY_OPTIONS, GATEWAY_OPTIONS } from './lib/cli.js';
 
 const { values: argv } = parseCli({
-  usage: `usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--engine compose|pulumi] [--stack NAME]
+  usage: `usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--sigv2 on|off]
+       [--bucket-defaults current|legacy] [--engine compose|pulumi] [--stack NAME]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
 healthy, checks S3 over TLS, writes an rclone remote and prints how to connect. Idempotent.
 
+--sigv2 off refuses Signature Version 2 (the links aws CLI v1, boto3 in us-east-1 and s3cmd presign by
+default). --bucket-defaults legacy gives new buckets the pre-2023 defaults (ACLs honoured, public access
+allowed) that older tools and Ceph RGW assume; current (the default) is AWS's: ACLs disabled, public
+access blocked. Every setting given is kept in deployment.json for later commands.
+
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
-  options: { ...DEPLOY_OPTIONS, engine: { type: 'string' }, stack: { type: 'string' } },
+  options: { ...DEPLOY_OPTIONS, ...GATEWAY_OPTIONS, engine: { type: 'string' }, stack: { type: 'string' } },
 });
 const engine = String(argv.engine ?? 'compose');
 if (engine !== 'compose' && engine !== 'pulumi') fail(`--engine must be compose or pulumi (got ${engine})`);

@@ -3,7 +3,13 @@
  * stops before creating anything when a value is wrong, with every problem named by its config key.
  */
 import { isIP } from 'node:net';
-import { DEFAULT_OPTIONS, TLS_VERSIONS, type TlsVersion } from './topology.js';
+import {
+  BUCKET_DEFAULTS,
+  DEFAULT_OPTIONS,
+  TLS_VERSIONS,
+  type BucketDefaults,
+  type TlsVersion,
+} from './topology.js';
 
 export interface DeploymentConfig {
   /** Container, network and volume names start with this. */
@@ -21,6 +27,8 @@ export interface DeploymentConfig {
   imageTag: string;
   region: string;
   enforcePayloadVerification: boolean;
+  signatureV2: boolean;
+  bucketDefaults: BucketDefaults;
   tlsMinVersion: TlsVersion;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
@@ -54,6 +62,8 @@ export const CONFIG_KEYS = [
   'imageTag',
   'region',
   'enforcePayloadVerification',
+  'signatureV2',
+  'bucketDefaults',
   'tlsMinVersion',
   'secretsDir',
   'masterKey',
@@ -150,6 +160,13 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       'enforcePayloadVerification',
       DEFAULT_OPTIONS.enforcePayloadVerification,
     ),
+    signatureV2: bool('signatureV2', DEFAULT_OPTIONS.signatureV2),
+    bucketDefaults: str(
+      'bucketDefaults',
+      DEFAULT_OPTIONS.bucketDefaults,
+      (v) => (BUCKET_DEFAULTS as readonly string[]).includes(v),
+      `must be one of ${BUCKET_DEFAULTS.join(', ')}`,
+    ) as BucketDefaults,
     tlsMinVersion: str(
       'tlsMinVersion',
       DEFAULT_OPTIONS.tlsMinVersion,

@@ -81,6 +81,8 @@ export class CofferDeployment extends pulumi.ComponentResource {
       httpPort: c.httpPort,
       region: c.region,
       enforcePayloadVerification: c.enforcePayloadVerification,
+      signatureV2: c.signatureV2,
+      bucketDefaults: c.bucketDefaults,
       imageTag: c.imageTag,
       tlsMinVersion: c.tlsMinVersion,
       extraHostNames: c.extraHostNames,

@@ -48,6 +48,10 @@ export interface TopologyOptions {
   httpPort: number;
   region: string;
   enforcePayloadVerification: boolean;
+  /** Accept Signature Version 2 (aws CLI v1, boto3 and s3cmd presign with it). */
+  signatureV2: boolean;
+  /** New buckets: AWS's defaults since 2023 (ACLs disabled, public access blocked), or the legacy ones. */
+  bucketDefaults: BucketDefaults;
   imageTag: string;
   /** Lowest TLS version nginx accepts. */
   tlsMinVersion: TlsVersion;
@@ -57,6 +61,8 @@ export interface TopologyOptions {
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
+export const BUCKET_DEFAULTS = ['current', 'legacy'] as const;
+export type BucketDefaults = (typeof BUCKET_DEFAULTS)[number];
 export type TlsVersion = (typeof TLS_VERSIONS)[number];
 
 export const DEFAULT_OPTIONS: TopologyOptions = {
@@ -65,6 +71,8 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   httpPort: 80,
   region: 'us-east-1',
   enforcePayloadVerification: true,
+  signatureV2: true,
+  bucketDefaults: 'current',
   imageTag: '0.1.0',
   tlsMinVersion: '1.2',
   extraHostNames: [],
@@ -137,6 +145,10 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           S3_REGION: o.region,
           S3_DOMAIN: o.domain,
           ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
+          SIGV2_ENABLED: String(o.signatureV2),
+          BUCKET_DEFAULTS: o.bucketDefaults,
+          // Only nginx reaches the gateway (it publishes no port); it sets X-Forwarded-For to the client.
+          TRUST_PROXY: 'loopback,uniquelocal',
           LOG_LEVEL: 'info',
         },
         secrets: [

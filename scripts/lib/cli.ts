@@ -60,6 +60,12 @@ export function parseCli<O extends Record<string, OptionSpec>>(
 }
 
 /** The deployment options most scripts take. */
+/** Settings of the gateway itself, which only `up` changes (every other command keeps what it saved). */
+export const GATEWAY_OPTIONS = {
+  sigv2: { type: 'string' },
+  'bucket-defaults': { type: 'string' },
+} as const satisfies Record<string, OptionSpec>;
+
 export const DEPLOY_OPTIONS = {
   domain: { type: 'string' },
   'https-port': { type: 'string' },

@@ -3,7 +3,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { $ } from 'zx';
-import { DEFAULT_OPTIONS, topology, type TopologyOptions } from '../../stacks/topology.js';
+import {
+  BUCKET_DEFAULTS,
+  DEFAULT_OPTIONS,
+  topology,
+  type BucketDefaults,
+  type TopologyOptions,
+} from '../../stacks/topology.js';
 import { renderCompose } from './compose.js';
 import { fail } from './exec.js';
 import { ROOT } from './images.js';
@@ -16,6 +22,10 @@ export interface DeployOptions {
   httpPort: number;
   extraHostNames: string[];
   extraIps: string[];
+  /** Accept Signature Version 2 (--sigv2 on|off). */
+  signatureV2: boolean;
+  /** What new buckets start with (--bucket-defaults current|legacy). */
+  bucketDefaults: BucketDefaults;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -66,7 +76,22 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     ),
     extraHostNames: list(argv.host, saved.extraHostNames),
     extraIps: list(argv.ip, saved.extraIps),
+    signatureV2: onOff(argv.sigv2, saved.signatureV2 ?? DEFAULT_OPTIONS.signatureV2),
+    bucketDefaults: oneOf(argv['bucket-defaults'], saved.bucketDefaults ?? DEFAULT_OPTIONS.bucketDefaults),
   };
+}
+
+function onOff(v: unknown, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  fail(`--sigv2 must be on or off (got ${String(v)})`);
+}
+
+function oneOf(v: unknown, def: BucketDefaults): BucketDefaults {
+  if (v === undefined) return def;
+  if ((BUCKET_DEFAULTS as readonly unknown[]).includes(v)) return v as BucketDefaults;
+  fail(`--bucket-defaults must be ${BUCKET_DEFAULTS.join(' or ')} (got ${String(v)})`);
 }
 
 export { endpointOf } from '../../stacks/topology.js';
@@ -82,7 +107,9 @@ export async function composeFile(o: DeployOptions): Promise<string> {
     o.httpsPort === DEFAULT_OPTIONS.httpsPort &&
     o.httpPort === DEFAULT_OPTIONS.httpPort &&
     o.extraHostNames.length === 0 &&
-    o.extraIps.length === 0;
+    o.extraIps.length === 0 &&
+    o.signatureV2 === DEFAULT_OPTIONS.signatureV2 &&
+    o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

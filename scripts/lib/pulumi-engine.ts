@@ -43,6 +43,8 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('httpPort', String(o.httpPort));
   await set('extraHostNames', JSON.stringify(o.extraHostNames));
   await set('extraIps', JSON.stringify(o.extraIps));
+  await set('signatureV2', String(o.signatureV2));
+  await set('bucketDefaults', o.bucketDefaults);
   // A compose deployment's secrets/ holds the master key its objects are sealed under: keep it.
   const hasSecretsDir = (await quiet`pulumi config get --stack ${stack} coffer:secretsDir`).exitCode === 0;
   if (!hasSecretsDir && existsSync(path.join(ROOT, 'secrets/master_key.txt')))

@@ -10,6 +10,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -163,6 +164,30 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
       await rclone('check', '--download', src, 'coffer:rclone-bucket/data');
     },
   );
+
+  it('sees through nginx that requests arrive over TLS, so a policy requiring it lets them in', async () => {
+    const client = s3();
+    await client.send(new CreateBucketCommand({ Bucket: 'tls-only' }));
+    await client.send(
+      new PutBucketPolicyCommand({
+        Bucket: 'tls-only',
+        Policy: JSON.stringify({
+          Statement: [
+            {
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 's3:*',
+              Resource: ['arn:aws:s3:::tls-only', 'arn:aws:s3:::tls-only/*'],
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+        }),
+      }),
+    );
+    await client.send(new PutObjectCommand({ Bucket: 'tls-only', Key: 'k', Body: 'over TLS' }));
+    const got = await client.send(new GetObjectCommand({ Bucket: 'tls-only', Key: 'k' }));
+    expect(await got.Body!.transformToString()).toBe('over TLS');
+  });
 
   it('keeps data across docker restart of the gateway and of Postgres', async () => {
     await deployment.containers.get('gateway')!.restart({ timeout: 10_000 });

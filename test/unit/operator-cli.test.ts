@@ -29,7 +29,11 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe('operator scripts refuse what they do not know', () => {
   for (const [name, bad, valid] of [
-    ['up', '--domian', '--domain, --https-port, --http-port, --engine, --stack, --help'],
+    [
+      'up',
+      '--domian',
+      '--domain, --https-port, --http-port, --sigv2, --bucket-defaults, --engine, --stack, --help',
+    ],
     ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --help'],
     [
@@ -94,10 +98,21 @@ describe('deployment settings persist beside secrets/', () => {
       httpPort: 80,
       extraHostNames: [],
       extraIps: [],
+      signatureV2: true,
+      bucketDefaults: 'current',
     });
     await saveSettings(
       root,
-      deployOptions({ domain: 's3.site.lan', 'https-port': '8443', host: ['backup.lan'] }, root),
+      deployOptions(
+        {
+          domain: 's3.site.lan',
+          'https-port': '8443',
+          host: ['backup.lan'],
+          sigv2: 'off',
+          'bucket-defaults': 'legacy',
+        },
+        root,
+      ),
     );
     expect(deployOptions({}, root)).toEqual({
       domain: 's3.site.lan',
@@ -105,7 +120,11 @@ describe('deployment settings persist beside secrets/', () => {
       httpPort: 80,
       extraHostNames: ['backup.lan'],
       extraIps: [],
+      signatureV2: false,
+      bucketDefaults: 'legacy',
     });
+    const gateway = topology(deployOptions({}, root)).services.find((s) => s.name === 'gateway')!;
+    expect(gateway.env).toMatchObject({ SIGV2_ENABLED: 'false', BUCKET_DEFAULTS: 'legacy' });
     expect(deployOptions({ domain: 'other.lan' }, root).domain).toBe('other.lan');
   });
 
