@@ -34,7 +34,10 @@ export interface RequestContext {
    * The object acted on (its tags and ACL), loaded only when a statement tests s3:ExistingObjectTag/<key>
    * or an object ACL is consulted; undefined when there is no such object.
    */
-  existingObject?: () => Promise<{ tags?: Record<string, string>; acl?: Acl } | undefined>;
+  existingObject?: (
+    bucket: Bucket,
+    key: string,
+  ) => Promise<{ tags?: Record<string, string>; acl?: Acl } | undefined>;
 }
 
 export interface AccessRequest {
@@ -139,7 +142,9 @@ export class Authorizer {
     const statements = this.statementsOf(bucket);
     if (owner && statements.length === 0) return { principal, action, bucket };
     const requester = principal.kind === 'user' ? principal.user : undefined;
-    const existing = once(request.context?.existingObject);
+    const load = request.context?.existingObject;
+    const key = request.key;
+    const existing = once(load && key !== undefined ? () => load(bucket, key) : undefined);
     const policyRequest: PolicyRequest = {
       requester,
       action,

@@ -14,6 +14,7 @@ import { conditionValues } from './condition-values.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Multipart } from '../store/multipart.js';
+import type { Bucket } from '../store/types.js';
 import type { Store } from '../store/store.js';
 import type { S3Context, S3Response, S3Settings } from './context.js';
 import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
@@ -138,15 +139,19 @@ export function createS3Handler(deps: S3HandlerDeps) {
           secure: fastifyRequest.protocol === 'https',
           now: new Date(),
         }),
-        existingObject: async () => {
-          const b = await deps.store.buckets.byName(target.bucket!);
-          if (!b || !target.key) return undefined;
-          // A missing object has nothing to test; any other failure must not pass for "nothing".
-          return deps.store.objectAccess(b, target.key, query.get('versionId')).catch((err) => {
-            if (isS3Error(err)) return undefined;
-            throw err;
-          });
-        },
+        existingObject: (b: Bucket, k: string) =>
+          // The version the request names, when it asks about its own key (a copy's source is another one).
+          deps.store
+            .objectAccess(
+              b,
+              k,
+              b.name === target.bucket && k === target.key ? query.get('versionId') : undefined,
+            )
+            // A missing object has nothing to test; any other failure must not pass for "nothing".
+            .catch((err) => {
+              if (isS3Error(err)) return undefined;
+              throw err;
+            }),
       };
       const authorizeAs = (p: Principal, r: Omit<AccessRequest, 'principal'>) =>
         deps.authorizer.authorize({ ...r, principal: p, context });

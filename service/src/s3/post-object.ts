@@ -122,9 +122,7 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
     );
   const key = template.replace(/\$\{filename\}/g, form.filename);
   checkKey(key);
-  const principal: Principal = signed.accessKeyId
-    ? { kind: 'user', accessKeyId: signed.accessKeyId, user: ctx.signers.identityOf(signed.accessKeyId)! }
-    : { kind: 'anonymous' };
+  const principal = signerOf(ctx, signed.accessKeyId);
   const grant = await ctx.authorizeAs(principal, { action: 's3:PutObject', bucket: bucket.name, key });
   // The rest of the write reads the form as a PutObject's headers, as the authorized principal.
   const raw = Object.create(ctx.raw, { headers: { value: fieldsAsHeaders(fields) } }) as IncomingMessage;
@@ -159,6 +157,14 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
       headers,
     );
   return { status: status === '200' ? 200 : 204, headers };
+}
+
+/** The user who signed the form's policy, or nobody for an unsigned form. */
+function signerOf(ctx: S3Context, accessKeyId: string | undefined): Principal {
+  if (accessKeyId === undefined) return { kind: 'anonymous' };
+  const user = ctx.signers.identityOf(accessKeyId);
+  if (!user) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  return { kind: 'user', accessKeyId, user };
 }
 
 /** The file's bytes, held to the policy's content-length-range, with its MD5 and the checksum the form declared. */
