@@ -6,9 +6,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
-import { authenticate } from '../auth/authenticate.js';
+import { authenticate, type Authenticated } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
-import type { AccessRequest, Authorizer, Principal } from '../authz/authorize.js';
+import type { AccessRequest, Authorizer, Principal, RequestContext } from '../authz/authorize.js';
 import type { UserDirectory } from '../authz/policy.js';
 import { conditionValues } from './condition-values.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
@@ -21,7 +21,7 @@ import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
 import { isS3Error, S3Error } from '../errors/s3-errors.js';
 import { checkKey } from './object-request.js';
 import { describeUnrouted, route, type Endpoint } from './router.js';
-import { resolveTarget } from './target.js';
+import { resolveTarget, type Target } from './target.js';
 import { refuseUnhonouredHeaders } from './unhonoured.js';
 import { toXml } from './xml.js';
 
@@ -129,30 +129,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (endpoint.target === 'object') checkKey(request.key!);
       refuseUnhonouredHeaders(req.headers, endpoint);
       if (!endpoint.streamsBody) limitBodyTime(req, deps.settings.smallBodyTimeoutMs);
-      const context = {
-        values: conditionValues({
-          raw: req,
-          query,
-          auth,
-          user: principal.kind === 'user' ? principal.user : undefined,
-          sourceIp: fastifyRequest.ip,
-          secure: fastifyRequest.protocol === 'https',
-          now: new Date(),
-        }),
-        existingObject: (b: Bucket, k: string) =>
-          // The version the request names, when it asks about its own key (a copy's source is another one).
-          deps.store
-            .objectAccess(
-              b,
-              k,
-              b.name === target.bucket && k === target.key ? query.get('versionId') : undefined,
-            )
-            // A missing object has nothing to test; any other failure must not pass for "nothing".
-            .catch((err) => {
-              if (isS3Error(err)) return undefined;
-              throw err;
-            }),
-      };
+      const context = requestContext(deps.store, fastifyRequest, query, auth, principal, target);
       const authorizeAs = (p: Principal, r: Omit<AccessRequest, 'principal'>) =>
         deps.authorizer.authorize({ ...r, principal: p, context });
       const authorize = (r: Omit<AccessRequest, 'principal'>) => authorizeAs(principal, r);
@@ -241,6 +218,37 @@ export function createS3Handler(deps: S3HandlerDeps) {
         ended ?? 'request',
       );
     }
+  };
+}
+
+/** What policies can test of this request, and how to load the object a decision is about. */
+function requestContext(
+  store: Store,
+  request: FastifyRequest,
+  query: Map<string, string>,
+  auth: Authenticated,
+  principal: Principal,
+  target: Target,
+): RequestContext {
+  return {
+    values: conditionValues({
+      raw: request.raw,
+      query,
+      auth,
+      user: principal.kind === 'user' ? principal.user : undefined,
+      sourceIp: request.ip,
+      secure: request.protocol === 'https',
+      now: new Date(),
+    }),
+    existingObject: (b: Bucket, k: string) =>
+      // The version the request names, when it asks about its own key (a copy's source is another one).
+      store
+        .objectAccess(b, k, b.name === target.bucket && k === target.key ? query.get('versionId') : undefined)
+        // A missing object has nothing to test; any other failure must not pass for "nothing".
+        .catch((err) => {
+          if (isS3Error(err)) return undefined;
+          throw err;
+        }),
   };
 }
 
