@@ -74,3 +74,113 @@ describe('Authorizer: the one decision', () => {
     expect(await decide(owner, 's3:GetObject')).toMatch(/names no bucket/);
   });
 });
+
+describe('Authorizer: policies, grants, ACLs and the public access block', () => {
+  const bob = { canonicalId: 'c'.repeat(64), name: 'bob' };
+  const asBob: Principal = { kind: 'user', accessKeyId: 'AKIABOB', user: bob };
+  const anonymous: Principal = { kind: 'anonymous' };
+  const bucketWith = (extra: Partial<Bucket>): Bucket => ({ ...photos, name: 'shared', ...extra });
+  const decideOn = async (bucket: Bucket, principal: Principal, action: S3Action, key?: string) => {
+    const a = new Authorizer({ byName: async (n) => (n === bucket.name ? bucket : undefined) });
+    try {
+      const g = await a.authorize({ principal, action, bucket: bucket.name, key });
+      return g.onlyIfAbsent ? 'allowed if absent' : 'allowed';
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+  };
+  const policy = (...Statement: object[]) => JSON.stringify({ Version: '2012-10-17', Statement });
+
+  it('refuses anonymous requests account actions and buckets that no policy opens', async () => {
+    expect(await decide(anonymous, 's3:ListAllMyBuckets')).toBe('AccessDenied');
+    expect(await decide(anonymous, 's3:CreateBucket', 'new')).toBe('AccessDenied');
+    expect(await decide(anonymous, 's3:GetObject', 'photos', 'a.jpg')).toBe('AccessDenied');
+  });
+
+  it('binds the owner by an explicit deny, except on the policy itself', async () => {
+    const b = bucketWith({
+      policy: policy({
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 's3:*',
+        Resource: ['arn:aws:s3:::shared', 'arn:aws:s3:::shared/*'],
+      }),
+    });
+    expect(await decideOn(b, owner, 's3:GetObject', 'k')).toBe('AccessDenied');
+    for (const action of ['s3:GetBucketPolicy', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy'] as const)
+      expect(await decideOn(b, owner, action)).toBe('allowed');
+  });
+
+  it('meets a create-only grant by making the write conditional, and only for writes', async () => {
+    const b = bucketWith({
+      grantStatements: [
+        {
+          Effect: 'Allow',
+          Principal: { CanonicalUser: bob.canonicalId },
+          Action: ['s3:PutObject'],
+          Resource: 'arn:aws:s3:::shared/in/*',
+          Condition: { StringEquals: { 's3:if-none-match': '*' } },
+        },
+      ],
+    });
+    expect(await decideOn(b, asBob, 's3:PutObject', 'in/x')).toBe('allowed if absent');
+    expect(await decideOn(b, asBob, 's3:PutObject', 'out/x')).toBe('AccessDenied');
+    expect(await decideOn(b, asBob, 's3:DeleteObject', 'in/x')).toBe('AccessDenied');
+  });
+
+  it('honours a bucket ACL only while ACLs are enabled, and a public one only while not ignored', async () => {
+    const acl = {
+      owner: OWNER_ID,
+      grants: [
+        { grantee: { type: 'CanonicalUser' as const, id: bob.canonicalId }, permission: 'READ' as const },
+        {
+          grantee: { type: 'Group' as const, uri: 'http://acs.amazonaws.com/groups/global/AllUsers' },
+          permission: 'READ' as const,
+        },
+      ],
+    };
+    expect(await decideOn(bucketWith({ acl, ownership: 'ObjectWriter' }), asBob, 's3:ListBucket')).toBe(
+      'allowed',
+    );
+    expect(
+      await decideOn(bucketWith({ acl, ownership: 'BucketOwnerEnforced' }), asBob, 's3:ListBucket'),
+    ).toBe('AccessDenied');
+    expect(await decideOn(bucketWith({ acl, ownership: 'ObjectWriter' }), anonymous, 's3:ListBucket')).toBe(
+      'allowed',
+    );
+    const ignoring = bucketWith({
+      acl,
+      ownership: 'ObjectWriter',
+      publicAccessBlock: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: false,
+      },
+    });
+    expect(await decideOn(ignoring, anonymous, 's3:ListBucket')).toBe('AccessDenied');
+    expect(await decideOn(ignoring, asBob, 's3:ListBucket')).toBe('allowed');
+    expect(await decideOn(ignoring, asBob, 's3:PutObject', 'k')).toBe('AccessDenied');
+  });
+
+  it('keeps anonymous requests out of a public policy under RestrictPublicBuckets', async () => {
+    const open = policy({
+      Effect: 'Allow',
+      Principal: '*',
+      Action: 's3:GetObject',
+      Resource: 'arn:aws:s3:::shared/*',
+    });
+    expect(await decideOn(bucketWith({ policy: open }), anonymous, 's3:GetObject', 'k')).toBe('allowed');
+    const restricted = bucketWith({
+      policy: open,
+      publicAccessBlock: {
+        BlockPublicAcls: false,
+        IgnorePublicAcls: false,
+        BlockPublicPolicy: false,
+        RestrictPublicBuckets: true,
+      },
+    });
+    expect(await decideOn(restricted, anonymous, 's3:GetObject', 'k')).toBe('AccessDenied');
+    expect(await decideOn(restricted, asBob, 's3:GetObject', 'k')).toBe('allowed');
+  });
+});
