@@ -2,6 +2,7 @@
  * `npm run bench`: Coffer against s3rver on this machine, in one run, next to the disk's own fsync'd
  * sequential-write rate. Never part of `npm test`: figures, not assertions.
  */
+import { authorizationCost } from './authorization.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -392,6 +393,7 @@ async function main(): Promise<void> {
     coffer.proc.kill('SIGTERM');
     s3rver.proc.kill('SIGTERM');
 
+    const authz = await authorizationCost();
     const rss256 = await hugeUploadRss(path.join(dir), pg.url, BIG);
     const rss2g = await hugeUploadRss(path.join(dir), pg.url, HUGE);
 
@@ -446,6 +448,14 @@ async function main(): Promise<void> {
       ),
     );
     console.log(row('ListObjectVersions, first 1000 of them, ms', listing.versionsMs.toFixed(1), '', '-'));
+    console.log(
+      row(
+        'authorization decision, µs: owner / grantee beside a 20-statement policy / anonymous refused',
+        `${authz.ownerUs.toFixed(2)} / ${authz.granteeUs.toFixed(2)} / ${authz.anonymousUs.toFixed(2)}`,
+        '',
+        '-',
+      ),
+    );
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     agent.destroy();

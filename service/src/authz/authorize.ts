@@ -89,7 +89,7 @@ const EXISTING_TAG = 's3:existingobjecttag/';
  */
 export class Authorizer {
   /** Parsed statements per bucket object: the bucket cache hands out the same object until it changes. */
-  private readonly compiled = new WeakMap<Bucket, Statement[]>();
+  private readonly compiled = new WeakMap<Bucket, CompiledPolicy>();
 
   constructor(private readonly buckets: BucketLookup) {}
 
@@ -105,7 +105,7 @@ export class Authorizer {
     if (principal.kind === 'admin') return grant;
     const requester = principal.kind === 'user' ? principal.user : undefined;
     if (requester?.canonicalId === bucket.owner) return grant;
-    if (this.statementsOf(bucket).some((s) => mayAllow(s, requester, action))) return grant;
+    if (this.policyOf(bucket).statements.some((s) => mayAllow(s, requester, action))) return grant;
     const onBucket = bucketAclPermission(action);
     const acls = bucket.ownership !== 'BucketOwnerEnforced' && bucket.acl && onBucket;
     if (acls && aclPermits(bucket.acl!, requester, onBucket, !!bucket.publicAccessBlock?.IgnorePublicAcls))
@@ -139,7 +139,7 @@ export class Authorizer {
     const bucket = await this.resolve(request);
     if (principal.kind === 'admin') return { principal, action, bucket };
     const owner = principal.kind === 'user' && principal.user.canonicalId === bucket.owner;
-    const statements = this.statementsOf(bucket);
+    const { statements, testsExistingTags } = this.policyOf(bucket);
     if (owner && statements.length === 0) return { principal, action, bucket };
     const requester = principal.kind === 'user' ? principal.user : undefined;
     const load = request.context?.existingObject;
@@ -149,7 +149,7 @@ export class Authorizer {
       requester,
       action,
       resource: `arn:aws:s3:::${bucket.name}${request.key === undefined ? '' : '/' + request.key}`,
-      values: await this.valuesFor(statements, request.context?.values, existing),
+      values: await withExistingTags(testsExistingTags, request.context?.values, existing),
     };
     const decision = evaluate(statements, policyRequest);
     if (decision === 'Deny' && !(owner && OWNER_ALWAYS.has(action))) throw new S3Error('AccessDenied');
@@ -183,31 +183,39 @@ export class Authorizer {
     return !!acl && aclPermits(acl, requester, onObject, ignorePublic);
   }
 
-  private statementsOf(bucket: Bucket): Statement[] {
-    let statements = this.compiled.get(bucket);
-    if (!statements) {
+  private policyOf(bucket: Bucket): CompiledPolicy {
+    let policy = this.compiled.get(bucket);
+    if (!policy) {
       // Checked when put; compiled here without the user directory (a deleted user simply matches nobody).
-      const policy = bucket.policy ? (JSON.parse(bucket.policy) as { Statement: unknown }).Statement : [];
-      const raw = [...(Array.isArray(policy) ? policy : [policy]), ...(bucket.grantStatements ?? [])];
-      statements = raw.map((s) => parseStatement(s, bucket.name, undefined));
-      this.compiled.set(bucket, statements);
+      const doc = bucket.policy ? (JSON.parse(bucket.policy) as { Statement: unknown }).Statement : [];
+      const raw = [...(Array.isArray(doc) ? doc : [doc]), ...(bucket.grantStatements ?? [])];
+      const statements = raw.map((s) => parseStatement(s, bucket.name, undefined));
+      const testsExistingTags = [...namedConditionKeys(statements)].some((k) => k.startsWith(EXISTING_TAG));
+      policy = { statements, testsExistingTags };
+      this.compiled.set(bucket, policy);
     }
-    return statements;
+    return policy;
   }
+}
 
-  /** The request's condition values, plus existing-object tags when some statement tests them. */
-  private async valuesFor(
-    statements: Statement[],
-    values: ReadonlyMap<string, readonly string[]> = new Map(),
-    existing: () => Promise<{ tags?: Record<string, string> } | undefined>,
-  ): Promise<ReadonlyMap<string, readonly string[]>> {
-    const wanted = [...namedConditionKeys(statements)].some((k) => k.startsWith(EXISTING_TAG));
-    if (!wanted) return values;
-    const withTags = new Map(values);
-    for (const [k, v] of Object.entries((await existing())?.tags ?? {}))
-      withTags.set(EXISTING_TAG + k.toLowerCase(), [v]);
-    return withTags;
-  }
+/** A bucket's policy and grants, parsed and compiled once per cached bucket. */
+interface CompiledPolicy {
+  statements: Statement[];
+  /** Whether some statement tests s3:ExistingObjectTag/<key> (the object is then loaded). */
+  testsExistingTags: boolean;
+}
+
+/** The request's condition values, plus existing-object tags when some statement tests them. */
+async function withExistingTags(
+  wanted: boolean,
+  values: ReadonlyMap<string, readonly string[]> = new Map(),
+  existing: () => Promise<{ tags?: Record<string, string> } | undefined>,
+): Promise<ReadonlyMap<string, readonly string[]>> {
+  if (!wanted) return values;
+  const withTags = new Map(values);
+  for (const [k, v] of Object.entries((await existing())?.tags ?? {}))
+    withTags.set(EXISTING_TAG + k.toLowerCase(), [v]);
+  return withTags;
 }
 
 /** Loads at most once, and not at all when nothing asks. */

@@ -11,40 +11,57 @@ export type ConditionValues = ReadonlyMap<string, readonly string[]>;
 
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
 
-type Compare = (actual: string, wanted: string) => boolean;
+/** Compiles one value listed in the policy into a test of the request's value. */
+type Compile = (wanted: string) => Matcher;
 
 interface Operator {
-  compare: Compare;
+  compile: Compile;
   negated: boolean;
   /** Checks one value written in the policy; returns the problem, if any. */
   check?: (value: string) => string | undefined;
 }
 
-/** A glob with IAM's two wildcards; `flags` 'i' for actions, which are case-insensitive. */
-export function globMatches(pattern: string, value: string, flags = ''): boolean {
+/** A compiled test of one value against a pattern or a condition's listed value. */
+export type Matcher = (value: string) => boolean;
+
+/** A glob with IAM's two wildcards, compiled once; `flags` 'i' for actions, which are case-insensitive. */
+export function glob(pattern: string, flags = ''): Matcher {
+  if (!pattern.includes('*') && !pattern.includes('?')) {
+    if (!flags) return (v) => v === pattern;
+    const lower = pattern.toLowerCase();
+    return (v) => v.toLowerCase() === lower;
+  }
   const source = pattern
     .split('')
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
     .join('');
-  return new RegExp(`^${source}$`, 's' + flags).test(value);
+  const re = new RegExp(`^${source}$`, 's' + flags);
+  return (v) => re.test(v);
 }
+
+/** One-off glob test (policy checks at put time); evaluation uses compiled matchers. */
+export const globMatches = (pattern: string, value: string, flags = '') => glob(pattern, flags)(value);
 
 const number = (s: string) => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : NaN);
 /** ISO 8601 dates, or epoch seconds as IAM also accepts. */
 const date = (s: string) => (/^\d+$/.test(s) ? Number(s) * 1000 : Date.parse(s));
 const numeric =
-  (f: (a: number, b: number) => boolean): Compare =>
-  (a, b) => {
-    const x = number(a);
-    const y = number(b);
-    return !Number.isNaN(x) && !Number.isNaN(y) && f(x, y);
+  (f: (a: number, b: number) => boolean): Compile =>
+  (wanted) => {
+    const y = number(wanted);
+    return (a) => {
+      const x = number(a);
+      return !Number.isNaN(x) && !Number.isNaN(y) && f(x, y);
+    };
   };
 const dated =
-  (f: (a: number, b: number) => boolean): Compare =>
-  (a, b) => {
-    const x = date(a);
-    const y = date(b);
-    return !Number.isNaN(x) && !Number.isNaN(y) && f(x, y);
+  (f: (a: number, b: number) => boolean): Compile =>
+  (wanted) => {
+    const y = date(wanted);
+    return (a) => {
+      const x = date(a);
+      return !Number.isNaN(x) && !Number.isNaN(y) && f(x, y);
+    };
   };
 const checkNumber = (v: string) => (Number.isNaN(number(v)) ? `'${v}' is not a number` : undefined);
 const checkDate = (v: string) => (Number.isNaN(date(v)) ? `'${v}' is not a date` : undefined);
@@ -59,61 +76,71 @@ function cidr(value: string): { address: string; prefix: number; family: 'ipv4' 
   return { address: address!, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-function inRange(ip: string, range: string): boolean {
+const unmapped = (ip: string) => ip.replace(/^::ffff:(?=\d+\.)/, '');
+
+/** An address or CIDR range, compiled to a test of the request's address. */
+function inRange(range: string): Matcher {
   const r = cidr(range);
-  const version = isIP(ip.replace(/^::ffff:(?=\d+\.)/, ''));
-  if (!r || !version) return false;
+  if (!r) return () => false;
   const list = new BlockList();
   list.addSubnet(r.address, r.prefix, r.family);
-  const plain = ip.replace(/^::ffff:(?=\d+\.)/, '');
-  return list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+  return (ip) => {
+    const plain = unmapped(ip);
+    const version = isIP(plain);
+    return version !== 0 && list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+  };
 }
 
 /** ARNs compare part by part, so a wildcard never spans a colon. */
-function arnLike(actual: string, pattern: string): boolean {
-  const a = actual.split(':');
-  const p = pattern.split(':');
-  if (p.length !== 6 || a.length < 6) return false;
-  const tail = a.slice(5).join(':');
-  return p.every((part, i) => globMatches(part, i === 5 ? tail : a[i]!));
+function arnLike(pattern: string): Matcher {
+  const parts = pattern.split(':');
+  if (parts.length !== 6) return () => false;
+  const tests = parts.map((p) => glob(p));
+  return (actual) => {
+    const a = actual.split(':');
+    if (a.length < 6) return false;
+    const tail = a.slice(5).join(':');
+    return tests.every((t, i) => t(i === 5 ? tail : a[i]!));
+  };
 }
 
+const equal: Compile = (w) => (a) => a === w;
+const equalIgnoringCase: Compile = (w) => {
+  const lower = w.toLowerCase();
+  return (a) => a.toLowerCase() === lower;
+};
+
+const ipCheck = (v: string) => (cidr(v) ? undefined : `'${v}' is not an IP address or CIDR range`);
+
 const BASE: Record<string, Omit<Operator, 'negated'> & { negated?: boolean }> = {
-  StringEquals: { compare: (a, b) => a === b },
-  StringNotEquals: { compare: (a, b) => a === b, negated: true },
-  StringEqualsIgnoreCase: { compare: (a, b) => a.toLowerCase() === b.toLowerCase() },
-  StringNotEqualsIgnoreCase: { compare: (a, b) => a.toLowerCase() === b.toLowerCase(), negated: true },
-  StringLike: { compare: (a, b) => globMatches(b, a) },
-  StringNotLike: { compare: (a, b) => globMatches(b, a), negated: true },
-  NumericEquals: { compare: numeric((a, b) => a === b), check: checkNumber },
-  NumericNotEquals: { compare: numeric((a, b) => a === b), negated: true, check: checkNumber },
-  NumericLessThan: { compare: numeric((a, b) => a < b), check: checkNumber },
-  NumericLessThanEquals: { compare: numeric((a, b) => a <= b), check: checkNumber },
-  NumericGreaterThan: { compare: numeric((a, b) => a > b), check: checkNumber },
-  NumericGreaterThanEquals: { compare: numeric((a, b) => a >= b), check: checkNumber },
-  DateEquals: { compare: dated((a, b) => a === b), check: checkDate },
-  DateNotEquals: { compare: dated((a, b) => a === b), negated: true, check: checkDate },
-  DateLessThan: { compare: dated((a, b) => a < b), check: checkDate },
-  DateLessThanEquals: { compare: dated((a, b) => a <= b), check: checkDate },
-  DateGreaterThan: { compare: dated((a, b) => a > b), check: checkDate },
-  DateGreaterThanEquals: { compare: dated((a, b) => a >= b), check: checkDate },
+  StringEquals: { compile: equal },
+  StringNotEquals: { compile: equal, negated: true },
+  StringEqualsIgnoreCase: { compile: equalIgnoringCase },
+  StringNotEqualsIgnoreCase: { compile: equalIgnoringCase, negated: true },
+  StringLike: { compile: (w) => glob(w) },
+  StringNotLike: { compile: (w) => glob(w), negated: true },
+  NumericEquals: { compile: numeric((a, b) => a === b), check: checkNumber },
+  NumericNotEquals: { compile: numeric((a, b) => a === b), negated: true, check: checkNumber },
+  NumericLessThan: { compile: numeric((a, b) => a < b), check: checkNumber },
+  NumericLessThanEquals: { compile: numeric((a, b) => a <= b), check: checkNumber },
+  NumericGreaterThan: { compile: numeric((a, b) => a > b), check: checkNumber },
+  NumericGreaterThanEquals: { compile: numeric((a, b) => a >= b), check: checkNumber },
+  DateEquals: { compile: dated((a, b) => a === b), check: checkDate },
+  DateNotEquals: { compile: dated((a, b) => a === b), negated: true, check: checkDate },
+  DateLessThan: { compile: dated((a, b) => a < b), check: checkDate },
+  DateLessThanEquals: { compile: dated((a, b) => a <= b), check: checkDate },
+  DateGreaterThan: { compile: dated((a, b) => a > b), check: checkDate },
+  DateGreaterThanEquals: { compile: dated((a, b) => a >= b), check: checkDate },
   Bool: {
-    compare: (a, b) => a.toLowerCase() === b.toLowerCase(),
+    compile: equalIgnoringCase,
     check: (v) => (/^(true|false)$/i.test(v) ? undefined : `'${v}' is not true or false`),
   },
-  IpAddress: {
-    compare: inRange,
-    check: (v) => (cidr(v) ? undefined : `'${v}' is not an IP address or CIDR range`),
-  },
-  NotIpAddress: {
-    compare: inRange,
-    negated: true,
-    check: (v) => (cidr(v) ? undefined : `'${v}' is not an IP address or CIDR range`),
-  },
-  ArnEquals: { compare: arnLike },
-  ArnLike: { compare: arnLike },
-  ArnNotEquals: { compare: arnLike, negated: true },
-  ArnNotLike: { compare: arnLike, negated: true },
+  IpAddress: { compile: inRange, check: ipCheck },
+  NotIpAddress: { compile: inRange, negated: true, check: ipCheck },
+  ArnEquals: { compile: arnLike },
+  ArnLike: { compile: arnLike },
+  ArnNotEquals: { compile: arnLike, negated: true },
+  ArnNotLike: { compile: arnLike, negated: true },
 };
 
 interface ParsedOperator {
@@ -175,33 +202,52 @@ export function conditionKeys(block: ConditionBlock | undefined): string[] {
   return Object.values(block).flatMap((keys) => Object.keys(keys).map((k) => k.toLowerCase()));
 }
 
-/** Whether the whole block holds for the request's values. */
-export function conditionsHold(block: ConditionBlock | undefined, values: ConditionValues): boolean {
-  if (!block) return true;
-  for (const [op, keys] of Object.entries(block)) {
+/** A condition block compiled once (operators parsed, patterns and ranges built) for every request. */
+export type CompiledConditions = (values: ConditionValues) => boolean;
+
+/** Compiles a block conditionProblem found nothing wrong with. */
+export function compileConditions(block: ConditionBlock | undefined): CompiledConditions {
+  if (!block) return () => true;
+  const tests = Object.entries(block).flatMap(([op, keys]) => {
     const parsed = parseOperator(op)!;
-    for (const [key, wanted] of Object.entries(keys)) {
-      if (!operatorHolds(parsed, values.get(key.toLowerCase()), asList(wanted))) return false;
-    }
-  }
-  return true;
+    return Object.entries(keys).map(([key, wanted]) => {
+      const name = key.toLowerCase();
+      const holds = compileOperator(parsed, asList(wanted));
+      return (values: ConditionValues) => holds(values.get(name));
+    });
+  });
+  return (values) => tests.every((t) => t(values));
 }
 
-function operatorHolds(op: ParsedOperator, actual: readonly string[] | undefined, wanted: string[]): boolean {
+/** Whether the whole block holds for the request's values (compiling it first). */
+export function conditionsHold(block: ConditionBlock | undefined, values: ConditionValues): boolean {
+  return compileConditions(block)(values);
+}
+
+function compileOperator(
+  op: ParsedOperator,
+  wanted: string[],
+): (actual: readonly string[] | undefined) => boolean {
   if (op.base === 'Null') {
-    const missing = actual === undefined || actual.length === 0;
-    return wanted.some((w) => (w.toLowerCase() === 'true') === missing);
+    const wantMissing = wanted.map((w) => w.toLowerCase() === 'true');
+    return (actual) => {
+      const missing = actual === undefined || actual.length === 0;
+      return wantMissing.some((w) => w === missing);
+    };
   }
   const base = op.base;
-  const matchesOne = (a: string) => wanted.some((w) => base.compare(a, w));
-  if (actual === undefined || actual.length === 0) {
-    if (op.set === 'ForAllValues') return true;
-    if (op.set === 'ForAnyValue') return false;
-    return op.ifExists || base.negated;
-  }
+  const matchers = wanted.map((w) => base.compile(w));
+  const matchesOne = (a: string) => matchers.some((m) => m(a));
   const holdsFor = (a: string) => (base.negated ? !matchesOne(a) : matchesOne(a));
-  if (op.set === 'ForAllValues') return actual.every(holdsFor);
-  if (op.set === 'ForAnyValue') return actual.some(holdsFor);
-  // A single-valued key: negated operators hold when the value matches none of those listed.
-  return base.negated ? !actual.some(matchesOne) : actual.some(matchesOne);
+  return (actual) => {
+    if (actual === undefined || actual.length === 0) {
+      if (op.set === 'ForAllValues') return true;
+      if (op.set === 'ForAnyValue') return false;
+      return op.ifExists || base.negated;
+    }
+    if (op.set === 'ForAllValues') return actual.every(holdsFor);
+    if (op.set === 'ForAnyValue') return actual.some(holdsFor);
+    // A single-valued key: negated operators hold when the value matches none of those listed.
+    return base.negated ? !actual.some(matchesOne) : actual.some(matchesOne);
+  };
 }

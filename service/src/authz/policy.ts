@@ -5,12 +5,15 @@
 import { S3Error } from '../errors/s3-errors.js';
 import { OBJECT_ACTIONS, S3_ACTIONS } from './actions.js';
 import {
+  compileConditions,
   conditionKeys,
   conditionProblem,
-  conditionsHold,
+  glob,
   globMatches,
+  type CompiledConditions,
   type ConditionBlock,
   type ConditionValues,
+  type Matcher,
 } from './conditions.js';
 
 /** Who a statement names: everyone, or users by canonical id or by name (arn:aws:iam::…:user/name). */
@@ -30,6 +33,14 @@ export interface Statement {
   resource?: string[];
   notResource?: string[];
   condition?: ConditionBlock;
+  /** The patterns and conditions above, compiled once when the statement is parsed. */
+  compiled: {
+    action?: Matcher[];
+    notAction?: Matcher[];
+    resource?: Matcher[];
+    notResource?: Matcher[];
+    condition: CompiledConditions;
+  };
 }
 
 /** The requester as statements see it: a user, or nobody (an anonymous request). */
@@ -164,7 +175,7 @@ export function parseStatement(raw: unknown, bucket: string, users: UserDirector
     throw malformed('Missing required field Action');
   if ((s.Resource === undefined) === (s.NotResource === undefined))
     throw malformed('Missing required field Resource');
-  const statement: Statement = { effect: s.Effect };
+  const statement: Statement = { effect: s.Effect, compiled: { condition: () => true } };
   if (s.Sid !== undefined) {
     if (typeof s.Sid !== 'string') throw malformed('Sid must be a string');
     statement.sid = s.Sid;
@@ -183,6 +194,15 @@ export function parseStatement(raw: unknown, bucket: string, users: UserDirector
     if (problem) throw malformed(problem);
     statement.condition = s.Condition as ConditionBlock;
   }
+  const actions = (list?: string[]) => list?.map((a) => glob(a, 'i'));
+  const resources = (list?: string[]) => list?.map((r) => glob(r));
+  statement.compiled = {
+    action: actions(statement.action),
+    notAction: actions(statement.notAction),
+    resource: resources(statement.resource),
+    notResource: resources(statement.notResource),
+    condition: compileConditions(statement.condition),
+  };
   return statement;
 }
 
@@ -192,24 +212,29 @@ function principalMatches(match: PrincipalMatch, requester: Requester): boolean 
   return match.canonicalIds.includes(requester.canonicalId) || match.names.includes(requester.name);
 }
 
+const anyMatch = (matchers: Matcher[], value: string) => matchers.some((m) => m(value));
+
+/** Whether the statement names the requester and the action (resources and conditions aside). */
+function namesRequest(s: Statement, requester: Requester, action: string): boolean {
+  const c = s.compiled;
+  if (s.principal && !principalMatches(s.principal, requester)) return false;
+  if (s.notPrincipal && principalMatches(s.notPrincipal, requester)) return false;
+  if (c.action && !anyMatch(c.action, action)) return false;
+  return !(c.notAction && anyMatch(c.notAction, action));
+}
+
 /** Whether a statement applies to the request, conditions included. */
 export function statementApplies(s: Statement, r: PolicyRequest): boolean {
-  if (s.principal && !principalMatches(s.principal, r.requester)) return false;
-  if (s.notPrincipal && principalMatches(s.notPrincipal, r.requester)) return false;
-  if (s.action && !s.action.some((a) => globMatches(a, r.action, 'i'))) return false;
-  if (s.notAction && s.notAction.some((a) => globMatches(a, r.action, 'i'))) return false;
-  if (s.resource && !s.resource.some((p) => globMatches(p, r.resource))) return false;
-  if (s.notResource && s.notResource.some((p) => globMatches(p, r.resource))) return false;
-  return conditionsHold(s.condition, r.values);
+  const c = s.compiled;
+  if (!namesRequest(s, r.requester, r.action)) return false;
+  if (c.resource && !anyMatch(c.resource, r.resource)) return false;
+  if (c.notResource && anyMatch(c.notResource, r.resource)) return false;
+  return c.condition(r.values);
 }
 
 /** Whether an Allow statement could permit `action` to the requester on some resource, whatever the conditions. */
 export function mayAllow(s: Statement, requester: Requester, action: string): boolean {
-  if (s.effect !== 'Allow') return false;
-  if (s.principal && !principalMatches(s.principal, requester)) return false;
-  if (s.notPrincipal && principalMatches(s.notPrincipal, requester)) return false;
-  if (s.action && !s.action.some((a) => globMatches(a, action, 'i'))) return false;
-  return !(s.notAction && s.notAction.some((a) => globMatches(a, action, 'i')));
+  return s.effect === 'Allow' && namesRequest(s, requester, action);
 }
 
 /** Explicit Deny wins over any Allow; no applicable statement is no decision (the caller's default). */
