@@ -105,7 +105,11 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     async () => {
       const [cred] = await readCredentials(ROOT);
       const out = await awsCli('s3api', 'list-buckets');
-      expect(JSON.parse(out.stdout).Owner.ID).toBe(cred!.client_id);
+      // The credential's user: an AWS-shaped canonical id, and its name as DisplayName.
+      expect(JSON.parse(out.stdout).Owner).toEqual({
+        ID: expect.stringMatching(/^[0-9a-f]{64}$/),
+        DisplayName: cred!.user_name ?? cred!.client_id,
+      });
     },
   );
 
