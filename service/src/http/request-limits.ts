@@ -51,3 +51,40 @@ export function limitBodyTime(req: IncomingMessage, ms: number): void {
   req.once('end', disarm);
   req.once('close', disarm);
 }
+
+/** How much of a refused request's unread body is read and discarded before answering. */
+const DRAIN_MAX_BYTES = 1024 * 1024;
+const DRAIN_MAX_MS = 2000;
+
+/**
+ * Reads and discards what is left of a refused request's body when it is small, so the client, still
+ * sending, gets the answer instead of a broken pipe. Resolves false when the rest is too large, too slow,
+ * or of unknown size: the caller then closes the connection after answering.
+ */
+export function drainSmallRemainder(req: IncomingMessage): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  const declared = Number(req.headers['content-length']);
+  if (!Number.isFinite(declared) || declared > DRAIN_MAX_BYTES || req.destroyed)
+    return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (drained: boolean) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onEnd);
+      resolve(drained);
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > DRAIN_MAX_BYTES) done(false);
+    };
+    const onEnd = () => done(req.complete);
+    const timer = setTimeout(() => done(false), DRAIN_MAX_MS);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onEnd);
+    req.unpipe();
+    req.resume();
+  });
+}

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { BodyTimeoutError, limitBodyTime } from '../http/request-limits.js';
+import { BodyTimeoutError, drainSmallRemainder, limitBodyTime } from '../http/request-limits.js';
 import { authenticate, type Authenticated } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
 import type { AccessRequest, Authorizer, Principal, RequestContext } from '../authz/authorize.js';
@@ -190,8 +190,9 @@ export function createS3Handler(deps: S3HandlerDeps) {
         deps.log.warn({ requestId, operation, reason: (err as Error).message }, 'database unavailable');
       else if (s3err.code === 'InternalError')
         deps.log.error({ err, requestId, operation }, 'request failed');
-      // An unread body would otherwise be drained in full before the next request on this socket.
-      if (!req.complete) res.setHeader('connection', 'close');
+      // A small unread rest is read so the client sees the answer; a large one closes the connection,
+      // which would otherwise read it in full before the next request on this socket.
+      if (!req.complete && !(await drainSmallRemainder(req))) res.setHeader('connection', 'close');
       if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
       for (const [name, value] of Object.entries(s3err.headers)) res.setHeader(name, value);
       const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);

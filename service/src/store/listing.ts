@@ -46,6 +46,9 @@ export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): P
   }
   let total = 0;
   const limit = input.maxKeys;
+  // Rows fetched per query: shrinks while most rows fall inside common prefixes being skipped (a range
+  // jump is cheaper than reading them), grows back while rows are listed.
+  let batch = LIST_BATCH;
   for (;;) {
     let q = db('objects')
       // content_type is not in S3 listings, but the management API shows it; it is a narrow column.
@@ -54,35 +57,38 @@ export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): P
       .where('key', '>=', lowerInclusive);
     if (after.length) q = q.where('key', '>', after);
     if (upper) q = q.where('key', '<', upper);
-    const rows: ObjectRow[] = await q.orderBy('key').limit(LIST_BATCH);
-    let jumped = false;
+    const rows: ObjectRow[] = await q.orderBy('key').limit(batch);
+    /** The common prefix just listed: keys under it are skipped, in this batch and by the next query. */
+    let skipping: string | undefined;
+    let listed = 0;
     for (const row of rows) {
       const key = row.key.toString('utf8');
-      const cp = commonPrefixOf(key, input.prefix, input.delimiter);
-      if (cp !== undefined) {
-        if (total === limit) {
-          result.isTruncated = true;
-          return result;
-        }
-        result.commonPrefixes.push(cp);
-        result.lastEntry = cp;
-        total++;
-        // Skip every other key under this common prefix with one range jump.
-        const next = prefixSuccessor(Buffer.from(cp, 'utf8'));
-        if (!next) return result;
-        lowerInclusive = next;
-        jumped = true;
-        break;
-      }
+      if (skipping !== undefined && key.startsWith(skipping)) continue;
+      skipping = undefined;
       if (total === limit) {
         result.isTruncated = true;
         return result;
       }
-      result.objects.push({ ...toInfo({ ...row, user_metadata: {}, checksums: {} } as ObjectRow) });
-      result.lastEntry = key;
+      const cp = commonPrefixOf(key, input.prefix, input.delimiter);
+      if (cp !== undefined) {
+        result.commonPrefixes.push(cp);
+        result.lastEntry = cp;
+        skipping = cp;
+      } else {
+        result.objects.push({ ...toInfo({ ...row, user_metadata: {}, checksums: {} } as ObjectRow) });
+        result.lastEntry = key;
+        after = row.key;
+      }
       total++;
-      after = row.key;
+      listed++;
     }
-    if (!jumped && rows.length < LIST_BATCH) return result;
+    if (rows.length < batch) return result;
+    if (skipping !== undefined) {
+      // Everything else under this common prefix is passed over with one range jump.
+      const next = prefixSuccessor(Buffer.from(skipping, 'utf8'));
+      if (!next) return result;
+      lowerInclusive = next;
+    } else after = rows[rows.length - 1]!.key;
+    batch = listed * 2 < rows.length ? Math.max(8, batch >> 3) : Math.min(LIST_BATCH, batch << 3);
   }
 }
