@@ -17,8 +17,8 @@ export interface ListingScale {
 
 /** `put` writes one object through S3; `get` lists through S3 and resolves when the answer is 200. */
 export async function listingAtScale(
-  put: (path: string) => Promise<void>,
-  get: (path: string) => Promise<void>,
+  put: (path: string) => Promise<unknown>,
+  get: (path: string) => Promise<unknown>,
   databaseUrl: string,
 ): Promise<ListingScale> {
   for (const bucket of ['scale-small', 'scale-big']) {

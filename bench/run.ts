@@ -3,6 +3,7 @@
  * sequential-write rate. Never part of `npm test`: figures, not assertions.
  */
 import { authorizationCost } from './authorization.js';
+import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -390,6 +391,16 @@ async function main(): Promise<void> {
     procs.push(s3rver.proc);
     const [c, s] = (await compare([coffer.target, s3rver.target], big, bigMd5)) as [Figures, Figures];
     const listing = await listingBesideVersions(coffer.target, pg.url);
+    const scale = await listingAtScale(
+      // A bucket is created with an empty body; an object gets a few bytes.
+      (p) =>
+        expectOk(
+          request(coffer.target, 'PUT', p, p.lastIndexOf('/') > 0 ? Buffer.from('x') : undefined),
+          `PUT ${p}`,
+        ),
+      (p) => expectOk(request(coffer.target, 'GET', p), `GET ${p}`),
+      pg.url,
+    );
     coffer.proc.kill('SIGTERM');
     s3rver.proc.kill('SIGTERM');
 
@@ -448,6 +459,24 @@ async function main(): Promise<void> {
       ),
     );
     console.log(row('ListObjectVersions, first 1000 of them, ms', listing.versionsMs.toFixed(1), '', '-'));
+    const ratio = (big: number, small: number) =>
+      `${(big / small).toFixed(2)}: ${big <= 1.5 * small ? 'met' : 'MISSED'}`;
+    console.log(
+      row(
+        `ListObjectsV2 page, ${FOLDERS * PER_FOLDER} keys vs ${FOLDERS}, ms (median of 21)`,
+        `${scale.flatBigMs.toFixed(1)} vs ${scale.flatSmallMs.toFixed(1)}`,
+        '',
+        `ratio ≤ 1.5: ${ratio(scale.flatBigMs, scale.flatSmallMs)}`,
+      ),
+    );
+    console.log(
+      row(
+        `same with delimiter=/ over ${FOLDERS} folders, ms`,
+        `${scale.folderBigMs.toFixed(1)} vs ${scale.folderSmallMs.toFixed(1)}`,
+        '',
+        `ratio ≤ 1.5: ${ratio(scale.folderBigMs, scale.folderSmallMs)}`,
+      ),
+    );
     console.log(
       row(
         'authorization decision, µs: owner / grantee beside a 20-statement policy / anonymous refused',
