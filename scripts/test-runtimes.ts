@@ -41,6 +41,8 @@ for (const version of RUNTIMES) {
     env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` },
     // clients.test.ts drives third-party binaries (aws CLI, rclone, boto3) whose side does not change with
     // our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
-  })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts`;
+    // crash.test.ts kills gateways mid-write: what survives is fsync's and Postgres' doing, and the same
+    // write path runs here in every other suite. Leaving both out keeps CI within its 20 minutes.
+  })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts --exclude service/test/service/crash.test.ts`;
   if (run.exitCode !== 0) fail(`the suites failed on Node ${version}`);
 }
