@@ -25,6 +25,12 @@ export function commonPrefixOf(key: string, prefix: string, delimiter: string): 
   return idx >= 0 ? key.slice(0, idx + delimiter.length) : undefined;
 }
 
+/** Whether a marker is itself a common prefix (a page ended on it): listing resumes past all under it. */
+export function isCommonPrefix(marker: string, prefix: string, delimiter: string): boolean {
+  if (!delimiter || !marker.startsWith(prefix)) return false;
+  return commonPrefixOf(marker, prefix, delimiter) === marker;
+}
+
 /** One page of ListObjects(V2): keys and common prefixes after `input.after`, at most `input.maxKeys` of them. */
 export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): Promise<ListResult> {
   const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
@@ -34,15 +40,11 @@ export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): P
   let after: Buffer = Buffer.from(input.after, 'utf8');
   let lowerInclusive: Buffer = prefix;
   // A marker that is itself a common prefix means "everything under it was returned already".
-  if (input.delimiter && input.after.startsWith(input.prefix)) {
-    const rest = input.after.slice(input.prefix.length);
-    const idx = rest.indexOf(input.delimiter);
-    if (idx >= 0 && idx + input.delimiter.length === rest.length) {
-      const next = prefixSuccessor(after);
-      if (!next) return result;
-      lowerInclusive = next;
-      after = Buffer.alloc(0);
-    }
+  if (isCommonPrefix(input.after, input.prefix, input.delimiter)) {
+    const next = prefixSuccessor(after);
+    if (!next) return result;
+    lowerInclusive = next;
+    after = Buffer.alloc(0);
   }
   const bounds = { lowerInclusive, after, upper };
   return input.delimiter

@@ -1,6 +1,6 @@
 /** ListObjectVersions over both version tables: keys in byte order, each key's versions newest first. */
 import type { Knex } from 'knex';
-import { commonPrefixOf, prefixSuccessor } from './listing.js';
+import { commonPrefixOf, isCommonPrefix, prefixSuccessor } from './listing.js';
 import type { Bucket } from './types.js';
 
 export interface VersionListInput {
@@ -65,7 +65,15 @@ export async function listVersions(
       (await db('object_versions').where(where).first('seq'));
     afterSeq = m?.seq;
   }
-  let lastKey: string | undefined = afterSeq !== undefined ? input.keyMarker : undefined;
+  if (afterSeq === undefined && isCommonPrefix(input.keyMarker, input.prefix, input.delimiter)) {
+    // The previous page ended on this common prefix: resume past every key it rolls up.
+    const next = prefixSuccessor(afterKey);
+    if (!next) return out;
+    afterKey = next;
+    afterSeq = 'inclusive';
+  }
+  let lastKey: string | undefined =
+    afterSeq !== undefined && afterSeq !== 'inclusive' ? input.keyMarker : undefined;
   let count = 0;
   for (;;) {
     const rows = await page(db, bucket, { prefix, upper, afterKey, afterSeq, limit: BATCH });

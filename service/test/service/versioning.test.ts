@@ -423,6 +423,56 @@ describe('ListObjectVersions paging', () => {
     expect(res.text).toContain('<Key>sp+ace/%C3%BC</Key>');
   });
 
+  describe('with a delimiter', () => {
+    beforeAll(async () => {
+      await versionedBucket('folders');
+      for (const [key, n] of [
+        ['a', 2],
+        ['b/1', 2],
+        ['b/2', 1],
+        ['c', 3],
+        ['d/1', 1],
+        ['é', 1],
+      ] as const)
+        for (let i = 0; i < n; i++) await put('folders', key, `${key}${i}`);
+      await s3.send(new DeleteObjectCommand({ Bucket: 'folders', Key: 'a' }));
+    });
+
+    for (const maxKeys of [1, 2, 3])
+      it(`pages through common prefixes and versions, each entry once, ${maxKeys} per page`, async () => {
+        const entries: string[] = [];
+        let KeyMarker: string | undefined;
+        let VersionIdMarker: string | undefined;
+        for (let i = 0; i < 100; i++) {
+          const out = await s3.send(
+            new ListObjectVersionsCommand({
+              Bucket: 'folders',
+              Delimiter: '/',
+              MaxKeys: maxKeys,
+              KeyMarker,
+              VersionIdMarker,
+            }),
+          );
+          const page = [
+            ...sorted(out).map((v) => `${v.key}@${v.id}`),
+            ...(out.CommonPrefixes ?? []).map((p) => p.Prefix!),
+          ];
+          expect(page.length).toBeLessThanOrEqual(maxKeys);
+          entries.push(...page);
+          if (!out.IsTruncated) break;
+          KeyMarker = out.NextKeyMarker;
+          VersionIdMarker = out.NextVersionIdMarker;
+        }
+        const all = sorted(await s3.send(new ListObjectVersionsCommand({ Bucket: 'folders' })));
+        const expected = [
+          ...all.filter((v) => !v.key.includes('/')).map((v) => `${v.key}@${v.id}`),
+          'b/',
+          'd/',
+        ];
+        expect([...entries].sort()).toEqual([...expected].sort());
+      });
+  });
+
   it('rolls keys up into common prefixes with a delimiter', async () => {
     const out = await s3.send(new ListObjectVersionsCommand({ Bucket: 'pages', Delimiter: '/' }));
     expect(out.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['b/']);
