@@ -26,6 +26,8 @@ import { toXml } from './xml.js';
 /** AWS's bound on the fields before the file. */
 const MAX_PRE_DATA = 20 * 1024;
 
+const malformedForm = () => new S3Error('MalformedPOSTRequest');
+
 interface Form {
   fields: Map<string, string>;
   file: Readable;
@@ -42,12 +44,7 @@ function readForm(raw: IncomingMessage): Promise<Form> {
         limits: { fieldSize: MAX_PRE_DATA, files: 1, fields: 200 },
       });
     } catch {
-      reject(
-        new S3Error(
-          'MalformedPOSTRequest',
-          'The body of your POST request is not well-formed multipart/form-data.',
-        ),
-      );
+      reject(malformedForm());
       return;
     }
     const fields = new Map<string, string>();
@@ -71,14 +68,7 @@ function readForm(raw: IncomingMessage): Promise<Form> {
       resolve({ fields, file, filename });
     });
     bb.on('finish', () => fail(new S3Error('IncorrectNumberOfFilesInPostRequest')));
-    bb.on('error', () =>
-      fail(
-        new S3Error(
-          'MalformedPOSTRequest',
-          'The body of your POST request is not well-formed multipart/form-data.',
-        ),
-      ),
-    );
+    bb.on('error', () => fail(malformedForm()));
     raw.pipe(bb);
   });
 }
