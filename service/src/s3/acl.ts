@@ -4,6 +4,7 @@
  */
 import { ALL_USERS, AUTHENTICATED_USERS, isPublicAcl } from '../authz/acl.js';
 import { S3Error } from '../errors/s3-errors.js';
+import { grantsOthers } from '../store/buckets.js';
 import type { Acl, AclGrantee, AclPermission, Bucket } from '../store/types.js';
 import { bucketOf, headerOf, ownerXml, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { documentBody } from './request-body.js';
@@ -223,11 +224,7 @@ export async function getBucketAcl(ctx: S3Context): Promise<S3Response> {
 export async function putBucketAcl(ctx: S3Context): Promise<S3Response> {
   const bucket = bucketOf(ctx);
   const acl = await aclFromPut(ctx, bucket.owner, bucket.owner);
-  if (
-    bucket.ownership === 'BucketOwnerEnforced' &&
-    acl.grants.some((g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === bucket.owner))
-  )
-    throw aclsDisabled();
+  if (bucket.ownership === 'BucketOwnerEnforced' && grantsOthers(acl, bucket.owner)) throw aclsDisabled();
   refusePublic(bucket, acl);
   await ctx.store.buckets.setAcl(bucket, acl);
   return { status: 200 };
@@ -251,8 +248,7 @@ export async function putObjectAcl(ctx: S3Context): Promise<S3Response> {
   const owner = info.acl?.owner ?? bucket.owner;
   const acl = await aclFromPut(ctx, owner, bucket.owner);
   if (bucket.ownership === 'BucketOwnerEnforced') {
-    if (acl.grants.some((g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === bucket.owner)))
-      throw aclsDisabled();
+    if (grantsOthers(acl, bucket.owner)) throw aclsDisabled();
     return { status: 200 };
   }
   refusePublic(bucket, acl);

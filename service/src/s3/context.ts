@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authenticated } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
+import { S3Error } from '../errors/s3-errors.js';
 import type { AccessRequest, Grant, Principal, User } from '../authz/authorize.js';
 import type { UserDirectory } from '../authz/policy.js';
 import type { Bucket } from '../store/types.js';
@@ -85,4 +86,13 @@ export function ownerXml(ctx: Pick<S3Context, 'users'>, canonicalId: string) {
 export function initiatorOf(ctx: Pick<S3Context, 'grant'>): string {
   const p = ctx.grant.principal;
   return p.kind === 'user' ? p.user.canonicalId : p.kind === 'admin' ? `admin:${p.username}` : 'anonymous';
+}
+
+/** The user behind a verified access key, or nobody for an unsigned request. */
+export function principalOf(accessKeyId: string | undefined, credentials: CredentialProvider): Principal {
+  if (accessKeyId === undefined) return { kind: 'anonymous' };
+  const user = credentials.identityOf(accessKeyId);
+  // Verified a moment ago, but its user went away in between: as if the key had never existed.
+  if (!user) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
+  return { kind: 'user', accessKeyId, user };
 }

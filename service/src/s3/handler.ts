@@ -16,7 +16,7 @@ import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Bucket } from '../store/types.js';
 import type { Store } from '../store/store.js';
-import type { S3Context, S3Response, S3Settings } from './context.js';
+import { principalOf, type S3Context, type S3Response, type S3Settings } from './context.js';
 import { corsHeaders, matchRule, preflight, type CorsRule } from './cors.js';
 import { isS3Error, S3Error } from '../errors/s3-errors.js';
 import { checkKey } from './object-request.js';
@@ -268,15 +268,6 @@ async function concealMissing(
     }
   }
   throw err;
-}
-
-/** The user behind a verified access key, or nobody for an unsigned request. */
-function principalOf(accessKeyId: string | undefined, credentials: CredentialProvider): Principal {
-  if (accessKeyId === undefined) return { kind: 'anonymous' };
-  const user = credentials.identityOf(accessKeyId);
-  // Verified a moment ago, but its user went away in between: as if the key had never existed.
-  if (!user) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
-  return { kind: 'user', accessKeyId, user };
 }
 
 /** True when the failure is the client having closed the connection, not a fault of ours. */

@@ -1,5 +1,6 @@
 /** Object ownership controls and the public access block of a bucket: the switches over ACLs and public access. */
 import { S3Error } from '../errors/s3-errors.js';
+import { grantsOthers } from '../store/buckets.js';
 import type { ObjectOwnership, PublicAccessBlock } from '../store/types.js';
 import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import { documentBody } from './request-body.js';
@@ -28,7 +29,8 @@ export async function putOwnershipControls(ctx: S3Context): Promise<S3Response> 
   // Disabling ACLs while the bucket's ACL still grants someone else would silently take that access away.
   if (
     ownership === 'BucketOwnerEnforced' &&
-    bucket.acl?.grants.some((g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === bucket.owner))
+    bucket.acl !== undefined &&
+    grantsOthers(bucket.acl, bucket.owner)
   )
     throw new S3Error(
       'InvalidBucketAclWithObjectOwnership',

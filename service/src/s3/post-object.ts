@@ -6,12 +6,11 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Busboy } from '@fastify/busboy';
 import { checkPostPolicy, parsePostPolicy, verifyPostSignature } from '../auth/post-policy.js';
-import type { Principal } from '../authz/authorize.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { digesting } from '../integrity/digesting.js';
 import { newObjectAcl } from './acl.js';
-import { bucketOf, xmlResponse, type S3Context, type S3Response } from './context.js';
+import { bucketOf, principalOf, xmlResponse, type S3Context, type S3Response } from './context.js';
 import {
   MAX_OBJECT_TAGS,
   checkKey,
@@ -112,7 +111,8 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
     );
   const key = template.replace(/\$\{filename\}/g, form.filename);
   checkKey(key);
-  const principal = signerOf(ctx, signed.accessKeyId);
+  // The user who signed the form's policy, or nobody for an unsigned form.
+  const principal = principalOf(signed.accessKeyId, ctx.signers);
   const grant = await ctx.authorizeAs(principal, { action: 's3:PutObject', bucket: bucket.name, key });
   // The rest of the write reads the form as a PutObject's headers, as the authorized principal.
   const raw = Object.create(ctx.raw, { headers: { value: fieldsAsHeaders(fields) } }) as IncomingMessage;
@@ -147,14 +147,6 @@ export async function postObject(ctx: S3Context): Promise<S3Response> {
       headers,
     );
   return { status: status === '200' ? 200 : 204, headers };
-}
-
-/** The user who signed the form's policy, or nobody for an unsigned form. */
-function signerOf(ctx: S3Context, accessKeyId: string | undefined): Principal {
-  if (accessKeyId === undefined) return { kind: 'anonymous' };
-  const user = ctx.signers.identityOf(accessKeyId);
-  if (!user) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
-  return { kind: 'user', accessKeyId, user };
 }
 
 /** The file's bytes, held to the policy's content-length-range, with its MD5 and the checksum the form declared. */

@@ -19,6 +19,11 @@ export interface BucketGrant {
   createdAt: Date;
 }
 
+/** Whether an ACL grants anything to anyone but `owner`: what disabling ACLs would silently take away. */
+export function grantsOthers(acl: Acl, owner: string): boolean {
+  return acl.grants.some((g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === owner));
+}
+
 /** What a new bucket starts with when its creation does not say. */
 export interface NewBucketDefaults {
   ownership?: ObjectOwnership;
@@ -138,10 +143,7 @@ export class BucketStore {
       );
     }
     const ownership = opts.ownership ?? this.defaults.ownership;
-    const othersGranted = opts.acl?.grants.some(
-      (g) => !(g.grantee.type === 'CanonicalUser' && g.grantee.id === owner),
-    );
-    if (ownership === 'BucketOwnerEnforced' && othersGranted)
+    if (ownership === 'BucketOwnerEnforced' && opts.acl && grantsOthers(opts.acl, owner))
       throw new S3Error('InvalidBucketAclWithObjectOwnership');
     const inserted = await this.db('buckets')
       .insert({
