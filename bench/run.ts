@@ -1,310 +1,126 @@
 /**
- * `npm run bench`: Coffer against s3rver on this machine, in one run, next to the disk's own fsync'd
- * sequential-write rate. Never part of `npm test`: figures, not assertions.
+ * `npm run bench`: Coffer against Ceph RGW (../shared/peers/rgw, skipped with a note when absent) and
+ * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
+ * give on their own. Never part of `npm test`: figures, not assertions.
+ *
+ * BENCH_ONLY=transfer,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver picks the servers.
  */
 import { authorizationCost } from './authorization.js';
+import { makeClient, type Target } from './client.js';
 import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
+import { cryptoRates, diskRate } from './machine.js';
+import { startCoffer, startRgw, startS3rver } from './targets.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { open, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import aws4 from 'aws4';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../scripts/lib/embedded-postgres.js';
 import { freePort } from '../scripts/lib/free-port.js';
 
 const MiB = 1024 * 1024;
-const ROOT = path.resolve(import.meta.dirname, '..');
 const SMALL = 4096;
 const CONCURRENCY = 16;
 const SMALL_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
+const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'transfer,listing,rss,authz').split(','));
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver').split(','));
 
-interface Target {
-  name: string;
-  endpoint: URL;
-  cred: { accessKeyId: string; secretAccessKey: string };
-  pid: number;
-}
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function request(
-  t: Target,
-  method: string,
-  p: string,
-  body?: Buffer | (() => AsyncIterable<Buffer>),
-  extraHeaders: Record<string, string> = {},
-  bodyLength?: number,
-): Promise<{ status: number; bytes: number }> {
-  const headers: Record<string, string> = { ...extraHeaders };
-  if (bodyLength !== undefined) headers['content-length'] = String(bodyLength);
-  const signed = aws4.sign(
-    {
-      host: t.endpoint.host,
-      method,
-      path: p,
-      service: 's3',
-      region: 'us-east-1',
-      headers,
-      body: Buffer.isBuffer(body) ? body : undefined,
-    },
-    t.cred,
-  );
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent,
-        host: t.endpoint.hostname,
-        port: t.endpoint.port,
-        method,
-        path: p,
-        headers: signed.headers as Record<string, string>,
-      },
-      (res) => {
-        let bytes = 0;
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-          if ((res.statusCode ?? 0) >= 300 && process.env.BENCH_DEBUG) process.stderr.write(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    if (Buffer.isBuffer(body)) req.end(body);
-    else if (body) {
-      (async () => {
-        for await (const chunk of body())
-          if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
-        req.end();
-      })().catch(reject);
-    } else req.end();
-  });
-}
-
-async function expectOk(p: Promise<{ status: number; bytes: number }>, what: string) {
-  const r = await p;
-  if (r.status >= 300) throw new Error(`${what} answered HTTP ${r.status}`);
-  return r;
-}
-
-/** Small-object ops/s; GETs only read keys the PUT phase wrote. */
-async function opsPerSecond(t: Target, op: 'PUT' | 'GET', keys: number): Promise<number> {
-  const body = randomBytes(SMALL);
-  let done = 0;
-  let next = 0;
-  const deadline = Date.now() + SMALL_SECONDS * 1000;
-  const started = Date.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < deadline) {
-        const key = `small/${next++ % keys}`;
-        if (op === 'PUT') await expectOk(request(t, 'PUT', `/bench/${key}`, body), 'small PUT');
-        else await expectOk(request(t, 'GET', `/bench/${key}`), 'small GET');
-        done++;
-      }
-    }),
-  );
-  return done / ((Date.now() - started) / 1000);
-}
-
-function* slices(data: Buffer): Generator<Buffer> {
-  for (let i = 0; i < data.length; i += MiB) yield data.subarray(i, i + MiB);
-}
-
-async function* repeated(block: Buffer, total: number): AsyncGenerator<Buffer> {
-  for (let sent = 0; sent < total; sent += block.length)
-    yield block.subarray(0, Math.min(block.length, total - sent));
-}
-
-/** Sequential 1 MiB writes of 256 MiB followed by fdatasync: what the disk gives an fsync'ing writer. */
-async function diskRate(dir: string): Promise<number> {
-  const file = path.join(dir, 'disk-rate.bin');
-  const block = randomBytes(MiB);
-  const fh = await open(file, 'w');
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < BIG / MiB; i++) await fh.write(block);
-  await fh.datasync();
-  const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  await fh.close();
-  await rm(file);
-  return BIG / MiB / secs;
-}
+const client = makeClient();
 
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${url} did not come up`);
-}
-
-async function startCoffer(
-  dir: string,
-  databaseUrl: string,
-): Promise<{ target: Target; proc: ChildProcess }> {
-  const port = await freePort();
-  // Later gateways of the run use the same database: they must find the same master key and credential.
-  const credFile = path.join(dir, 'creds.json');
-  if (!existsSync(credFile)) {
-    await writeFile(path.join(dir, 'master.key'), randomBytes(32).toString('hex'));
-    await writeFile(
-      credFile,
-      JSON.stringify([{ client_id: 'AKIABENCH', client_secret: randomBytes(20).toString('hex') }]),
-    );
-  }
-  const [entry] = JSON.parse(await readFile(credFile, 'utf8')) as Array<{
-    client_id: string;
-    client_secret: string;
-  }>;
-  const cred = { accessKeyId: entry!.client_id, secretAccessKey: entry!.client_secret };
-  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof") profiles the gateway without touching the load generator.
-  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'service/dist/main.js')], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATA_DIR: path.join(dir, 'coffer-data'),
-      MASTER_KEY_FILE: path.join(dir, 'master.key'),
-      CREDENTIALS_FILE: path.join(dir, 'creds.json'),
-      DATABASE_URL: databaseUrl,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const target = { name: 'coffer', endpoint: new URL(`http://127.0.0.1:${port}`), cred, pid: proc.pid! };
-  await waitHttp(`${target.endpoint}health`);
-  return { target, proc };
-}
-
-async function startS3rver(dir: string): Promise<{ target: Target; proc: ChildProcess }> {
-  const port = await freePort();
-  const script = `import S3rver from 's3rver'; await new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(
-    path.join(dir, 's3rver-data'),
-  )}, silent: true }).run();`;
-  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const target = {
-    name: 's3rver',
-    endpoint: new URL(`http://127.0.0.1:${port}`),
-    cred: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    pid: proc.pid!,
-  };
-  await waitHttp(target.endpoint.toString());
-  return { target, proc };
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function bigPut(t: Target, big: Buffer, bigMd5: string): Promise<number> {
-  const started = process.hrtime.bigint();
-  const body = () =>
-    (async function* () {
-      yield* slices(big);
-    })();
-  await expectOk(
-    request(
-      t,
-      'PUT',
-      '/bench/big',
-      body,
-      { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-md5': bigMd5 },
-      BIG,
-    ),
-    'big PUT',
-  );
-  return BIG / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
-}
+const MEASURES = ['putOps', 'getOps', 'putSigned', 'putChunked', 'get', 'multipart'] as const;
+type Measure = (typeof MEASURES)[number];
+/** A figure per measure, or why the server could not do it. */
+type Figures = Record<Measure, Rate | string>;
 
-async function bigGet(t: Target): Promise<number> {
-  const started = process.hrtime.bigint();
-  const got = await expectOk(request(t, 'GET', '/bench/big'), 'big GET');
-  if (got.bytes !== BIG) throw new Error(`${t.name} returned ${got.bytes} bytes for the big object`);
-  return BIG / MiB / (Number(process.hrtime.bigint() - started) / 1e9);
-}
-
-interface Figures {
-  putOps: number;
-  getOps: number;
-  putMBs: number;
-  getMBs: number;
+/** The median by rate, keeping that sample's CPU and latencies with it. */
+function medianRate(samples: Array<Rate | string>): Rate | string {
+  const ok = samples.filter((s): s is Rate => typeof s !== 'string').sort((a, b) => a.rate - b.rate);
+  return ok.length ? ok[Math.floor(ok.length / 2)]! : (samples[0] as string);
 }
 
 /**
- * Each measurement alternates between the two servers, ROUNDS times, and keeps the median: page-cache
+ * Each measurement alternates between the servers, ROUNDS times, and keeps the median: page-cache
  * writeback and Postgres checkpoints on a shared 2-core VM otherwise decide who "wins" a single run.
  */
-async function compare(targets: Target[], big: Buffer, bigMd5: string): Promise<Figures[]> {
-  const samples = targets.map(() => ({
-    putOps: [] as number[],
-    getOps: [] as number[],
-    putMBs: [] as number[],
-    getMBs: [] as number[],
-  }));
-  for (const t of targets) await expectOk(request(t, 'PUT', '/bench'), 'create bucket');
+async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
+  const samples = targets.map(() => Object.fromEntries(MEASURES.map((m) => [m, [] as Array<Rate | string>])));
+  const body = bigBody(big);
+  const small = randomBytes(SMALL);
+  for (const t of targets) await client.ok(t, 'PUT', '/bench');
+  const attempt = async (i: number, m: Measure, work: () => Promise<Rate>) => {
+    try {
+      samples[i]![m]!.push(await work());
+    } catch (err) {
+      samples[i]![m]!.push(`failed: ${(err as Error).message.slice(0, 80)}`);
+    }
+  };
+  const smallOpts = { body: small, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, t] of targets.entries()) samples[i]!.putOps.push(await opsPerSecond(t, 'PUT', 2000));
     for (const [i, t] of targets.entries())
-      samples[i]!.getOps.push(
-        await opsPerSecond(
-          t,
-          'GET',
-          Math.min(2000, Math.floor(Math.min(...samples.map((x) => x.putOps[0]!)) * SMALL_SECONDS)),
-        ),
+      await attempt(i, 'putOps', () => smallOps(client, t, 'PUT', { ...smallOpts, keys: 2000 }));
+    for (const [i, t] of targets.entries())
+      // Only keys every server has by now: the first round's slowest PUT phase decides how many.
+      await attempt(i, 'getOps', () =>
+        smallOps(client, t, 'GET', { ...smallOpts, keys: readableKeys(samples) }),
       );
-    for (const [i, t] of targets.entries()) samples[i]!.putMBs.push(await bigPut(t, big, bigMd5));
-    for (const [i, t] of targets.entries()) samples[i]!.getMBs.push(await bigGet(t));
+    for (const [i, t] of targets.entries())
+      await attempt(i, 'putSigned', () => bigPutSigned(client, t, body));
+    for (const [i, t] of targets.entries())
+      await attempt(i, 'putChunked', () => bigPutChunked(client, t, body));
+    for (const [i, t] of targets.entries()) await attempt(i, 'get', () => bigGet(client, t, BIG));
+    for (const [i, t] of targets.entries())
+      await attempt(i, 'multipart', () => multipart(client, t, big, MULTIPART));
   }
-  return samples.map((x) => ({
-    putOps: median(x.putOps),
-    getOps: median(x.getOps),
-    putMBs: median(x.putMBs),
-    getMBs: median(x.getMBs),
-  }));
+  return samples.map((s) => Object.fromEntries(MEASURES.map((m) => [m, medianRate(s[m]!)])) as Figures);
 }
 
-async function hugeUploadRss(dir: string, databaseUrl: string, size: number): Promise<number> {
-  const { target, proc } = await startCoffer(dir, databaseUrl);
+function readableKeys(samples: Array<Record<string, Array<Rate | string>>>): number {
+  const firsts = samples.map((s) => s.putOps![0]).map((r) => (typeof r === 'string' ? 0 : r!.rate));
+  return Math.max(1, Math.min(2000, Math.floor(Math.min(...firsts) * SMALL_SECONDS)));
+}
+
+interface Coffers {
+  dir: string;
+  databaseUrl: string;
+  postgresPid: number;
+}
+
+/** Peak RSS of a fresh gateway through one upload of `size` bytes streamed from a repeated 1 MiB block. */
+async function hugeUploadRss(c: Coffers, size: number): Promise<number> {
+  const target = await startCoffer(c);
   try {
-    await expectOk(request(target, 'PUT', `/huge-${size}`), 'create bucket');
+    await client.ok(target, 'PUT', `/huge-${size}`);
     const block = randomBytes(MiB);
     const md5 = createHash('md5');
     for (let s = 0; s < size; s += MiB) md5.update(block);
-    await expectOk(
-      request(
-        target,
-        'PUT',
-        `/huge-${size}/object`,
-        () => repeated(block, size),
-        {
-          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
-          'content-md5': md5.digest('base64'),
-        },
-        size,
-      ),
-      'huge PUT',
+    await client.ok(
+      target,
+      'PUT',
+      `/huge-${size}/object`,
+      function* () {
+        for (let sent = 0; sent < size; sent += MiB) yield block;
+      },
+      {
+        'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+        'content-md5': md5.digest('base64'),
+        'content-length': String(size),
+      },
     );
-    return await peakRss(target.pid);
+    return await peakRss(target.pid!);
   } finally {
-    proc.kill('SIGTERM');
+    await target.stop();
   }
 }
 
@@ -321,26 +137,26 @@ async function listingBesideVersions(
 ): Promise<{ plainMs: number; versionedMs: number; versionsMs: number }> {
   const body = randomBytes(SMALL);
   for (const bucket of ['list-plain', 'list-versioned']) {
-    await expectOk(request(t, 'PUT', `/${bucket}`), `create ${bucket}`);
+    await client.ok(t, 'PUT', `/${bucket}`);
     if (bucket === 'list-versioned') {
       const conf = Buffer.from('<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>');
-      await expectOk(request(t, 'PUT', `/${bucket}?versioning`, conf), 'enable versioning');
+      await client.ok(t, 'PUT', `/${bucket}?versioning`, conf);
     }
     let next = 0;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < LIST_KEYS) {
           const key = `k/${String(next++).padStart(5, '0')}`;
-          await expectOk(request(t, 'PUT', `/${bucket}/${key}`, body), 'listing PUT');
+          await client.ok(t, 'PUT', `/${bucket}/${key}`, body);
         }
       }),
     );
   }
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
   try {
     // Old versions of the same keys, older (lower seq) than the current ones, sharing their sealed data.
-    await client.query(
+    await db.query(
       `INSERT INTO object_versions (bucket_id, key, size, etag, last_modified, user_metadata, checksums,
          inline_data, wrapped_key, segment_size, version_id, seq)
        SELECT o.bucket_id, o.key, o.size, o.etag, o.last_modified - interval '1 day', '{}', '{}',
@@ -351,15 +167,15 @@ async function listingBesideVersions(
        WHERE b.name = 'list-versioned' AND o.inline_data IS NOT NULL`,
       [Math.ceil(NONCURRENT / LIST_KEYS)],
     );
-    await client.query('ANALYZE objects; ANALYZE object_versions');
+    await db.query('ANALYZE objects; ANALYZE object_versions');
   } finally {
-    await client.end();
+    await db.end();
   }
   const median = async (p: string) => {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
       const started = process.hrtime.bigint();
-      await expectOk(request(t, 'GET', p), `GET ${p}`);
+      await client.ok(t, 'GET', p);
       times.push(Number(process.hrtime.bigint() - started) / 1e6);
     }
     return times.sort((a, b) => a - b)[10]!;
@@ -371,124 +187,223 @@ async function listingBesideVersions(
   };
 }
 
+const f0 = (n: number) => n.toFixed(0);
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+
+function cell(r: Rate | string | undefined, unit: 'ops' | 'MB'): string {
+  if (r === undefined) return '';
+  if (typeof r === 'string') return r;
+  const lat = r.p50 !== undefined ? ` (p50 ${f1(r.p50)} / p99 ${f1(r.p99!)} ms)` : '';
+  return unit === 'ops' ? `${f0(r.rate)}${lat}` : f0(r.rate);
+}
+
+function cpuCell(r: Rate | string | undefined, unit: 'ms/op' | 's/GB'): string {
+  return r === undefined || typeof r === 'string' ? '' : `${f2(r.cpu)} ${unit}`;
+}
+
+const rateOf = (r: Rate | string | undefined) => (r === undefined || typeof r === 'string' ? NaN : r.rate);
+const cpuOf = (r: Rate | string | undefined) => (r === undefined || typeof r === 'string' ? NaN : r.cpu);
+const verdict = (met: boolean, known = true) => (known ? (met ? 'met' : 'MISSED') : 'not measured');
+
+/** `ratio ≥ want × peer`, or a note when the peer did not run. */
+function vsPeer(mine: number, peer: number, want: number, peerName: string): string {
+  if (!Number.isFinite(peer)) return `≥ ${want} × ${peerName}: not measured`;
+  return `≥ ${want} × ${peerName}: ${f2(mine / peer)} ${verdict(mine >= want * peer)}`;
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
-  const pg = await startEmbeddedPostgres({ port: await freePort() });
-  const procs: ChildProcess[] = [];
+  const postgres = await startEmbeddedPostgres({ port: await freePort() });
+  const targets: Target[] = [];
+  const lines: string[] = [];
+  const row = (...cells: string[]) => lines.push(`| ${cells.join(' | ')} |`);
   try {
+    const coffers: Coffers = { dir, databaseUrl: postgres.url, postgresPid: await postgres.pid() };
     console.log(
       `bench: ${os.cpus().length} cores, ${Math.round(os.totalmem() / 1024 ** 3)} GiB, node ${process.version}, temp ${dir}`,
     );
-    // The disk's figure swings between runs on a VM; the median of three is what the target uses.
-    const rates = [await diskRate(dir), await diskRate(dir), await diskRate(dir)].sort((a, b) => a - b);
-    const disk = rates[1]!;
-    const big = randomBytes(BIG);
-    const bigMd5 = createHash('md5').update(big).digest('base64');
+    const crypto = cryptoRates();
+    // The disk's figure swings between runs on a VM; the median of three is the one reported.
+    const disk = median([await diskRate(dir, BIG), await diskRate(dir, BIG), await diskRate(dir, BIG)]);
+    row('measure', 'coffer', 'ceph rgw', 's3rver', 'target');
+    row('---', '---', '---', '---', '---');
 
-    const coffer = await startCoffer(path.join(dir), pg.url);
-    procs.push(coffer.proc);
-    const s3rver = await startS3rver(dir);
-    procs.push(s3rver.proc);
-    const [c, s] = (await compare([coffer.target, s3rver.target], big, bigMd5)) as [Figures, Figures];
-    const listing = await listingBesideVersions(coffer.target, pg.url);
-    const scale = await listingAtScale(
-      // A bucket is created with an empty body; an object gets a few bytes.
-      (p) =>
-        expectOk(
-          request(coffer.target, 'PUT', p, p.lastIndexOf('/') > 0 ? Buffer.from('x') : undefined),
-          `PUT ${p}`,
-        ),
-      (p) => expectOk(request(coffer.target, 'GET', p), `GET ${p}`),
-      pg.url,
-    );
-    coffer.proc.kill('SIGTERM');
-    s3rver.proc.kill('SIGTERM');
-
-    const authz = await authorizationCost();
-    const rss256 = await hugeUploadRss(path.join(dir), pg.url, BIG);
-    const rss2g = await hugeUploadRss(path.join(dir), pg.url, HUGE);
-
-    const row = (name: string, a: string, b: string, target: string) =>
-      `| ${name} | ${a} | ${b} | ${target} |`;
-    const f = (n: number) => n.toFixed(0);
-    console.log('');
-    console.log(`medians of ${ROUNDS} alternating rounds; small ops run ${SMALL_SECONDS} s each`);
-    console.log('| measure | coffer | s3rver | target |');
-    console.log('|---|---|---|---|');
-    console.log(
-      row(
-        `4 KiB PUT ops/s (c=${CONCURRENCY})`,
-        f(c.putOps),
-        f(s.putOps),
-        `≥ s3rver: ${c.putOps >= s.putOps ? 'met' : 'MISSED'}`,
-      ),
-    );
-    console.log(
-      row(
-        `4 KiB GET ops/s (c=${CONCURRENCY})`,
-        f(c.getOps),
-        f(s.getOps),
-        `≥ s3rver: ${c.getOps >= s.getOps ? 'met' : 'MISSED'}`,
-      ),
-    );
-    console.log(
-      row(
-        '256 MiB PUT MB/s',
-        f(c.putMBs),
-        f(s.putMBs),
-        `≥ 0.8 × disk ${f(disk)} = ${f(0.8 * disk)}: ${c.putMBs >= 0.8 * disk ? 'met' : 'MISSED'}`,
-      ),
-    );
-    console.log(row('256 MiB GET MB/s', f(c.getMBs), f(s.getMBs), '-'));
-    console.log(row("disk fsync'd sequential write MB/s", f(disk), '', ''));
-    console.log(row('gateway peak RSS, 256 MiB upload (MB)', f(rss256), '', '< 250'));
-    console.log(
-      row(
-        'gateway peak RSS, 2 GiB upload (MB)',
-        f(rss2g),
+    if (ONLY.has('transfer')) {
+      const notes: string[] = [];
+      const byName = new Map<string, Target>();
+      if (TARGETS.has('coffer')) byName.set('coffer', await startCoffer(coffers));
+      if (TARGETS.has('rgw')) {
+        const rgw = await startRgw();
+        if (typeof rgw === 'string') notes.push(`ceph rgw ${rgw}`);
+        else byName.set('rgw', rgw);
+      }
+      if (TARGETS.has('s3rver')) byName.set('s3rver', await startS3rver(dir));
+      targets.push(...byName.values());
+      const figures = await compare(targets, randomBytes(BIG));
+      const of = (name: string) => {
+        const i = targets.findIndex((t) => t.name === name);
+        return i < 0 ? undefined : figures[i];
+      };
+      const [c, r, s] = [of('coffer'), of('rgw'), of('s3rver')];
+      lines.unshift(
+        `medians of ${ROUNDS} alternating rounds; small ops run ${SMALL_SECONDS} s each at concurrency ${CONCURRENCY}; ` +
+          `server CPU counts every process of the server (Postgres, Ceph daemons)`,
+        ...notes,
         '',
-        `< 250 and size-independent: ${rss2g < 250 && rss2g < rss256 * 1.25 ? 'met' : 'MISSED'}`,
-      ),
-    );
-    console.log(
+      );
+      const put = (m: Measure, label: string) =>
+        row(
+          label,
+          cell(c?.[m], 'MB'),
+          cell(r?.[m], 'MB'),
+          cell(s?.[m], 'MB'),
+          vsPeer(rateOf(c?.[m]), rateOf(r?.[m]), 1.2, 'rgw'),
+        );
+      row(
+        '4 KiB PUT ops/s',
+        cell(c?.putOps, 'ops'),
+        cell(r?.putOps, 'ops'),
+        cell(s?.putOps, 'ops'),
+        vsPeer(rateOf(c?.putOps), rateOf(r?.putOps), 2, 'rgw'),
+      );
+      row(
+        '4 KiB GET ops/s',
+        cell(c?.getOps, 'ops'),
+        cell(r?.getOps, 'ops'),
+        cell(s?.getOps, 'ops'),
+        vsPeer(rateOf(c?.getOps), rateOf(r?.getOps), 2, 'rgw'),
+      );
+      row(
+        'server CPU, 4 KiB PUT',
+        cpuCell(c?.putOps, 'ms/op'),
+        cpuCell(r?.putOps, 'ms/op'),
+        cpuCell(s?.putOps, 'ms/op'),
+        '-',
+      );
+      row(
+        'server CPU, 4 KiB GET',
+        cpuCell(c?.getOps, 'ms/op'),
+        cpuCell(r?.getOps, 'ms/op'),
+        cpuCell(s?.getOps, 'ms/op'),
+        `≤ 0.4 ms/op: ${verdict(cpuOf(c?.getOps) <= 0.4, c !== undefined)}`,
+      );
+      put('putSigned', '256 MiB PUT MB/s, SHA-256-signed');
+      put('putChunked', '256 MiB PUT MB/s, aws-chunked + CRC32 trailer');
+      put('get', '256 MiB GET MB/s');
+      row(
+        '1 GiB multipart MB/s, 4 × 8 MiB parts in parallel',
+        cell(c?.multipart, 'MB'),
+        cell(r?.multipart, 'MB'),
+        cell(s?.multipart, 'MB'),
+        '-',
+      );
+      row(
+        'server CPU, 256 MiB PUT signed',
+        cpuCell(c?.putSigned, 's/GB'),
+        cpuCell(r?.putSigned, 's/GB'),
+        cpuCell(s?.putSigned, 's/GB'),
+        `≤ 4 s/GB: ${verdict(cpuOf(c?.putSigned) <= 4, c !== undefined)}`,
+      );
+      row(
+        'server CPU, 256 MiB PUT aws-chunked',
+        cpuCell(c?.putChunked, 's/GB'),
+        cpuCell(r?.putChunked, 's/GB'),
+        cpuCell(s?.putChunked, 's/GB'),
+        '-',
+      );
+      row(
+        'server CPU, 256 MiB GET',
+        cpuCell(c?.get, 's/GB'),
+        cpuCell(r?.get, 's/GB'),
+        cpuCell(s?.get, 's/GB'),
+        `≤ 1.6 s/GB: ${verdict(cpuOf(c?.get) <= 1.6, c !== undefined)}`,
+      );
+      row(
+        'server CPU, 1 GiB multipart',
+        cpuCell(c?.multipart, 's/GB'),
+        cpuCell(r?.multipart, 's/GB'),
+        cpuCell(s?.multipart, 's/GB'),
+        '-',
+      );
+      for (const t of targets.splice(0)) await t.stop();
+    }
+
+    if (ONLY.has('listing')) {
+      const coffer = await startCoffer(coffers);
+      targets.push(coffer);
+      const listing = await listingBesideVersions(coffer, postgres.url);
+      const scale = await listingAtScale(
+        // A bucket is created with an empty body; an object gets a few bytes.
+        (p) => client.ok(coffer, 'PUT', p, p.lastIndexOf('/') > 0 ? Buffer.from('x') : undefined),
+        (p) => client.ok(coffer, 'GET', p),
+        postgres.url,
+      );
+      for (const t of targets.splice(0)) await t.stop();
       row(
         `ListObjectsV2 of ${LIST_KEYS} keys, ms (median of 20)`,
-        `${listing.plainMs.toFixed(1)} unversioned / ${listing.versionedMs.toFixed(1)} beside ${NONCURRENT} old versions`,
+        `${f1(listing.plainMs)} unversioned / ${f1(listing.versionedMs)} beside ${NONCURRENT} old versions`,
         '',
-        `versioned ≤ 1.5 × unversioned: ${listing.versionedMs <= 1.5 * listing.plainMs ? 'met' : 'MISSED'}`,
-      ),
-    );
-    console.log(row('ListObjectVersions, first 1000 of them, ms', listing.versionsMs.toFixed(1), '', '-'));
-    const ratio = (big: number, small: number) =>
-      `${(big / small).toFixed(2)}: ${big <= 1.5 * small ? 'met' : 'MISSED'}`;
-    console.log(
+        '',
+        `versioned ≤ 1.5 × unversioned: ${verdict(listing.versionedMs <= 1.5 * listing.plainMs)}`,
+      );
+      row('ListObjectVersions, first 1000 of them, ms', f1(listing.versionsMs), '', '', '-');
+      const ratio = (big: number, small: number) =>
+        `ratio ≤ 1.5: ${f2(big / small)} ${verdict(big <= 1.5 * small)}`;
       row(
         `ListObjectsV2 page, ${FOLDERS * PER_FOLDER} keys vs ${FOLDERS}, ms (median of 21)`,
-        `${scale.flatBigMs.toFixed(1)} vs ${scale.flatSmallMs.toFixed(1)}`,
+        `${f1(scale.flatBigMs)} vs ${f1(scale.flatSmallMs)}`,
         '',
-        `ratio ≤ 1.5: ${ratio(scale.flatBigMs, scale.flatSmallMs)}`,
-      ),
-    );
-    console.log(
+        '',
+        ratio(scale.flatBigMs, scale.flatSmallMs),
+      );
       row(
         `same with delimiter=/ over ${FOLDERS} folders, ms`,
-        `${scale.folderBigMs.toFixed(1)} vs ${scale.folderSmallMs.toFixed(1)}`,
+        `${f1(scale.folderBigMs)} vs ${f1(scale.folderSmallMs)}`,
         '',
-        `ratio ≤ 1.5: ${ratio(scale.folderBigMs, scale.folderSmallMs)}`,
-      ),
-    );
-    console.log(
+        '',
+        ratio(scale.folderBigMs, scale.folderSmallMs),
+      );
+    }
+
+    if (ONLY.has('authz')) {
+      const authz = await authorizationCost();
       row(
         'authorization decision, µs: owner / grantee beside a 20-statement policy / anonymous refused',
-        `${authz.ownerUs.toFixed(2)} / ${authz.granteeUs.toFixed(2)} / ${authz.anonymousUs.toFixed(2)}`,
+        `${f2(authz.ownerUs)} / ${f2(authz.granteeUs)} / ${f2(authz.anonymousUs)}`,
+        '',
         '',
         '-',
-      ),
+      );
+    }
+
+    if (ONLY.has('rss')) {
+      const rss256 = await hugeUploadRss(coffers, BIG);
+      const rss2g = await hugeUploadRss(coffers, HUGE);
+      row('gateway peak RSS, 256 MiB upload (MB)', f0(rss256), '', '', '< 250');
+      row(
+        'gateway peak RSS, 2 GiB upload (MB)',
+        f0(rss2g),
+        '',
+        '',
+        `< 250 and size-independent: ${verdict(rss2g < 250 && rss2g < rss256 * 1.25)}`,
+      );
+    }
+
+    row(
+      'one core: MD5 / SHA-256 / AES-256-GCM MB/s',
+      `${f0(crypto.md5)} / ${f0(crypto.sha256)} / ${f0(crypto.aesGcm)}`,
+      '',
+      '',
+      '',
     );
+    row("disk fsync'd sequential write MB/s (median of 3)", f0(disk), '', '', '');
+    console.log('');
+    console.log(lines.join('\n'));
   } finally {
-    for (const p of procs) p.kill('SIGKILL');
-    agent.destroy();
-    await pg.stop();
+    for (const t of targets) await t.stop().catch(() => undefined);
+    client.close();
+    await postgres.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,61 @@
+/**
+ * Server CPU as the kernel counts it: user + system time of every process in the trees under the given
+ * roots (a gateway and its workers, a postmaster and its backends, a container's daemons).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+
+const TICKS = 100; // USER_HZ on Linux
+
+interface Proc {
+  ppid: number;
+  ticks: number;
+}
+
+async function processes(): Promise<Map<number, Proc>> {
+  const out = new Map<number, Proc>();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    // The command name may hold spaces and parentheses: fields are counted from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(name), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+  }
+  return out;
+}
+
+/** CPU seconds used so far by the processes under `roots` (children that exited and were reaped count too). */
+export async function cpuSeconds(roots: number[]): Promise<number> {
+  const procs = await processes();
+  const children = new Map<number, number[]>();
+  for (const [pid, p] of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), pid]);
+  let ticks = 0;
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
+    const p = procs.get(pid);
+    if (p) ticks += p.ticks + (await reapedTicks(pid));
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return ticks / TICKS;
+}
+
+/** cutime + cstime: what a process's waited-for children used (Postgres backends that ended, say). */
+async function reapedTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return 0;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
+}
+
+/** Runs `work` and returns its result with the CPU seconds the server trees used meanwhile. */
+export async function measured<T>(roots: () => Promise<number[]>, work: () => Promise<T>) {
+  const pids = await roots();
+  const before = await cpuSeconds(pids);
+  const result = await work();
+  const cpu = (await cpuSeconds(await roots())) - before;
+  return { result, cpu };
+}
