@@ -39,7 +39,8 @@ export interface BlobSink {
 }
 
 export interface BlobSource {
-  read(offset: number, length: number): Promise<Buffer>;
+  /** `into`, when given and large enough, receives the bytes: a reader reuses one buffer instead of one per read. */
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }
 

@@ -137,8 +137,8 @@ class FileSink implements BlobSink {
 class FileSource implements BlobSource {
   constructor(private readonly fh: fs.FileHandle) {}
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.fh.read(buf, done, length - done, offset + done);

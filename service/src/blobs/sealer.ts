@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type CipherGCM } from 'node:crypto';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { BlobBackend, BlobSink, BlobSource } from './backend.js';
 import {
@@ -7,6 +7,7 @@ import {
   openSegment,
   parseFileHeader,
   sealSegment,
+  segmentCipher,
   sealedLength,
   sealedOffset,
   segmentCount,
@@ -32,6 +33,16 @@ export interface SealerOptions {
 }
 
 const WRITE_BATCH = 1024 * 1024;
+
+export interface WriteOptions {
+  inline?: boolean;
+  /**
+   * The plaintext length the request declared. Known, each segment is encrypted as its bytes arrive and
+   * closed as it fills (its finality is known up front); unknown, a segment's plaintext is held until the
+   * next byte or the end says whether it is the last. A body of another length is refused at `finish`.
+   */
+  size?: number;
+}
 /**
  * Encryption at rest: each object's bytes are sealed in authenticated segments under its own data key,
  * wrapped by the master key. Where the sealed bytes live is the backend's business; the write protocol
@@ -45,11 +56,12 @@ export class Sealer {
   }
 
   /** `inline: false` for multipart parts, which an object row references by blob id. */
-  createWriter(opts: { inline?: boolean } = {}): BlobWriter {
+  createWriter(opts: WriteOptions = {}): BlobWriter {
     return new BlobWriter(
       this.backend,
       this.opts.masterKey,
       opts.inline === false ? -1 : this.opts.inlineMax,
+      opts.size,
     );
   }
 
@@ -60,7 +72,7 @@ export class Sealer {
   async seal<D>(
     body: AsyncIterable<Buffer>,
     finalize: () => Promise<D>,
-    opts: { inline?: boolean } = {},
+    opts: WriteOptions = {},
   ): Promise<{ sealed: SealedBlob; digests: D }> {
     const writer = this.createWriter(opts);
     try {
@@ -92,11 +104,13 @@ export class Sealer {
       if (parseFileHeader(await source.read(0, HEADER_SIZE)) !== segmentSize)
         throw new Error('blob segment size differs from metadata');
       const perBatch = Math.max(1, Math.floor(WRITE_BATCH / (segmentSize + TAG_SIZE)));
+      // One read buffer for the whole object: opening a segment copies its plaintext out of it.
+      const buffer = Buffer.allocUnsafe(Math.min(perBatch, last - first + 1) * (segmentSize + TAG_SIZE));
       for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
         const batchEnd = Math.min(last, batchStart + perBatch - 1);
         const from = sealedOffset(batchStart, segmentSize);
         const to = Math.min(sealedOffset(batchEnd + 1, segmentSize), sealedLength(size, segmentSize));
-        const sealed = await source.read(from, to - from);
+        const sealed = await source.read(from, to - from, buffer);
         for (let i = batchStart; i <= batchEnd; i++) {
           const off = sealedOffset(i, segmentSize) - from;
           const len = (i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE;
@@ -116,7 +130,7 @@ export class Sealer {
 
 class InlineSource implements BlobSource {
   constructor(private readonly data: Buffer) {}
-  async read(offset: number, length: number): Promise<Buffer> {
+  async read(offset: number, length: number, _into?: Buffer): Promise<Buffer> {
     if (offset + length > this.data.length) throw new Error('inline object data is truncated');
     return this.data.subarray(offset, offset + length);
   }
@@ -129,8 +143,10 @@ class InlineSource implements BlobSource {
  */
 export class BlobWriter {
   private readonly dataKey = randomBytes(32);
-  /** Plaintext of the segment being filled, kept as the pieces that arrived: small objects never copy. */
-  private segment: Buffer[] = [];
+  /** The segment being encrypted piece by piece (declared size only). */
+  private cipher: CipherGCM | undefined;
+  /** Plaintext of the segment being filled when the size is unknown, as the pieces that arrived. */
+  private held: Buffer[] = [];
   private segmentFill = 0;
   private index = 0;
   private size = 0;
@@ -143,24 +159,33 @@ export class BlobWriter {
     private readonly backend: BlobBackend,
     private readonly masterKey: MasterKey,
     private readonly inlineMax: number,
+    private readonly declaredSize?: number,
   ) {}
 
   async write(chunk: Buffer): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
-      if (this.segmentFill === SEGMENT_SIZE) await this.emit(false);
+      if (this.segmentFill === SEGMENT_SIZE) await this.endSegment(false);
       const n = Math.min(SEGMENT_SIZE - this.segmentFill, chunk.length - off);
       // The request's buffers are not reused by their producer once yielded, so a view is safe to keep.
-      this.segment.push(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
+      const piece = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n);
+      this.size += n;
+      if (this.declaredSize === undefined) this.held.push(piece);
+      else {
+        if (this.size > this.declaredSize) throw new Error('the body is longer than its declared size');
+        this.cipher ??= segmentCipher(this.dataKey, this.index, this.finalFromHere());
+        await this.push(this.cipher.update(piece));
+      }
       this.segmentFill += n;
       off += n;
-      this.size += n;
     }
   }
 
   /** Seals the last segment and makes the data durable; the caller commits metadata afterwards. */
   async finish(): Promise<SealedBlob> {
-    await this.emit(true);
+    if (this.declaredSize !== undefined && this.size !== this.declaredSize)
+      throw new Error(`the body has ${this.size} bytes, not the ${this.declaredSize} it declared`);
+    await this.endSegment(true);
     const wrappedKey = this.masterKey.wrap(this.dataKey);
     if (!this.sink) {
       this.closed = true;
@@ -185,18 +210,37 @@ export class BlobWriter {
     }
     this.closed = true;
     this.sealed = [];
+    this.held = [];
   }
 
-  private async emit(final: boolean): Promise<void> {
-    const plain =
-      this.segment.length === 1 ? this.segment[0]! : Buffer.concat(this.segment, this.segmentFill);
-    this.segment = [];
-    const [body, tag] = sealSegment(this.dataKey, this.index++, final, plain);
+  /** With a declared size: whether the segment about to start is the last one. */
+  private finalFromHere(): boolean {
+    return (this.index + 1) * SEGMENT_SIZE >= this.declaredSize!;
+  }
+
+  private async endSegment(final: boolean): Promise<void> {
+    if (this.declaredSize === undefined) {
+      const plain = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held, this.segmentFill);
+      this.held = [];
+      const [body, tag] = sealSegment(this.dataKey, this.index, final, plain);
+      await this.push(body);
+      await this.push(tag);
+    } else {
+      // An empty object still has one (empty, final) segment.
+      const c = this.cipher ?? segmentCipher(this.dataKey, this.index, this.finalFromHere());
+      this.cipher = undefined;
+      c.final();
+      await this.push(c.getAuthTag());
+    }
+    this.index++;
     this.segmentFill = 0;
-    this.sealed.push(body, tag);
-    this.sealedBytes += body.length + tag.length;
+  }
+
+  private async push(piece: Buffer): Promise<void> {
+    this.sealed.push(piece);
+    this.sealedBytes += piece.length;
     if (!this.sink && this.sealedBytes > this.inlineMax) this.sink = await this.backend.create();
-    if (this.sink && (this.sealedBytes >= WRITE_BATCH || final)) await this.flush();
+    if (this.sink && this.sealedBytes >= WRITE_BATCH) await this.flush();
   }
 
   private async flush(): Promise<void> {

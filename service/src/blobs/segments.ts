@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type CipherGCM } from 'node:crypto';
 
 /**
  * Object content is sealed in fixed-size AES-256-GCM segments. The nonce carries the segment index
@@ -35,10 +35,19 @@ function aad(final: boolean): Buffer {
   return Buffer.from([final ? 1 : 0]);
 }
 
-/** Returns the ciphertext and its tag as two buffers, so large writes need no extra copy. */
-export function sealSegment(key: Buffer, index: number, final: boolean, plain: Buffer): [Buffer, Buffer] {
+/**
+ * A segment's cipher, fed piece by piece as plaintext arrives; `final()` then `getAuthTag()` give its tag.
+ * Whether the segment is the last must be known before the first byte: it is authenticated data.
+ */
+export function segmentCipher(key: Buffer, index: number, final: boolean): CipherGCM {
   const c = createCipheriv('aes-256-gcm', key, nonce(index));
   c.setAAD(aad(final));
+  return c;
+}
+
+/** Returns the ciphertext and its tag as two buffers, so large writes need no extra copy. */
+export function sealSegment(key: Buffer, index: number, final: boolean, plain: Buffer): [Buffer, Buffer] {
+  const c = segmentCipher(key, index, final);
   const body = c.update(plain);
   c.final();
   return [body, c.getAuthTag()];

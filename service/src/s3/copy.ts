@@ -90,7 +90,7 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
   }
   // A full-object checksum stays true of identical bytes; composite ones describe parts that no longer exist.
   const keep = info.checksumType === 'COMPOSITE' ? [] : (Object.keys(info.checksums) as ChecksumAlgorithm[]);
-  const stream = digesting(ctx.store.readObject(src, 0, info.size - 1), keep);
+  const stream = digesting(ctx.store.readObject(src, 0, info.size - 1), keep, info.size);
   const headers =
     directive === 'REPLACE'
       ? newObjectFields(ctx)
@@ -111,6 +111,7 @@ export async function copyObject(ctx: S3Context): Promise<S3Response> {
     lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),
     body: stream.chunks,
+    size: stream.length,
     finalize: stream.finalize,
   });
   return xmlResponse(

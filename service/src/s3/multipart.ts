@@ -83,6 +83,7 @@ function storePart(ctx: S3Context, body: Body) {
     uploadId: ctx.query.get('uploadId')!,
     partNumber: partNumberOf(ctx),
     body: body.chunks,
+    size: body.length,
     finalize: body.finalize,
   });
 }
@@ -248,7 +249,7 @@ export async function uploadPartCopy(ctx: S3Context): Promise<S3Response> {
     end = Number(m[2]);
   }
   if (end - start + 1 > MAX_COPY_SIZE) throw new S3Error('EntityTooLarge');
-  const digests = await storePart(ctx, digesting(ctx.store.readObject(src, start, end), []));
+  const digests = await storePart(ctx, digesting(ctx.store.readObject(src, start, end), [], end - start + 1));
   return xmlResponse(
     toXml('CopyPartResult', { LastModified: isoDate(new Date()), ETag: digests.etag }),
     200,

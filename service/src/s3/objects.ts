@@ -37,6 +37,7 @@ export async function putObject(ctx: S3Context): Promise<S3Response> {
     lock: lockFrom(ctx),
     condition: writeConditionOf(ctx),
     body: body.chunks,
+    size: body.length,
     finalize: body.finalize,
   });
   const out: Record<string, string> = {

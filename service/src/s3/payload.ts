@@ -22,6 +22,8 @@ export interface BodyDigests {
 
 export interface Body {
   chunks: AsyncIterable<Buffer>;
+  /** The plaintext length the request declared (Content-Length, or the decoded length of aws-chunked). */
+  length?: number;
   /** Checks every digest the request declared against what streamed through; call after `chunks` is drained. */
   finalize(): Promise<BodyDigests>;
 }
@@ -143,6 +145,8 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
     for await (const chunk of source) {
       received += chunk.length;
       if (received > opts.maxBytes) throw new S3Error('EntityTooLarge');
+      if (expectedLength !== undefined && received > expectedLength)
+        throw new S3Error('IncompleteBody', 'The body is longer than its declared length.');
       md5.update(chunk);
       sha256?.update(chunk);
       checksum?.update(chunk);
@@ -177,7 +181,7 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
     return { etag: `"${md5Raw.toString('hex')}"`, checksums };
   }
 
-  return { chunks: chunks(), finalize };
+  return { chunks: chunks(), length: expectedLength, finalize };
 }
 
 /** Reads a small request body (XML documents) with the same verification as object data. */

@@ -71,6 +71,8 @@ export interface UploadPartInput {
   uploadId: string;
   partNumber: number;
   body: AsyncIterable<Buffer>;
+  /** The body's length when the request declared it: sealing then needs no look-ahead. */
+  size?: number;
   finalize(): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }>;
 }
 
@@ -144,7 +146,10 @@ export class Multipart {
   ): Promise<{ etag: string; checksums: Partial<Record<ChecksumAlgorithm, string>> }> {
     const upload = await this.upload(bucket, input.key, input.uploadId);
     // Parts are always files: an object row references them by blob id.
-    const { sealed, digests } = await this.sealer.seal(input.body, input.finalize, { inline: false });
+    const { sealed, digests } = await this.sealer.seal(input.body, input.finalize, {
+      inline: false,
+      size: input.size,
+    });
     if (upload.checksum_algorithm && !digests.checksums[upload.checksum_algorithm]) {
       await this.sealer.remove(sealed.location.blobId!);
       throw new S3Error(

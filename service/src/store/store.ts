@@ -78,7 +78,7 @@ export class Store {
     // Refuse early what the commit would refuse anyway, before a large body is streamed for nothing.
     if (input.condition) await this.checkCondition(bucket.id, input.key, input.condition);
     const lock = this.lockFor(bucket, input.lock);
-    const { sealed, digests } = await this.sealer.seal(input.body, input.finalize);
+    const { sealed, digests } = await this.sealer.seal(input.body, input.finalize, { size: input.size });
     const now = new Date();
     const row = {
       bucket_id: bucket.id,
@@ -132,13 +132,14 @@ export class Store {
     const old = await this.getObject(bucket, key, versionId);
     const keep =
       old.info.checksumType === 'COMPOSITE' ? [] : (Object.keys(old.info.checksums) as ChecksumAlgorithm[]);
-    const stream = digesting(this.readObject(old, 0, old.info.size - 1), keep);
+    const stream = digesting(this.readObject(old, 0, old.info.size - 1), keep, old.info.size);
     return this.putObject(bucket, {
       key,
       ...contentHeaders(old.info),
       userMetadata: old.info.userMetadata,
       tags: old.info.tags,
       body: stream.chunks,
+      size: stream.length,
       finalize: stream.finalize,
     });
   }

@@ -121,6 +121,8 @@ export interface PutObjectInput extends ObjectHeaders {
   tags?: Record<string, string>;
   userMetadata: Record<string, string>;
   body: AsyncIterable<Buffer>;
+  /** The body's length when the request declared it: sealing then needs no look-ahead. */
+  size?: number;
   /**
    * Called once the body is consumed and sealed, before the metadata commit. It checks every digest the
    * request declared and returns the object's ETag and checksums; throwing stores nothing.

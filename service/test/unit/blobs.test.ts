@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,11 +20,16 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
+async function readdirDeep(root: string): Promise<string[]> {
+  return (await readdir(root, { recursive: true })).sort();
+}
+
 /** Where the filesystem backend keeps a blob: this test tampers with the bytes it stored. */
 const fileOf = (blobId: string) => path.join(dir, 'blobs', blobId.slice(0, 2), blobId);
 
-async function put(data: Buffer, pieces = 3): Promise<SealedBlob> {
-  const w = store.createWriter();
+/** `declared`: the writer is told the length up front, as for a request with Content-Length. */
+async function put(data: Buffer, pieces = 3, declared = false): Promise<SealedBlob> {
+  const w = store.createWriter(declared ? { size: data.length } : {});
   const step = Math.max(1, Math.ceil(data.length / pieces));
   for (let i = 0; i < data.length; i += step) await w.write(data.subarray(i, i + step));
   return w.finish();
@@ -47,10 +52,11 @@ describe('encrypted segment blobs', () => {
     3 * SEGMENT_SIZE + 17,
     40 * SEGMENT_SIZE,
   ];
-  for (const size of sizes) {
-    it(`round-trips ${size} bytes, whole and in ranges`, async () => {
+  for (const [size, declared] of sizes.flatMap((s) => [[s, false] as const, [s, true] as const])) {
+    it(`round-trips ${size} bytes, whole and in ranges, ${declared ? 'with' : 'without'} a declared size`, async () => {
       const data = randomBytes(size);
-      const blob = await put(data);
+      // Pieces that straddle segment boundaries: a segment is encrypted from several of them.
+      const blob = await put(data, 7, declared);
       expect(blob.size).toBe(size);
       expect((await get(blob)).equals(data)).toBe(true);
       if (size > 2) {
@@ -65,6 +71,18 @@ describe('encrypted segment blobs', () => {
       }
     });
   }
+
+  it('refuses a body longer or shorter than declared, leaving nothing behind', async () => {
+    const before = await readdirDeep(dir);
+    const longer = store.createWriter({ size: 10 });
+    await expect(longer.write(randomBytes(11))).rejects.toThrow(/longer than its declared size/);
+    await longer.abort();
+    const shorter = store.createWriter({ size: 3 * SEGMENT_SIZE });
+    await shorter.write(randomBytes(2 * SEGMENT_SIZE));
+    await expect(shorter.finish()).rejects.toThrow(/not the 196608 it declared/);
+    await shorter.abort();
+    expect(await readdirDeep(dir)).toEqual(before);
+  });
 
   it('keeps small objects inline and large ones in files that hold no plaintext', async () => {
     const small = await put(Buffer.from('tiny secret'));
