@@ -1,3 +1,4 @@
+import { DigestPool } from './integrity/digest-pool.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -176,9 +177,11 @@ export async function buildGateway(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
+  const digests = new DigestPool({ threads: config.digestThreads });
   const s3 = createS3Handler({
     store,
     multipart,
+    digests,
     credentials,
     authorizer,
     settings: {
@@ -256,6 +259,7 @@ export async function buildGateway(
     lifecycle.start();
   });
   app.addHook('onClose', async () => {
+    await digests.close();
     await collector.stop();
     await lifecycle.stop();
     await changes.stop();

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
@@ -36,6 +37,8 @@ export interface Config {
    */
   bucketDefaults: 'current' | 'legacy';
   inlineMaxBytes: number;
+  /** Threads that digest large bodies beside the event loop; 0 keeps every digest on it. */
+  digestThreads: number;
   gcIntervalSeconds: number;
   gcGraceSeconds: number;
   /** Incomplete multipart uploads older than this are aborted by the collector. */
@@ -209,6 +212,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     trustProxy: trustedProxies(env),
     bucketDefaults: oneOf(env, 'BUCKET_DEFAULTS', ['current', 'legacy'] as const, 'current'),
     inlineMaxBytes: int(env, 'INLINE_MAX_BYTES', 128 * 1024, 0, 4 * 1024 * 1024),
+    digestThreads: int(env, 'DIGEST_THREADS', Math.min(4, availableParallelism()), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),

@@ -33,6 +33,8 @@ export interface SealerOptions {
 }
 
 const WRITE_BATCH = 1024 * 1024;
+/** Sealed batches a writer may have waiting for the backend: its memory bound is this many megabytes. */
+const QUEUED_WRITES = 4;
 
 export interface WriteOptions {
   inline?: boolean;
@@ -153,6 +155,8 @@ export class BlobWriter {
   private sealed: Buffer[] = [fileHeader(SEGMENT_SIZE)];
   private sealedBytes = this.sealed[0]!.length;
   private sink: BlobSink | undefined;
+  /** Batches queued for the backend, oldest first: sealing goes on while the disk catches up. */
+  private writes: Array<Promise<void>> = [];
   private closed = false;
 
   constructor(
@@ -197,6 +201,7 @@ export class BlobWriter {
       };
     }
     await this.flush();
+    await this.writes.at(-1);
     await this.sink.commit();
     this.closed = true;
     return { location: { blobId: this.sink.name }, wrappedKey, segmentSize: SEGMENT_SIZE, size: this.size };
@@ -206,6 +211,7 @@ export class BlobWriter {
   async abort(): Promise<void> {
     if (this.sink && !this.closed) {
       this.closed = true;
+      await this.writes.at(-1)?.catch(() => undefined);
       await this.sink.abort();
     }
     this.closed = true;
@@ -248,6 +254,11 @@ export class BlobWriter {
     const pieces = this.sealed;
     this.sealed = [];
     this.sealedBytes = 0;
-    await this.sink.write(pieces);
+    // Writes go out one after another, in order; a failure fails every later one and surfaces here or at finish.
+    const sink = this.sink;
+    const write = (this.writes.at(-1) ?? Promise.resolve()).then(() => sink.write(pieces));
+    write.catch(() => undefined);
+    this.writes.push(write);
+    if (this.writes.length > QUEUED_WRITES) await this.writes.shift();
   }
 }

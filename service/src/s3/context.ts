@@ -5,6 +5,7 @@ import { S3Error } from '../errors/s3-errors.js';
 import type { AccessRequest, Grant, Principal, User } from '../authz/authorize.js';
 import type { UserDirectory } from '../authz/policy.js';
 import type { Bucket } from '../store/types.js';
+import type { DigestPool } from '../integrity/digest-pool.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Store } from '../store/store.js';
 
@@ -39,6 +40,7 @@ export interface S3Context {
   signers: CredentialProvider;
   store: Store;
   multipart: Multipart;
+  digests: DigestPool;
   settings: S3Settings;
   /** Users by canonical id and name: owners' display names, policies' principals. */
   users: UserDirectory;

@@ -13,6 +13,7 @@ import type { UserDirectory } from '../authz/policy.js';
 import { conditionValues } from './condition-values.js';
 import { SigningKeyCache } from '../auth/signing-key-cache.js';
 import { parseRawQuery, safeDecode, type WireRequest } from '../auth/sigv4.js';
+import type { DigestPool } from '../integrity/digest-pool.js';
 import type { Multipart } from '../store/multipart.js';
 import type { Bucket } from '../store/types.js';
 import type { Store } from '../store/store.js';
@@ -28,6 +29,8 @@ import { toXml } from './xml.js';
 export interface S3HandlerDeps {
   store: Store;
   multipart: Multipart;
+  /** Where large bodies' digests are computed, off the event loop. */
+  digests: DigestPool;
   credentials: CredentialProvider & UserDirectory;
   authorizer: Authorizer;
   settings: S3Settings;
@@ -152,6 +155,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
         authorize,
         store: deps.store,
         multipart: deps.multipart,
+        digests: deps.digests,
         settings: deps.settings,
       };
       // Only now, authenticated and routed, is the client invited to send the body it held back.

@@ -1,15 +1,13 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { PayloadMode } from '../auth/authenticate.js';
 import { AwsChunkedDecoder } from '../auth/chunked.js';
 import {
   assertChecksumShape,
   CHECKSUM_ALGORITHMS,
-  createChecksum,
   isChecksumAlgorithm,
   type ChecksumAlgorithm,
-  type RunningChecksum,
 } from '../integrity/checksums.js';
+import { InlineDigester, type DigestPool } from '../integrity/digest-pool.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { integerIn } from '../parse/integer.js';
 
@@ -35,6 +33,8 @@ export interface BodyOptions {
   maxBytes: number;
   /** CompleteMultipartUpload's x-amz-checksum-* headers describe the object, not the XML body. */
   ignoreChecksumHeaders?: boolean;
+  /** Where large bodies are digested; absent, every body is digested on the event loop. */
+  digests?: DigestPool;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
@@ -126,10 +126,10 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
     );
   }
 
-  const md5 = createHash('md5');
-  const sha256 = payload.kind === 'sha256' ? createHash('sha256') : undefined;
   const checksumAlg = declared[0] ?? trailerAlgs[0];
-  const checksum: RunningChecksum | undefined = checksumAlg ? createChecksum(checksumAlg) : undefined;
+  const digestRequest = { sha256: payload.kind === 'sha256', checksum: checksumAlg };
+  const digester = opts.digests?.open(digestRequest, expectedLength) ?? new InlineDigester(digestRequest);
+  let digested = false;
   const decoder = streaming
     ? new AwsChunkedDecoder({ signing: payload.signing, expectTrailer: payload.trailer })
     : undefined;
@@ -142,34 +142,45 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
       raw.on('aborted', () => decoder.destroy(new S3Error('IncompleteBody')));
       source = raw.pipe(decoder);
     }
-    for await (const chunk of source) {
-      received += chunk.length;
-      if (received > opts.maxBytes) throw new S3Error('EntityTooLarge');
-      if (expectedLength !== undefined && received > expectedLength)
-        throw new S3Error('IncompleteBody', 'The body is longer than its declared length.');
-      md5.update(chunk);
-      sha256?.update(chunk);
-      checksum?.update(chunk);
-      yield chunk;
+    let whole = false;
+    try {
+      for await (const chunk of source) {
+        received += chunk.length;
+        if (received > opts.maxBytes) throw new S3Error('EntityTooLarge');
+        if (expectedLength !== undefined && received > expectedLength)
+          throw new S3Error('IncompleteBody', 'The body is longer than its declared length.');
+        await digester.update(chunk);
+        yield chunk;
+      }
+      whole = true;
+    } finally {
+      // A body that failed or was abandoned is never finalized: its digests are dropped, wherever they run.
+      if (!whole) digester.cancel();
     }
   }
 
   async function finalize(): Promise<BodyDigests> {
-    if (expectedLength !== undefined && received !== expectedLength) throw new S3Error('IncompleteBody');
-    if (sha256 && payload.kind === 'sha256' && sha256.digest('hex') !== payload.hex) {
+    if (digested) throw new Error('a body is finalized once');
+    digested = true;
+    if (expectedLength !== undefined && received !== expectedLength) {
+      digester.cancel();
+      throw new S3Error('IncompleteBody');
+    }
+    const digests = await digester.digest();
+    if (payload.kind === 'sha256' && digests.sha256 !== payload.hex) {
       throw new S3Error('XAmzContentSHA256Mismatch');
     }
-    const md5Raw = md5.digest();
+    const md5Raw = digests.md5;
     if (contentMd5 !== undefined && !md5Raw.equals(Buffer.from(contentMd5, 'base64')))
       throw new S3Error('BadDigest');
     const checksums: BodyDigests['checksums'] = {};
-    if (checksum && checksumAlg) {
+    if (checksumAlg) {
       const name = `x-amz-checksum-${checksumAlg}`;
       const expected = declared.length ? header(headers, name) : decoder?.trailers.get(name);
       if (expected === undefined)
         throw new S3Error('MalformedTrailerError', `The trailer ${name} was declared but not sent.`);
       assertChecksumShape(checksumAlg, expected);
-      const actual = await checksum.digest();
+      const actual = digests.checksum!;
       if (actual !== expected) {
         throw new S3Error(
           'BadDigest',

@@ -11,6 +11,7 @@ export function objectBody(ctx: S3Context): Body {
     presigned: ctx.auth.presigned,
     enforcePayloadVerification: ctx.settings.enforcePayloadVerification,
     maxBytes: MAX_SINGLE_PUT,
+    digests: ctx.digests,
   });
 }
 
