@@ -57,7 +57,7 @@ module.exports = {
           '^service/src/(crypto|parse)/',
           '^service/src/auth/credentials\\.ts$',
           '^service/src/management/password\\.ts$',
-          '^service/src/(app|config)\\.ts$',
+          '^service/src/(app|cluster|config)\\.ts$',
         ],
       },
     },

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { buildGateway } from '../service/src/app.js';
-import { ConfigError, loadConfig } from '../service/src/config.js';
+import { superviseWorkers, WorkerStartError } from '../service/src/cluster.js';
+import { ConfigError, loadConfig, type Config } from '../service/src/config.js';
 import { apiKeyDigest, newApiKey } from '../service/src/crypto/api-keys.js';
 import { hashPassword } from '../service/src/management/password.js';
 import { startEmbeddedPostgres } from './lib/embedded-postgres.js';
@@ -80,25 +81,25 @@ async function main(): Promise<void> {
     ADMIN_FILE: adminFile,
     DATABASE_URL: pg.url,
   };
-  let gateway;
+  let stopGateway: () => Promise<void>;
   try {
-    gateway = await buildGateway(await loadConfig(env));
+    stopGateway = await serve(env, await loadConfig(env));
   } catch (err) {
     await pg.stop();
     if (err instanceof ConfigError) {
       process.stderr.write(`coffer: ${err.message}\n`);
       process.exit(78);
     }
+    if (err instanceof WorkerStartError) process.exit(err.code);
     throw err;
   }
   const shutdown = async () => {
-    await gateway.app.close();
+    await stopGateway();
     await pg.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
-  await gateway.app.listen({ host: env.HOST, port: Number(port) });
   const cred = JSON.parse(await readFile(credentialsFile, 'utf8'))[0];
   const endpoint = `http://${env.HOST}:${port}`;
   process.stdout.write(
@@ -120,6 +121,23 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/** As the image runs it: GATEWAY_WORKERS processes (the gateway's own entry point, from TypeScript), or this one. */
+async function serve(env: NodeJS.ProcessEnv, config: Config): Promise<() => Promise<void>> {
+  if (config.workers > 1) {
+    const supervisor = await superviseWorkers({
+      workers: config.workers,
+      exec: path.resolve(import.meta.dirname, '../service/src/main.ts'),
+      execArgv: ['--import', 'tsx'],
+      env,
+      say: (line) => process.stderr.write(`coffer: ${line}\n`),
+    });
+    return () => supervisor.stop();
+  }
+  const gateway = await buildGateway(config);
+  await gateway.app.listen({ host: config.host, port: config.port });
+  return () => gateway.app.close();
 }
 
 main().catch((err: Error) => {

@@ -145,7 +145,7 @@ export async function buildGateway(
     bucketDefaults: config.bucketDefaults === 'legacy' ? LEGACY_DEFAULTS : CURRENT_DEFAULTS,
   });
   const multipart = new Multipart(db, sealer, store);
-  const collector = new Collector(store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
+  const collector = new Collector(db, store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
     multipart,
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });

@@ -37,6 +37,8 @@ export interface Config {
    */
   bucketDefaults: 'current' | 'legacy';
   inlineMaxBytes: number;
+  /** Gateway processes sharing the port (GATEWAY_WORKERS); 1 serves from this process. */
+  workers: number;
   /** Threads that digest large bodies beside the event loop; 0 keeps every digest on it. */
   digestThreads: number;
   gcIntervalSeconds: number;
@@ -212,6 +214,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     trustProxy: trustedProxies(env),
     bucketDefaults: oneOf(env, 'BUCKET_DEFAULTS', ['current', 'legacy'] as const, 'current'),
     inlineMaxBytes: int(env, 'INLINE_MAX_BYTES', 128 * 1024, 0, 4 * 1024 * 1024),
+    workers: int(env, 'GATEWAY_WORKERS', availableParallelism(), 1, 256),
     digestThreads: int(env, 'DIGEST_THREADS', Math.min(4, availableParallelism()), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),

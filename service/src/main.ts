@@ -1,4 +1,6 @@
+import cluster from 'node:cluster';
 import { buildGateway } from './app.js';
+import { superviseWorkers, workerConfig, WorkerStartError } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -12,7 +14,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { app } = await buildGateway(config);
+  if (cluster.isPrimary && config.workers > 1) return supervise(config.workers);
+  const { app } = await buildGateway(workerConfig(config));
   const close = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
     await app.close();
@@ -21,6 +24,25 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void close('SIGTERM'));
   process.once('SIGINT', () => void close('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+}
+
+/** The primary of GATEWAY_WORKERS processes: it serves nothing itself, and stops when they have stopped. */
+async function supervise(workers: number): Promise<void> {
+  const say = (line: string) => process.stderr.write(`coffer: ${line}\n`);
+  let supervisor;
+  try {
+    supervisor = await superviseWorkers({ workers, say });
+  } catch (err) {
+    // The worker has already said why in its own words.
+    if (err instanceof WorkerStartError) process.exit(err.code);
+    throw err;
+  }
+  const stop = async () => {
+    await supervisor.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
 }
 
 main().catch((err: Error) => {

@@ -1,3 +1,5 @@
+import type { Knex } from 'knex';
+import { exclusively, JOB_LOCKS } from '../db/exclusive.js';
 import type { Log } from '../log.js';
 import type { BlobBackend, BlobEntry } from '../blobs/backend.js';
 import type { Multipart } from './multipart.js';
@@ -20,9 +22,10 @@ const BATCH = 500;
  */
 export class Collector {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<CollectorReport> | undefined;
+  private running: Promise<CollectorReport | undefined> | undefined;
 
   constructor(
+    private readonly db: Knex,
     private readonly trash: Trash,
     private readonly backend: BlobBackend,
     private readonly graceMs: number,
@@ -43,8 +46,9 @@ export class Collector {
     await this.running?.catch(() => undefined);
   }
 
-  runOnce(graceMs = this.graceMs): Promise<CollectorReport> {
-    this.running ??= this.collect(graceMs).finally(() => {
+  /** One pass; undefined when another gateway (or worker process) is collecting. */
+  runOnce(graceMs = this.graceMs): Promise<CollectorReport | undefined> {
+    this.running ??= exclusively(this.db, JOB_LOCKS.collector, () => this.collect(graceMs)).finally(() => {
       this.running = undefined;
     });
     return this.running;

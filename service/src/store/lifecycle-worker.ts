@@ -1,3 +1,4 @@
+import { exclusively, JOB_LOCKS } from '../db/exclusive.js';
 import type { Knex } from 'knex';
 import type { Log } from '../log.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -7,7 +8,6 @@ import type { Store } from './store.js';
 import type { Bucket } from './types.js';
 
 /** Arbitrary, fixed: the gateways on one database agree on it, so only one applies lifecycle at a time. */
-const LIFECYCLE_LOCK_ID = 0x4c696665; // "Life"
 
 export interface LifecycleOptions {
   /** How long a lifecycle "day" is: 86,400 s, shortened so tests and operators can watch rules act. */
@@ -65,10 +65,7 @@ export class LifecycleWorker {
   }
 
   private async pass(now: Date): Promise<LifecycleReport | undefined> {
-    // The lock lives as long as this transaction's connection; the work itself uses other connections.
-    return this.db.transaction(async (trx) => {
-      const { rows } = await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS got', [LIFECYCLE_LOCK_ID]);
-      if (!rows[0]?.got) return undefined;
+    return exclusively(this.db, JOB_LOCKS.lifecycle, async () => {
       const report: LifecycleReport = {
         expired: 0,
         noncurrentDeleted: 0,

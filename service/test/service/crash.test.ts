@@ -16,7 +16,7 @@ let child: ChildProcess | undefined;
 
 async function startChild(): Promise<void> {
   child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env.env, PORT: String(port) },
+    env: { ...process.env, ...env.env, PORT: String(port), GATEWAY_WORKERS: '1' },
     stdio: 'ignore',
   });
   for (let i = 0; i < 200; i++) {

@@ -493,7 +493,7 @@ describe('incomplete uploads', () => {
     ).toBe(1);
     const hourly = await startGateway({ ...env.env, MULTIPART_EXPIRY_HOURS: '1' });
     try {
-      expect((await hourly.gateway.collector.runOnce()).staleUploads).toBe(1);
+      expect((await hourly.gateway.collector.runOnce())?.staleUploads).toBe(1);
     } finally {
       await hourly.close();
     }

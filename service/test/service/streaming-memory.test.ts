@@ -31,7 +31,7 @@ beforeAll(async () => {
   env = await createTestEnv();
   const port = await freePort();
   child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env.env, PORT: String(port) },
+    env: { ...process.env, ...env.env, PORT: String(port), GATEWAY_WORKERS: '1' },
     stdio: 'ignore',
   });
   const endpoint = `http://127.0.0.1:${port}`;

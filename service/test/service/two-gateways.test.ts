@@ -5,7 +5,9 @@ import {
   ListBucketsCommand,
   PutBucketPolicyCommand,
 } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_LOCKS } from '../../src/db/exclusive.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
@@ -121,5 +123,24 @@ describe('two gateways on one database', () => {
       }),
     );
     expect(await within(1000, 'OK', list)).toBe('OK');
+  });
+
+  it('runs the collector and lifecycle passes on one gateway at a time', async () => {
+    // Another gateway (or worker process) in the middle of its pass holds the job's lock.
+    const other = new pg.Client({ connectionString: env.pg.url });
+    await other.connect();
+    try {
+      await other.query('SELECT pg_advisory_lock($1), pg_advisory_lock($2)', [
+        JOB_LOCKS.collector,
+        JOB_LOCKS.lifecycle,
+      ]);
+      expect(await a.gateway.collector.runOnce()).toBeUndefined();
+      expect(await b.gateway.lifecycle.runOnce()).toBeUndefined();
+      await other.query('SELECT pg_advisory_unlock_all()');
+      expect(await a.gateway.collector.runOnce()).toMatchObject({ trash: expect.any(Number) });
+      expect(await b.gateway.lifecycle.runOnce()).toMatchObject({ expired: expect.any(Number) });
+    } finally {
+      await other.end();
+    }
   });
 });

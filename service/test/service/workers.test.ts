@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../scripts/lib/free-port.js';
+import { createTestEnv, type TestEnv } from '../support/gateway.js';
+import { signedFetch } from '../support/signed-fetch.js';
+
+/**
+ * GATEWAY_WORKERS: the built gateway as the image runs it, with two worker processes on one port. Which
+ * process answered is read from the request logs (each line carries its pid).
+ */
+const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
+let env: TestEnv;
+let endpoint: string;
+let primary: ChildProcess;
+const answeredBy = new Set<number>();
+let stderr = '';
+
+/** The processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const got = await probe();
+    if (got !== undefined) return got;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const healthy = async () =>
+  (await fetch(`${endpoint}/health`).catch(() => undefined))?.ok ? true : undefined;
+
+function start(extra: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env.env, LOG_LEVEL: 'info', GATEWAY_WORKERS: '2', ...extra },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      const entry = JSON.parse(line) as { pid?: number; bucket?: string };
+      if (entry.bucket === 'spread' && entry.pid) answeredBy.add(entry.pid);
+    } catch {
+      /* not a log line */
+    }
+  });
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return child;
+}
+
+/** A request on a connection of its own: the primary hands each new connection to the next worker. */
+const put = (key: string) =>
+  signedFetch(endpoint, env.creds[0]!, {
+    method: 'PUT',
+    path: `/spread/${key}`,
+    body: key,
+    headers: { connection: 'close' },
+  });
+
+beforeAll(async () => {
+  env = await createTestEnv();
+  endpoint = `http://127.0.0.1:${await freePort()}`;
+  primary = start({ PORT: new URL(endpoint).port });
+  await until('the gateway to answer', healthy).catch((err: Error) => {
+    throw new Error(`${err.message}: ${stderr}`);
+  });
+  expect((await signedFetch(endpoint, env.creds[0]!, { method: 'PUT', path: '/spread' })).status).toBe(200);
+}, 60_000);
+
+afterAll(async () => {
+  if (primary.exitCode === null) primary.kill('SIGKILL');
+  await env?.stop();
+});
+
+describe('several gateway processes on one port', () => {
+  it('serves from every worker, and replaces one killed with kill -9 while the other goes on serving', async () => {
+    const workers = await until('two workers', () => {
+      const pids = childrenOf(primary.pid!);
+      return pids.length === 2 ? pids : undefined;
+    });
+    // Connections at once, as many clients make them: the kernel gives them to whichever worker accepts.
+    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => put(`k${i}`)));
+    expect(statuses.map((r) => r.status)).toEqual(Array(40).fill(200));
+    expect([...answeredBy].sort()).toEqual([...workers].sort());
+
+    process.kill(workers[0]!, 'SIGKILL');
+    // While one is gone, the other answers every request.
+    for (let i = 0; i < 10; i++) expect((await put(`during${i}`)).status).toBe(200);
+    const replaced = await until('a replacement worker', () => {
+      const pids = childrenOf(primary.pid!);
+      return pids.length === 2 && !pids.includes(workers[0]!) ? pids : undefined;
+    });
+    expect(replaced).toContain(workers[1]);
+    expect(stderr).toMatch(/worker 0 \(pid \d+\) ended with signal SIGKILL; starting another/);
+    answeredBy.clear();
+    await until('the replacement to serve', async () => {
+      await Promise.all(Array.from({ length: 8 }, () => put('after')));
+      return answeredBy.has(replaced.find((p) => p !== workers[1])!) ? true : undefined;
+    });
+    const got = await signedFetch(endpoint, env.creds[0]!, { path: '/spread/k7' });
+    expect(got.text).toBe('k7');
+  });
+
+  it('stops every worker and exits 0 on SIGTERM', async () => {
+    const workers = childrenOf(primary.pid!);
+    const exited = new Promise<number | null>((resolve) => primary.once('exit', resolve));
+    primary.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it("gives up, with the worker's own reason and exit code, when a worker cannot start", async () => {
+    stderr = '';
+    // Nothing listens where the database should be: every worker fails as it starts.
+    const nowhere = path.join(env.dir, 'nowhere_url.txt');
+    writeFileSync(nowhere, `postgres://coffer:x@127.0.0.1:${await freePort()}/coffer`);
+    const broken = start({
+      PORT: String(await freePort()),
+      DATABASE_URL_FILE: nowhere,
+      DB_CONNECT_TIMEOUT_SECONDS: '1',
+    });
+    const code = await new Promise<number | null>((resolve) => broken.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/coffer: failed to start: /);
+    expect(stderr).not.toMatch(/trying again/);
+  }, 60_000);
+});
