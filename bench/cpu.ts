@@ -24,6 +24,11 @@ async function processes(): Promise<Map<number, Proc>> {
   return out;
 }
 
+/** The processes whose parent is `pid` (a gateway's workers). */
+export async function childrenOf(pid: number): Promise<number[]> {
+  return [...(await processes())].filter(([, p]) => p.ppid === pid).map(([child]) => child);
+}
+
 /** CPU seconds used so far by the processes under `roots` (children that exited and were reaped count too). */
 export async function cpuSeconds(roots: number[]): Promise<number> {
   const procs = await processes();

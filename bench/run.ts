@@ -3,12 +3,13 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver picks the servers.
+ * BENCH_ONLY=transfer,workers,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver picks the servers.
  */
 import { authorizationCost } from './authorization.js';
 import { makeClient, type Target } from './client.js';
 import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
+import { childrenOf } from './cpu.js';
 import { cryptoRates, diskRate } from './machine.js';
 import { startCoffer, startRgw, startS3rver } from './targets.js';
 import { createHash, randomBytes } from 'node:crypto';
@@ -27,14 +28,19 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'transfer,listing,rss,authz').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'transfer,workers,listing,rss,authz').split(','));
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver').split(','));
 
 const client = makeClient();
 
+/** The highest peak RSS of the gateway's processes: with GATEWAY_WORKERS, the busiest worker's. */
 async function peakRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+  let peak = 0;
+  for (const p of [pid, ...(await childrenOf(pid))]) {
+    const status = await readFile(`/proc/${p}/status`, 'utf8').catch(() => '');
+    peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
+  }
+  return peak;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -363,6 +369,40 @@ async function main(): Promise<void> {
         '',
         '',
         ratio(scale.folderBigMs, scale.folderSmallMs),
+      );
+    }
+
+    if (ONLY.has('workers')) {
+      // The same 4 KiB GET load against one worker and against GATEWAY_WORKERS=2, alternating, medians.
+      const samples: Record<'1' | '2', Rate[]> = { '1': [], '2': [] };
+      const small = randomBytes(SMALL);
+      const keys = 500;
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const workers of ['1', '2'] as const) {
+          const t = await startCoffer({ ...coffers, env: { GATEWAY_WORKERS: workers } });
+          targets.push(t);
+          await client.request(t, 'PUT', '/bench');
+          if (round === 0 && workers === '1')
+            for (let i = 0; i < keys; i++) await client.ok(t, 'PUT', `/bench/small/${i}`, small);
+          samples[workers].push(
+            await smallOps(client, t, 'GET', {
+              body: small,
+              keys,
+              seconds: SMALL_SECONDS,
+              concurrency: CONCURRENCY,
+            }),
+          );
+          for (const s of targets.splice(0)) await s.stop();
+        }
+      }
+      const [one, two] = [medianRate(samples['1']) as Rate, medianRate(samples['2']) as Rate];
+      row('4 KiB GET ops/s, GATEWAY_WORKERS=1', cell(one, 'ops'), '', '', '-');
+      row(
+        '4 KiB GET ops/s, GATEWAY_WORKERS=2',
+        cell(two, 'ops'),
+        '',
+        '',
+        `≥ 1.4 × one worker: ${f2(two.rate / one.rate)} ${verdict(two.rate >= 1.4 * one.rate)}`,
       );
     }
 
