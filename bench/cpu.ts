@@ -64,3 +64,20 @@ export async function measured<T>(roots: () => Promise<number[]>, work: () => Pr
   const cpu = (await cpuSeconds(await roots())) - before;
   return { result, cpu };
 }
+
+/** Share of the machine's CPU time that was busy (all cores, every process) while `work` ran. */
+export async function machineBusy<T>(work: () => Promise<T>): Promise<{ result: T; busy: number }> {
+  const read = async () => {
+    const fields = (await readFile('/proc/stat', 'utf8'))
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { idle: fields[3]! + fields[4]!, total: fields.reduce((a, b) => a + b, 0) };
+  };
+  const before = await read();
+  const result = await work();
+  const after = await read();
+  return { result, busy: 1 - (after.idle - before.idle) / (after.total - before.total) };
+}
