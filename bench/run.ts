@@ -258,80 +258,36 @@ async function main(): Promise<void> {
         ...notes,
         '',
       );
-      const put = (m: Measure, label: string) =>
-        row(
-          label,
-          cell(c?.[m], 'MB'),
-          cell(r?.[m], 'MB'),
-          cell(s?.[m], 'MB'),
-          vsPeer(rateOf(c?.[m]), rateOf(r?.[m]), 1.2, 'rgw'),
-        );
-      row(
-        '4 KiB PUT ops/s',
-        cell(c?.putOps, 'ops'),
-        cell(r?.putOps, 'ops'),
-        cell(s?.putOps, 'ops'),
-        vsPeer(rateOf(c?.putOps), rateOf(r?.putOps), 2, 'rgw'),
+      const servers = [c, r, s];
+      /** One row: a figure of `m` per server, formatted by `show`, and the target's verdict. */
+      const line = (
+        label: string,
+        m: Measure,
+        show: (x: Rate | string | undefined) => string,
+        target: string,
+      ) => row(label, ...servers.map((x) => show(x?.[m])), target);
+      const rate = (unit: 'ops' | 'MB') => (x: Rate | string | undefined) => cell(x, unit);
+      const cpu = (unit: 'ms/op' | 's/GB') => (x: Rate | string | undefined) => cpuCell(x, unit);
+      const atMost = (m: Measure, limit: number, unit: string) =>
+        `≤ ${limit} ${unit}: ${verdict(cpuOf(c?.[m]) <= limit, c !== undefined)}`;
+      const vsRgw = (m: Measure, want: number) => vsPeer(rateOf(c?.[m]), rateOf(r?.[m]), want, 'rgw');
+      line('4 KiB PUT ops/s', 'putOps', rate('ops'), vsRgw('putOps', 2));
+      line('4 KiB GET ops/s', 'getOps', rate('ops'), vsRgw('getOps', 2));
+      line('server CPU, 4 KiB PUT', 'putOps', cpu('ms/op'), '-');
+      line('server CPU, 4 KiB GET', 'getOps', cpu('ms/op'), atMost('getOps', 0.4, 'ms/op'));
+      line('256 MiB PUT MB/s, SHA-256-signed', 'putSigned', rate('MB'), vsRgw('putSigned', 1.2));
+      line(
+        '256 MiB PUT MB/s, aws-chunked + CRC32 trailer',
+        'putChunked',
+        rate('MB'),
+        vsRgw('putChunked', 1.2),
       );
-      row(
-        '4 KiB GET ops/s',
-        cell(c?.getOps, 'ops'),
-        cell(r?.getOps, 'ops'),
-        cell(s?.getOps, 'ops'),
-        vsPeer(rateOf(c?.getOps), rateOf(r?.getOps), 2, 'rgw'),
-      );
-      row(
-        'server CPU, 4 KiB PUT',
-        cpuCell(c?.putOps, 'ms/op'),
-        cpuCell(r?.putOps, 'ms/op'),
-        cpuCell(s?.putOps, 'ms/op'),
-        '-',
-      );
-      row(
-        'server CPU, 4 KiB GET',
-        cpuCell(c?.getOps, 'ms/op'),
-        cpuCell(r?.getOps, 'ms/op'),
-        cpuCell(s?.getOps, 'ms/op'),
-        `≤ 0.4 ms/op: ${verdict(cpuOf(c?.getOps) <= 0.4, c !== undefined)}`,
-      );
-      put('putSigned', '256 MiB PUT MB/s, SHA-256-signed');
-      put('putChunked', '256 MiB PUT MB/s, aws-chunked + CRC32 trailer');
-      put('get', '256 MiB GET MB/s');
-      row(
-        '1 GiB multipart MB/s, 4 × 8 MiB parts in parallel',
-        cell(c?.multipart, 'MB'),
-        cell(r?.multipart, 'MB'),
-        cell(s?.multipart, 'MB'),
-        '-',
-      );
-      row(
-        'server CPU, 256 MiB PUT signed',
-        cpuCell(c?.putSigned, 's/GB'),
-        cpuCell(r?.putSigned, 's/GB'),
-        cpuCell(s?.putSigned, 's/GB'),
-        `≤ 4 s/GB: ${verdict(cpuOf(c?.putSigned) <= 4, c !== undefined)}`,
-      );
-      row(
-        'server CPU, 256 MiB PUT aws-chunked',
-        cpuCell(c?.putChunked, 's/GB'),
-        cpuCell(r?.putChunked, 's/GB'),
-        cpuCell(s?.putChunked, 's/GB'),
-        '-',
-      );
-      row(
-        'server CPU, 256 MiB GET',
-        cpuCell(c?.get, 's/GB'),
-        cpuCell(r?.get, 's/GB'),
-        cpuCell(s?.get, 's/GB'),
-        `≤ 1.6 s/GB: ${verdict(cpuOf(c?.get) <= 1.6, c !== undefined)}`,
-      );
-      row(
-        'server CPU, 1 GiB multipart',
-        cpuCell(c?.multipart, 's/GB'),
-        cpuCell(r?.multipart, 's/GB'),
-        cpuCell(s?.multipart, 's/GB'),
-        '-',
-      );
+      line('256 MiB GET MB/s', 'get', rate('MB'), vsRgw('get', 1.2));
+      line('1 GiB multipart MB/s, 4 × 8 MiB parts in parallel', 'multipart', rate('MB'), '-');
+      line('server CPU, 256 MiB PUT signed', 'putSigned', cpu('s/GB'), atMost('putSigned', 4, 's/GB'));
+      line('server CPU, 256 MiB PUT aws-chunked', 'putChunked', cpu('s/GB'), '-');
+      line('server CPU, 256 MiB GET', 'get', cpu('s/GB'), atMost('get', 1.6, 's/GB'));
+      line('server CPU, 1 GiB multipart', 'multipart', cpu('s/GB'), '-');
       for (const t of targets.splice(0)) await t.stop();
     }
 
