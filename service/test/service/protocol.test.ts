@@ -155,6 +155,31 @@ describe('payload verification', () => {
     expect(errorCode(wrongTrailer.text)).toBe('BadDigest');
   });
 
+  it('refuses an aws-chunked body longer than x-amz-decoded-content-length, and stores nothing', async () => {
+    // Longer by one byte past several segments: sealing goes segment by segment on the declared length.
+    const data = Buffer.alloc(200_001, 7);
+    const body = Buffer.concat([
+      Buffer.from(`${data.length.toString(16)}\r\n`),
+      data,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]);
+    const res = await signedFetch(strict.endpoint, env.creds[0]!, {
+      method: 'PUT',
+      path: '/proto/long-chunked',
+      body,
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+        'x-amz-decoded-content-length': String(data.length - 1),
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(errorCode(res.text)).toBe('IncompleteBody');
+    const got = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/proto/long-chunked' });
+    expect(errorCode(got.text)).toBe('NoSuchKey');
+  });
+
   it('refuses a single PUT over 5 GiB from its Content-Length before reading the body', async () => {
     const res = await signedFetch(strict.endpoint, env.creds[0]!, {
       method: 'PUT',
