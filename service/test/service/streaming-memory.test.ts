@@ -23,6 +23,7 @@ import { pathStyleClient } from '../support/s3-client.js';
 const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
 const MiB = 1024 * 1024;
 const PART = 384 * MiB;
+const WARM_UP = 32 * MiB;
 let env: TestEnv;
 let child: ChildProcess;
 let s3: S3Client;
@@ -67,34 +68,45 @@ async function peakRss(pid: number): Promise<number> {
 }
 
 describe('streaming', () => {
-  it('writes a 384 MiB part without holding it: the peak resident memory stays far below the part', async () => {
+  it('writes a 384 MiB part without holding it: memory does not grow with the part', async () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'stream', Key: 'big' }));
     const block = randomBytes(MiB);
-    const body = Readable.from(
-      (function* () {
-        for (let i = 0; i < PART / MiB; i++) yield block;
-      })(),
-    );
-    const part = await s3.send(
-      new UploadPartCommand({
-        Bucket: 'stream',
-        Key: 'big',
-        UploadId,
-        PartNumber: 1,
-        Body: body,
-        ContentLength: PART,
-      }),
-    );
+    const upload = async (PartNumber: number, size: number) => {
+      const body = Readable.from(
+        (function* () {
+          for (let i = 0; i < size / MiB; i++) yield block;
+        })(),
+      );
+      const part = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'stream',
+          Key: 'big',
+          UploadId,
+          PartNumber,
+          Body: body,
+          ContentLength: size,
+        }),
+      );
+      return { PartNumber, ETag: part.ETag };
+    };
+    // A first, smaller part brings up what a large upload keeps for good (digest threads, buffers in flight).
+    const first = await upload(1, WARM_UP);
+    const settled = await peakRss(child.pid!);
+    const second = await upload(2, PART);
     await s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: 'stream',
         Key: 'big',
         UploadId,
-        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        MultipartUpload: { Parts: [first, second] },
       }),
     );
-    expect((await s3.send(new HeadObjectCommand({ Bucket: 'stream', Key: 'big' }))).ContentLength).toBe(PART);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: 'stream', Key: 'big' }))).ContentLength).toBe(
+      WARM_UP + PART,
+    );
     const peak = await peakRss(child.pid!);
-    expect(peak, `peak RSS ${Math.round(peak / MiB)} MiB`).toBeLessThan(PART * 0.6);
+    const grew = `peak RSS ${Math.round(settled / MiB)} MiB after ${WARM_UP / MiB} MiB, ${Math.round(peak / MiB)} MiB after ${PART / MiB} MiB more`;
+    // Held, the part alone would add 384 MiB; the fixed cost (threads, a runtime's own baseline) is not measured.
+    expect(peak - settled, grew).toBeLessThan(PART * 0.25);
   });
 });
