@@ -139,4 +139,37 @@ describe('several gateway processes on one port', () => {
     expect(stderr).toMatch(/coffer: failed to start: /);
     expect(stderr).not.toMatch(/trying again/);
   }, 60_000);
+
+  it('stops its workers when the primary is killed with kill -9, freeing the port', async () => {
+    const port = String(await freePort());
+    endpoint = `http://127.0.0.1:${port}`;
+    const crashing = start({ PORT: port });
+    await until('the gateway to answer', healthy);
+    const workers = await until('two workers', () => {
+      const pids = childrenOf(crashing.pid!);
+      return pids.length === 2 ? pids : undefined;
+    });
+    crashing.kill('SIGKILL');
+    await until('the workers to stop', () =>
+      workers.every((pid) => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      })
+        ? true
+        : undefined,
+    );
+    // Nothing holds the port any more: a new gateway can take it.
+    const again = start({ PORT: port });
+    try {
+      await until('a new gateway on the same port', healthy);
+    } finally {
+      const exited = new Promise((resolve) => again.once('exit', resolve));
+      again.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 });
