@@ -4,6 +4,7 @@
  * is seeded in SQL (copies of one real object's row), as a million PUTs would leave it.
  */
 import pg from 'pg';
+import { medianMs } from './timing.js';
 
 export const FOLDERS = 1000;
 export const PER_FOLDER = Number(process.env.BENCH_PER_FOLDER ?? 1000);
@@ -46,19 +47,11 @@ export async function listingAtScale(
   } finally {
     await client.end();
   }
-  const median = async (path: string) => {
-    const times: number[] = [];
-    for (let i = 0; i < 21; i++) {
-      const started = process.hrtime.bigint();
-      await get(path);
-      times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-    return times.sort((a, b) => a - b)[10]!;
-  };
+  const page = (path: string) => medianMs(21, () => get(path));
   return {
-    flatSmallMs: await median('/scale-small?list-type=2&prefix=d/'),
-    flatBigMs: await median('/scale-big?list-type=2&prefix=d/'),
-    folderSmallMs: await median('/scale-small?list-type=2&prefix=d/&delimiter=/'),
-    folderBigMs: await median('/scale-big?list-type=2&prefix=d/&delimiter=/'),
+    flatSmallMs: await page('/scale-small?list-type=2&prefix=d/'),
+    flatBigMs: await page('/scale-big?list-type=2&prefix=d/'),
+    folderSmallMs: await page('/scale-small?list-type=2&prefix=d/&delimiter=/'),
+    folderBigMs: await page('/scale-big?list-type=2&prefix=d/&delimiter=/'),
   };
 }

@@ -11,6 +11,7 @@ import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
 import { childrenOf, machineBusy } from './cpu.js';
 import { cryptoRates, diskRate } from './machine.js';
+import { median, medianMs } from './timing.js';
 import { startCoffer, startRgw, startS3rver } from './targets.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -42,8 +43,6 @@ async function peakRss(pid: number): Promise<number> {
   }
   return peak;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const MEASURES = ['putOps', 'getOps', 'putSigned', 'putChunked', 'get', 'multipart'] as const;
 type Measure = (typeof MEASURES)[number];
@@ -177,19 +176,11 @@ async function listingBesideVersions(
   } finally {
     await db.end();
   }
-  const median = async (p: string) => {
-    const times: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const started = process.hrtime.bigint();
-      await client.ok(t, 'GET', p);
-      times.push(Number(process.hrtime.bigint() - started) / 1e6);
-    }
-    return times.sort((a, b) => a - b)[10]!;
-  };
+  const listing = (p: string) => medianMs(20, () => client.ok(t, 'GET', p));
   return {
-    plainMs: await median('/list-plain?list-type=2'),
-    versionedMs: await median('/list-versioned?list-type=2'),
-    versionsMs: await median('/list-versioned?versions&max-keys=1000'),
+    plainMs: await listing('/list-plain?list-type=2'),
+    versionedMs: await listing('/list-versioned?list-type=2'),
+    versionsMs: await listing('/list-versioned?versions&max-keys=1000'),
   };
 }
 

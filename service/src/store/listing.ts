@@ -31,9 +31,11 @@ export function isCommonPrefix(marker: string, prefix: string, delimiter: string
   return commonPrefixOf(marker, prefix, delimiter) === marker;
 }
 
+const emptyPage = (): ListResult => ({ objects: [], commonPrefixes: [], isTruncated: false });
+
 /** One page of ListObjects(V2): keys and common prefixes after `input.after`, at most `input.maxKeys` of them. */
 export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): Promise<ListResult> {
-  const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
+  const result = emptyPage();
   if (input.maxKeys === 0) return result;
   const prefix = Buffer.from(input.prefix, 'utf8');
   const upper = input.prefix ? prefixSuccessor(prefix) : undefined;
@@ -49,7 +51,7 @@ export async function listObjects(db: Knex, bucket: Bucket, input: ListInput): P
   const bounds = { lowerInclusive, after, upper };
   return input.delimiter
     ? listRolledUp(db, bucket, input, bounds)
-    : listFlat(db, bucket, input.maxKeys, bounds, result);
+    : listFlat(db, bucket, input.maxKeys, bounds);
 }
 
 interface Bounds {
@@ -62,13 +64,8 @@ interface Bounds {
 const COLUMNS = ['key', 'size', 'etag', 'last_modified', 'content_type'];
 
 /** Keys in order, a batch at a time. */
-async function listFlat(
-  db: Knex,
-  bucket: Bucket,
-  limit: number,
-  bounds: Bounds,
-  result: ListResult,
-): Promise<ListResult> {
+async function listFlat(db: Knex, bucket: Bucket, limit: number, bounds: Bounds): Promise<ListResult> {
+  const result = emptyPage();
   let after = bounds.after;
   for (;;) {
     let q = db('objects')
@@ -142,7 +139,7 @@ async function listRolledUp(db: Knex, bucket: Bucket, input: ListInput, bounds: 
       limit: input.maxKeys,
     },
   );
-  const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
+  const result = emptyPage();
   for (const row of rows.rows as Array<ObjectRow & { cp: Buffer | null }>) {
     if (result.objects.length + result.commonPrefixes.length === input.maxKeys) {
       result.isTruncated = true;
