@@ -5,6 +5,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { topology, type TopologyOptions } from '../../stacks/topology.js';
 import { debianMirror } from './apt-mirror.js';
+import { inputsDigest } from './build-inputs.js';
 import { fail, step } from './exec.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -106,15 +107,55 @@ async function stageGateway(): Promise<string> {
   return stage;
 }
 
-/** Builds the three images the topology names, from the shared Debian base. */
-export async function buildImages(options: Partial<TopologyOptions> = {}): Promise<void> {
-  await ensureBaseImage();
+const INPUTS_LABEL = 'coffer.inputs';
+
+/** What the gateway's compiled code is made from: tsc's output is a function of these. */
+const COMPILE_INPUTS = [
+  'service/src',
+  'service/tsconfig.build.json',
+  'tsconfig.base.json',
+  'package-lock.json',
+];
+
+/** Compiles the gateway unless service/dist was compiled from exactly the current sources. */
+async function compileGateway(): Promise<void> {
+  const stampFile = path.join(ROOT, '.coffer-build', 'dist-inputs');
+  const digest = await inputsDigest(COMPILE_INPUTS.map((p) => path.join(ROOT, p)));
+  const stamp = existsSync(stampFile) ? await readFile(stampFile, 'utf8') : '';
+  if (stamp === digest && existsSync(path.join(ROOT, 'service/dist/main.js'))) return;
+  step('compiling the gateway');
   const build = await $({ quiet: true, nothrow: true, cwd: ROOT })`npm run build --silent`;
   if (build.exitCode !== 0) fail(`compiling the gateway failed:\n${build.stdout}${build.stderr}`);
+  await mkdir(path.dirname(stampFile), { recursive: true });
+  await writeFile(stampFile, digest);
+}
+
+async function builtFrom(image: string): Promise<string | undefined> {
+  const r = await q`docker image inspect --format ${'{{json .Config.Labels}}'} ${image}`;
+  if (r.exitCode !== 0) return undefined;
+  const labels = JSON.parse(r.stdout.trim() || 'null') as Record<string, string> | null;
+  return labels?.[INPUTS_LABEL];
+}
+
+/**
+ * Builds the three images the topology names, from the shared Debian base. An image whose label says it
+ * was built from the same context and base is kept as it is: rebuilding it would give it a new id, and
+ * compose would then recreate a running container for nothing.
+ */
+export async function buildImages(options: Partial<TopologyOptions> = {}): Promise<void> {
+  await ensureBaseImage();
+  const base = (await q`docker image inspect --format ${'{{.Id}}'} ${BASE_IMAGE}`).stdout.trim();
+  await compileGateway();
   for (const s of topology(options).services) {
     const context = s.name === 'gateway' ? await stageGateway() : path.join(ROOT, s.buildContext);
+    const digest = await inputsDigest([context], [base]);
+    if ((await builtFrom(s.image)) === digest) {
+      step(`${s.image} is up to date`);
+      continue;
+    }
     step(`building ${s.image}`);
-    const r = await $({ quiet: true, nothrow: true })`docker build --pull=false -t ${s.image} ${context}`;
+    const r =
+      await q`docker build --pull=false --label ${`${INPUTS_LABEL}=${digest}`} -t ${s.image} ${context}`;
     if (r.exitCode !== 0)
       fail(`docker build of ${s.image} failed:\n${r.stderr.split('\n').slice(-15).join('\n')}`);
   }

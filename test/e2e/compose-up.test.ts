@@ -78,6 +78,16 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     expect(upOutput).toContain(`root CA:    ${path.join(ROOT, 'root.crt')}`);
   });
 
+  it('runs up again with nothing changed without rebuilding an image or recreating a container', () => {
+    const before = gatewayContainer();
+    const again = script('up');
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).not.toMatch(/building coffer\//);
+    for (const image of ['coffer/postgres', 'coffer/gateway', 'coffer/nginx'])
+      expect(again.stdout).toMatch(new RegExp(`${image}:\\S+ is up to date`));
+    expect(gatewayContainer()).toBe(before);
+  });
+
   it('serves the console through nginx and logs the admin in with npm run login', async () => {
     expect(upOutput).toContain('console:    https://localhost/_coffer/console/');
     const ca = await readFile(path.join(ROOT, 'root.crt'));
