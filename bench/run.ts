@@ -3,7 +3,7 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,workers,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver picks the servers.
+ * BENCH_ONLY=transfer,workers,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
  */
 import { authorizationCost } from './authorization.js';
 import { makeClient, type Target } from './client.js';
@@ -12,7 +12,7 @@ import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type
 import { childrenOf, machineBusy } from './cpu.js';
 import { cryptoRates, diskRate } from './machine.js';
 import { median, medianMs } from './timing.js';
-import { startCoffer, startRgw, startS3rver } from './targets.js';
+import { startCoffer, startFloor, startRgw, startS3rver } from './targets.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -30,7 +30,7 @@ const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'transfer,workers,listing,rss,authz').split(','));
-const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver').split(','));
+const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
 const client = makeClient();
 
@@ -209,6 +209,38 @@ function vsPeer(mine: number, peer: number, want: number, peerName: string): str
   return `≥ ${want} × ${peerName}: ${f2(mine / peer)} ${verdict(mine >= want * peer)}`;
 }
 
+/**
+ * What the targets are up against: the floor server's CPU for the same requests, and that plus the
+ * cryptography Coffer must do at this machine's one-core rates (MD5 + SHA-256 + AES-GCM for a signed PUT,
+ * AES-GCM for a GET). A target below that sum cannot be met on this machine by any server that encrypts.
+ */
+function floorRows(
+  fl: Figures,
+  crypto: { md5: number; sha256: number; aesGcm: number },
+  row: (...cells: string[]) => void,
+): void {
+  const perGb = (mbps: number) => 1000 / mbps;
+  const putCrypto = perGb(crypto.md5) + perGb(crypto.sha256) + perGb(crypto.aesGcm);
+  const getCrypto = perGb(crypto.aesGcm);
+  const [putOps, getOps, put, get] = [fl.putOps, fl.getOps, fl.putSigned, fl.get].map(cpuOf);
+  const [putOpsRate, getOpsRate, putRate, getRate] = [fl.putOps, fl.getOps, fl.putSigned, fl.get].map(rateOf);
+  row(
+    "floor: bare server, same requests (no auth, crypto or S3; one Postgres row per small object, a fsync'd file per large one)",
+    `4 KiB PUT ${f0(putOpsRate!)} ops/s at ${f2(putOps!)} ms/op, GET ${f0(getOpsRate!)} ops/s at ${f2(getOps!)} ms/op; ` +
+      `256 MiB PUT ${f0(putRate!)} MB/s at ${f2(put!)} s/GB, GET ${f0(getRate!)} MB/s at ${f2(get!)} s/GB`,
+    '',
+    '',
+    '-',
+  );
+  row(
+    "floor + cryptography at this machine's one-core rates: signed PUT / GET, s/GB",
+    `${f2(put! + putCrypto)} / ${f2(get! + getCrypto)} (crypto alone ${f2(putCrypto)} / ${f2(getCrypto)})`,
+    '',
+    '',
+    `targets 4 / 1.6 s/GB: ${put! + putCrypto <= 4 ? 'reachable' : 'below this floor'} / ${get! + getCrypto <= 1.6 ? 'reachable' : 'below this floor'}`,
+  );
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-bench-'));
   const postgres = await startEmbeddedPostgres({ port: await freePort() });
@@ -228,21 +260,21 @@ async function main(): Promise<void> {
 
     if (ONLY.has('transfer')) {
       const notes: string[] = [];
-      const byName = new Map<string, Target>();
-      if (TARGETS.has('coffer')) byName.set('coffer', await startCoffer(coffers));
+      // Each server joins `targets` as soon as it runs, so a later one failing to start still stops it.
+      if (TARGETS.has('coffer')) targets.push(await startCoffer(coffers));
       if (TARGETS.has('rgw')) {
         const rgw = await startRgw();
         if (typeof rgw === 'string') notes.push(`ceph rgw ${rgw}`);
-        else byName.set('rgw', rgw);
+        else targets.push(rgw);
       }
-      if (TARGETS.has('s3rver')) byName.set('s3rver', await startS3rver(dir));
-      targets.push(...byName.values());
+      if (TARGETS.has('s3rver')) targets.push(await startS3rver(dir));
+      if (TARGETS.has('floor')) targets.push(await startFloor(coffers));
       const figures = await compare(targets, randomBytes(BIG));
       const of = (name: string) => {
         const i = targets.findIndex((t) => t.name === name);
         return i < 0 ? undefined : figures[i];
       };
-      const [c, r, s] = [of('coffer'), of('rgw'), of('s3rver')];
+      const [c, r, s, fl] = [of('coffer'), of('rgw'), of('s3rver'), of('floor')];
       lines.unshift(
         `medians of ${ROUNDS} alternating rounds; small ops run ${SMALL_SECONDS} s each at concurrency ${CONCURRENCY}; ` +
           `server CPU counts every process of the server (Postgres, Ceph daemons)`,
@@ -279,6 +311,7 @@ async function main(): Promise<void> {
       line('server CPU, 256 MiB PUT aws-chunked', 'putChunked', cpu('s/GB'), '-');
       line('server CPU, 256 MiB GET', 'get', cpu('s/GB'), atMost('get', 1.6, 's/GB'));
       line('server CPU, 1 GiB multipart', 'multipart', cpu('s/GB'), '-');
+      if (fl) floorRows(fl, crypto, row);
       for (const t of targets.splice(0)) await t.stop();
     }
 

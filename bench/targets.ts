@@ -81,6 +81,25 @@ export async function startCoffer(opts: CofferOptions): Promise<Target> {
   };
 }
 
+/** bench/floor-server.ts: what the machine costs for the same requests with no server logic at all. */
+export async function startFloor(opts: CofferOptions): Promise<Target> {
+  const port = await freePort();
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'bench/floor-server.ts'), opts.dir, opts.databaseUrl, String(port)],
+    { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const endpoint = new URL(`http://127.0.0.1:${port}`);
+  await waitHttp(endpoint.toString());
+  return {
+    name: 'floor',
+    endpoint,
+    cred: { accessKeyId: 'FLOOR', secretAccessKey: 'FLOOR' },
+    roots: async () => [proc.pid!, opts.postgresPid],
+    stop: async () => void proc.kill('SIGKILL'),
+  };
+}
+
 export async function startS3rver(dir: string): Promise<Target> {
   const port = await freePort();
   const script = `import S3rver from 's3rver'; await new S3rver({ port: ${port}, address: '127.0.0.1', directory: ${JSON.stringify(
