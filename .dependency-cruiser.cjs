@@ -14,8 +14,9 @@ const MAY_IMPORT = {
   blobs: [...LEAVES],
   store: [...LEAVES, 'db', 'blobs'],
   authz: [...LEAVES, 'store'],
-  s3: [...LEAVES, 'http', 'db', 'auth', 'store', 'authz'],
-  management: [...LEAVES, 'db', 'auth', 'blobs', 'store', 'authz'],
+  audit: [...LEAVES, 'db'],
+  s3: [...LEAVES, 'http', 'db', 'auth', 'store', 'authz', 'audit'],
+  management: [...LEAVES, 'db', 'auth', 'blobs', 'store', 'authz', 'audit'],
 };
 
 const layerRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

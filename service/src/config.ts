@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
@@ -47,6 +48,8 @@ export interface Config {
   multipartExpiryHours: number;
   /** Bucket lifecycle rules: how often they are applied, and how long their "day" is. */
   lifecycle: { intervalMs: number; dayMs: number; maxActions: number };
+  /** The audit trail: reads recorded too, how long records are kept, how often its head is exported. */
+  audit: { reads: boolean; retentionDays: number; headFile: string; headIntervalMs: number };
   logLevel: string;
   limits: RequestLimits;
   /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
@@ -223,6 +226,12 @@ export async function loadConfig(env: Env): Promise<Config> {
       intervalMs: int(env, 'LIFECYCLE_INTERVAL_SECONDS', 3600, 0, 86400) * 1000,
       dayMs: int(env, 'LIFECYCLE_DAY_SECONDS', 86400, 1, 86400) * 1000,
       maxActions: int(env, 'LIFECYCLE_MAX_ACTIONS', 10_000, 1, 1_000_000),
+    },
+    audit: {
+      reads: bool(env, 'AUDIT_READS', false),
+      retentionDays: int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36500),
+      headFile: env.AUDIT_HEAD_FILE || path.join(required(env, 'DATA_DIR'), 'audit-head.json'),
+      headIntervalMs: int(env, 'AUDIT_HEAD_INTERVAL_SECONDS', 60, 1, 86400) * 1000,
     },
     logLevel: env.LOG_LEVEL || 'info',
     limits: {

@@ -436,6 +436,82 @@ const MIGRATIONS: Migration[] = [
       );
     },
   },
+  {
+    name: '0014_audit',
+    async up(knex) {
+      // The audit trail: append-only, each record chained to the one before by a SHA-256 over both, so a
+      // changed, removed or reordered record breaks the chain where it happened. The chain is extended
+      // here, in one place, under a lock on its head row: whatever inserts a record gets it chained.
+      await knex.raw(`CREATE TABLE audit_log (
+        seq bigint PRIMARY KEY,
+        at timestamptz NOT NULL,
+        principal text,
+        access_key text,
+        source text,
+        operation text NOT NULL,
+        bucket text,
+        key text,
+        version_id text,
+        result text NOT NULL,
+        bytes bigint NOT NULL DEFAULT 0,
+        request_id text,
+        prev_hash bytea NOT NULL,
+        hash bytea NOT NULL)`);
+      await knex.raw('CREATE INDEX audit_log_at ON audit_log (at)');
+      await knex.raw(`CREATE TABLE audit_head (
+        id int PRIMARY KEY CHECK (id = 1),
+        seq bigint NOT NULL,
+        hash bytea NOT NULL,
+        retention_days int NOT NULL)`);
+      // The gateway sets the retention it is configured with at every start.
+      await knex.raw(`INSERT INTO audit_head VALUES (1, 0, '\\x${'00'.repeat(32)}', 365)`);
+      // What the hash covers; audit/chain.ts computes the same text to verify it. Text fields go in as
+      // hex (no separator can be forged inside one), an absent one as '-'.
+      await knex.raw(`CREATE FUNCTION coffer_audit_field(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE WHEN v IS NULL THEN '-' ELSE encode(convert_to(v, 'UTF8'), 'hex') END
+      $$`);
+      await knex.raw(`CREATE FUNCTION coffer_audit_text(r audit_log) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+        SELECT concat_ws('|', r.seq::text, (extract(epoch FROM r.at) * 1000)::bigint::text,
+          coffer_audit_field(r.principal), coffer_audit_field(r.access_key), coffer_audit_field(r.source),
+          coffer_audit_field(r.operation), coffer_audit_field(r.bucket), coffer_audit_field(r.key),
+          coffer_audit_field(r.version_id), coffer_audit_field(r.result), r.bytes::text,
+          coffer_audit_field(r.request_id))
+      $$`);
+      await knex.raw(`CREATE FUNCTION coffer_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE head audit_head%ROWTYPE;
+        BEGIN
+          SELECT * INTO head FROM audit_head WHERE id = 1 FOR UPDATE;
+          NEW.seq := head.seq + 1;
+          NEW.at := date_trunc('milliseconds', clock_timestamp());
+          NEW.prev_hash := head.hash;
+          NEW.hash := sha256(head.hash || convert_to(coffer_audit_text(NEW), 'UTF8'));
+          UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+          RETURN NEW;
+        END $$`);
+      await knex.raw(`CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION coffer_audit_chain()`);
+      // Records are never changed, and none younger than the retention is removed; only someone who
+      // can disable triggers gets past this, and verification still finds what they did.
+      await knex.raw(`CREATE FUNCTION coffer_audit_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            IF OLD.at < now() - make_interval(days => (SELECT retention_days FROM audit_head WHERE id = 1)) THEN
+              RETURN OLD;
+            END IF;
+          END IF;
+          RAISE EXCEPTION 'audit records are append-only (% refused)', TG_OP;
+        END $$`);
+      await knex.raw(`CREATE TRIGGER audit_log_guard BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION coffer_audit_guard()`);
+      await knex.raw(`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION coffer_audit_guard()`);
+    },
+    async down(knex) {
+      // CASCADE takes the triggers and coffer_audit_text, which depend on the table's row type.
+      await knex.raw('DROP TABLE audit_log, audit_head CASCADE');
+      await knex.raw('DROP FUNCTION coffer_audit_chain(), coffer_audit_guard(), coffer_audit_field(text)');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

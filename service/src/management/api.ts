@@ -8,6 +8,7 @@ import cookie from '@fastify/cookie';
 import type {} from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { audited } from '../audit/audit-log.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { Admin } from './admin-store.js';
 import { registerAuthRoutes } from './auth-routes.js';
@@ -34,6 +35,16 @@ declare module 'fastify' {
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** The `error` of a JSON error body, for the audit record. */
+function errorCodeOf(payload: string): string | undefined {
+  try {
+    const code = (JSON.parse(payload) as { error?: unknown }).error;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 async function authenticate(deps: ManagementDeps, request: FastifyRequest): Promise<Admin> {
   const header = request.headers.authorization;
@@ -137,6 +148,32 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         return reply
           .code(500)
           .send({ error: 'InternalError', message: 'The request failed; the gateway log has details' });
+      });
+
+      // Every change and every refusal through the API or the console, logins included, goes on the
+      // audit trail; a signed request was the S3 handler's, which records it itself.
+      api.addHook('onSend', async (request, reply, payload) => {
+        if (deps.isSigned(request) || !audited(request.method, reply.statusCode, deps.audit.settings.reads))
+          return payload;
+        const params = (request.params ?? {}) as Record<string, string | undefined>;
+        const attempted = (request.body as { username?: unknown } | undefined)?.username;
+        const who =
+          request.admin?.username ??
+          (request.routeOptions.url?.endsWith('/auth/login') && typeof attempted === 'string'
+            ? attempted
+            : undefined);
+        const code =
+          reply.statusCode >= 400 && typeof payload === 'string' ? errorCodeOf(payload) : undefined;
+        deps.audit.record({
+          principal: who === undefined ? undefined : `admin:${who}`,
+          source: request.ip,
+          operation: `${request.method} ${(request.routeOptions.url ?? request.url).slice(API_PREFIX.length)}`,
+          bucket: params.bucket,
+          key: params.key ?? params['*'],
+          result: [reply.statusCode, code].filter(Boolean).join(' '),
+          requestId: request.id,
+        });
+        return payload;
       });
 
       registerAuthRoutes(api, deps);

@@ -1,6 +1,7 @@
 /** What the management routes are given: shared by api.ts and every route module, so none imports another. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
+import type { AuditLog } from '../audit/audit-log.js';
 import type { Authorizer } from '../authz/authorize.js';
 import type { Store } from '../store/store.js';
 import type { Multipart } from '../store/multipart.js';
@@ -22,6 +23,7 @@ export interface ManagementDeps {
   users: UserStore;
   admins: AdminStore;
   inventory: Inventory;
+  audit: AuditLog;
   region: string;
   /** Hands a signed request to the S3 handler. */
   s3: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;

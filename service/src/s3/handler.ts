@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
+import { audited, type AuditLog } from '../audit/audit-log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { BodyTimeoutError, drainSmallRemainder, limitBodyTime } from '../http/request-limits.js';
 import { authenticate, type Authenticated } from '../auth/authenticate.js';
@@ -35,6 +36,7 @@ export interface S3HandlerDeps {
   authorizer: Authorizer;
   settings: S3Settings;
   domain?: string;
+  audit: AuditLog;
   log: Log;
 }
 
@@ -82,7 +84,11 @@ export function createS3Handler(deps: S3HandlerDeps) {
     const method = (req.method ?? 'GET').toUpperCase();
     let operation = 'Unknown';
     let bucket: string | undefined;
+    let key: string | undefined;
     let accessKeyId: string | undefined;
+    let principalName: string | undefined;
+    let askedVersion: string | undefined;
+    let s3code: string | undefined;
     const sent = { bytes: 0 };
     let ended: string | undefined;
     res.setHeader('x-amz-request-id', requestId);
@@ -93,6 +99,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const queryPairs = parseRawQuery(rawQuery);
       const target = resolveTarget(req.headers.host, rawPath, deps.domain);
       bucket = target.bucket;
+      key = target.key;
       if (method === 'OPTIONS') {
         operation = 'PreflightCors';
         await send(
@@ -105,6 +112,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       }
       const query = new Map<string, string>();
       for (const [k, v] of queryPairs) if (!query.has(k)) query.set(k, v);
+      askedVersion = query.get('versionId');
       const request = { raw: req, method, bucket: target.bucket, key: target.key, query };
       // Routing comes first so every log line names what was asked, even when it is refused.
       let endpoint: Endpoint | undefined;
@@ -127,6 +135,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       });
       accessKeyId = auth.accessKeyId;
       const principal = principalOf(auth.accessKeyId, deps.credentials);
+      principalName = nameOf(principal);
       if (!endpoint) throw unrouted;
       // The key rule is checked once, before authorization, as AWS refuses a malformed key first.
       if (endpoint.target === 'object') checkKey(request.key!);
@@ -197,6 +206,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       // A small unread rest is read so the client sees the answer; a large one closes the connection,
       // which would otherwise read it in full before the next request on this socket.
       if (!req.complete && !(await drainSmallRemainder(req))) res.setHeader('connection', 'close');
+      s3code = s3err.code;
       if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
       for (const [name, value] of Object.entries(s3err.headers)) res.setHeader(name, value);
       const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
@@ -207,6 +217,24 @@ export function createS3Handler(deps: S3HandlerDeps) {
         sent,
       ).catch(() => undefined);
     } finally {
+      // No status when none was sent (a stalled body, a client gone before the answer).
+      const status = res.headersSent ? res.statusCode : undefined;
+      const bytesIn = Number(
+        req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0,
+      );
+      if (audited(method, status, deps.audit.settings.reads))
+        deps.audit.record({
+          principal: principalName,
+          accessKey: accessKeyId,
+          source: fastifyRequest.ip,
+          operation,
+          bucket,
+          key,
+          versionId: versionOf(res.getHeader('x-amz-version-id')) ?? askedVersion,
+          result: [status ?? 'no answer', s3code ?? ended].filter(Boolean).join(' '),
+          bytes: method === 'GET' || method === 'HEAD' ? sent.bytes : bytesIn,
+          requestId,
+        });
       deps.log.info(
         {
           requestId,
@@ -214,9 +242,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
           method,
           bucket,
           accessKeyId,
-          // No status when none was sent (a stalled body, a client gone before the answer).
-          status: res.headersSent ? res.statusCode : undefined,
-          bytesIn: Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0),
+          status,
+          bytesIn,
           bytesOut: sent.bytes,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
         },
@@ -224,6 +251,13 @@ export function createS3Handler(deps: S3HandlerDeps) {
       );
     }
   };
+}
+
+const versionOf = (header: unknown) => (typeof header === 'string' ? header : undefined);
+
+/** Who a principal is, in an audit record: a user's name, or what kind of caller it was. */
+function nameOf(p: Principal): string {
+  return p.kind === 'user' ? p.user.name : p.kind === 'admin' ? `admin:${p.username}` : 'anonymous';
 }
 
 /** What policies can test of this request, and how to load the object a decision is about. */

@@ -1,0 +1,93 @@
+/**
+ * The audit trail from the command line, with the gateway's own configuration (inside its container, or
+ * beside it with the same environment): `verify` walks the chain, `export` writes JSON lines.
+ * `npm run audit` runs this in the deployment's gateway container.
+ */
+import { existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { AuditLog, type ChainHead } from './audit/audit-log.js';
+import { ConfigError, loadConfig } from './config.js';
+import { connect } from './db/database.js';
+
+const USAGE = `usage: audit verify [--head FILE]
+       audit export [--since TIME] [--out FILE]
+
+verify   checks every record of the chain and the head the gateway last exported (default: the one in
+         DATA_DIR, AUDIT_HEAD_FILE); names the first broken record and exits 1 if there is one
+export   writes the records from TIME (ISO 8601; default: all) as JSON lines to FILE (never overwritten)
+         or standard output`;
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`coffer: ${message}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        head: { type: 'string' },
+        since: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean' },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if ((command !== 'verify' && command !== 'export') || rest.length) fail(`unknown command\n${USAGE}`, 2);
+  if (command === 'verify' && (values.since || values.out)) fail('verify takes only --head', 2);
+  if (command === 'export' && values.head) fail('export takes --since and --out', 2);
+  const since = values.since === undefined ? undefined : new Date(values.since);
+  if (since && Number.isNaN(since.getTime())) fail(`--since ${values.since} is not a time (ISO 8601)`, 2);
+  if (values.out && existsSync(values.out)) fail(`${values.out} exists; export never overwrites a file`, 2);
+
+  let config;
+  try {
+    config = await loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 78);
+    throw err;
+  }
+  const db = connect(config.databaseUrl, { ...config.database, poolMax: 2 });
+  // What the CLI has to say goes to stderr as one line, never as a log record.
+  const say = (_obj: object, msg?: string) => process.stderr.write(`coffer: ${msg}\n`);
+  const audit = new AuditLog(db, config.audit, { info: say, warn: say, error: say });
+  try {
+    if (command === 'verify') {
+      const headFile = values.head ?? config.audit.headFile;
+      const exported = existsSync(headFile)
+        ? (JSON.parse(await readFile(headFile, 'utf8')) as ChainHead)
+        : undefined;
+      const result = await audit.verify(exported);
+      if (!result.ok) fail(`audit chain broken at record ${result.break.seq}: ${result.break.reason}`);
+      const from = result.first === undefined ? 'no records' : `records ${result.first}..${result.last}`;
+      const head = exported
+        ? `; it holds the head exported at ${exported.at} (record ${exported.seq})`
+        : `; no exported head at ${headFile} to compare with`;
+      process.stdout.write(`audit chain verified: ${result.count} ${from}${head}\n`);
+    } else {
+      const out = values.out ? await open(values.out, 'wx', 0o600) : undefined;
+      let count = 0;
+      for await (const r of audit.records({ since })) {
+        const line = `${JSON.stringify({ ...r, prevHash: r.prevHash.toString('hex'), hash: r.hash.toString('hex') })}\n`;
+        if (out) await out.write(line);
+        else if (!process.stdout.write(line))
+          await new Promise((resolve) => process.stdout.once('drain', resolve));
+        count++;
+      }
+      await out?.close();
+      if (values.out) process.stderr.write(`coffer: ${count} records written to ${values.out}\n`);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err: Error) => fail(err.message));

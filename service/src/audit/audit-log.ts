@@ -1,0 +1,225 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import type { Knex } from 'knex';
+import type { Log } from '../log.js';
+import { checkLinks, GENESIS, type AuditRecord, type ChainBreak } from './chain.js';
+
+/** What a caller records; the database numbers, times and chains it. */
+export interface AuditEvent {
+  principal?: string;
+  accessKey?: string;
+  source?: string;
+  operation: string;
+  bucket?: string;
+  key?: string;
+  versionId?: string;
+  /** The HTTP status and, for a failure, its error code: "200", "403 AccessDenied". */
+  result: string;
+  bytes?: number;
+  requestId?: string;
+}
+
+export interface AuditSettings {
+  /** Reads are recorded too (GET, HEAD, listings), not only changes and refusals. */
+  reads: boolean;
+  /** Records younger than this cannot be deleted. */
+  retentionDays: number;
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Which requests leave a record: every one that may change something, answered or not, and every
+ * refusal of who asks (401, 403); other reads only when the setting asks for them.
+ */
+export function audited(method: string, status: number | undefined, reads: boolean): boolean {
+  return reads || !READS.has(method) || status === 401 || status === 403;
+}
+
+const COLUMNS =
+  'seq, at, principal, access_key, source, operation, bucket, key, version_id, result, bytes, request_id, prev_hash, hash';
+
+interface Row {
+  seq: string;
+  at: Date;
+  principal: string | null;
+  access_key: string | null;
+  source: string | null;
+  operation: string;
+  bucket: string | null;
+  key: string | null;
+  version_id: string | null;
+  result: string;
+  bytes: string;
+  request_id: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+function toRecord(r: Row): AuditRecord {
+  return {
+    seq: Number(r.seq),
+    at: r.at,
+    principal: r.principal,
+    accessKey: r.access_key,
+    source: r.source,
+    operation: r.operation,
+    bucket: r.bucket,
+    key: r.key,
+    versionId: r.version_id,
+    result: r.result,
+    bytes: Number(r.bytes),
+    requestId: r.request_id,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/** The chain's newest link: what is exported outside the database so that losing the newest records shows. */
+export interface ChainHead {
+  seq: number;
+  hash: string;
+  at: string;
+}
+
+/** The tamper-evident audit trail in Postgres (0014_audit): appended to, read, checked. */
+export class AuditLog {
+  constructor(
+    private readonly db: Knex,
+    readonly settings: AuditSettings,
+    private readonly log: Log,
+  ) {}
+
+  /** Records one event in its own transaction; `trx` puts it in the caller's. */
+  async append(event: AuditEvent, trx?: Knex.Transaction): Promise<void> {
+    await (trx ?? this.db)('audit_log').insert({
+      // seq, at and the hashes are the chain trigger's to set.
+      seq: 0,
+      at: new Date(0),
+      prev_hash: GENESIS,
+      hash: GENESIS,
+      principal: event.principal ?? null,
+      access_key: event.accessKey ?? null,
+      source: event.source ?? null,
+      operation: event.operation,
+      bucket: event.bucket ?? null,
+      key: event.key ?? null,
+      version_id: event.versionId ?? null,
+      result: event.result,
+      bytes: event.bytes ?? 0,
+      request_id: event.requestId ?? null,
+    });
+  }
+
+  /** As append, for callers that must answer whatever happens: a record that cannot be written is logged. */
+  record(event: AuditEvent): void {
+    this.append(event).catch((err: Error) =>
+      this.log.error({ reason: err.message, event }, 'audit record not written'),
+    );
+  }
+
+  async applyRetention(): Promise<void> {
+    await this.db('audit_head').where({ id: 1 }).update({ retention_days: this.settings.retentionDays });
+  }
+
+  async head(): Promise<ChainHead> {
+    const row = await this.db('audit_head').where({ id: 1 }).first('seq', 'hash');
+    return { seq: Number(row.seq), hash: (row.hash as Buffer).toString('hex'), at: new Date().toISOString() };
+  }
+
+  /**
+   * Writes the head to `file` (atomically): outside the database, a table cut short no longer matches
+   * it. A head older than the one already exported is never written over it: that is the evidence.
+   */
+  async exportHead(file: string): Promise<ChainHead> {
+    const head = await this.head();
+    const previous = await readFile(file, 'utf8').then(
+      (text) => JSON.parse(text) as ChainHead,
+      () => undefined,
+    );
+    if (previous && previous.seq > head.seq) {
+      this.log.error(
+        { exported: previous.seq, now: head.seq },
+        'the audit chain is shorter than its exported head: records were removed',
+      );
+      return previous;
+    }
+    // Every worker exports; each through its own temporary file, so none sees another's half-written one.
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
+    await rename(tmp, file);
+    return head;
+  }
+
+  /** Records from `since` on, oldest first, a page at a time. */
+  async *records(filter: { since?: Date; afterSeq?: number } = {}, page = 1000): AsyncGenerator<AuditRecord> {
+    let after = filter.afterSeq ?? 0;
+    for (;;) {
+      let q = this.db('audit_log').select(this.db.raw(COLUMNS)).where('seq', '>', after);
+      if (filter.since) q = q.where('at', '>=', filter.since);
+      const rows = (await q.orderBy('seq').limit(page)) as Row[];
+      for (const row of rows) yield toRecord(row);
+      if (rows.length < page) return;
+      after = Number(rows.at(-1)!.seq);
+    }
+  }
+
+  /**
+   * Walks the whole chain: every link, and the head row. With `exported`, a head written earlier outside
+   * the database, the chain must still contain that record with that hash.
+   */
+  async verify(exported?: ChainHead): Promise<VerifyResult> {
+    const state: { seq: number; hash: Buffer | undefined } = { seq: 0, hash: undefined };
+    let first: number | undefined;
+    let count = 0;
+    let exportedSeen = false;
+    for await (const r of this.records()) {
+      first ??= r.seq;
+      if (first === 1 && r.seq === 1 && !r.prevHash.equals(GENESIS))
+        return {
+          ok: false,
+          count,
+          first,
+          break: { seq: 1, reason: 'the first record does not start the chain' },
+        };
+      const broken = checkLinks([r], state);
+      if (broken) return { ok: false, count, first, break: broken };
+      if (exported && r.seq === exported.seq) {
+        if (r.hash.toString('hex') !== exported.hash)
+          return {
+            ok: false,
+            count,
+            first,
+            break: { seq: r.seq, reason: 'it differs from the exported head' },
+          };
+        exportedSeen = true;
+      }
+      count++;
+    }
+    const head = await this.head();
+    if (head.seq !== state.seq || (state.hash && head.hash !== state.hash.toString('hex')))
+      return {
+        ok: false,
+        count,
+        first,
+        break: {
+          seq: state.seq + 1,
+          reason: `the head names record ${head.seq}, the table ends at ${state.seq}`,
+        },
+      };
+    if (exported && !exportedSeen && exported.seq > 0)
+      return {
+        ok: false,
+        count,
+        first,
+        break: {
+          seq: Math.min(exported.seq, state.seq + 1),
+          reason: `the exported head names record ${exported.seq}, which the table no longer holds`,
+        },
+      };
+    return { ok: true, count, first, last: state.seq };
+  }
+}
+
+export type VerifyResult =
+  | { ok: true; count: number; first?: number; last: number }
+  | { ok: false; count: number; first?: number; break: ChainBreak };

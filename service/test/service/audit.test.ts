@@ -1,0 +1,168 @@
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { outcome } from '../support/outcome.js';
+import { pathStyleClient } from '../support/s3-client.js';
+
+/**
+ * The audit trail as an auditor meets it: what S3 requests leave behind, the chain `audit verify` walks,
+ * and what it says when a record was changed in the database or the newest ones were removed.
+ */
+let env: TestEnv;
+let gw: RunningGateway;
+let sql: pg.Client;
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+/** service/src/audit-cli.ts with the gateway's environment, as `npm run audit` runs it in the container. */
+function auditCli(...args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'service/src/audit-cli.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env.env },
+    timeout: 60_000,
+  });
+}
+
+interface Row {
+  seq: string;
+  principal: string | null;
+  access_key: string | null;
+  source: string | null;
+  operation: string;
+  bucket: string | null;
+  key: string | null;
+  version_id: string | null;
+  result: string;
+  bytes: string;
+  request_id: string | null;
+}
+
+/** Records are written after the answer: wait until `n` are there. */
+async function records(n: number): Promise<Row[]> {
+  for (let i = 0; i < 100; i++) {
+    const { rows } = await sql.query<Row>('SELECT * FROM audit_log ORDER BY seq');
+    if (rows.length >= n) return rows;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`fewer than ${n} audit records`);
+}
+
+beforeAll(async () => {
+  env = await createTestEnv({ AUDIT_HEAD_INTERVAL_SECONDS: '1' });
+  gw = await startGateway(env.env);
+  sql = new pg.Client(env.pg.url);
+  await sql.connect();
+}, 120_000);
+
+afterAll(async () => {
+  await sql?.end();
+  await gw?.close();
+  await env?.stop();
+});
+
+describe('audit trail', () => {
+  it('records changes and refusals with who, from where, what and the outcome, and not plain reads', async () => {
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    await s3.send(new CreateBucketCommand({ Bucket: 'audited' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'audited', Key: 'a/doc.txt', Body: 'hello audit' }));
+    await s3.send(new GetObjectCommand({ Bucket: 'audited', Key: 'a/doc.txt' }));
+    await s3.send(new DeleteObjectCommand({ Bucket: 'audited', Key: 'a/doc.txt' }));
+    const forged = pathStyleClient(gw.endpoint, { ...env.creds[0]!, secretAccessKey: 'wrong' });
+    expect((await outcome(forged.send(new GetObjectCommand({ Bucket: 'audited', Key: 'x' })))).code).toBe(
+      'SignatureDoesNotMatch',
+    );
+    const rows = await records(4);
+    expect(rows.map((r) => [r.operation, r.bucket, r.key, r.result])).toEqual([
+      ['CreateBucket', 'audited', null, '200'],
+      ['PutObject', 'audited', 'a/doc.txt', '200'],
+      ['DeleteObject', 'audited', 'a/doc.txt', '204'],
+      ['GetObject', 'audited', 'x', '403 SignatureDoesNotMatch'],
+    ]);
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
+    const put = rows[1]!;
+    expect(put.principal).toBeTruthy();
+    expect(put.access_key).toBe(env.creds[0]!.accessKeyId);
+    expect(put.source).toBe('127.0.0.1');
+    expect(Number(put.bytes)).toBe('hello audit'.length);
+    expect(put.request_id).toMatch(/^[0-9A-F]{16}$/);
+    // The refused request proved no identity: no principal or key is put to its name.
+    expect([rows[3]!.principal, rows[3]!.access_key]).toEqual([null, null]);
+  });
+
+  it('refuses to change or delete a record, and to empty the table', async () => {
+    for (const statement of [
+      "UPDATE audit_log SET result = '200' WHERE seq = 4",
+      'DELETE FROM audit_log WHERE seq = 4',
+      'TRUNCATE audit_log',
+    ])
+      await expect(sql.query(statement)).rejects.toThrow(/audit records are append-only/);
+  });
+
+  it('verifies the chain, then names the record someone changed behind the triggers', async () => {
+    // The head export runs every second: wait for one that holds record 4.
+    const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
+    for (let i = 0; i < 60; i++) {
+      const head = await readFile(headFile, 'utf8').catch(() => '{}');
+      if ((JSON.parse(head) as { seq?: number }).seq === 4) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ok = auditCli('verify');
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^audit chain verified: 4 records 1\.\.4; it holds the head exported at /);
+
+    await sql.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
+    try {
+      await sql.query("UPDATE audit_log SET key = 'a/other.txt' WHERE seq = 2");
+      const changed = auditCli('verify');
+      expect(changed.status).toBe(1);
+      expect(changed.stderr.trim()).toBe(
+        'coffer: audit chain broken at record 2: its content does not match its hash (the record was changed)',
+      );
+      await sql.query("UPDATE audit_log SET key = 'a/doc.txt' WHERE seq = 2");
+      expect(auditCli('verify').status).toBe(0);
+
+      // The newest records removed and the head row set back to match: only the exported head tells.
+      await sql.query('DELETE FROM audit_log WHERE seq >= 3');
+      await sql.query('UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)');
+      const cut = auditCli('verify');
+      expect(cut.status).toBe(1);
+      expect(cut.stderr.trim()).toBe(
+        'coffer: audit chain broken at record 3: the exported head names record 4, which the table no longer holds',
+      );
+    } finally {
+      await sql.query('ALTER TABLE audit_log ENABLE TRIGGER USER');
+    }
+  });
+
+  it('exports records as JSON lines from a time on, and never overwrites a file', async () => {
+    const out = path.join(env.dir, 'audit.jsonl');
+    const first = auditCli('export', '--since', '2000-01-01T00:00:00Z', '--out', out);
+    expect(first.status, first.stderr).toBe(0);
+    const lines = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.operation)).toEqual(['CreateBucket', 'PutObject']);
+    expect(lines[1]).toMatchObject({
+      seq: 2,
+      key: 'a/doc.txt',
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const again = auditCli('export', '--out', out);
+    expect(again.status).toBe(2);
+    expect(again.stderr.trim()).toBe(`coffer: ${out} exists; export never overwrites a file`);
+    const future = auditCli('export', '--since', '2999-01-01');
+    expect([future.status, future.stdout]).toEqual([0, '']);
+  });
+});
