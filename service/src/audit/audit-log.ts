@@ -136,12 +136,16 @@ export class AuditLog {
       (text) => JSON.parse(text) as ChainHead,
       () => undefined,
     );
-    if (previous && previous.seq > head.seq) {
-      this.log.error(
-        { exported: previous.seq, now: head.seq },
-        'the audit chain is shorter than its exported head: records were removed',
-      );
-      return previous;
+    if (previous && previous.seq > 0) {
+      // Moving on only from a head the chain still holds: otherwise the file is the evidence of a cut.
+      const held = await this.db('audit_log').where({ seq: previous.seq }).first('hash');
+      if (!held || (held.hash as Buffer).toString('hex') !== previous.hash) {
+        this.log.error(
+          { exported: previous.seq, now: head.seq },
+          'the audit chain no longer holds its exported head: records were removed or changed',
+        );
+        return previous;
+      }
     }
     // Every worker exports; each through its own temporary file, so none sees another's half-written one.
     const tmp = `${file}.${process.pid}.tmp`;

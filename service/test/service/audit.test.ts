@@ -10,6 +10,7 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
@@ -99,6 +100,28 @@ describe('audit trail', () => {
     expect([rows[3]!.principal, rows[3]!.access_key]).toEqual([null, null]);
   });
 
+  it('records management changes, refused API keys and console logins, never a password', async () => {
+    const before = (await records(4)).length;
+    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    expect((await api('POST', '/credentials', { user_name: 'auditee' })).status).toBe(201);
+    expect((await api('GET', '/credentials', undefined, { key: 'cfk_not-a-key' })).status).toBe(401);
+    const login = (password: string) => api('POST', '/auth/login', { username: 'admin', password }, {});
+    expect((await login('wrong-password')).status).toBe(401);
+    expect((await login(env.admin.password)).status).toBe(200);
+    const rows = (await records(before + 4)).slice(before);
+    expect(rows.map((r) => [r.principal, r.operation, r.result])).toEqual([
+      ['admin:admin', 'POST /credentials', '201'],
+      [null, 'GET /credentials', '401 InvalidApiKey'],
+      ['admin:admin', 'POST /auth/login', expect.stringMatching(/^401 /)],
+      ['admin:admin', 'POST /auth/login', '200'],
+    ]);
+    const { rows: text } = await sql.query<{ t: string }>(
+      "SELECT string_agg(audit_log::text, ' ') AS t FROM audit_log",
+    );
+    expect(text[0]!.t).not.toContain(env.admin.password);
+    expect(text[0]!.t).not.toContain('wrong-password');
+  });
+
   it('refuses to change or delete a record, and to empty the table', async () => {
     for (const statement of [
       "UPDATE audit_log SET result = '200' WHERE seq = 4",
@@ -109,17 +132,20 @@ describe('audit trail', () => {
   });
 
   it('verifies the chain, then names the record someone changed behind the triggers', async () => {
-    // The head export runs every second: wait for one that holds record 4.
+    const last = (await records(8)).length;
+    // The head export runs every second: wait for one that holds the newest record.
     const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
     for (let i = 0; i < 60; i++) {
       const head = await readFile(headFile, 'utf8').catch(() => '{}');
-      if ((JSON.parse(head) as { seq?: number }).seq === 4) break;
+      if ((JSON.parse(head) as { seq?: number }).seq === last) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const ok = auditCli('verify');
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toMatch(/^audit chain verified: 4 records 1\.\.4; it holds the head exported at /);
+    expect(ok.stdout).toMatch(
+      new RegExp(`^audit chain verified: ${last} records 1\\.\\.${last}; it holds the head exported at `),
+    );
 
     await sql.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
     try {
@@ -133,16 +159,29 @@ describe('audit trail', () => {
       expect(auditCli('verify').status).toBe(0);
 
       // The newest records removed and the head row set back to match: only the exported head tells.
-      await sql.query('DELETE FROM audit_log WHERE seq >= 3');
-      await sql.query('UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2)');
+      await sql.query('DELETE FROM audit_log WHERE seq >= $1', [last - 1]);
+      await sql.query('UPDATE audit_head SET seq = $1, hash = (SELECT hash FROM audit_log WHERE seq = $1)', [
+        last - 2,
+      ]);
       const cut = auditCli('verify');
       expect(cut.status).toBe(1);
       expect(cut.stderr.trim()).toBe(
-        'coffer: audit chain broken at record 3: the exported head names record 4, which the table no longer holds',
+        `coffer: audit chain broken at record ${last - 1}: the exported head names record ${last}, which the table no longer holds`,
       );
     } finally {
       await sql.query('ALTER TABLE audit_log ENABLE TRIGGER USER');
     }
+    // New records after the cut do not wash the evidence out of the exported head.
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    for (const n of [1, 2, 3])
+      await s3.send(new PutObjectCommand({ Bucket: 'audited', Key: `after/${n}`, Body: 'x' }));
+    await records(last + 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const later = auditCli('verify');
+    expect(later.status).toBe(1);
+    expect(later.stderr.trim()).toBe(
+      `coffer: audit chain broken at record ${last}: it differs from the exported head`,
+    );
   });
 
   it('exports records as JSON lines from a time on, and never overwrites a file', async () => {
@@ -153,7 +192,7 @@ describe('audit trail', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.operation)).toEqual(['CreateBucket', 'PutObject']);
+    expect(lines.map((l) => l.operation).slice(0, 2)).toEqual(['CreateBucket', 'PutObject']);
     expect(lines[1]).toMatchObject({
       seq: 2,
       key: 'a/doc.txt',
