@@ -186,6 +186,26 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     expect(again.status, again.stderr).toBe(0);
   });
 
+  it('verifies the audit chain of the deployment and exports it with npm run audit', async () => {
+    await awsCli('s3api', 'create-bucket', '--bucket', 'audited-bucket');
+    const verify = script('audit', ['verify'], 120_000);
+    expect(verify.status, verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^audit chain verified: \d+ records 1\.\.\d+/);
+    const out = path.join(tmp, 'audit.jsonl');
+    const exported = script('audit', ['export', '--out', out], 120_000);
+    expect(exported.status, exported.stderr).toBe(0);
+    const records = (await readFile(out, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { operation: string; bucket: string | null });
+    expect(records).toContainEqual(
+      expect.objectContaining({ operation: 'CreateBucket', bucket: 'audited-bucket' }),
+    );
+    expect(script('audit', ['export', '--out', out]).stderr).toContain(
+      'exists; export never overwrites a file',
+    );
+  });
+
   it('keeps secrets out of the repository (gitignored) and 0600', async () => {
     const ignored = spawnSync(
       'git',

@@ -74,6 +74,20 @@ function toRecord(r: Row): AuditRecord {
   };
 }
 
+export interface AuditFilter {
+  since?: Date;
+  until?: Date;
+  principal?: string;
+  operation?: string;
+  bucket?: string;
+  key?: string;
+  source?: string;
+  /** A prefix of the result: "403", "2", "500 InternalError". */
+  result?: string;
+  /** Records older than this sequence number (the next page). */
+  before?: number;
+}
+
 /** The chain's newest link: what is exported outside the database so that losing the newest records shows. */
 export interface ChainHead {
   seq: number;
@@ -152,6 +166,19 @@ export class AuditLog {
     await writeFile(tmp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
     await rename(tmp, file);
     return head;
+  }
+
+  /** One page of records for the management API: newest first, filtered, continuing below `before`. */
+  async list(filter: AuditFilter, limit: number): Promise<AuditRecord[]> {
+    let q = this.db('audit_log').select(this.db.raw(COLUMNS));
+    if (filter.before !== undefined) q = q.where('seq', '<', filter.before);
+    if (filter.since) q = q.where('at', '>=', filter.since);
+    if (filter.until) q = q.where('at', '<', filter.until);
+    for (const column of ['principal', 'operation', 'bucket', 'key', 'source'] as const)
+      if (filter[column] !== undefined) q = q.where(column, filter[column]);
+    if (filter.result !== undefined)
+      q = q.whereLike('result', `${filter.result.replace(/[\\%_]/g, '\\$&')}%`);
+    return ((await q.orderBy('seq', 'desc').limit(limit)) as Row[]).map(toRecord);
   }
 
   /** Records from `since` on, oldest first, a page at a time. */

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { audited } from '../audit/audit-log.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { Admin } from './admin-store.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
@@ -177,6 +178,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       });
 
       registerAuthRoutes(api, deps);
+      registerAuditRoutes(api, deps);
       api.get('/stats', { schema: { tags: ['stats'], summary: 'Usage at a glance' } }, () =>
         deps.inventory.stats(),
       );

@@ -115,6 +115,17 @@ describe('audit trail', () => {
       ['admin:admin', 'POST /auth/login', expect.stringMatching(/^401 /)],
       ['admin:admin', 'POST /auth/login', '200'],
     ]);
+    const failed = await api('GET', '/audit?operation=POST%20/auth/login&result=401');
+    expect(failed.status).toBe(200);
+    expect((failed.body.records as Array<{ seq: number; source: string }>).map((r) => r.source)).toEqual([
+      '127.0.0.1',
+    ]);
+    const page = await api('GET', '/audit?limit=2');
+    const seqs = (page.body.records as Array<{ seq: number }>).map((r) => r.seq);
+    expect(seqs).toEqual([before + 4, before + 3]);
+    const next = await api('GET', `/audit?limit=2&before=${String(page.body.next_before)}`);
+    expect((next.body.records as Array<{ seq: number }>).map((r) => r.seq)).toEqual([before + 2, before + 1]);
+    expect((await api('GET', '/audit?since=yesterday-ish')).status).toBe(400);
     const { rows: text } = await sql.query<{ t: string }>(
       "SELECT string_agg(audit_log::text, ' ') AS t FROM audit_log",
     );
