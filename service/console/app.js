@@ -4,6 +4,7 @@ import { ApiClient, ApiFailure } from './lib/api.js';
 import { h, toast } from './lib/dom.js';
 import { errorLine } from './lib/forms.js';
 import { accountPage } from './pages/account.js';
+import { auditPage } from './pages/audit.js';
 import { bucketsPage } from './pages/buckets.js';
 import { credentialsPage } from './pages/credentials.js';
 import { dashboard } from './pages/dashboard.js';
@@ -19,6 +20,7 @@ const PAGES = {
   buckets: bucketsPage,
   uploads: uploadsPage,
   presign: presignPage,
+  audit: auditPage,
   account: accountPage,
 };
 

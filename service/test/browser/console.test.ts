@@ -245,6 +245,25 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await expect(read()).rejects.toMatchObject({ name: 'AccessDenied' });
   });
 
+  it('lists the audit trail and filters it by who and by outcome', async () => {
+    await page.goto(`${base}/_coffer/console/#/audit`);
+    await page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+    // The wrong password of the first test, and the uploader's multipart upload, are on the trail.
+    await page.getByLabel('Result starts with').fill('401');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect.poll(() => page.locator('#audit-records tbody tr').count()).toBeGreaterThan(0);
+    const refused = await page.locator('#audit-records tbody tr').allTextContents();
+    expect(refused.every((row) => row.includes('401'))).toBe(true);
+    expect(refused.some((row) => row.includes('POST /auth/login'))).toBe(true);
+    await page.getByLabel('Result starts with').fill('');
+    await page.getByLabel('Who').fill('uploader');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await expect
+      .poll(() => page.locator('#audit-records tbody tr').first().textContent())
+      .toContain('CreateMultipartUpload');
+    await shot('12-audit');
+  });
+
   it('shows two-step verification as enabled on the account page', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     expect(await page.locator('#totp-state').textContent()).toBe('enabled');
