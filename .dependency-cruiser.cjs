@@ -12,9 +12,9 @@ const MAY_IMPORT = {
   db: [...LEAVES],
   auth: [...LEAVES],
   blobs: [...LEAVES],
-  store: [...LEAVES, 'db', 'blobs'],
-  authz: [...LEAVES, 'store'],
   audit: [...LEAVES, 'db'],
+  store: [...LEAVES, 'db', 'blobs', 'audit'],
+  authz: [...LEAVES, 'store'],
   s3: [...LEAVES, 'http', 'db', 'auth', 'store', 'authz', 'audit'],
   management: [...LEAVES, 'db', 'auth', 'blobs', 'store', 'authz', 'audit'],
 };

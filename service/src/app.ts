@@ -137,6 +137,8 @@ export async function buildGateway(
     },
     app.log,
   );
+  const audit = new AuditLog(db, config.audit, app.log);
+  await audit.applyRetention();
   const store = new Store({
     db,
     sealer,
@@ -144,6 +146,7 @@ export async function buildGateway(
     log: app.log,
     changes,
     bucketDefaults: config.bucketDefaults === 'legacy' ? LEGACY_DEFAULTS : CURRENT_DEFAULTS,
+    audit,
   });
   const multipart = new Multipart(db, sealer, store);
   const collector = new Collector(db, store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
@@ -178,8 +181,6 @@ export async function buildGateway(
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-  const audit = new AuditLog(db, config.audit, app.log);
-  await audit.applyRetention();
   const digests = new DigestPool({ threads: config.digestThreads });
   const s3 = createS3Handler({
     store,

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import type { Log } from '../log.js';
@@ -27,8 +28,34 @@ export interface AuditSettings {
 
 const MAX_BATCH = 256;
 
-/** The row to insert; seq, at and the hashes are the chain trigger's to set. */
-function rowOf(event: AuditEvent): Record<string, unknown> {
+/** An audit_log row to insert; seq, at and the hashes are the chain trigger's to set. */
+export type AuditRow = Record<string, unknown>;
+
+/** What a change adds to its request's record: the object it touched. */
+export interface ChangeDetails {
+  key?: string;
+  versionId?: string;
+  bytes?: number;
+}
+
+/**
+ * What the store asks while it commits a change: the records to write in the same statement or
+ * transaction (none outside a request). Once the commit succeeded, the request leaves no other record.
+ */
+export interface ChangeRecorder {
+  committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T>;
+}
+
+/** A request in progress: what its record says, and whether a change already wrote one. */
+export interface AuditScope {
+  event: Omit<AuditEvent, 'result'>;
+  recorded: boolean;
+}
+
+/** The result of a record written with its change: the change is in, whatever the answer then was. */
+export const COMMITTED = 'committed';
+
+function rowOf(event: AuditEvent): AuditRow {
   return {
     seq: 0,
     at: new Date(0),
@@ -118,7 +145,9 @@ export interface ChainHead {
 }
 
 /** The tamper-evident audit trail in Postgres (0014_audit): appended to, read, checked. */
-export class AuditLog {
+export class AuditLog implements ChangeRecorder {
+  private readonly scopes = new AsyncLocalStorage<AuditScope>();
+
   constructor(
     private readonly db: Knex,
     readonly settings: AuditSettings,
@@ -157,6 +186,19 @@ export class AuditLog {
     } finally {
       this.draining = false;
     }
+  }
+
+  /** Runs `work` as the request `scope` describes: changes it commits carry their record with them. */
+  within<T>(scope: AuditScope, work: () => Promise<T>): Promise<T> {
+    return this.scopes.run(scope, work);
+  }
+
+  async committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T> {
+    const scope = this.scopes.getStore();
+    const rows = scope ? changes.map((c) => rowOf({ ...scope.event, ...c, result: COMMITTED })) : [];
+    const out = await commit(rows);
+    if (scope && rows.length) scope.recorded = true;
+    return out;
   }
 
   /** As append, for callers that must answer whatever happens: a record that cannot be written is logged. */

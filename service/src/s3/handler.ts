@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Log } from '../log.js';
-import { audited, type AuditLog } from '../audit/audit-log.js';
+import { audited, type AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { BodyTimeoutError, drainSmallRemainder, limitBodyTime } from '../http/request-limits.js';
 import { authenticate, type Authenticated } from '../auth/authenticate.js';
@@ -88,6 +88,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
     let accessKeyId: string | undefined;
     let principalName: string | undefined;
     let askedVersion: string | undefined;
+    /** Set once the request may change something: a change committed with its record marks it. */
+    let scope: AuditScope | undefined;
     let s3code: string | undefined;
     const sent = { bytes: 0 };
     let ended: string | undefined;
@@ -169,8 +171,21 @@ export function createS3Handler(deps: S3HandlerDeps) {
       };
       // Only now, authenticated and routed, is the client invited to send the body it held back.
       if (/^100-continue$/i.test(String(req.headers.expect ?? '').trim())) res.writeContinue();
-      const response = await endpoint
-        .handler(ctx)
+      const handler = endpoint.handler;
+      const changing: AuditScope = (scope = {
+        event: {
+          principal: principalName,
+          accessKey: accessKeyId,
+          source: fastifyRequest.ip,
+          operation,
+          bucket,
+          key,
+          requestId,
+        },
+        recorded: false,
+      });
+      const response = await deps.audit
+        .within(changing, () => handler(ctx))
         .catch((err) => concealMissing(err, authorize, request.bucket));
       const origin = req.headers.origin;
       if (origin && ctx.bucket) {
@@ -222,7 +237,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const bytesIn = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0,
       );
-      if (audited(method, status, deps.audit.settings.reads))
+      if (!scope?.recorded && audited(method, status, deps.audit.settings.reads))
         deps.audit.record({
           principal: principalName,
           accessKey: accessKeyId,

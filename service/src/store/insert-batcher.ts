@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { AuditRow } from '../audit/audit-log.js';
 import type { Bucket } from './types.js';
 import { commitVersion, newVersionId, VERSION_COLUMNS } from './versions.js';
 
@@ -19,6 +20,8 @@ interface Pending {
    */
   mode: 'create' | 'upsert' | 'version';
   bucket?: Bucket;
+  /** The request's audit record, committed in the same statement as the row (upsert and version). */
+  audit?: AuditRow;
   resolve(outcome: WriteOutcome): void;
   reject(err: unknown): void;
 }
@@ -57,22 +60,23 @@ export class InsertBatcher {
   }
 
   /** Creates or replaces the row; the replaced version's blobs become trash in the same commit. */
-  upsert(row: Record<string, unknown>): Promise<WriteOutcome> {
-    return this.enqueue(row, 'upsert');
+  upsert(row: Record<string, unknown>, audit?: AuditRow): Promise<WriteOutcome> {
+    return this.enqueue(row, 'upsert', undefined, audit);
   }
 
   /** Adds a new current version of the row's key (versioning Enabled); resolves its version id. */
-  async addVersion(bucket: Bucket, row: Record<string, unknown>): Promise<string> {
-    return (await this.enqueue(row, 'version', bucket)).versionId!;
+  async addVersion(bucket: Bucket, row: Record<string, unknown>, audit?: AuditRow): Promise<string> {
+    return (await this.enqueue(row, 'version', bucket, audit)).versionId!;
   }
 
   private enqueue(
     row: Record<string, unknown>,
     mode: Pending['mode'],
     bucket?: Bucket,
+    audit?: AuditRow,
   ): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ row, mode, bucket, resolve, reject });
+      this.pending.push({ row, mode, bucket, audit, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -147,13 +151,19 @@ export class InsertBatcher {
       p.reject(err);
     };
     const winners = [...lastOf.values()];
+    // Every write of the batch has its record, the superseded ones too: each was a request that succeeded.
+    const auditsOf = (ps: Pending[]) =>
+      ps.flatMap((p) => [...(earlier.get(rowId(p.row)) ?? []), p]).flatMap((p) => (p.audit ? [p.audit] : []));
     try {
-      const replaced = await this.upsertStatement(winners.map((p) => p.row));
+      const replaced = await this.upsertStatement(
+        winners.map((p) => p.row),
+        auditsOf(winners),
+      );
       for (const p of winners) settle(p, replaced.get(rowId(p.row)));
     } catch {
       for (const p of winners) {
         try {
-          settle(p, (await this.upsertStatement([p.row])).get(rowId(p.row)));
+          settle(p, (await this.upsertStatement([p.row], auditsOf([p]))).get(rowId(p.row)));
         } catch (err) {
           fail(p, err);
         }
@@ -166,13 +176,17 @@ export class InsertBatcher {
    * each other), write every row, queue the replaced versions' blobs as trash. Returns, per row id,
    * the blob ids its replaced version held.
    */
-  private async upsertStatement(rows: Array<Record<string, unknown>>): Promise<Map<string, string[]>> {
+  private async upsertStatement(
+    rows: Array<Record<string, unknown>>,
+    audits: AuditRow[],
+  ): Promise<Map<string, string[]>> {
     const keys = rows.map((r) => [r.bucket_id, r.key]);
+    const audited = audits.length ? ', audited AS (?)' : '';
     const result = await this.db.raw(
       `WITH old AS (?), up AS (?),
          held AS (SELECT blob_id FROM old WHERE blob_id IS NOT NULL
                   UNION ALL SELECT e->>'blobId' FROM old, jsonb_array_elements(COALESCE(old.layout, '[]'::jsonb)) e),
-         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
+         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)${audited}
        SELECT bucket_id, key, blob_id, layout FROM old`,
       [
         this.db('objects')
@@ -181,6 +195,7 @@ export class InsertBatcher {
           .orderBy(['bucket_id', 'key'])
           .forUpdate(),
         this.db('objects').insert(rows).onConflict(['bucket_id', 'key']).merge().returning(this.db.raw('1')),
+        ...(audits.length ? [this.db('audit_log').insert(audits)] : []),
       ],
     );
     const out = new Map<string, string[]>();
@@ -204,15 +219,17 @@ export class InsertBatcher {
     while (batch.length > 0) {
       const [round, later] = firstOfEachKey(batch);
       try {
-        const ids = await this.versionStatement(round.map((p) => p.row));
+        const ids = await this.versionStatement(round);
         round.forEach((p, i) => p.resolve({ created: false, replaced: [], versionId: ids[i] }));
       } catch {
         // One bad row (its bucket deleted meanwhile) must not fail the others: each on its own.
         for (const p of round) {
           try {
-            const { versionId, replaced } = await this.db.transaction((trx) =>
-              commitVersion(trx, p.bucket!, p.row),
-            );
+            const { versionId, replaced } = await this.db.transaction(async (trx) => {
+              const done = await commitVersion(trx, p.bucket!, p.row);
+              if (p.audit) await trx('audit_log').insert({ ...p.audit, version_id: done.versionId });
+              return done;
+            });
             p.resolve({ created: false, replaced, versionId });
           } catch (err) {
             p.reject(err);
@@ -223,8 +240,10 @@ export class InsertBatcher {
     }
   }
 
-  private async versionStatement(rows: Array<Record<string, unknown>>): Promise<string[]> {
+  private async versionStatement(round: Pending[]): Promise<string[]> {
+    const rows = round.map((p) => p.row);
     const ids = rows.map(() => newVersionId());
+    const audits = round.flatMap((p, i) => (p.audit ? [{ ...p.audit, version_id: ids[i] }] : []));
     const lockNames = rows.map((r) => `${r.bucket_id}/${(r.key as Buffer).toString('hex')}`);
     const keys = rows.map((r) => [r.bucket_id, r.key]);
     await this.db.transaction(async (trx) => {
@@ -252,6 +271,7 @@ export class InsertBatcher {
             .merge(),
         ],
       );
+      if (audits.length) await trx('audit_log').insert(audits);
     });
     return ids;
   }

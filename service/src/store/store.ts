@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { AuditRow, ChangeDetails, ChangeRecorder } from '../audit/audit-log.js';
 import type { Log } from '../log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import type { Sealer } from '../blobs/sealer.js';
@@ -52,6 +53,8 @@ export interface StoreOptions {
   changes?: ChangeSignals;
   /** Ownership and public access block of new buckets (AWS's current defaults when absent). */
   bucketDefaults?: NewBucketDefaults;
+  /** Where a change's audit record comes from, to be committed with the change. */
+  audit?: ChangeRecorder;
 }
 
 /**
@@ -65,13 +68,20 @@ export class Store {
   private readonly db: Knex;
   private readonly sealer: Sealer;
   private readonly inserts: InsertBatcher;
+  private readonly audit: ChangeRecorder | undefined;
 
   constructor(opts: StoreOptions) {
     this.db = opts.db;
+    this.audit = opts.audit;
     this.sealer = opts.sealer;
     this.inserts = new InsertBatcher(opts.db);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
     this.buckets = new BucketStore(opts.db, opts.region, this.trash, opts.changes, opts.bucketDefaults);
+  }
+
+  /** Runs a commit with its audit records (see ChangeRecorder); without a recorder, with none. */
+  private committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T> {
+    return this.audit ? this.audit.committing(changes, commit) : commit([]);
   }
 
   async putObject(bucket: Bucket, input: PutObjectInput): Promise<ObjectInfo> {
@@ -171,13 +181,18 @@ export class Store {
     condition: WriteCondition = {},
   ): Promise<{ replaced: string[]; versionId: string }> {
     const unconditional = condition.ifMatch === undefined && !condition.ifNoneMatch;
+    // The group-committed paths carry the request's audit record in the same statement or transaction.
+    const change = [{ key: (row.key as Buffer).toString('utf8'), bytes: Number(row.size) }];
     if (bucket.versioning === 'Enabled' && db === this.db && unconditional)
-      return { replaced: [], versionId: await this.inserts.addVersion(bucket, row) };
+      return {
+        replaced: [],
+        versionId: await this.committing(change, ([audit]) => this.inserts.addVersion(bucket, row, audit)),
+      };
     if (bucket.versioning) {
       const commit = (trx: Knex.Transaction) => commitVersion(trx, bucket, row, condition);
       return db === this.db ? this.db.transaction(commit) : commit(db as Knex.Transaction);
     }
-    return { replaced: await this.replaceUnversioned(row, db, condition), versionId: NULL_VERSION };
+    return { replaced: await this.replaceUnversioned(row, db, condition, change), versionId: NULL_VERSION };
   }
 
   /** Insert or overwrite in place: the whole story of a key in a bucket that was never versioned. */
@@ -185,11 +200,12 @@ export class Store {
     row: Record<string, unknown>,
     db: Knex,
     condition: WriteCondition,
+    change: ChangeDetails[],
   ): Promise<string[]> {
     for (;;) {
       // The common case, an unconditional write outside a transaction, is group-committed whole.
       if (db === this.db && condition.ifMatch === undefined && !condition.ifNoneMatch) {
-        return (await this.inserts.upsert(row)).replaced;
+        return (await this.committing(change, ([audit]) => this.inserts.upsert(row, audit))).replaced;
       }
       // Conditional writes and writes inside a transaction: a new key is one insert; a replacement is one
       // statement that locks the current row, overwrites it and queues its old blobs as trash.
@@ -294,10 +310,14 @@ export class Store {
       return { deleteMarker: false, versionId };
     }
     const k = Buffer.from(key, 'utf8');
-    const { deletion, freed } = await this.db.transaction((trx) =>
-      versionId === undefined
-        ? addDeleteMarker(trx, bucket, k)
-        : deleteVersion(trx, bucket, k, versionId, opts.bypassGovernance),
+    const { deletion, freed } = await this.committing([{ key }], ([audit]) =>
+      this.db.transaction(async (trx) => {
+        const done = await (versionId === undefined
+          ? addDeleteMarker(trx, bucket, k)
+          : deleteVersion(trx, bucket, k, versionId, opts.bypassGovernance));
+        if (audit) await trx('audit_log').insert({ ...audit, version_id: done.deletion.versionId ?? null });
+        return done;
+      }),
     );
     await this.trash.free(freed);
     return deletion;
@@ -329,22 +349,28 @@ export class Store {
   }
 
   private async deleteKeys(bucketId: number, keys: string[]): Promise<Set<string>> {
-    // Delete and queue the freed blobs in one statement: the trash rows commit with the delete.
-    const result = await this.db.raw(
-      `WITH old AS (?), held AS (${HELD_BLOBS}),
-         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
+    // Each key asked for has its record (S3 answers a missing key's delete as done), in the same statement.
+    const changes = keys.map((key) => ({ key }));
+    const result = await this.committing(changes, (audits) => {
+      const audited = audits.length ? ', audited AS (?)' : '';
+      // Delete and queue the freed blobs in one statement: the trash rows commit with the delete.
+      return this.db.raw(
+        `WITH old AS (?), held AS (${HELD_BLOBS}),
+         trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)${audited}
        SELECT key, ARRAY(SELECT blob_id FROM held) AS freed FROM old`,
-      [
-        this.db('objects')
-          .where({ bucket_id: bucketId })
-          .whereIn(
-            'key',
-            keys.map((k) => Buffer.from(k, 'utf8')),
-          )
-          .delete()
-          .returning(['key', 'blob_id', 'layout']),
-      ],
-    );
+        [
+          this.db('objects')
+            .where({ bucket_id: bucketId })
+            .whereIn(
+              'key',
+              keys.map((k) => Buffer.from(k, 'utf8')),
+            )
+            .delete()
+            .returning(['key', 'blob_id', 'layout']),
+          ...(audits.length ? [this.db('audit_log').insert(audits)] : []),
+        ],
+      );
+    });
     const rows = result.rows as Array<{ key: Buffer; freed: string[] }>;
     await this.trash.free(rows[0]?.freed ?? []);
     return new Set(rows.map((r) => r.key.toString('utf8')));
@@ -416,8 +442,17 @@ export class Store {
     requireObjectLock(bucket);
     if (versionId !== undefined) checkVersionId(versionId);
     const k = Buffer.from(key, 'utf8');
-    if (!(await this.db.transaction((trx) => changeLock(trx, bucket, k, versionId, change))))
-      await this.getObject(bucket, key, versionId); // answers NoSuchKey / NoSuchVersion / the marker's error
+    await this.committing([{ key, versionId }], ([audit]) =>
+      this.db.transaction(async (trx) => {
+        if (await changeLock(trx, bucket, k, versionId, change)) {
+          if (audit) await trx('audit_log').insert(audit);
+          return;
+        }
+        // Nothing to change: answer NoSuchKey / NoSuchVersion / the marker's error, as a GET would.
+        await this.getObject(bucket, key, versionId);
+        throw new S3Error('NoSuchKey', undefined, { Key: key });
+      }),
+    );
   }
 
   listVersions(bucket: Bucket, input: VersionListInput): Promise<VersionListResult> {

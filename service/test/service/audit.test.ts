@@ -5,6 +5,7 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import pg from 'pg';
@@ -85,8 +86,9 @@ describe('audit trail', () => {
     const rows = await records(4);
     expect(rows.map((r) => [r.operation, r.bucket, r.key, r.result])).toEqual([
       ['CreateBucket', 'audited', null, '200'],
-      ['PutObject', 'audited', 'a/doc.txt', '200'],
-      ['DeleteObject', 'audited', 'a/doc.txt', '204'],
+      // Written in the same statement or transaction as the change itself.
+      ['PutObject', 'audited', 'a/doc.txt', 'committed'],
+      ['DeleteObject', 'audited', 'a/doc.txt', 'committed'],
       ['GetObject', 'audited', 'x', '403 SignatureDoesNotMatch'],
     ]);
     expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4]);
@@ -98,6 +100,42 @@ describe('audit trail', () => {
     expect(put.request_id).toMatch(/^[0-9A-F]{16}$/);
     // The refused request proved no identity: no principal or key is put to its name.
     expect([rows[3]!.principal, rows[3]!.access_key]).toEqual([null, null]);
+  });
+
+  it('commits no object change whose record cannot be written, and loses no record of one that committed', async () => {
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    await s3.send(new CreateBucketCommand({ Bucket: 'all-or-nothing' }));
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: 'all-or-nothing',
+        VersioningConfiguration: { Status: 'Enabled' },
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'all-or-nothing', Key: 'kept', Body: 'v1' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'audited', Key: 'kept', Body: 'v1' }));
+    const before = (await records(1)).length;
+    // Records naming these keys cannot be written from now on.
+    await sql.query(
+      "ALTER TABLE audit_log ADD CONSTRAINT refuse_test_keys CHECK (key NOT IN ('kept', 'new')) NOT VALID",
+    );
+    try {
+      for (const Bucket of ['audited', 'all-or-nothing']) {
+        const put = await outcome(s3.send(new PutObjectCommand({ Bucket, Key: 'new', Body: 'never' })));
+        expect(put.code).toBe('InternalError');
+        expect((await outcome(s3.send(new GetObjectCommand({ Bucket, Key: 'new' })))).code).toBe('NoSuchKey');
+        const del = await outcome(s3.send(new DeleteObjectCommand({ Bucket, Key: 'kept' })));
+        expect(del.code).toBe('InternalError');
+        const kept = await s3.send(new GetObjectCommand({ Bucket, Key: 'kept' }));
+        expect(await kept.Body!.transformToString()).toBe('v1');
+      }
+    } finally {
+      await sql.query('ALTER TABLE audit_log DROP CONSTRAINT refuse_test_keys');
+    }
+    const v2 = await s3.send(new PutObjectCommand({ Bucket: 'all-or-nothing', Key: 'kept', Body: 'v2' }));
+    const rows = (await records(before + 1)).slice(before);
+    expect(rows.map((r) => [r.operation, r.key, r.version_id, r.result])).toEqual([
+      ['PutObject', 'kept', v2.VersionId, 'committed'],
+    ]);
   });
 
   it('records management changes, refused API keys and console logins, never a password', async () => {
@@ -143,7 +181,7 @@ describe('audit trail', () => {
   });
 
   it('verifies the chain, then names the record someone changed behind the triggers', async () => {
-    const last = (await records(8)).length;
+    const last = (await records(9)).length;
     // The head export runs every second: wait for one that holds the newest record.
     const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
     for (let i = 0; i < 60; i++) {
