@@ -14,11 +14,8 @@ export interface WriteOutcome {
 
 interface Pending {
   row: Record<string, unknown>;
-  /**
-   * create: insert only if absent (If-None-Match and the first try of a write); upsert: create or replace;
-   * version: a new current version in a versioning-enabled bucket, the old one kept as noncurrent.
-   */
-  mode: 'create' | 'upsert' | 'version';
+  /** upsert: create or replace; version: a new current version, the old one kept as noncurrent. */
+  mode: 'upsert' | 'version';
   bucket?: Bucket;
   /** The request's audit record, committed in the same statement as the row (upsert and version). */
   audit?: AuditRow;
@@ -54,11 +51,6 @@ export class InsertBatcher {
 
   constructor(private readonly db: Knex) {}
 
-  /** Inserts the row unless its (bucket_id, key) exists; resolves whether this call created it. */
-  async insertIfAbsent(row: Record<string, unknown>): Promise<boolean> {
-    return (await this.enqueue(row, 'create')).created;
-  }
-
   /** Creates or replaces the row; the replaced version's blobs become trash in the same commit. */
   upsert(row: Record<string, unknown>, audit?: AuditRow): Promise<WriteOutcome> {
     return this.enqueue(row, 'upsert', undefined, audit);
@@ -86,42 +78,12 @@ export class InsertBatcher {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, MAX_BATCH);
-        await this.flush(batch.filter((p) => p.mode === 'create'));
         await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
         await this.flushVersions(batch.filter((p) => p.mode === 'version'));
       }
     } finally {
       this.running = false;
     }
-  }
-
-  private async flush(batch: Pending[]): Promise<void> {
-    if (batch.length === 0) return;
-    // A key twice in one batch: the first is inserted, the later ones find it existing.
-    const [first, later] = firstOfEachKey(batch);
-    try {
-      const inserted: Array<{ bucket_id: string | number; key: Buffer }> = await this.db('objects')
-        .insert(first.map((p) => p.row))
-        .onConflict(['bucket_id', 'key'])
-        .ignore()
-        .returning(['bucket_id', 'key']);
-      const created = new Set(inserted.map((r) => rowId(r)));
-      for (const p of first) p.resolve({ created: created.has(rowId(p.row)), replaced: [] });
-    } catch {
-      for (const p of first) {
-        try {
-          const one = await this.db('objects')
-            .insert(p.row)
-            .onConflict(['bucket_id', 'key'])
-            .ignore()
-            .returning('bucket_id');
-          p.resolve({ created: one.length > 0, replaced: [] });
-        } catch (err) {
-          p.reject(err);
-        }
-      }
-    }
-    for (const p of later) p.resolve({ created: false, replaced: [] });
   }
 
   private async flushUpserts(batch: Pending[]): Promise<void> {

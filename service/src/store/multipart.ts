@@ -253,137 +253,141 @@ export class Multipart {
     expected: Partial<Record<ChecksumAlgorithm, string>>,
   ): Promise<ObjectInfo> {
     let freed: string[] = [];
-    const info = await this.db.transaction(async (trx) => {
-      await trx('uploads').where({ upload_id: uploadId }).forUpdate().first();
-      const upload = await this.upload(bucket, key, uploadId, trx);
-      const rows: PartRow[] = await trx('parts').where({ upload_id: uploadId }).orderBy('part_number');
-      const byNumber = new Map(rows.map((r) => [r.part_number, r]));
-      const layout: LayoutPart[] = [];
-      requested.forEach((p, i) => {
-        const part = byNumber.get(p.partNumber);
-        if (!part || part.etag !== normalizeEtag(p.etag)) {
-          throw new S3Error('InvalidPart', undefined, { PartNumber: String(p.partNumber), ETag: p.etag });
+    // The new object's audit record commits with it, in this transaction.
+    const info = await this.store.committing([{ key }], ([audit]) =>
+      this.db.transaction(async (trx) => {
+        await trx('uploads').where({ upload_id: uploadId }).forUpdate().first();
+        const upload = await this.upload(bucket, key, uploadId, trx);
+        const rows: PartRow[] = await trx('parts').where({ upload_id: uploadId }).orderBy('part_number');
+        const byNumber = new Map(rows.map((r) => [r.part_number, r]));
+        const layout: LayoutPart[] = [];
+        requested.forEach((p, i) => {
+          const part = byNumber.get(p.partNumber);
+          if (!part || part.etag !== normalizeEtag(p.etag)) {
+            throw new S3Error('InvalidPart', undefined, { PartNumber: String(p.partNumber), ETag: p.etag });
+          }
+          if (p.checksum !== undefined && part.checksum !== null && p.checksum !== part.checksum) {
+            throw new S3Error(
+              'InvalidPart',
+              `The checksum of part ${p.partNumber} does not match the uploaded part.`,
+            );
+          }
+          if (i < requested.length - 1 && Number(part.size) < MIN_PART_SIZE) {
+            throw new S3Error('EntityTooSmall', undefined, {
+              ProposedSize: String(part.size),
+              MinSizeAllowed: String(MIN_PART_SIZE),
+              PartNumber: String(p.partNumber),
+            });
+          }
+          layout.push({
+            partNumber: part.part_number,
+            size: Number(part.size),
+            etag: part.etag,
+            blobId: part.blob_id,
+            wrappedKey: part.wrapped_key.toString('base64'),
+            segmentSize: part.segment_size,
+            checksum: part.checksum ?? undefined,
+          });
+        });
+        const etag = multipartEtag(layout.map((p) => p.etag));
+        const checksums: ObjectInfo['checksums'] = {};
+        const fullObject = upload.checksum_type === 'FULL_OBJECT';
+        const alg = upload.checksum_algorithm;
+        if (alg && layout.every((p) => p.checksum)) {
+          checksums[alg] =
+            fullObject && isCrc(alg)
+              ? combineParts(
+                  alg,
+                  layout.map((p) => ({ checksum: p.checksum!, size: p.size })),
+                )
+              : await compositeChecksum(
+                  alg,
+                  layout.map((p) => p.checksum!),
+                );
         }
-        if (p.checksum !== undefined && part.checksum !== null && p.checksum !== part.checksum) {
+        if (alg && expected[alg] !== undefined && checksums[alg] !== expected[alg]) {
           throw new S3Error(
-            'InvalidPart',
-            `The checksum of part ${p.partNumber} does not match the uploaded part.`,
+            'BadDigest',
+            `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`,
           );
         }
-        if (i < requested.length - 1 && Number(part.size) < MIN_PART_SIZE) {
-          throw new S3Error('EntityTooSmall', undefined, {
-            ProposedSize: String(part.size),
-            MinSizeAllowed: String(MIN_PART_SIZE),
-            PartNumber: String(p.partNumber),
-          });
-        }
-        layout.push({
-          partNumber: part.part_number,
-          size: Number(part.size),
-          etag: part.etag,
-          blobId: part.blob_id,
-          wrappedKey: part.wrapped_key.toString('base64'),
-          segmentSize: part.segment_size,
-          checksum: part.checksum ?? undefined,
-        });
-      });
-      const etag = multipartEtag(layout.map((p) => p.etag));
-      const checksums: ObjectInfo['checksums'] = {};
-      const fullObject = upload.checksum_type === 'FULL_OBJECT';
-      const alg = upload.checksum_algorithm;
-      if (alg && layout.every((p) => p.checksum)) {
-        checksums[alg] =
-          fullObject && isCrc(alg)
-            ? combineParts(
-                alg,
-                layout.map((p) => ({ checksum: p.checksum!, size: p.size })),
-              )
-            : await compositeChecksum(
-                alg,
-                layout.map((p) => p.checksum!),
-              );
-      }
-      if (alg && expected[alg] !== undefined && checksums[alg] !== expected[alg]) {
-        throw new S3Error(
-          'BadDigest',
-          `The ${alg.toUpperCase()} you specified did not match the calculated checksum.`,
+        const now = new Date();
+        const size = layout.reduce((n, p) => n + p.size, 0);
+        const committed = await this.store.commitObject(
+          bucket,
+          {
+            bucket_id: upload.bucket_id,
+            key: upload.key,
+            size,
+            etag,
+            last_modified: now,
+            content_type: upload.content_type,
+            content_encoding: upload.content_encoding,
+            content_disposition: upload.content_disposition,
+            content_language: upload.content_language,
+            cache_control: upload.cache_control,
+            expires: upload.expires,
+            user_metadata: JSON.stringify(upload.user_metadata ?? {}),
+            tags: JSON.stringify(upload.tags ?? {}),
+            acl: upload.acl ? JSON.stringify(upload.acl) : null,
+            checksums: JSON.stringify(checksums),
+            checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
+            blob_id: null,
+            inline_data: null,
+            wrapped_key: Buffer.alloc(0),
+            segment_size: 0,
+            layout: JSON.stringify(layout),
+            // The version is created now: the bucket's default retention applies unless the upload asked its own.
+            ...lockColumns(
+              this.store.lockFor(bucket, {
+                retention: retentionOf({ ...upload, legal_hold: upload.legal_hold }),
+                legalHold: upload.legal_hold,
+              }),
+            ),
+          },
+          trx,
+          condition,
         );
-      }
-      const now = new Date();
-      const size = layout.reduce((n, p) => n + p.size, 0);
-      const committed = await this.store.commitObject(
-        bucket,
-        {
+        freed = committed.replaced;
+        // Parts uploaded but not listed are not part of the object: their blobs become trash with this commit.
+        const used = new Set(layout.map((p) => p.blobId));
+        const unused = rows.map((r) => r.blob_id).filter((b) => !used.has(b));
+        if (unused.length)
+          await trx('blob_trash')
+            .insert(unused.map((blob_id) => ({ blob_id })))
+            .onConflict()
+            .ignore();
+        freed.push(...unused);
+        await trx('uploads').where({ upload_id: uploadId }).delete();
+        await trx('completed_uploads')
+          .where('completed_at', '<', new Date(now.getTime() - COMPLETED_KEPT_MS))
+          .delete();
+        await trx('completed_uploads').insert({
+          upload_id: uploadId,
           bucket_id: upload.bucket_id,
           key: upload.key,
-          size,
           etag,
-          last_modified: now,
-          content_type: upload.content_type,
-          content_encoding: upload.content_encoding,
-          content_disposition: upload.content_disposition,
-          content_language: upload.content_language,
-          cache_control: upload.cache_control,
-          expires: upload.expires,
-          user_metadata: JSON.stringify(upload.user_metadata ?? {}),
-          tags: JSON.stringify(upload.tags ?? {}),
-          acl: upload.acl ? JSON.stringify(upload.acl) : null,
+          size,
           checksums: JSON.stringify(checksums),
           checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
-          blob_id: null,
-          inline_data: null,
-          wrapped_key: Buffer.alloc(0),
-          segment_size: 0,
-          layout: JSON.stringify(layout),
-          // The version is created now: the bucket's default retention applies unless the upload asked its own.
-          ...lockColumns(
-            this.store.lockFor(bucket, {
-              retention: retentionOf({ ...upload, legal_hold: upload.legal_hold }),
-              legalHold: upload.legal_hold,
-            }),
-          ),
-        },
-        trx,
-        condition,
-      );
-      freed = committed.replaced;
-      // Parts uploaded but not listed are not part of the object: their blobs become trash with this commit.
-      const used = new Set(layout.map((p) => p.blobId));
-      const unused = rows.map((r) => r.blob_id).filter((b) => !used.has(b));
-      if (unused.length)
-        await trx('blob_trash')
-          .insert(unused.map((blob_id) => ({ blob_id })))
-          .onConflict()
-          .ignore();
-      freed.push(...unused);
-      await trx('uploads').where({ upload_id: uploadId }).delete();
-      await trx('completed_uploads')
-        .where('completed_at', '<', new Date(now.getTime() - COMPLETED_KEPT_MS))
-        .delete();
-      await trx('completed_uploads').insert({
-        upload_id: uploadId,
-        bucket_id: upload.bucket_id,
-        key: upload.key,
-        etag,
-        size,
-        checksums: JSON.stringify(checksums),
-        checksum_type: alg ? (fullObject ? 'FULL_OBJECT' : 'COMPOSITE') : null,
-        parts_count: layout.length,
-        completed_at: now,
-        version_id: committed.versionId,
-      });
-      return {
-        key,
-        size,
-        etag,
-        lastModified: now,
-        userMetadata: upload.user_metadata ?? {},
-        checksums,
-        checksumType: fullObject ? ('FULL_OBJECT' as const) : ('COMPOSITE' as const),
-        partsCount: layout.length,
-        versionId: committed.versionId,
-      };
-    });
+          parts_count: layout.length,
+          completed_at: now,
+          version_id: committed.versionId,
+        });
+        if (audit) await trx('audit_log').insert({ ...audit, bytes: size, version_id: committed.versionId });
+        return {
+          key,
+          size,
+          etag,
+          lastModified: now,
+          userMetadata: upload.user_metadata ?? {},
+          checksums,
+          checksumType: fullObject ? ('FULL_OBJECT' as const) : ('COMPOSITE' as const),
+          partsCount: layout.length,
+          versionId: committed.versionId,
+        };
+      }),
+    );
     await this.store.trash.free(freed);
     return info;
   }

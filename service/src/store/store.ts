@@ -80,7 +80,7 @@ export class Store {
   }
 
   /** Runs a commit with its audit records (see ChangeRecorder); without a recorder, with none. */
-  private committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T> {
+  committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T> {
     return this.audit ? this.audit.committing(changes, commit) : commit([]);
   }
 
@@ -181,38 +181,45 @@ export class Store {
     condition: WriteCondition = {},
   ): Promise<{ replaced: string[]; versionId: string }> {
     const unconditional = condition.ifMatch === undefined && !condition.ifNoneMatch;
-    // The group-committed paths carry the request's audit record in the same statement or transaction.
     const change = [{ key: (row.key as Buffer).toString('utf8'), bytes: Number(row.size) }];
-    if (bucket.versioning === 'Enabled' && db === this.db && unconditional)
-      return {
-        replaced: [],
-        versionId: await this.committing(change, ([audit]) => this.inserts.addVersion(bucket, row, audit)),
-      };
-    if (bucket.versioning) {
-      const commit = (trx: Knex.Transaction) => commitVersion(trx, bucket, row, condition);
-      return db === this.db ? this.db.transaction(commit) : commit(db as Knex.Transaction);
+    if (db === this.db) {
+      // Group-committed writes carry the request's audit record in their statement or transaction; any
+      // other write is one transaction here, its record in it. Inside a caller's transaction, the caller's.
+      if (unconditional && bucket.versioning === 'Enabled')
+        return {
+          replaced: [],
+          versionId: await this.committing(change, ([audit]) => this.inserts.addVersion(bucket, row, audit)),
+        };
+      if (unconditional && !bucket.versioning) {
+        const done = await this.committing(change, ([audit]) => this.inserts.upsert(row, audit));
+        return { replaced: done.replaced, versionId: NULL_VERSION };
+      }
+      return this.committing(change, ([audit]) =>
+        this.db.transaction(async (trx) => {
+          const out = await this.commitObject(bucket, row, trx, condition);
+          if (audit) await trx('audit_log').insert({ ...audit, version_id: out.versionId });
+          return out;
+        }),
+      );
     }
-    return { replaced: await this.replaceUnversioned(row, db, condition, change), versionId: NULL_VERSION };
+    if (bucket.versioning) return commitVersion(db as Knex.Transaction, bucket, row, condition);
+    return {
+      replaced: await this.replaceUnversioned(row, db as Knex.Transaction, condition),
+      versionId: NULL_VERSION,
+    };
   }
 
-  /** Insert or overwrite in place: the whole story of a key in a bucket that was never versioned. */
+  /** Insert or overwrite in place, in a transaction: the whole story of a key in a bucket never versioned. */
   private async replaceUnversioned(
     row: Record<string, unknown>,
-    db: Knex,
+    db: Knex.Transaction,
     condition: WriteCondition,
-    change: ChangeDetails[],
   ): Promise<string[]> {
     for (;;) {
-      // The common case, an unconditional write outside a transaction, is group-committed whole.
-      if (db === this.db && condition.ifMatch === undefined && !condition.ifNoneMatch) {
-        return (await this.committing(change, ([audit]) => this.inserts.upsert(row, audit))).replaced;
-      }
-      // Conditional writes and writes inside a transaction: a new key is one insert; a replacement is one
-      // statement that locks the current row, overwrites it and queues its old blobs as trash.
+      // Inside a transaction: a new key is one insert; a replacement is one statement that locks the
+      // current row, overwrites it and queues its old blobs as trash.
       if (condition.ifMatch === undefined) {
-        const created =
-          db === this.db ? await this.inserts.insertIfAbsent(row) : await insertIfAbsent(db, row);
-        if (created) return [];
+        if (await insertIfAbsent(db, row)) return [];
         // The unique key decided: of racing If-None-Match writers exactly one inserted.
         if (condition.ifNoneMatch) throw keyExists(condition, (row.key as Buffer).toString('utf8'));
       }
@@ -460,7 +467,7 @@ export class Store {
   }
 }
 
-/** The insert-if-absent of the batcher, for callers inside their own transaction. */
+/** Inserts the row unless its key exists; whether it did. */
 async function insertIfAbsent(db: Knex, row: Record<string, unknown>): Promise<boolean> {
   const ins = await db('objects')
     .insert(row)

@@ -5,7 +5,11 @@ import {
   CreateBucketCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   PutBucketVersioningCommand,
+  UploadPartCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import pg from 'pg';
@@ -138,6 +142,45 @@ describe('audit trail', () => {
     ]);
   });
 
+  it('commits the record of a multipart Complete, a conditional PUT and a copy with the object', async () => {
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    const before = (await records(1)).length;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'audited', Key: 'big' }));
+    const part = await s3.send(
+      new UploadPartCommand({ Bucket: 'audited', Key: 'big', UploadId, PartNumber: 1, Body: 'part one' }),
+    );
+    await sql.query("ALTER TABLE audit_log ADD CONSTRAINT refuse_big CHECK (key <> 'big') NOT VALID");
+    const complete = () =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: 'audited',
+          Key: 'big',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+        }),
+      );
+    try {
+      expect((await outcome(complete())).code).toBe('InternalError');
+      expect((await outcome(s3.send(new GetObjectCommand({ Bucket: 'audited', Key: 'big' })))).code).toBe(
+        'NoSuchKey',
+      );
+    } finally {
+      await sql.query('ALTER TABLE audit_log DROP CONSTRAINT refuse_big');
+    }
+    await complete();
+    await s3.send(new PutObjectCommand({ Bucket: 'audited', Key: 'once', Body: 'x', IfNoneMatch: '*' }));
+    await s3.send(new CopyObjectCommand({ Bucket: 'audited', Key: 'copy', CopySource: 'audited/once' }));
+    // The refused Complete's own record named 'big' too, so the constraint refused it as well.
+    const rows = (await records(before + 5)).slice(before);
+    expect(rows.map((r) => [r.operation, r.key, r.result, r.bytes])).toEqual([
+      ['CreateMultipartUpload', 'big', '200', '0'],
+      ['UploadPart', 'big', '200', '8'],
+      ['CompleteMultipartUpload', 'big', 'committed', '8'],
+      ['PutObject', 'once', 'committed', '1'],
+      ['CopyObject', 'copy', 'committed', '1'],
+    ]);
+  });
+
   it('records management changes, refused API keys and console logins, never a password', async () => {
     const before = (await records(4)).length;
     const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
@@ -181,7 +224,7 @@ describe('audit trail', () => {
   });
 
   it('verifies the chain, then names the record someone changed behind the triggers', async () => {
-    const last = (await records(9)).length;
+    const last = (await records(14)).length;
     // The head export runs every second: wait for one that holds the newest record.
     const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
     for (let i = 0; i < 60; i++) {
