@@ -44,6 +44,10 @@ export interface ChangeDetails {
  */
 export interface ChangeRecorder {
   committing<T>(changes: ChangeDetails[], commit: (rows: AuditRow[]) => Promise<T>): Promise<T>;
+  /** Runs `work` as the request or background job `scope` describes. */
+  within<T>(scope: AuditScope, work: () => Promise<T>): Promise<T>;
+  /** Records what changed nothing (a refusal); a record that cannot be written is logged. */
+  record(event: AuditEvent): void;
 }
 
 /** A request in progress: what its record says, and whether a change already wrote one. */

@@ -8,7 +8,7 @@ import cookie from '@fastify/cookie';
 import type {} from '@fastify/swagger';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { audited } from '../audit/audit-log.js';
+import { audited, type AuditScope } from '../audit/audit-log.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { Admin } from './admin-store.js';
 import { registerAuditRoutes } from './audit-routes.js';
@@ -36,6 +36,10 @@ declare module 'fastify' {
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** An audit record's operation: the method and the route, without the prefix. */
+const operationOf = (request: FastifyRequest) =>
+  `${request.method} ${(request.routeOptions.url ?? request.url).slice(API_PREFIX.length)}`;
 
 /** The `error` of a JSON error body, for the audit record. */
 function errorCodeOf(payload: string): string | undefined {
@@ -152,9 +156,31 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       });
 
       // Every change and every refusal through the API or the console, logins included, goes on the
-      // audit trail; a signed request was the S3 handler's, which records it itself.
+      // audit trail; a signed request was the S3 handler's, which records it itself. A change the store
+      // commits with its record (an object deleted) leaves no second one. The scope is entered once the
+      // body is parsed: callbacks of the request stream would not carry it.
+      const scopes = new WeakMap<FastifyRequest, AuditScope>();
+      api.addHook('preValidation', (request, reply, done) => {
+        if (reply.sent || deps.isSigned(request)) return done();
+        const scope: AuditScope = {
+          event: {
+            principal: request.admin && `admin:${request.admin.username}`,
+            source: request.ip,
+            operation: operationOf(request),
+            bucket: (request.params as { bucket?: string } | undefined)?.bucket,
+            requestId: request.id,
+          },
+          recorded: false,
+        };
+        scopes.set(request, scope);
+        void deps.audit.within(scope, async () => done());
+      });
       api.addHook('onSend', async (request, reply, payload) => {
-        if (deps.isSigned(request) || !audited(request.method, reply.statusCode, deps.audit.settings.reads))
+        if (
+          deps.isSigned(request) ||
+          scopes.get(request)?.recorded ||
+          !audited(request.method, reply.statusCode, deps.audit.settings.reads)
+        )
           return payload;
         const params = (request.params ?? {}) as Record<string, string | undefined>;
         const attempted = (request.body as { username?: unknown } | undefined)?.username;
@@ -168,7 +194,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         deps.audit.record({
           principal: who === undefined ? undefined : `admin:${who}`,
           source: request.ip,
-          operation: `${request.method} ${(request.routeOptions.url ?? request.url).slice(API_PREFIX.length)}`,
+          operation: operationOf(request),
           bucket: params.bucket,
           key: params.key ?? params['*'],
           result: [reply.statusCode, code].filter(Boolean).join(' '),

@@ -98,7 +98,18 @@ export class LifecycleWorker {
     const remove = async (key: string, versionId: string | undefined, counter: keyof LifecycleReport) => {
       used++;
       try {
-        await this.store.deleteObject(bucket, key, versionId);
+        // The removal's audit record commits with it, naming the rule that made it.
+        await this.store.asAudited(
+          {
+            principal: 'lifecycle',
+            operation: `Lifecycle:${counter}`,
+            bucket: bucket.name,
+            key,
+            versionId,
+            requestId: rule.id,
+          },
+          () => this.store.deleteObject(bucket, key, versionId),
+        );
         report[counter]++;
       } catch (err) {
         // Retention beats lifecycle: a locked version stays, and is counted as such.

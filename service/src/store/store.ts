@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AuditRow, ChangeDetails, ChangeRecorder } from '../audit/audit-log.js';
+import type { AuditRow, AuditScope, ChangeDetails, ChangeRecorder } from '../audit/audit-log.js';
 import type { Log } from '../log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import type { Sealer } from '../blobs/sealer.js';
@@ -77,6 +77,20 @@ export class Store {
     this.inserts = new InsertBatcher(opts.db);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
     this.buckets = new BucketStore(opts.db, opts.region, this.trash, opts.changes, opts.bucketDefaults);
+  }
+
+  /**
+   * Runs work done on nobody's request (lifecycle) with audit records that say who did it; a refusal
+   * (an S3 error) is recorded as such.
+   */
+  async asAudited<T>(event: AuditScope['event'], work: () => Promise<T>): Promise<T> {
+    if (!this.audit) return work();
+    try {
+      return await this.audit.within({ event, recorded: false }, work);
+    } catch (err) {
+      if (err instanceof S3Error) this.audit.record({ ...event, result: `${err.status} ${err.code}` });
+      throw err;
+    }
   }
 
   /** Runs a commit with its audit records (see ChangeRecorder); without a recorder, with none. */

@@ -207,6 +207,16 @@ describe('audit trail', () => {
     const next = await api('GET', `/audit?limit=2&before=${String(page.body.next_before)}`);
     expect((next.body.records as Array<{ seq: number }>).map((r) => r.seq)).toEqual([before + 2, before + 1]);
     expect((await api('GET', '/audit?since=yesterday-ish')).status).toBe(400);
+    // An object an admin deletes: its record commits with the deletion.
+    expect((await api('DELETE', '/buckets/audited/objects/kept')).status).toBe(200);
+    const [deleted] = (await records(before + 5)).slice(before + 4);
+    expect([deleted!.principal, deleted!.operation, deleted!.bucket, deleted!.key, deleted!.result]).toEqual([
+      'admin:admin',
+      'DELETE /buckets/:bucket/objects/*',
+      'audited',
+      'kept',
+      'committed',
+    ]);
     const { rows: text } = await sql.query<{ t: string }>(
       "SELECT string_agg(audit_log::text, ' ') AS t FROM audit_log",
     );
@@ -224,7 +234,7 @@ describe('audit trail', () => {
   });
 
   it('verifies the chain, then names the record someone changed behind the triggers', async () => {
-    const last = (await records(14)).length;
+    const last = (await records(15)).length;
     // The head export runs every second: wait for one that holds the newest record.
     const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
     for (let i = 0; i < 60; i++) {

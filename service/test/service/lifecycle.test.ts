@@ -231,6 +231,35 @@ describe('the lifecycle worker', () => {
       new GetObjectCommand({ Bucket: 'lc-locked', Key: 'record', VersionId: locked }),
     );
     expect(await got.Body!.transformToString()).toBe('record');
+    // Both on the audit trail, under the rule's name: the marker it added, and the removal refused.
+    const sql = new pg.Client(env.pg.url);
+    await sql.connect();
+    try {
+      for (let i = 0; i < 40; i++) {
+        const { rowCount } = await sql.query("SELECT 1 FROM audit_log WHERE result LIKE '403%'");
+        if (rowCount) break;
+        await sleep(50);
+      }
+      const { rows } = await sql.query(
+        "SELECT operation, key, version_id, result, request_id FROM audit_log WHERE principal = 'lifecycle' AND bucket = 'lc-locked' ORDER BY seq",
+      );
+      expect(rows).toContainEqual({
+        operation: 'Lifecycle:expired',
+        key: 'record',
+        version_id: expect.any(String),
+        result: 'committed',
+        request_id: 'expire',
+      });
+      expect(rows).toContainEqual({
+        operation: 'Lifecycle:noncurrentDeleted',
+        key: 'record',
+        version_id: locked,
+        result: '403 AccessDenied',
+        request_id: 'noncurrent',
+      });
+    } finally {
+      await sql.end();
+    }
   });
 
   it('never removes a legal-held version either', async () => {
