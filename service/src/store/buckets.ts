@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ChangeRecorder } from '../audit/audit-log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem, regionProblem } from './bucket-names.js';
@@ -79,8 +80,25 @@ export class BucketStore {
     private readonly trash: Trash,
     private readonly changes?: ChangeSignals,
     private readonly defaults: NewBucketDefaults = CURRENT_DEFAULTS,
+    private readonly audit?: ChangeRecorder,
   ) {
     for (const table of ['buckets', 'bucket_grants']) changes?.onChange(table, () => this.invalidate());
+  }
+
+  /**
+   * Runs a change of bucket settings with the request's audit record in the same transaction; outside
+   * a request (or without a recorder), as it is.
+   */
+  private changing<T>(work: (db: Knex) => Promise<T>): Promise<T> {
+    if (!this.audit) return work(this.db);
+    return this.audit.committing([{}], async ([row]) => {
+      if (!row) return work(this.db);
+      return this.db.transaction(async (trx) => {
+        const out = await work(trx);
+        await trx('audit_log').insert(row);
+        return out;
+      });
+    });
   }
 
   private invalidate(name?: string): void {
@@ -145,29 +163,35 @@ export class BucketStore {
     const ownership = opts.ownership ?? this.defaults.ownership;
     if (ownership === 'BucketOwnerEnforced' && opts.acl && grantsOthers(opts.acl, owner))
       throw new S3Error('InvalidBucketAclWithObjectOwnership');
-    const inserted = await this.db('buckets')
-      .insert({
-        name,
-        owner,
-        region: this.region,
-        ownership: ownership ?? null,
-        public_access_block: this.defaults.publicAccessBlock
-          ? JSON.stringify(this.defaults.publicAccessBlock)
-          : null,
-        acl: opts.acl && ownership !== 'BucketOwnerEnforced' ? JSON.stringify(opts.acl) : null,
-        ...(opts.objectLock ? { versioning: 'Enabled', object_lock: JSON.stringify({}) } : {}),
-      })
-      .onConflict('name')
-      .ignore()
-      .returning('*');
-    if (inserted[0]) {
-      this.invalidate(name);
-      return toBucket(inserted[0]);
-    }
-    const existing = await this.db('buckets').where({ name }).first();
-    if (existing?.owner === owner)
-      throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: name });
-    throw new S3Error('BucketAlreadyExists', undefined, { BucketName: name });
+    const inserted = await this.changing(async (db) => {
+      const rows = await db('buckets')
+        .insert({
+          name,
+          owner,
+          region: this.region,
+          ownership: ownership ?? null,
+          public_access_block: this.defaults.publicAccessBlock
+            ? JSON.stringify(this.defaults.publicAccessBlock)
+            : null,
+          acl: opts.acl && ownership !== 'BucketOwnerEnforced' ? JSON.stringify(opts.acl) : null,
+          ...(opts.objectLock ? { versioning: 'Enabled', object_lock: JSON.stringify({}) } : {}),
+        })
+        .onConflict('name')
+        .ignore()
+        .returning('*');
+      // The name is taken: refused inside, so the transaction keeps no record of a change.
+      if (!rows[0]) {
+        const existing = await this.db('buckets').where({ name }).first('owner');
+        throw new S3Error(
+          existing?.owner === owner ? 'BucketAlreadyOwnedByYou' : 'BucketAlreadyExists',
+          undefined,
+          { BucketName: name },
+        );
+      }
+      return rows;
+    });
+    this.invalidate(name);
+    return toBucket(inserted[0]);
   }
 
   /**
@@ -178,18 +202,20 @@ export class BucketStore {
     this.invalidate(bucket.name);
     let freed: string[];
     try {
-      freed = await this.db.transaction(async (trx) => {
-        // Locking the bucket row makes a racing delete of the same bucket wait, then find nothing.
-        if (!(await trx('buckets').where({ id: bucket.id }).forUpdate().first('id')))
-          throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
-        // Noncurrent versions and delete markers count: S3 deletes only a bucket with no version left.
-        for (const table of ['objects', 'object_versions'])
-          if (await trx(table).where({ bucket_id: bucket.id }).first(this.db.raw('1')))
-            throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
-        const ids = await dropUploads(trx, { bucket_id: bucket.id });
-        await trx('buckets').where({ id: bucket.id }).delete();
-        return ids;
-      });
+      freed = await this.changing((db) =>
+        db.transaction(async (trx) => {
+          // Locking the bucket row makes a racing delete of the same bucket wait, then find nothing.
+          if (!(await trx('buckets').where({ id: bucket.id }).forUpdate().first('id')))
+            throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+          // Noncurrent versions and delete markers count: S3 deletes only a bucket with no version left.
+          for (const table of ['objects', 'object_versions'])
+            if (await trx(table).where({ bucket_id: bucket.id }).first(this.db.raw('1')))
+              throw new S3Error('BucketNotEmpty', undefined, { BucketName: bucket.name });
+          const ids = await dropUploads(trx, { bucket_id: bucket.id });
+          await trx('buckets').where({ id: bucket.id }).delete();
+          return ids;
+        }),
+      );
     } catch (err) {
       // A PUT or a new upload that committed while we deleted trips a foreign key: the bucket is in use.
       if ((err as { code?: string }).code === '23503')
@@ -209,12 +235,13 @@ export class BucketStore {
         'An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.',
       );
     // The condition repeats the check in SQL: a lock enabled meanwhile by another gateway still wins.
-    const n = await this.db('buckets')
-      .where({ id: bucket.id })
-      .where((q) => (status === 'Enabled' ? q : q.whereNull('object_lock')))
-      .update({ versioning: status });
-    this.invalidate(bucket.name);
-    if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    await this.changing(async (db) => {
+      const n = await db('buckets')
+        .where({ id: bucket.id })
+        .where((q) => (status === 'Enabled' ? q : q.whereNull('object_lock')))
+        .update({ versioning: status });
+      if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    }).finally(() => this.invalidate(bucket.name));
   }
 
   /**
@@ -222,15 +249,16 @@ export class BucketStore {
    * clears its default retention.
    */
   async setObjectLock(bucket: Bucket, config: ObjectLockConfig): Promise<void> {
-    const n = await this.db('buckets')
-      .where({ id: bucket.id, versioning: 'Enabled' })
-      .update({ object_lock: JSON.stringify(config) });
-    this.invalidate(bucket.name);
-    if (n === 0)
-      throw new S3Error(
-        'InvalidBucketState',
-        'Object Lock configuration cannot be enabled on a bucket without versioning Enabled.',
-      );
+    await this.changing(async (db) => {
+      const n = await db('buckets')
+        .where({ id: bucket.id, versioning: 'Enabled' })
+        .update({ object_lock: JSON.stringify(config) });
+      if (n === 0)
+        throw new S3Error(
+          'InvalidBucketState',
+          'Object Lock configuration cannot be enabled on a bucket without versioning Enabled.',
+        );
+    }).finally(() => this.invalidate(bucket.name));
   }
 
   /** PutBucketLifecycleConfiguration (a config) and DeleteBucketLifecycle (null). */
@@ -260,9 +288,10 @@ export class BucketStore {
 
   /** Changes settings columns of a bucket; every gateway's cache forgets it (the change feed). */
   private async update(bucket: Bucket, columns: Record<string, unknown>): Promise<void> {
-    const n = await this.db('buckets').where({ id: bucket.id }).update(columns);
-    this.invalidate(bucket.name);
-    if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    await this.changing(async (db) => {
+      const n = await db('buckets').where({ id: bucket.id }).update(columns);
+      if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    }).finally(() => this.invalidate(bucket.name));
   }
 
   /** The grants made on a bucket to other users, newest last. */
@@ -287,22 +316,24 @@ export class BucketStore {
     bucket: Bucket,
     grant: { userId: number; access: GrantAccess; prefix: string; statements: unknown[] },
   ): Promise<void> {
-    await this.db('bucket_grants')
-      .insert({
-        bucket_id: bucket.id,
-        user_id: grant.userId,
-        access: grant.access,
-        prefix: grant.prefix,
-        statements: JSON.stringify(grant.statements),
-      })
-      .onConflict(['bucket_id', 'user_id', 'prefix'])
-      .merge(['access', 'statements']);
+    await this.changing((db) =>
+      db('bucket_grants')
+        .insert({
+          bucket_id: bucket.id,
+          user_id: grant.userId,
+          access: grant.access,
+          prefix: grant.prefix,
+          statements: JSON.stringify(grant.statements),
+        })
+        .onConflict(['bucket_id', 'user_id', 'prefix'])
+        .merge(['access', 'statements']),
+    );
     this.invalidate(bucket.name);
   }
 
   /** Revokes one grant; false when there was none. */
   async deleteGrant(bucket: Bucket, id: number): Promise<boolean> {
-    const n = await this.db('bucket_grants').where({ bucket_id: bucket.id, id }).delete();
+    const n = await this.changing((db) => db('bucket_grants').where({ bucket_id: bucket.id, id }).delete());
     this.invalidate(bucket.name);
     return n > 0;
   }
@@ -320,10 +351,12 @@ export class BucketStore {
   }
 
   async setSetting(bucket: Bucket, column: BucketSetting, value: unknown): Promise<void> {
-    const n = await this.db('buckets')
-      .where({ id: bucket.id })
-      .update({ [column]: value === null ? null : JSON.stringify(value) });
-    if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    await this.changing(async (db) => {
+      const n = await db('buckets')
+        .where({ id: bucket.id })
+        .update({ [column]: value === null ? null : JSON.stringify(value) });
+      if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    });
   }
 
   /** CORS rules by bucket name, for preflights, which carry no credentials. */

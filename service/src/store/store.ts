@@ -76,7 +76,14 @@ export class Store {
     this.sealer = opts.sealer;
     this.inserts = new InsertBatcher(opts.db);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
-    this.buckets = new BucketStore(opts.db, opts.region, this.trash, opts.changes, opts.bucketDefaults);
+    this.buckets = new BucketStore(
+      opts.db,
+      opts.region,
+      this.trash,
+      opts.changes,
+      opts.bucketDefaults,
+      opts.audit,
+    );
   }
 
   /**

@@ -8,6 +8,9 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  GetBucketVersioningCommand,
+  HeadBucketCommand,
   PutBucketVersioningCommand,
   UploadPartCommand,
   PutObjectCommand,
@@ -89,8 +92,8 @@ describe('audit trail', () => {
     );
     const rows = await records(4);
     expect(rows.map((r) => [r.operation, r.bucket, r.key, r.result])).toEqual([
-      ['CreateBucket', 'audited', null, '200'],
       // Written in the same statement or transaction as the change itself.
+      ['CreateBucket', 'audited', null, 'committed'],
       ['PutObject', 'audited', 'a/doc.txt', 'committed'],
       ['DeleteObject', 'audited', 'a/doc.txt', 'committed'],
       ['GetObject', 'audited', 'x', '403 SignatureDoesNotMatch'],
@@ -140,6 +143,34 @@ describe('audit trail', () => {
     expect(rows.map((r) => [r.operation, r.key, r.version_id, r.result])).toEqual([
       ['PutObject', 'kept', v2.VersionId, 'committed'],
     ]);
+  });
+
+  it('changes no bucket setting whose record cannot be written', async () => {
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    await s3.send(new CreateBucketCommand({ Bucket: 'settings-kept' }));
+    await sql.query(
+      "ALTER TABLE audit_log ADD CONSTRAINT refuse_buckets CHECK (bucket NOT IN ('settings-kept', 'never-made')) NOT VALID",
+    );
+    try {
+      expect((await outcome(s3.send(new CreateBucketCommand({ Bucket: 'never-made' })))).code).toBe(
+        'InternalError',
+      );
+      expect((await outcome(s3.send(new HeadBucketCommand({ Bucket: 'never-made' })))).status).toBe(404);
+      const versioning = new PutBucketVersioningCommand({
+        Bucket: 'settings-kept',
+        VersioningConfiguration: { Status: 'Enabled' },
+      });
+      expect((await outcome(s3.send(versioning))).code).toBe('InternalError');
+      expect((await outcome(s3.send(new DeleteBucketCommand({ Bucket: 'settings-kept' })))).code).toBe(
+        'InternalError',
+      );
+    } finally {
+      await sql.query('ALTER TABLE audit_log DROP CONSTRAINT refuse_buckets');
+    }
+    expect(
+      (await s3.send(new GetBucketVersioningCommand({ Bucket: 'settings-kept' }))).Status,
+    ).toBeUndefined();
+    await s3.send(new DeleteBucketCommand({ Bucket: 'settings-kept' }));
   });
 
   it('commits the record of a multipart Complete, a conditional PUT and a copy with the object', async () => {
@@ -234,7 +265,7 @@ describe('audit trail', () => {
   });
 
   it('verifies the chain, then names the record someone changed behind the triggers', async () => {
-    const last = (await records(15)).length;
+    const last = (await records(17)).length;
     // The head export runs every second: wait for one that holds the newest record.
     const headFile = path.join(env.env.DATA_DIR!, 'audit-head.json');
     for (let i = 0; i < 60; i++) {
