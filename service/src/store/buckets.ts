@@ -3,6 +3,7 @@ import type { ChangeRecorder } from '../audit/audit-log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem, regionProblem } from './bucket-names.js';
+import { changing } from './audited.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
 import type { LifecycleConfig } from './lifecycle.js';
@@ -85,20 +86,9 @@ export class BucketStore {
     for (const table of ['buckets', 'bucket_grants']) changes?.onChange(table, () => this.invalidate());
   }
 
-  /**
-   * Runs a change of bucket settings with the request's audit record in the same transaction; outside
-   * a request (or without a recorder), as it is.
-   */
+  /** A change of bucket settings, with the request's audit record in its transaction. */
   private changing<T>(work: (db: Knex) => Promise<T>): Promise<T> {
-    if (!this.audit) return work(this.db);
-    return this.audit.committing([{}], async ([row]) => {
-      if (!row) return work(this.db);
-      return this.db.transaction(async (trx) => {
-        const out = await work(trx);
-        await trx('audit_log').insert(row);
-        return out;
-      });
-    });
+    return changing(this.db, this.audit, [{}], work);
   }
 
   private invalidate(name?: string): void {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { ChangeDetails } from '../audit/audit-log.js';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { combineParts, isCrc } from '../integrity/crc-combine.js';
 import type { Sealer } from '../blobs/sealer.js';
@@ -115,19 +116,21 @@ export class Multipart {
     // Refused now, not at Complete: lock settings on a bucket without object lock.
     this.store.lockFor(bucket, input.lock);
     const uploadId = randomBytes(24).toString('base64url');
-    await this.db('uploads').insert({
-      upload_id: uploadId,
-      bucket_id: bucket.id,
-      key: Buffer.from(input.key, 'utf8'),
-      initiator: input.initiator,
-      ...headerColumns(input),
-      user_metadata: JSON.stringify(input.userMetadata),
-      checksum_algorithm: input.checksumAlgorithm ?? null,
-      checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
-      tags: JSON.stringify(input.tags ?? {}),
-      acl: input.acl ? JSON.stringify(input.acl) : null,
-      ...lockColumns(input.lock),
-    });
+    await this.store.changing([{ key: input.key }], (db) =>
+      db('uploads').insert({
+        upload_id: uploadId,
+        bucket_id: bucket.id,
+        key: Buffer.from(input.key, 'utf8'),
+        initiator: input.initiator,
+        ...headerColumns(input),
+        user_metadata: JSON.stringify(input.userMetadata),
+        checksum_algorithm: input.checksumAlgorithm ?? null,
+        checksum_type: input.checksumAlgorithm ? (input.checksumType ?? 'COMPOSITE') : null,
+        tags: JSON.stringify(input.tags ?? {}),
+        acl: input.acl ? JSON.stringify(input.acl) : null,
+        ...lockColumns(input.lock),
+      }),
+    );
     return uploadId;
   }
 
@@ -171,16 +174,19 @@ export class Multipart {
     let replaced: string[];
     try {
       // A re-uploaded part replaces the earlier one; its blob is trash in the same commit.
-      const result = await this.db.raw(
-        `WITH old AS (SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ? FOR UPDATE),
-           ins AS (?),
-           trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM old ON CONFLICT DO NOTHING)
-         SELECT ARRAY(SELECT blob_id FROM old) AS replaced`,
-        [
-          input.uploadId,
-          input.partNumber,
-          this.db('parts').insert(row).onConflict(['upload_id', 'part_number']).merge(),
-        ],
+      const result = await this.store.committing([{ key: input.key, bytes: sealed.size }], ([audit]) =>
+        this.db.raw(
+          `WITH old AS (SELECT blob_id FROM parts WHERE upload_id = ? AND part_number = ? FOR UPDATE),
+             ins AS (?),
+             trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM old ON CONFLICT DO NOTHING)${audit ? ', audited AS (?)' : ''}
+           SELECT ARRAY(SELECT blob_id FROM old) AS replaced`,
+          [
+            input.uploadId,
+            input.partNumber,
+            this.db('parts').insert(row).onConflict(['upload_id', 'part_number']).merge(),
+            ...(audit ? [this.db('audit_log').insert(audit)] : []),
+          ],
+        ),
       );
       replaced = result.rows[0].replaced as string[];
     } catch (err) {
@@ -394,7 +400,8 @@ export class Multipart {
 
   async abort(bucket: Bucket, key: string, uploadId: string): Promise<void> {
     await this.upload(bucket, key, uploadId);
-    if (!(await this.drop(uploadId))) throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    if (!(await this.drop(uploadId, [{ key }])))
+      throw new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
   }
 
   /** One page of an upload's parts: those numbered above `page.marker`, at most `page.maxParts`. */
@@ -461,13 +468,22 @@ export class Multipart {
    * Removes an upload and queues its parts' blobs as trash in one transaction, then frees them.
    * False when the upload was already gone (a racing Complete or Abort won).
    */
-  private async drop(uploadId: string): Promise<boolean> {
-    const freed = await this.db.transaction(async (trx) => {
-      // Locking the upload first means a racing Complete or Abort either finished or waits for us.
-      if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
-        return undefined;
-      return dropUploads(trx, { upload_id: uploadId });
-    });
+  /** Drops an upload and its parts; false when it is gone already. `audited`: the request's record with it. */
+  private async drop(uploadId: string, audited: ChangeDetails[] = []): Promise<boolean> {
+    const gone = new S3Error('NoSuchUpload', undefined, { UploadId: uploadId });
+    const freed = await this.store
+      .changing(audited, (db) =>
+        db.transaction(async (trx) => {
+          // Locking the upload first means a racing Complete or Abort either finished or waits for us.
+          if (!(await trx('uploads').where({ upload_id: uploadId }).forUpdate().first('upload_id')))
+            throw gone; // nothing dropped: no record commits either
+          return dropUploads(trx, { upload_id: uploadId });
+        }),
+      )
+      .catch((err: unknown) => {
+        if (err === gone) return undefined;
+        throw err;
+      });
     if (!freed) return false;
     await this.store.trash.free(freed);
     return true;

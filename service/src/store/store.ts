@@ -5,6 +5,7 @@ import type { ChangeSignals } from '../db/change-feed.js';
 import type { Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { BucketStore, type NewBucketDefaults } from './buckets.js';
+import { changing } from './audited.js';
 import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
@@ -98,6 +99,11 @@ export class Store {
       if (err instanceof S3Error) this.audit.record({ ...event, result: `${err.status} ${err.code}` });
       throw err;
     }
+  }
+
+  /** Runs a change in a transaction with its audit records (see audited.ts). */
+  changing<T>(details: ChangeDetails[], work: (db: Knex) => Promise<T>): Promise<T> {
+    return changing(this.db, this.audit, details, work);
   }
 
   /** Runs a commit with its audit records (see ChangeRecorder); without a recorder, with none. */
@@ -441,16 +447,18 @@ export class Store {
       checkVersionId(versionId);
       where.version_id = versionId;
     }
-    if ((await this.db('objects').where(where).update(update)) > 0) return;
-    if (versionId !== undefined && bucket.versioning) {
-      const n = await this.db('object_versions')
-        .where({ ...where, delete_marker: false })
-        .update(update);
-      if (n > 0) return;
-    }
-    // Answer as a GET would: NoSuchKey, NoSuchVersion, or the delete marker's 404 / 405.
-    await this.getObject(bucket, key, versionId);
-    throw new S3Error('NoSuchKey', undefined, { Key: key });
+    await this.changing([{ key, versionId }], async (db) => {
+      if ((await db('objects').where(where).update(update)) > 0) return;
+      if (versionId !== undefined && bucket.versioning) {
+        const n = await db('object_versions')
+          .where({ ...where, delete_marker: false })
+          .update(update);
+        if (n > 0) return;
+      }
+      // Answer as a GET would: NoSuchKey, NoSuchVersion, or the delete marker's 404 / 405.
+      await this.getObject(bucket, key, versionId);
+      throw new S3Error('NoSuchKey', undefined, { Key: key });
+    });
   }
 
   listObjects(bucket: Bucket, input: ListInput): Promise<ListResult> {
