@@ -154,7 +154,7 @@ export async function buildGateway(
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });
   const lifecycle = new LifecycleWorker(db, store, multipart, config.lifecycle, app.log);
-  const credentials = new CredentialStore(db, config.masterKey, changes, app.log);
+  const credentials = new CredentialStore(db, config.masterKey, changes, app.log, audit);
   const authorizer = new Authorizer(store.buckets);
   await credentials.seed(config.credentials);
   await changes.start();
@@ -245,7 +245,7 @@ export async function buildGateway(
     multipart,
     authorizer,
     credentials,
-    users: new UserStore(db, credentials),
+    users: new UserStore(db, credentials, audit),
     admins,
     inventory: new Inventory(db, backend),
     audit,

@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { ChangeRecorder } from '../audit/audit-log.js';
+import { changing } from '../store/audited.js';
 import type { CredentialProvider, Identity, S3Credential } from '../auth/credentials.js';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { ChangeSignals } from '../db/change-feed.js';
@@ -70,6 +72,8 @@ export class CredentialStore implements CredentialProvider {
     private readonly masterKey: MasterKey,
     changes?: ChangeSignals,
     private readonly log?: Log,
+    /** A request's audit record commits with the change it makes (issue, update, delete). */
+    private readonly audit?: ChangeRecorder,
   ) {
     // A change made through another gateway (or any tool) reaches this one's mirror within milliseconds.
     for (const table of ['credentials', 'users'])
@@ -87,6 +91,10 @@ export class CredentialStore implements CredentialProvider {
    * Adds the credentials of the secrets file that are not in the table yet. Never re-enables or
    * overwrites one, and never brings back one an admin deleted.
    */
+  private changing<T>(work: (db: Knex) => Promise<T>): Promise<T> {
+    return changing(this.db, this.audit, [{}], work);
+  }
+
   async seed(list: S3Credential[]): Promise<void> {
     const deleted = new Set(
       (await this.db('deleted_access_keys').select('access_key')).map(
@@ -177,27 +185,29 @@ export class CredentialStore implements CredentialProvider {
       throw new ApiError(400, 'ValidationError', 'access_key must be 3-128 letters, digits or ._~+=-');
     if (secretKey.length < 8 || secretKey.length > 128)
       throw new ApiError(400, 'ValidationError', 'secret_key must be 8-128 characters');
-    const row = await this.db.transaction(async (trx) => {
-      let userId = input.userId;
-      if (userId === undefined) userId = await insertUser(trx, input.userName ?? accessKey, accessKey);
-      else if (!(await trx('users').where({ id: userId }).first('id')))
-        throw new ApiError(404, 'UserNotFound', `No user has id ${userId}`);
-      const [inserted] = await trx('credentials')
-        .insert({
-          access_key: accessKey,
-          secret_sealed: this.masterKey.wrap(Buffer.from(secretKey, 'utf8')),
-          user_name: input.userName ?? null,
-          user_id: userId,
-        })
-        .onConflict('access_key')
-        .ignore()
-        .returning('*');
-      if (!inserted)
-        throw new ApiError(409, 'CredentialAlreadyExists', `The access key ${accessKey} is already in use`);
-      // Issuing a deleted key again is an explicit decision; the file may seed it again from now on.
-      await trx('deleted_access_keys').where({ access_key: accessKey }).delete();
-      return inserted;
-    });
+    const row = await this.changing((db) =>
+      db.transaction(async (trx) => {
+        let userId = input.userId;
+        if (userId === undefined) userId = await insertUser(trx, input.userName ?? accessKey, accessKey);
+        else if (!(await trx('users').where({ id: userId }).first('id')))
+          throw new ApiError(404, 'UserNotFound', `No user has id ${userId}`);
+        const [inserted] = await trx('credentials')
+          .insert({
+            access_key: accessKey,
+            secret_sealed: this.masterKey.wrap(Buffer.from(secretKey, 'utf8')),
+            user_name: input.userName ?? null,
+            user_id: userId,
+          })
+          .onConflict('access_key')
+          .ignore()
+          .returning('*');
+        if (!inserted)
+          throw new ApiError(409, 'CredentialAlreadyExists', `The access key ${accessKey} is already in use`);
+        // Issuing a deleted key again is an explicit decision; the file may seed it again from now on.
+        await trx('deleted_access_keys').where({ access_key: accessKey }).delete();
+        return inserted;
+      }),
+    );
     await this.refresh();
     return { ...toRow(row), secretKey };
   }
@@ -206,8 +216,11 @@ export class CredentialStore implements CredentialProvider {
     const changes: Record<string, unknown> = { updated_at: this.db.fn.now() };
     if (patch.userName !== undefined) changes.user_name = patch.userName;
     if (patch.isActive !== undefined) changes.is_active = patch.isActive;
-    const [row] = await this.db('credentials').where({ id }).update(changes).returning('*');
-    if (!row) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${id}`);
+    const row = await this.changing(async (db) => {
+      const [updated] = await db('credentials').where({ id }).update(changes).returning('*');
+      if (!updated) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${id}`);
+      return updated;
+    });
     await this.refresh();
     return toRow(row);
   }
@@ -218,40 +231,45 @@ export class CredentialStore implements CredentialProvider {
    * transaction, and without one a user that still owns buckets is refused, so no data is left ownerless.
    */
   async delete(id: number, transferTo?: number): Promise<{ transferredBuckets: string[] }> {
-    const result = await this.db.transaction(async (trx) => {
-      const row = await trx('credentials').where({ id }).forUpdate().first();
-      if (!row) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${id}`);
-      const user = await trx('users').where({ id: row.user_id }).forUpdate().first();
-      const siblings = await trx('credentials').where({ user_id: row.user_id }).whereNot({ id }).first('id');
-      const buckets: string[] = siblings
-        ? []
-        : (await trx('buckets').where({ owner: user.canonical_id }).orderBy('name')).map(
-            (b: { name: string }) => b.name,
+    const result = await this.changing((db) =>
+      db.transaction(async (trx) => {
+        const row = await trx('credentials').where({ id }).forUpdate().first();
+        if (!row) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${id}`);
+        const user = await trx('users').where({ id: row.user_id }).forUpdate().first();
+        const siblings = await trx('credentials')
+          .where({ user_id: row.user_id })
+          .whereNot({ id })
+          .first('id');
+        const buckets: string[] = siblings
+          ? []
+          : (await trx('buckets').where({ owner: user.canonical_id }).orderBy('name')).map(
+              (b: { name: string }) => b.name,
+            );
+        if (buckets.length && transferTo === undefined)
+          throw new ApiError(
+            409,
+            'CredentialOwnsBuckets',
+            `The credential owns ${buckets.length} bucket(s) (${buckets.slice(0, 5).join(', ')}); pass transfer_to=<credential id> to hand them over, or delete them first`,
           );
-      if (buckets.length && transferTo === undefined)
-        throw new ApiError(
-          409,
-          'CredentialOwnsBuckets',
-          `The credential owns ${buckets.length} bucket(s) (${buckets.slice(0, 5).join(', ')}); pass transfer_to=<credential id> to hand them over, or delete them first`,
-        );
-      if (transferTo !== undefined && !siblings) {
-        if (transferTo === id)
-          throw new ApiError(400, 'ValidationError', 'transfer_to must be another credential');
-        const heir = await trx('credentials as c')
-          .join('users as u', 'u.id', 'c.user_id')
-          .where('c.id', transferTo)
-          .first('u.canonical_id', 'u.id');
-        if (!heir) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${transferTo}`);
-        await trx('buckets').where({ owner: user.canonical_id }).update({ owner: heir.canonical_id });
-      }
-      await trx('credentials').where({ id }).delete();
-      if (!siblings) await trx('users').where({ id: row.user_id }).delete();
-      await trx('deleted_access_keys')
-        .insert({ access_key: row.access_key })
-        .onConflict('access_key')
-        .merge();
-      return { transferredBuckets: transferTo === undefined ? [] : buckets };
-    });
+        if (transferTo !== undefined && !siblings) {
+          if (transferTo === id)
+            throw new ApiError(400, 'ValidationError', 'transfer_to must be another credential');
+          const heir = await trx('credentials as c')
+            .join('users as u', 'u.id', 'c.user_id')
+            .where('c.id', transferTo)
+            .first('u.canonical_id', 'u.id');
+          if (!heir) throw new ApiError(404, 'CredentialNotFound', `No credential has id ${transferTo}`);
+          await trx('buckets').where({ owner: user.canonical_id }).update({ owner: heir.canonical_id });
+        }
+        await trx('credentials').where({ id }).delete();
+        if (!siblings) await trx('users').where({ id: row.user_id }).delete();
+        await trx('deleted_access_keys')
+          .insert({ access_key: row.access_key })
+          .onConflict('access_key')
+          .merge();
+        return { transferredBuckets: transferTo === undefined ? [] : buckets };
+      }),
+    );
     await this.refresh();
     return result;
   }

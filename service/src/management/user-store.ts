@@ -3,6 +3,8 @@
  * delete the old) without any bucket moving, because buckets belong to the user.
  */
 import type { Knex } from 'knex';
+import type { ChangeRecorder } from '../audit/audit-log.js';
+import { changing } from '../store/audited.js';
 import { newCanonicalId, type CredentialStore } from './credential-store.js';
 import { ApiError } from './errors.js';
 
@@ -21,7 +23,13 @@ export class UserStore {
   constructor(
     private readonly db: Knex,
     private readonly credentials: CredentialStore,
+    /** A request's audit record commits with the change it makes. */
+    private readonly audit?: ChangeRecorder,
   ) {}
+
+  private changing<T>(work: (db: Knex) => Promise<T>): Promise<T> {
+    return changing(this.db, this.audit, [{}], work);
+  }
 
   async list(): Promise<UserRow[]> {
     return this.rows(this.db('users').orderBy('id'));
@@ -66,12 +74,15 @@ export class UserStore {
 
   async create(name: string): Promise<UserRow> {
     checkName(name);
-    const [row] = await this.db('users')
-      .insert({ name, canonical_id: newCanonicalId() })
-      .onConflict('name')
-      .ignore()
-      .returning('id');
-    if (!row) throw new ApiError(409, 'UserAlreadyExists', `A user named ${name} already exists`);
+    const row = await this.changing(async (db) => {
+      const [inserted] = await db('users')
+        .insert({ name, canonical_id: newCanonicalId() })
+        .onConflict('name')
+        .ignore()
+        .returning('id');
+      if (!inserted) throw new ApiError(409, 'UserAlreadyExists', `A user named ${name} already exists`);
+      return inserted;
+    });
     await this.credentials.refresh();
     return this.get(Number(row.id));
   }
@@ -80,8 +91,10 @@ export class UserStore {
   async rename(id: number, name: string): Promise<UserRow> {
     checkName(name);
     try {
-      const n = await this.db('users').where({ id }).update({ name });
-      if (n === 0) throw new ApiError(404, 'UserNotFound', `No user has id ${id}`);
+      await this.changing(async (db) => {
+        const n = await db('users').where({ id }).update({ name });
+        if (n === 0) throw new ApiError(404, 'UserNotFound', `No user has id ${id}`);
+      });
     } catch (err) {
       if ((err as { code?: string }).code === '23505')
         throw new ApiError(409, 'UserAlreadyExists', `A user named ${name} already exists`);
@@ -96,34 +109,37 @@ export class UserStore {
    * names the user to hand them to, in the same transaction: no bucket is ever left ownerless.
    */
   async delete(id: number, transferTo?: number): Promise<{ transferredBuckets: string[] }> {
-    const result = await this.db.transaction(async (trx) => {
-      const user = await trx('users').where({ id }).forUpdate().first();
-      if (!user) throw new ApiError(404, 'UserNotFound', `No user has id ${id}`);
-      const buckets: string[] = (
-        await trx('buckets').where({ owner: user.canonical_id }).orderBy('name')
-      ).map((b: { name: string }) => b.name);
-      if (buckets.length && transferTo === undefined)
-        throw new ApiError(
-          409,
-          'UserOwnsBuckets',
-          `The user owns ${buckets.length} bucket(s) (${buckets.slice(0, 5).join(', ')}); pass transfer_to=<user id> to hand them over, or delete them first`,
-        );
-      if (buckets.length) {
-        if (transferTo === id) throw new ApiError(400, 'ValidationError', 'transfer_to must be another user');
-        const heir = await trx('users').where({ id: transferTo }).first('canonical_id');
-        if (!heir) throw new ApiError(404, 'UserNotFound', `No user has id ${transferTo}`);
-        await trx('buckets').where({ owner: user.canonical_id }).update({ owner: heir.canonical_id });
-      }
-      const keys = await trx('credentials').where({ user_id: id }).delete().returning('access_key');
-      // Deleted keys stay deleted: the credentials file must not bring them back at the next start.
-      for (const k of keys as Array<{ access_key: string }>)
-        await trx('deleted_access_keys')
-          .insert({ access_key: k.access_key })
-          .onConflict('access_key')
-          .merge();
-      await trx('users').where({ id }).delete();
-      return { transferredBuckets: buckets };
-    });
+    const result = await this.changing((db) =>
+      db.transaction(async (trx) => {
+        const user = await trx('users').where({ id }).forUpdate().first();
+        if (!user) throw new ApiError(404, 'UserNotFound', `No user has id ${id}`);
+        const buckets: string[] = (
+          await trx('buckets').where({ owner: user.canonical_id }).orderBy('name')
+        ).map((b: { name: string }) => b.name);
+        if (buckets.length && transferTo === undefined)
+          throw new ApiError(
+            409,
+            'UserOwnsBuckets',
+            `The user owns ${buckets.length} bucket(s) (${buckets.slice(0, 5).join(', ')}); pass transfer_to=<user id> to hand them over, or delete them first`,
+          );
+        if (buckets.length) {
+          if (transferTo === id)
+            throw new ApiError(400, 'ValidationError', 'transfer_to must be another user');
+          const heir = await trx('users').where({ id: transferTo }).first('canonical_id');
+          if (!heir) throw new ApiError(404, 'UserNotFound', `No user has id ${transferTo}`);
+          await trx('buckets').where({ owner: user.canonical_id }).update({ owner: heir.canonical_id });
+        }
+        const keys = await trx('credentials').where({ user_id: id }).delete().returning('access_key');
+        // Deleted keys stay deleted: the credentials file must not bring them back at the next start.
+        for (const k of keys as Array<{ access_key: string }>)
+          await trx('deleted_access_keys')
+            .insert({ access_key: k.access_key })
+            .onConflict('access_key')
+            .merge();
+        await trx('users').where({ id }).delete();
+        return { transferredBuckets: buckets };
+      }),
+    );
     await this.credentials.refresh();
     return result;
   }

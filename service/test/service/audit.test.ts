@@ -222,7 +222,7 @@ describe('audit trail', () => {
     expect((await login(env.admin.password)).status).toBe(200);
     const rows = (await records(before + 4)).slice(before);
     expect(rows.map((r) => [r.principal, r.operation, r.result])).toEqual([
-      ['admin:admin', 'POST /credentials', '201'],
+      ['admin:admin', 'POST /credentials', 'committed'],
       [null, 'GET /credentials', '401 InvalidApiKey'],
       ['admin:admin', 'POST /auth/login', expect.stringMatching(/^401 /)],
       ['admin:admin', 'POST /auth/login', '200'],
