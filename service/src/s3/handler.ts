@@ -91,6 +91,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
     /** Set once the request may change something: a change committed with its record marks it. */
     let scope: AuditScope | undefined;
     let s3code: string | undefined;
+    let claimedKey: string | undefined;
     const sent = { bytes: 0 };
     let ended: string | undefined;
     res.setHeader('x-amz-request-id', requestId);
@@ -222,6 +223,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       // which would otherwise read it in full before the next request on this socket.
       if (!req.complete && !(await drainSmallRemainder(req))) res.setHeader('connection', 'close');
       s3code = s3err.code;
+      // A refused signature still names the key it claimed: who tried is what an auditor asks.
+      claimedKey = accessKeyId ?? s3err.extra.AWSAccessKeyId;
       if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
       for (const [name, value] of Object.entries(s3err.headers)) res.setHeader(name, value);
       const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
@@ -240,7 +243,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (!scope?.recorded && audited(method, status, deps.audit.settings.reads))
         deps.audit.record({
           principal: principalName,
-          accessKey: accessKeyId,
+          accessKey: accessKeyId ?? claimedKey,
           source: fastifyRequest.ip,
           operation,
           bucket,

@@ -105,8 +105,8 @@ describe('audit trail', () => {
     expect(put.source).toBe('127.0.0.1');
     expect(Number(put.bytes)).toBe('hello audit'.length);
     expect(put.request_id).toMatch(/^[0-9A-F]{16}$/);
-    // The refused request proved no identity: no principal or key is put to its name.
-    expect([rows[3]!.principal, rows[3]!.access_key]).toEqual([null, null]);
+    // The refused request proved no identity: no principal is put to its name, only the key it claimed.
+    expect([rows[3]!.principal, rows[3]!.access_key]).toEqual([null, env.creds[0]!.accessKeyId]);
   });
 
   it('commits no object change whose record cannot be written, and loses no record of one that committed', async () => {
