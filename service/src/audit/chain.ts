@@ -52,25 +52,23 @@ export interface ChainBreak {
 }
 
 /**
- * Checks records in order: consecutive numbers, each naming the hash of the one before (`anchor` for the
- * first: GENESIS, or the prev_hash of the oldest record kept after older ones aged out), and each hash
- * recomputed from its own fields. Returns the first break; `next` carries the state across pages.
+ * Checks the next record of a walk in order: the number after the last, naming the last one's hash
+ * (the first record seen is taken as it is: GENESIS at 1, or whatever aged out before it), and its hash
+ * recomputed from its own fields. Returns the break, or advances `state`.
  */
-export function checkLinks(
-  records: AuditRecord[],
+export function checkLink(
+  r: AuditRecord,
   state: { seq: number; hash: Buffer | undefined },
 ): ChainBreak | undefined {
-  for (const r of records) {
-    if (state.hash !== undefined) {
-      if (r.seq !== state.seq + 1)
-        return { seq: state.seq + 1, reason: `records ${state.seq + 1}..${r.seq - 1} are missing` };
-      if (!r.prevHash.equals(state.hash))
-        return { seq: r.seq, reason: 'it does not name the hash of the record before it' };
-    }
-    if (!recordHash(r.prevHash, r).equals(r.hash))
-      return { seq: r.seq, reason: 'its content does not match its hash (the record was changed)' };
-    state.seq = r.seq;
-    state.hash = r.hash;
+  if (state.hash !== undefined) {
+    if (r.seq !== state.seq + 1)
+      return { seq: state.seq + 1, reason: `records ${state.seq + 1}..${r.seq - 1} are missing` };
+    if (!r.prevHash.equals(state.hash))
+      return { seq: r.seq, reason: 'it does not name the hash of the record before it' };
   }
+  if (!recordHash(r.prevHash, r).equals(r.hash))
+    return { seq: r.seq, reason: 'its content does not match its hash (the record was changed)' };
+  state.seq = r.seq;
+  state.hash = r.hash;
   return undefined;
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { AuditRow } from '../audit/audit-log.js';
+import { recordsAfter, type AuditRow } from '../audit/audit-log.js';
 import type { Bucket } from './types.js';
 import { commitVersion, newVersionId, VERSION_COLUMNS } from './versions.js';
 
@@ -157,7 +157,7 @@ export class InsertBatcher {
           .orderBy(['bucket_id', 'key'])
           .forUpdate(),
         this.db('objects').insert(rows).onConflict(['bucket_id', 'key']).merge().returning(this.db.raw('1')),
-        ...(audits.length ? [this.db('audit_log').insert(audits)] : []),
+        ...(audits.length ? [recordsAfter(this.db, audits, 'up')] : []),
       ],
     );
     const out = new Map<string, string[]>();

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { ChangeDetails } from '../audit/audit-log.js';
+import { recordsAfter, type ChangeDetails } from '../audit/audit-log.js';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
 import { combineParts, isCrc } from '../integrity/crc-combine.js';
 import type { Sealer } from '../blobs/sealer.js';
@@ -184,7 +184,7 @@ export class Multipart {
             input.uploadId,
             input.partNumber,
             this.db('parts').insert(row).onConflict(['upload_id', 'part_number']).merge(),
-            ...(audit ? [this.db('audit_log').insert(audit)] : []),
+            ...(audit ? [recordsAfter(this.db, [audit], 'old')] : []),
           ],
         ),
       );

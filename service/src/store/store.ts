@@ -1,5 +1,11 @@
 import type { Knex } from 'knex';
-import type { AuditRow, AuditScope, ChangeDetails, ChangeRecorder } from '../audit/audit-log.js';
+import {
+  recordsAfter,
+  type AuditRow,
+  type AuditScope,
+  type ChangeDetails,
+  type ChangeRecorder,
+} from '../audit/audit-log.js';
 import type { Log } from '../log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import type { Sealer } from '../blobs/sealer.js';
@@ -401,7 +407,7 @@ export class Store {
             )
             .delete()
             .returning(['key', 'blob_id', 'layout']),
-          ...(audits.length ? [this.db('audit_log').insert(audits)] : []),
+          ...(audits.length ? [recordsAfter(this.db, audits, 'old')] : []),
         ],
       );
     });
