@@ -117,17 +117,21 @@ const COMPILE_INPUTS = [
   'package-lock.json',
 ];
 
-/** Compiles the gateway unless service/dist was compiled from exactly the current sources. */
+/**
+ * Compiles the gateway unless service/dist is what compiling the current sources gave last time: the
+ * stamp names both the sources and the output, so a dist built since from other sources is rebuilt.
+ */
 async function compileGateway(): Promise<void> {
   const stampFile = path.join(ROOT, '.coffer-build', 'dist-inputs');
-  const digest = await inputsDigest(COMPILE_INPUTS.map((p) => path.join(ROOT, p)));
+  const dist = path.join(ROOT, 'service/dist');
+  const sources = await inputsDigest(COMPILE_INPUTS.map((p) => path.join(ROOT, p)));
   const stamp = existsSync(stampFile) ? await readFile(stampFile, 'utf8') : '';
-  if (stamp === digest && existsSync(path.join(ROOT, 'service/dist/main.js'))) return;
+  if (existsSync(dist) && stamp === `${sources} ${await inputsDigest([dist])}`) return;
   step('compiling the gateway');
   const build = await $({ quiet: true, nothrow: true, cwd: ROOT })`npm run build --silent`;
   if (build.exitCode !== 0) fail(`compiling the gateway failed:\n${build.stdout}${build.stderr}`);
   await mkdir(path.dirname(stampFile), { recursive: true });
-  await writeFile(stampFile, digest);
+  await writeFile(stampFile, `${sources} ${await inputsDigest([dist])}`);
 }
 
 async function builtFrom(image: string): Promise<string | undefined> {
