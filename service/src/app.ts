@@ -158,7 +158,7 @@ export async function buildGateway(
   const authorizer = new Authorizer(store.buckets);
   await credentials.seed(config.credentials);
   await changes.start();
-  const admins = new AdminStore(db, config.masterKey, config.login);
+  const admins = new AdminStore(db, config.masterKey, config.login, Date.now, audit);
   if (config.admin) await admins.seed(config.admin);
 
   // Node answers Expect itself unless told otherwise: 100 Continue before any authentication, and 417 for

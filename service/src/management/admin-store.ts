@@ -4,6 +4,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { ChangeRecorder } from '../audit/audit-log.js';
+import { changing } from '../store/audited.js';
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
 import type { MasterKey } from '../crypto/master-key.js';
@@ -47,7 +49,13 @@ export class AdminStore {
     private readonly masterKey: MasterKey,
     private readonly policy: LoginPolicy,
     private readonly now: () => number = Date.now,
+    /** A request's audit record commits with the change it makes (TOTP, sessions). */
+    private readonly audit?: ChangeRecorder,
   ) {}
+
+  private changing<T>(work: (db: Knex) => Promise<T>): Promise<T> {
+    return changing(this.db, this.audit, [{}], work);
+  }
 
   /**
    * The first admin as the admin secret file describes it. The file is authoritative for that
@@ -177,9 +185,11 @@ export class AdminStore {
       throw new ApiError(409, 'TotpAlreadyEnabled', 'Two-step verification is already enabled');
     const secret = new OTPAuth.Secret({ size: 20 });
     const bytes = new Uint8Array(secret.bytes);
-    await this.db('admins')
-      .where({ id: adminId })
-      .update({ totp_secret_sealed: this.masterKey.wrap(Buffer.from(bytes)), last_totp_step: null });
+    await this.changing((db) =>
+      db('admins')
+        .where({ id: adminId })
+        .update({ totp_secret_sealed: this.masterKey.wrap(Buffer.from(bytes)), last_totp_step: null }),
+    );
     const otpauthUri = totpFor(row.username, bytes).toString();
     const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return { secret: secret.base32, otpauthUri, qrSvg };
@@ -192,19 +202,21 @@ export class AdminStore {
     if (!row.totp_secret_sealed) throw new ApiError(409, 'TotpNotEnrolled', 'Start enrollment first');
     if (!(await this.acceptTotp(row, code)))
       throw new ApiError(400, 'InvalidTotp', 'The code does not match; check the time on your device');
-    await this.db('admins').where({ id: adminId }).update({ totp_enabled: true });
+    await this.changing((db) => db('admins').where({ id: adminId }).update({ totp_enabled: true }));
   }
 
   async createSession(adminId: number): Promise<Session> {
     const token = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = new Date(this.now() + this.policy.sessionSeconds * 1000);
-    await this.db('admin_sessions').insert({
-      token_sha256: sha256(token),
-      admin_id: adminId,
-      csrf_token: csrfToken,
-      expires_at: expiresAt,
-    });
+    await this.changing((db) =>
+      db('admin_sessions').insert({
+        token_sha256: sha256(token),
+        admin_id: adminId,
+        csrf_token: csrfToken,
+        expires_at: expiresAt,
+      }),
+    );
     await this.db('admin_sessions').where('expires_at', '<', new Date(this.now())).delete();
     return { token, csrfToken, expiresAt };
   }
@@ -219,9 +231,11 @@ export class AdminStore {
   }
 
   async endSession(token: string): Promise<void> {
-    await this.db('admin_sessions')
-      .where({ token_sha256: sha256(token) })
-      .delete();
+    await this.changing((db) =>
+      db('admin_sessions')
+        .where({ token_sha256: sha256(token) })
+        .delete(),
+    );
   }
 
   async byApiKey(key: string): Promise<Admin | undefined> {

@@ -37,6 +37,17 @@ declare module 'fastify' {
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Who an audit record names: the authenticated admin, or the one a login names. */
+function adminOf(request: FastifyRequest): string | undefined {
+  const attempted = (request.body as { username?: unknown } | undefined)?.username;
+  const who =
+    request.admin?.username ??
+    (request.routeOptions.url?.endsWith('/auth/login') && typeof attempted === 'string'
+      ? attempted
+      : undefined);
+  return who === undefined ? undefined : `admin:${who}`;
+}
+
 /** An audit record's operation: the method and the route, without the prefix. */
 const operationOf = (request: FastifyRequest) =>
   `${request.method} ${(request.routeOptions.url ?? request.url).slice(API_PREFIX.length)}`;
@@ -164,7 +175,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         if (reply.sent || deps.isSigned(request)) return done();
         const scope: AuditScope = {
           event: {
-            principal: request.admin && `admin:${request.admin.username}`,
+            principal: adminOf(request),
             source: request.ip,
             operation: operationOf(request),
             bucket: (request.params as { bucket?: string } | undefined)?.bucket,
@@ -183,16 +194,10 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         )
           return payload;
         const params = (request.params ?? {}) as Record<string, string | undefined>;
-        const attempted = (request.body as { username?: unknown } | undefined)?.username;
-        const who =
-          request.admin?.username ??
-          (request.routeOptions.url?.endsWith('/auth/login') && typeof attempted === 'string'
-            ? attempted
-            : undefined);
         const code =
           reply.statusCode >= 400 && typeof payload === 'string' ? errorCodeOf(payload) : undefined;
         deps.audit.record({
-          principal: who === undefined ? undefined : `admin:${who}`,
+          principal: adminOf(request),
           source: request.ip,
           operation: operationOf(request),
           bucket: params.bucket,

@@ -255,7 +255,7 @@ describe('audit trail', () => {
       ['admin:admin', 'POST /credentials', 'committed'],
       [null, 'GET /credentials', '401 InvalidApiKey'],
       ['admin:admin', 'POST /auth/login', expect.stringMatching(/^401 /)],
-      ['admin:admin', 'POST /auth/login', '200'],
+      ['admin:admin', 'POST /auth/login', 'committed'],
     ]);
     const failed = await api('GET', '/audit?operation=POST%20/auth/login&result=401');
     expect(failed.status).toBe(200);
