@@ -224,7 +224,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (!req.complete && !(await drainSmallRemainder(req))) res.setHeader('connection', 'close');
       s3code = s3err.code;
       // A refused signature still names the key it claimed: who tried is what an auditor asks.
-      claimedKey = accessKeyId ?? s3err.extra.AWSAccessKeyId;
+      claimedKey = s3err.extra.AWSAccessKeyId;
       if (s3err.code === 'ServiceUnavailable') res.setHeader('retry-after', RETRY_AFTER_SECONDS);
       for (const [name, value] of Object.entries(s3err.headers)) res.setHeader(name, value);
       const body = method === 'HEAD' ? undefined : errorBody(s3err, safeDecode(rawPath) || '/', requestId);
