@@ -19,6 +19,7 @@ import { connect, migrate, ping } from './db/database.js';
 import { guardBodyIdle, limitBodyTime } from './http/request-limits.js';
 import { S3Error } from './errors/s3-errors.js';
 import { UserStore } from './management/user-store.js';
+import { applyArchivePreset } from './management/archive-preset.js';
 import { CURRENT_DEFAULTS, LEGACY_DEFAULTS } from './store/buckets.js';
 import { AuditLog } from './audit/audit-log.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
@@ -155,7 +156,7 @@ export async function buildGateway(
   });
   const lifecycle = new LifecycleWorker(db, store, multipart, config.lifecycle, app.log);
   const credentials = new CredentialStore(db, config.masterKey, changes, app.log, audit);
-  const authorizer = new Authorizer(store.buckets);
+  const authorizer = new Authorizer(store.buckets, new Set(config.archive?.preset.buckets ?? []));
   await credentials.seed(config.credentials);
   await changes.start();
   const admins = new AdminStore(db, config.masterKey, config.login, Date.now, audit);
@@ -239,13 +240,20 @@ export async function buildGateway(
       url: url.startsWith(API_PREFIX) ? url.slice(API_PREFIX.length) : url,
     }),
   });
+  const users = new UserStore(db, credentials, audit);
+  if (config.archive)
+    await applyArchivePreset(
+      { store, users, credentials, log: app.log },
+      config.archive.preset,
+      config.archive.keys,
+    );
   const managementDeps = {
     db,
     store,
     multipart,
     authorizer,
     credentials,
-    users: new UserStore(db, credentials, audit),
+    users,
     admins,
     inventory: new Inventory(db, backend),
     audit,

@@ -2,7 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { parseCredentialsJson, type S3Credential } from './auth/credentials.js';
+import {
+  parseArchiveKeys,
+  parseCredentialsJson,
+  type ArchiveKeys,
+  type S3Credential,
+} from './auth/credentials.js';
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
 import { BLOB_BACKENDS, type BlobBackendKind } from './blobs/backends.js';
@@ -10,6 +15,14 @@ import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DatabaseLimits } from './db/database.js';
 import { integerIn } from './parse/integer.js';
+import {
+  ARCHIVE_DEFAULTS,
+  ARCHIVE_RETENTION_MODES,
+  archivePresetProblems,
+  MAX_RETENTION_DAYS,
+  PRESETS,
+  type ArchivePreset,
+} from './parse/archive-preset.js';
 
 export interface Config {
   host: string;
@@ -55,6 +68,8 @@ export interface Config {
   /** The first admin and its API key (digests only), from ADMIN_FILE; undefined leaves the admins table as is. */
   admin?: AdminSeed;
   login: LoginPolicy;
+  /** PRESET=compliance-archive: the archive buckets and keys the gateway keeps as the preset says. */
+  archive?: { preset: ArchivePreset; keys: ArchiveKeys };
 }
 
 /** TRUST_PROXY: a comma-separated list of addresses, CIDR ranges or proxy-addr's range names. */
@@ -190,6 +205,7 @@ export async function loadConfig(env: Env): Promise<Config> {
       throw new ConfigError('ADMIN_FILE', `(${adminFile}) ${(err as Error).message}`);
     }
   }
+  const archive = await archiveSettings(env);
   const region = env.S3_REGION || 'us-east-1';
   if (!/^[a-z0-9-]{1,32}$/.test(region))
     throw new ConfigError('S3_REGION', `is not a valid region name ('${region}')`);
@@ -240,10 +256,63 @@ export async function loadConfig(env: Env): Promise<Config> {
       smallBodyTimeoutMs: int(env, 'SMALL_BODY_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
     },
     admin,
+    archive,
     login: {
       maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),
       lockSeconds: int(env, 'LOGIN_LOCK_SECONDS', 900, 1, 86400),
       sessionSeconds: int(env, 'SESSION_HOURS', 8, 1, 24 * 30) * 3600,
     },
   };
+}
+
+/**
+ * PRESET=compliance-archive with ARCHIVE_BUCKETS, ARCHIVE_RETENTION_MODE, ARCHIVE_RETENTION_DAYS and
+ * ARCHIVE_CREDENTIALS_FILE. The settings the preset depends on must agree with it: a deployment that
+ * says "compliance archive" and accepts SigV2 or unverified payloads does not start.
+ */
+async function archiveSettings(env: Env): Promise<{ preset: ArchivePreset; keys: ArchiveKeys } | undefined> {
+  const name = oneOf(env, 'PRESET', ['none', ...PRESETS] as const, 'none');
+  if (name === 'none') {
+    for (const setting of ['ARCHIVE_BUCKETS', 'ARCHIVE_RETENTION_MODE', 'ARCHIVE_RETENTION_DAYS'])
+      if (env[setting]) throw new ConfigError(setting, 'is set, but PRESET is not compliance-archive');
+    return undefined;
+  }
+  const preset: ArchivePreset = {
+    buckets: (env.ARCHIVE_BUCKETS ?? ARCHIVE_DEFAULTS.buckets.join(','))
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+    retentionMode: oneOf(
+      env,
+      'ARCHIVE_RETENTION_MODE',
+      ARCHIVE_RETENTION_MODES,
+      ARCHIVE_DEFAULTS.retentionMode,
+    ),
+    retentionDays: int(env, 'ARCHIVE_RETENTION_DAYS', ARCHIVE_DEFAULTS.retentionDays, 1, MAX_RETENTION_DAYS),
+  };
+  const [problem] = archivePresetProblems(preset);
+  if (problem) throw new ConfigError('ARCHIVE_BUCKETS', problem);
+  const demands: Array<[string, boolean, string]> = [
+    ['SIGV2_ENABLED', bool(env, 'SIGV2_ENABLED', true), 'false'],
+    ['ENFORCE_PAYLOAD_VERIFICATION', !bool(env, 'ENFORCE_PAYLOAD_VERIFICATION', true), 'true'],
+    ['BUCKET_DEFAULTS', env.BUCKET_DEFAULTS === 'legacy', 'current'],
+  ];
+  for (const [setting, wrong, wanted] of demands)
+    if (wrong) throw new ConfigError(setting, `must be ${wanted} with PRESET=compliance-archive`);
+  const auditDays = int(env, 'AUDIT_RETENTION_DAYS', 365, 1, 36500);
+  if (auditDays < preset.retentionDays)
+    throw new ConfigError(
+      'AUDIT_RETENTION_DAYS',
+      `(${auditDays}) must be at least ARCHIVE_RETENTION_DAYS (${preset.retentionDays}) with PRESET=compliance-archive`,
+    );
+  const file = required(env, 'ARCHIVE_CREDENTIALS_FILE');
+  try {
+    return {
+      preset,
+      keys: parseArchiveKeys((await readSecretFile('ARCHIVE_CREDENTIALS_FILE', file)).toString('utf8')),
+    };
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('ARCHIVE_CREDENTIALS_FILE', `(${file}) ${(err as Error).message}`);
+  }
 }

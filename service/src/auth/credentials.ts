@@ -67,3 +67,25 @@ export function parseCredentialsJson(text: string): S3Credential[] {
     };
   });
 }
+
+/** The compliance-archive preset's keys: one that may only add objects, one that may only read. */
+export interface ArchiveKeys {
+  ingest: S3Credential;
+  reader: S3Credential;
+}
+
+/** Parses the archive credentials secret: `{"ingest": {client_id, client_secret}, "reader": {...}}`. */
+export function parseArchiveKeys(text: string): ArchiveKeys {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error('is not valid JSON');
+  }
+  if (typeof data !== 'object' || data === null || !data.ingest || !data.reader)
+    throw new Error('must be an object with an ingest and a reader credential');
+  const [ingest, reader] = parseCredentialsJson(JSON.stringify([data.ingest, data.reader]));
+  if (ingest!.accessKeyId === reader!.accessKeyId)
+    throw new Error('ingest and reader must be different keys');
+  return { ingest: ingest!, reader: reader! };
+}

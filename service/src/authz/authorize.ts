@@ -83,6 +83,24 @@ const CREATE_ONLY_ACTIONS: ReadonlySet<S3Action> = new Set([
 const EXISTING_TAG = 's3:existingobjecttag/';
 
 /**
+ * What nobody may do to a bucket the compliance-archive preset keeps, not its owner and not an admin:
+ * delete it or change what protects it (versioning, object lock, public access, ACLs, policy and
+ * grants). Only the deployment's settings change these, and only towards stricter.
+ */
+export const FROZEN_ACTIONS: ReadonlySet<S3Action> = new Set([
+  's3:DeleteBucket',
+  's3:PutBucketVersioning',
+  's3:PutBucketObjectLockConfiguration',
+  's3:PutBucketPublicAccessBlock',
+  's3:PutBucketOwnershipControls',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketAcl',
+  's3:PutObjectAcl',
+  's3:PutObjectVersionAcl',
+]);
+
+/**
  * The one place that decides whether a request may proceed. Inputs: the bucket's owner (who may do
  * everything, as an account's root may), the bucket policy and the grants to other users (one engine;
  * an explicit Deny wins, even over the owner), and admins (who may do everything).
@@ -91,7 +109,20 @@ export class Authorizer {
   /** Parsed statements per bucket object: the bucket cache hands out the same object until it changes. */
   private readonly compiled = new WeakMap<Bucket, CompiledPolicy>();
 
-  constructor(private readonly buckets: BucketLookup) {}
+  /** `frozen`: the buckets a preset keeps, on which FROZEN_ACTIONS are denied to everyone. */
+  constructor(
+    private readonly buckets: BucketLookup,
+    private readonly frozen: ReadonlySet<string> = new Set(),
+  ) {}
+
+  /** An explicit deny above every policy, owner and admin: the preset's, not the bucket's. */
+  private checkFrozen(bucket: Bucket, action: S3Action): void {
+    if (this.frozen.has(bucket.name) && FROZEN_ACTIONS.has(action))
+      throw new S3Error(
+        'AccessDenied',
+        `Bucket ${bucket.name} is kept by the compliance-archive preset: ${action} is denied to everyone.`,
+      );
+  }
 
   /**
    * The bucket of an operation that names many keys (DeleteObjects), each then decided by `authorize`.
@@ -101,6 +132,7 @@ export class Authorizer {
   async authorizeAnyKey(request: AccessRequest): Promise<Grant> {
     const { principal, action } = request;
     const bucket = await this.resolve(request);
+    this.checkFrozen(bucket, action);
     const grant = { principal, action, bucket };
     if (principal.kind === 'admin') return grant;
     const requester = principal.kind === 'user' ? principal.user : undefined;
@@ -137,6 +169,7 @@ export class Authorizer {
     }
     // A missing bucket is NoSuchBucket whoever asks; an existing one of someone else's is AccessDenied.
     const bucket = await this.resolve(request);
+    this.checkFrozen(bucket, action);
     if (principal.kind === 'admin') return { principal, action, bucket };
     const owner = principal.kind === 'user' && principal.user.canonicalId === bucket.owner;
     const { statements, testsExistingTags } = this.policyOf(bucket);

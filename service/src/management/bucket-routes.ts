@@ -1,6 +1,6 @@
 /** Buckets and the objects in them, a page at a time; bulk delete. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { bucketNameProblem, regionProblem } from '../store/bucket-names.js';
+import { bucketNameProblem, regionProblem } from '../parse/bucket-names.js';
 import { adminPrincipal, asAdmin } from './as-admin.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';

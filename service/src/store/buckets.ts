@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { ChangeRecorder } from '../audit/audit-log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import { S3Error } from '../errors/s3-errors.js';
-import { bucketNameProblem, regionProblem } from './bucket-names.js';
+import { bucketNameProblem, regionProblem } from '../parse/bucket-names.js';
 import { changing } from './audited.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
