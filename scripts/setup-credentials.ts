@@ -13,6 +13,8 @@ const { values: argv } = parseCli({
 Writes secrets/ (0700; files 0600): postgres_user.txt, postgres_password.txt, database_url.txt,
 credentials_json.txt, master_key.txt, a root CA (ca.key, root.crt) and a server certificate (server.key,
 server.crt) for NAME, *.NAME, localhost and 127.0.0.1, plus credentials.json (a human-readable backup).
+A compliance-archive deployment (npm run up -- --preset compliance-archive) also gets
+archive_credentials_json.txt: its ingest and reader keys.
 
 Existing files are kept. The master key is never generated while credentials.json backs one up or the
 deployment's data exists: it is the only key to the stored data (restore it instead).
@@ -50,6 +52,7 @@ const r = await setupCredentials({
   force: Boolean(argv.force),
   existingData: await existingDataVolume(),
   renewServerCert: Boolean(argv['renew-server-cert']),
+  archive: o.preset !== undefined,
 }).catch((err: Error) => fail(err.message));
 await saveSettings(ROOT, o);
 for (const f of r.created) console.log(`created ${f}`);

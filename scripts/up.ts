@@ -27,6 +27,8 @@ import { parseCli, DEPLOY_OPTIONS, GATEWAY_OPTIONS } from './lib/cli.js';
 const { values: argv } = parseCli({
   usage: `usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--sigv2 on|off]
        [--bucket-defaults current|legacy] [--engine compose|pulumi] [--stack NAME]
+       [--preset compliance-archive [--archive-buckets A,B] [--retention-days N]
+        [--retention-mode COMPLIANCE|GOVERNANCE]]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
@@ -36,6 +38,14 @@ healthy, checks S3 over TLS, writes an rclone remote and prints how to connect. 
 default). --bucket-defaults legacy gives new buckets the pre-2023 defaults (ACLs honoured, public access
 allowed) that older tools and Ceph RGW assume; current (the default) is AWS's: ACLs disabled, public
 access blocked. Every setting given is kept in deployment.json for later commands.
+
+--preset compliance-archive makes an archive nobody can alter or delete before its retention ends:
+buckets (default: archive) with object lock and a default retention (default COMPLIANCE, 365 days),
+versioning, ACLs disabled and public access blocked, owned by a user with no key; an ingest key that may
+only add objects and a reader key (secrets/archive_credentials_json.txt); SigV2 off, payload
+verification on, TLS 1.3 only, audit records kept at least as long as the objects. Nobody, admins
+included, may delete those buckets or loosen their settings. The preset is kept in deployment.json: a
+later up keeps it, may lengthen the retention or add buckets, and refuses anything weaker.
 
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
@@ -66,6 +76,7 @@ await setupCredentials({
   extraIps: o.extraIps,
   force: false,
   existingData,
+  archive: o.preset !== undefined,
 }).catch((err: Error) => fail(err.message));
 // The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.
 await saveSettings(ROOT, o);
@@ -97,7 +108,7 @@ Coffer is running.
   credential: ${cred!.client_id} (secret in secrets/credentials_json.txt)
   console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
   management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
-  rclone:     remote "coffer" in ${rcloneConfig}
+  rclone:     remote "coffer" in ${rcloneConfig}${archiveSummary(o)}
 
 Try it:
   AWS_ACCESS_KEY_ID=${cred!.client_id} AWS_SECRET_ACCESS_KEY=${cred!.client_secret} AWS_DEFAULT_REGION=us-east-1 \\
@@ -106,3 +117,12 @@ Try it:
 
 Stop with npm run down (data stays in the volumes); npm run status, npm run logs.
 `);
+
+/** What the preset made, for the operator who asked for it. */
+function archiveSummary(opts: typeof o): string {
+  if (!opts.preset) return '';
+  const p = opts.preset;
+  return `
+  archive:    ${p.buckets.join(', ')}: ${p.retentionMode} retention of ${p.retentionDays} days on every new version
+              ingest and reader keys in secrets/archive_credentials_json.txt`;
+}

@@ -2,6 +2,7 @@
  * What a Coffer deployment is, as plain data: every engine (docker-compose rendering, Pulumi, the
  * Testcontainers suite, the policy rules) derives from this and nothing else.
  */
+import type { ArchivePreset } from '../service/src/parse/archive-preset.js';
 
 export interface SecretRef {
   /** Name of the secret (a file under secrets/, mounted at /run/secrets/<name>). */
@@ -58,6 +59,8 @@ export interface TopologyOptions {
   /** More names and addresses clients use; the certificate covers them and nginx serves them. */
   extraHostNames: string[];
   extraIps: string[];
+  /** The compliance-archive preset, which also decides the settings it depends on (see withPreset). */
+  preset?: ArchivePreset;
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -92,19 +95,55 @@ export const SECRET_FILES = {
   server_key: 'secrets/server.key',
 } as const;
 
+/** The preset's own secret: the ingest and reader keys. */
+export const ARCHIVE_SECRET_FILES = {
+  archive_credentials_json: 'secrets/archive_credentials_json.txt',
+} as const;
+
+/** Audit records are kept at least a year, and never for less time than the objects they describe. */
+export const MIN_AUDIT_RETENTION_DAYS = 365;
+
+/**
+ * What the compliance-archive preset demands of the rest of the deployment: no SigV2, every payload
+ * verified, TLS 1.3 only, AWS's current bucket defaults. The preset wins over options that say otherwise.
+ */
+export function withPreset(o: TopologyOptions): TopologyOptions {
+  if (!o.preset) return o;
+  return {
+    ...o,
+    signatureV2: false,
+    enforcePayloadVerification: true,
+    tlsMinVersion: '1.3',
+    bucketDefaults: 'current',
+  };
+}
+
+/** The gateway's settings for the preset, none without one. */
+function presetEnv(preset: ArchivePreset | undefined): Record<string, string> {
+  if (!preset) return {};
+  return {
+    PRESET: 'compliance-archive',
+    ARCHIVE_BUCKETS: preset.buckets.join(','),
+    ARCHIVE_RETENTION_MODE: preset.retentionMode,
+    ARCHIVE_RETENTION_DAYS: String(preset.retentionDays),
+    ARCHIVE_CREDENTIALS_FILE: '/run/secrets/archive_credentials_json',
+    AUDIT_RETENTION_DAYS: String(Math.max(MIN_AUDIT_RETENTION_DAYS, preset.retentionDays)),
+  };
+}
+
 export const GATEWAY_PORT = 3000;
 
 /** The first admin setup-credentials (or the Pulumi stack) creates. */
 export const ADMIN_USERNAME = 'admin';
 
 export function topology(options: Partial<TopologyOptions> = {}): Topology {
-  const o = { ...DEFAULT_OPTIONS, ...options };
+  const o = withPreset({ ...DEFAULT_OPTIONS, ...options });
   const image = (name: string) => `coffer/${name}:${o.imageTag}`;
   return {
     project: 'coffer',
     networks: ['backend'],
     volumes: ['coffer-data', 'postgres-data'],
-    secrets: { ...SECRET_FILES },
+    secrets: { ...SECRET_FILES, ...(o.preset ? ARCHIVE_SECRET_FILES : {}) },
     services: [
       {
         name: 'postgres',
@@ -150,12 +189,14 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           // Only nginx reaches the gateway (it publishes no port); it sets X-Forwarded-For to the client.
           TRUST_PROXY: 'loopback,uniquelocal',
           LOG_LEVEL: 'info',
+          ...presetEnv(o.preset),
         },
         secrets: [
           { name: 'database_url' },
           { name: 'credentials_json' },
           { name: 'master_key' },
           { name: 'admin_json' },
+          ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
         ],
         volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
         tmpfs: ['/run/coffer'],

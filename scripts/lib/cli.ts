@@ -64,6 +64,10 @@ export function parseCli<O extends Record<string, OptionSpec>>(
 export const GATEWAY_OPTIONS = {
   sigv2: { type: 'string' },
   'bucket-defaults': { type: 'string' },
+  preset: { type: 'string' },
+  'archive-buckets': { type: 'string' },
+  'retention-days': { type: 'string' },
+  'retention-mode': { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

@@ -10,8 +10,16 @@ import {
   type BucketDefaults,
   type TopologyOptions,
 } from '../../stacks/topology.js';
+import {
+  ARCHIVE_DEFAULTS,
+  archivePresetProblems,
+  archiveWeakening,
+  PRESETS,
+  type ArchivePreset,
+  type ArchiveRetentionMode,
+} from '../../service/src/parse/archive-preset.js';
 import { renderCompose } from './compose.js';
-import { fail } from './exec.js';
+import { fail, OperatorError } from './exec.js';
 import { ROOT } from './images.js';
 
 export const PROJECT = 'coffer';
@@ -26,6 +34,8 @@ export interface DeployOptions {
   signatureV2: boolean;
   /** What new buckets start with (--bucket-defaults current|legacy). */
   bucketDefaults: BucketDefaults;
+  /** --preset compliance-archive, with its buckets and retention; kept for good once given. */
+  preset?: ArchivePreset;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -62,7 +72,7 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
   };
   const list = (v: unknown, def: string[] | undefined) =>
     v === undefined ? (def ?? []) : (Array.isArray(v) ? v : [v]).map(String);
-  return {
+  const o: DeployOptions = {
     domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? saved.domain ?? DEFAULT_OPTIONS.domain),
     httpsPort: port(
       argv['https-port'] ?? process.env.COFFER_HTTPS_PORT ?? saved.httpsPort,
@@ -78,7 +88,61 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     extraIps: list(argv.ip, saved.extraIps),
     signatureV2: onOff(argv.sigv2, saved.signatureV2 ?? DEFAULT_OPTIONS.signatureV2),
     bucketDefaults: oneOf(argv['bucket-defaults'], saved.bucketDefaults ?? DEFAULT_OPTIONS.bucketDefaults),
+    ...orFail(() => presetOptions(argv, saved.preset)),
   };
+  // Saved as what runs: the preset turns these off whatever was set before.
+  return o.preset ? { ...o, signatureV2: false, bucketDefaults: 'current' } : o;
+}
+
+/**
+ * --preset compliance-archive and its options. Once a deployment is an archive it stays one: a later
+ * `up` keeps the saved preset, and refuses to drop it, shrink its retention, leave a bucket out, turn
+ * COMPLIANCE into GOVERNANCE, or turn on what the preset turns off.
+ */
+export function presetOptions(
+  argv: Record<string, unknown>,
+  saved: ArchivePreset | undefined,
+): { preset?: ArchivePreset } {
+  const asked = argv.preset;
+  const tuning = ['archive-buckets', 'retention-days', 'retention-mode'].filter((k) => argv[k] !== undefined);
+  if (asked !== undefined && asked !== 'none' && !(PRESETS as readonly unknown[]).includes(asked))
+    refuse(`--preset must be ${PRESETS.join(', ')} or none (got ${String(asked)})`);
+  if (asked === 'none') {
+    if (saved)
+      refuse(
+        'this deployment is a compliance archive (deployment.json): --preset none would drop the protection its data was stored under, and is refused',
+      );
+    if (tuning.length) refuse(`--${tuning[0]} needs --preset compliance-archive`);
+    return {};
+  }
+  if (asked === undefined && !saved) {
+    if (tuning.length) refuse(`--${tuning[0]} needs --preset compliance-archive`);
+    return {};
+  }
+  const base = saved ?? ARCHIVE_DEFAULTS;
+  const days = argv['retention-days'];
+  const preset: ArchivePreset = {
+    buckets:
+      argv['archive-buckets'] === undefined
+        ? base.buckets
+        : String(argv['archive-buckets'])
+            .split(',')
+            .map((b) => b.trim())
+            .filter(Boolean),
+    retentionMode: (argv['retention-mode'] === undefined
+      ? base.retentionMode
+      : String(argv['retention-mode']).toUpperCase()) as ArchiveRetentionMode,
+    retentionDays: days === undefined ? base.retentionDays : /^\d+$/.test(String(days)) ? Number(days) : NaN,
+  };
+  const [problem] = archivePresetProblems(preset);
+  if (problem) refuse(`--preset compliance-archive: ${problem}`);
+  const weaker = saved ? archiveWeakening(saved, preset) : [];
+  if (weaker.length) refuse(`refused: ${weaker.join('; ')}; a compliance archive is never weakened`);
+  if (argv.sigv2 === 'on')
+    refuse('--sigv2 on contradicts --preset compliance-archive, which turns SigV2 off');
+  if (argv['bucket-defaults'] === 'legacy')
+    refuse('--bucket-defaults legacy contradicts --preset compliance-archive, which disables ACLs');
+  return { preset };
 }
 
 function onOff(v: unknown, def: boolean): boolean {
@@ -92,6 +156,20 @@ function oneOf(v: unknown, def: BucketDefaults): BucketDefaults {
   if (v === undefined) return def;
   if ((BUCKET_DEFAULTS as readonly unknown[]).includes(v)) return v as BucketDefaults;
   fail(`--bucket-defaults must be ${BUCKET_DEFAULTS.join(' or ')} (got ${String(v)})`);
+}
+
+const refuse = (message: string): never => {
+  throw new OperatorError(message);
+};
+
+/** Library code refuses with an OperatorError; a script says it in one line and stops. */
+function orFail<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof OperatorError) fail(err.message);
+    throw err;
+  }
 }
 
 export { endpointOf } from '../../stacks/topology.js';
@@ -109,7 +187,8 @@ export async function composeFile(o: DeployOptions): Promise<string> {
     o.extraHostNames.length === 0 &&
     o.extraIps.length === 0 &&
     o.signatureV2 === DEFAULT_OPTIONS.signatureV2 &&
-    o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults;
+    o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults &&
+    !o.preset;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

@@ -3,7 +3,12 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
-import { ADMIN_USERNAME, SECRET_FILES, serverCertNames } from '../../stacks/topology.js';
+import {
+  ADMIN_USERNAME,
+  ARCHIVE_SECRET_FILES,
+  SECRET_FILES,
+  serverCertNames,
+} from '../../stacks/topology.js';
 import { apiKeyDigest, newApiKey } from '../../service/src/crypto/api-keys.js';
 import { hashPassword } from '../../service/src/management/password.js';
 import { fail, OperatorError, step } from './exec.js';
@@ -21,6 +26,8 @@ export interface SetupOptions {
   existingData?: string;
   /** A new server certificate from the existing root CA (for new names, or before the old one expires). */
   renewServerCert?: boolean;
+  /** The compliance-archive preset is on: its ingest and reader keys are needed too. */
+  archive?: boolean;
 }
 
 export interface SetupResult {
@@ -120,6 +127,18 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
     ];
     await write(SECRET_FILES.credentials_json, JSON.stringify(creds, null, 2) + '\n');
   }
+  const archiveFile = ARCHIVE_SECRET_FILES.archive_credentials_json;
+  // Written once, never by --force: rotating an archive's keys is done in the console, not by replacement.
+  if (o.archive && !existsSync(abs(archiveFile))) {
+    const key = (role: string) => ({
+      client_id: `AKIA${role}${randomBytes(6).toString('hex').toUpperCase()}`,
+      client_secret: token(30),
+    });
+    await write(
+      archiveFile,
+      JSON.stringify({ ingest: key('INGEST'), reader: key('READER') }, null, 2) + '\n',
+    );
+  } else if (o.archive) result.kept.push(archiveFile);
   if (
     want(SECRET_FILES.admin_json) ||
     !existsSync(abs(ADMIN_FILES.password)) ||
@@ -237,6 +256,9 @@ export async function setupCredentials(o: SetupOptions): Promise<SetupResult> {
       {
         note: 'Human-readable backup of Coffer secrets; Docker does not read this file. Keep it encrypted (gpg -c credentials.json).',
         s3_credentials: creds,
+        ...(existsSync(abs(archiveFile))
+          ? { archive_credentials: JSON.parse(await readFile(abs(archiveFile), 'utf8')) as unknown }
+          : {}),
         console: {
           username: ADMIN_USERNAME,
           password: (await readFile(abs(ADMIN_FILES.password), 'utf8')).trim(),

@@ -32,7 +32,7 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--domain, --https-port, --http-port, --sigv2, --bucket-defaults, --engine, --stack, --help',
+      '--domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --help'],
