@@ -4,7 +4,7 @@
  */
 import type { PolicyResource, StackValidationPolicy } from '@pulumi/policy';
 import { fromPulumi, type ResourceRecord } from './model.js';
-import { RULES, type Rule } from './rules.js';
+import { DEFAULT_RULE_OPTIONS, RULES, type Rule, type RuleOptions } from './rules.js';
 
 export function toRecord(r: Pick<PolicyResource, 'type' | 'name' | 'props' | 'opts'>): ResourceRecord {
   return {
@@ -15,13 +15,27 @@ export function toRecord(r: Pick<PolicyResource, 'type' | 'name' | 'props' | 'op
   };
 }
 
+/** The site's requirements, set per policy in the pack's config (`pulumi policy enable --config`). */
+const CONFIG_SCHEMA = {
+  properties: {
+    requireArchive: { type: 'boolean' as const, default: DEFAULT_RULE_OPTIONS.requireArchive },
+    minRetentionDays: {
+      type: 'integer' as const,
+      minimum: 1,
+      default: DEFAULT_RULE_OPTIONS.minRetentionDays,
+    },
+  },
+};
+
 export function stackPolicy(rule: Rule): StackValidationPolicy {
   return {
     name: rule.name,
     description: rule.description,
     enforcementLevel: 'mandatory',
+    configSchema: CONFIG_SCHEMA,
     validateStack: (args, reportViolation) => {
-      for (const violation of rule.check(fromPulumi(args.resources.map(toRecord))))
+      const options = { ...DEFAULT_RULE_OPTIONS, ...args.getConfig<Partial<RuleOptions>>() };
+      for (const violation of rule.check(fromPulumi(args.resources.map(toRecord)), options))
         reportViolation(violation);
     },
   };

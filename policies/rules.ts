@@ -2,13 +2,24 @@
  * The rules a Coffer deployment must satisfy, as plain functions over a DeploymentView. The CrossGuard
  * pack (policies/index.ts) and `npm run policy` (compose) both run exactly these.
  */
+import { archivePresetProblems, type ArchivePreset } from '../service/src/parse/archive-preset.js';
 import { roleOf, type ContainerView, type DeploymentView } from './model.js';
+
+/** What a site requires beyond the rules' own: CrossGuard policy config, or npm run policy's options. */
+export interface RuleOptions {
+  /** Every deployment checked must be a compliance archive. */
+  requireArchive: boolean;
+  /** The shortest default retention an archive may have, in days. */
+  minRetentionDays: number;
+}
+
+export const DEFAULT_RULE_OPTIONS: RuleOptions = { requireArchive: false, minRetentionDays: 1 };
 
 export interface Rule {
   name: string;
   description: string;
   /** Violations, one readable sentence each; empty when the deployment complies. */
-  check(view: DeploymentView): string[];
+  check(view: DeploymentView, options: RuleOptions): string[];
 }
 
 const GATEWAY_PORT = 3000;
@@ -32,7 +43,123 @@ function dataDirs(c: ContainerView): string[] {
   }
 }
 
-export const RULES: Rule[] = [
+/** The gateways that claim the compliance-archive preset. */
+const archiveGateways = (view: DeploymentView) =>
+  byRole(view, 'gateway').filter((c) => c.env.PRESET === 'compliance-archive');
+
+/** A rule about archives: it checks each archive gateway (and nginx in front of one) only. */
+const whenArchive =
+  (check: (view: DeploymentView, gateways: ContainerView[], o: RuleOptions) => string[]) =>
+  (view: DeploymentView, o: RuleOptions) => {
+    const gateways = archiveGateways(view);
+    return gateways.length ? check(view, gateways, o) : [];
+  };
+
+/** The preset as a gateway's environment states it (what the gateway applies at every start). */
+function presetOf(c: ContainerView): ArchivePreset {
+  return {
+    buckets: (c.env.ARCHIVE_BUCKETS ?? '').split(',').filter(Boolean),
+    retentionMode: (c.env.ARCHIVE_RETENTION_MODE ?? 'COMPLIANCE') as ArchivePreset['retentionMode'],
+    retentionDays: Number(c.env.ARCHIVE_RETENTION_DAYS ?? 365),
+  };
+}
+
+const ARCHIVE_RULES: Rule[] = [
+  {
+    name: 'archive-preset-complete',
+    description:
+      'A compliance archive names its buckets (versioned, object-locked, ACL-less, public access blocked by the gateway) and gets its keys as a secret file; where archives are required, every deployment is one.',
+    check: (view, o) => {
+      const gateways = byRole(view, 'gateway');
+      const archives = archiveGateways(view);
+      const out = o.requireArchive
+        ? gateways
+            .filter((c) => !archives.includes(c))
+            .map((c) => `${c.name} must set PRESET=compliance-archive: this site deploys only archives`)
+        : [];
+      for (const c of archives) {
+        const problems = archivePresetProblems(presetOf(c)).filter((p) => !/retention/.test(p));
+        out.push(...problems.map((p) => `${c.name}'s ARCHIVE_BUCKETS: ${p}`));
+        const keys = c.env.ARCHIVE_CREDENTIALS_FILE;
+        if (!keys || !c.secretFiles.some((f) => f.path === keys))
+          out.push(
+            `${c.name} must mount the archive keys as a secret file named by ARCHIVE_CREDENTIALS_FILE`,
+          );
+      }
+      return out;
+    },
+  },
+  {
+    name: 'archive-retention-minimum',
+    description: 'An archive keeps every new version at least the required number of days, in a valid mode.',
+    check: whenArchive((_view, gateways, o) =>
+      gateways.flatMap((c) => {
+        const p = presetOf(c);
+        const out = archivePresetProblems(p)
+          .filter((x) => /retention/.test(x))
+          .map((x) => `${c.name}: ${x}`);
+        if (Number.isInteger(p.retentionDays) && p.retentionDays < o.minRetentionDays)
+          out.push(
+            `${c.name} keeps new versions ${p.retentionDays} days: this site requires at least ${o.minRetentionDays}`,
+          );
+        return out;
+      }),
+    ),
+  },
+  {
+    name: 'archive-sigv2-off',
+    description:
+      'An archive refuses Signature Version 2 (SIGV2_ENABLED=false): SHA-1 signatures and week-long links.',
+    check: whenArchive((_view, gateways) =>
+      gateways
+        .filter((c) => c.env.SIGV2_ENABLED !== 'false')
+        .map((c) => `${c.name} must set SIGV2_ENABLED=false for a compliance archive`),
+    ),
+  },
+  {
+    name: 'archive-acls-disabled',
+    description:
+      "An archive's buckets start with ACLs disabled and public access blocked (BUCKET_DEFAULTS=current).",
+    check: whenArchive((_view, gateways) =>
+      gateways
+        .filter((c) => (c.env.BUCKET_DEFAULTS ?? 'current') !== 'current')
+        .map(
+          (c) =>
+            `${c.name} must keep BUCKET_DEFAULTS=current for a compliance archive (ACLs off, public access blocked)`,
+        ),
+    ),
+  },
+  {
+    name: 'archive-tls-1.3',
+    description: 'nginx in front of an archive accepts TLS 1.3 only.',
+    check: whenArchive((view) =>
+      byRole(view, 'nginx')
+        .filter((c) => c.env.TLS_MIN_VERSION !== '1.3')
+        .map(
+          (c) =>
+            `${c.name} must set TLS_MIN_VERSION=1.3 in front of a compliance archive (got ${JSON.stringify(c.env.TLS_MIN_VERSION ?? null)})`,
+        ),
+    ),
+  },
+  {
+    name: 'archive-audit-retention',
+    description:
+      "An archive's audit records are kept a year at least, and never for less time than its objects.",
+    check: whenArchive((_view, gateways) =>
+      gateways.flatMap((c) => {
+        const days = Number(c.env.AUDIT_RETENTION_DAYS ?? 365);
+        const wanted = Math.max(365, presetOf(c).retentionDays);
+        return days >= wanted
+          ? []
+          : [
+              `${c.name} keeps audit records ${days} days: a compliance archive needs at least ${wanted} (AUDIT_RETENTION_DAYS)`,
+            ];
+      }),
+    ),
+  },
+];
+
+const DEPLOYMENT_RULES: Rule[] = [
   {
     name: 'only-nginx-publishes-ports',
     description: `The gateway's port ${GATEWAY_PORT} is never published; only nginx publishes ports.`,
@@ -165,11 +292,18 @@ export const RULES: Rule[] = [
   },
 ];
 
+export const RULES: Rule[] = [...DEPLOYMENT_RULES, ...ARCHIVE_RULES];
+
 export interface RuleReport {
   rule: string;
   violations: string[];
 }
 
-export function evaluate(view: DeploymentView, rules: Rule[] = RULES): RuleReport[] {
-  return rules.map((r) => ({ rule: r.name, violations: r.check(view) }));
+export function evaluate(
+  view: DeploymentView,
+  options: Partial<RuleOptions> = {},
+  rules: Rule[] = RULES,
+): RuleReport[] {
+  const o = { ...DEFAULT_RULE_OPTIONS, ...options };
+  return rules.map((r) => ({ rule: r.name, violations: r.check(view, o) }));
 }

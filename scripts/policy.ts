@@ -12,11 +12,20 @@ import { ROOT } from './lib/images.js';
 import { parseCli } from './lib/cli.js';
 
 const { values: argv } = parseCli({
-  usage: `usage: npm run policy -- [--file docker-compose.yaml]
+  usage: `usage: npm run policy -- [--file docker-compose.yaml] [--require-archive] [--min-retention-days N]
 
-Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).`,
-  options: { file: { type: 'string' } },
+Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).
+--require-archive fails a deployment that is not a compliance archive; --min-retention-days N fails an
+archive whose default retention is shorter (the pack's requireArchive and minRetentionDays config).`,
+  options: {
+    file: { type: 'string' },
+    'require-archive': { type: 'boolean' },
+    'min-retention-days': { type: 'string' },
+  },
 });
+const minDays = argv['min-retention-days'];
+if (minDays !== undefined && !/^[1-9]\d{0,4}$/.test(minDays))
+  fail(`--min-retention-days must be a number of days (got ${minDays})`);
 const file = path.resolve(String(argv.file ?? path.join(ROOT, 'docker-compose.yaml')));
 let doc: Record<string, unknown>;
 try {
@@ -24,7 +33,10 @@ try {
 } catch (e) {
   fail(`cannot read ${file}: ${(e as Error).message.split('\n')[0]}`);
 }
-const reports = evaluate(fromCompose(doc));
+const reports = evaluate(fromCompose(doc), {
+  requireArchive: Boolean(argv['require-archive']),
+  ...(minDays === undefined ? {} : { minRetentionDays: Number(minDays) }),
+});
 const failed = reports.filter((r) => r.violations.length);
 for (const r of reports) {
   console.log(`${r.violations.length ? 'FAIL' : 'ok  '} ${r.rule}`);

@@ -4,6 +4,15 @@
  */
 import { isIP } from 'node:net';
 import {
+  ARCHIVE_DEFAULTS,
+  ARCHIVE_RETENTION_MODES,
+  archivePresetProblems,
+  MAX_RETENTION_DAYS,
+  PRESETS,
+  type ArchivePreset,
+  type ArchiveRetentionMode,
+} from '../service/src/parse/archive-preset.js';
+import {
   BUCKET_DEFAULTS,
   DEFAULT_OPTIONS,
   TLS_VERSIONS,
@@ -30,6 +39,8 @@ export interface DeploymentConfig {
   signatureV2: boolean;
   bucketDefaults: BucketDefaults;
   tlsMinVersion: TlsVersion;
+  /** coffer:preset compliance-archive, with coffer:archiveBuckets, archiveRetentionMode, archiveRetentionDays. */
+  preset?: ArchivePreset;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -65,6 +76,10 @@ export const CONFIG_KEYS = [
   'signatureV2',
   'bucketDefaults',
   'tlsMinVersion',
+  'preset',
+  'archiveBuckets',
+  'archiveRetentionMode',
+  'archiveRetentionDays',
   'secretsDir',
   'masterKey',
   'postgresPassword',
@@ -97,15 +112,16 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
   };
   const optional = (key: string, valid: (v: string) => boolean, why: string): string | undefined =>
     present(key) ? str(key, '', valid, why) || undefined : undefined;
-  const port = (key: string, def: number): number => {
+  const integer = (key: string, def: number, max: number, why: string): number => {
     if (!present(key)) return def;
     const n = typeof raw[key] === 'string' ? Number(raw[key]) : raw[key];
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) {
-      bad(key, 'must be a port number 1-65535', raw[key]);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) {
+      bad(key, why, raw[key]);
       return def;
     }
     return n;
   };
+  const port = (key: string, def: number) => integer(key, def, 65535, 'must be a port number 1-65535');
   const list = (key: string, valid: (v: string) => boolean, why: string): string[] => {
     if (!present(key)) return [];
     const given = raw[key];
@@ -131,6 +147,50 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     if (v === false || v === 'false') return false;
     bad(key, 'must be true or false', v);
     return def;
+  };
+  /** The preset and its settings; the settings it turns off must not be asked for explicitly. */
+  const preset = (): ArchivePreset | undefined => {
+    const name = str(
+      'preset',
+      'none',
+      (v) => v === 'none' || (PRESETS as readonly string[]).includes(v),
+      `must be ${PRESETS.join(', ')} or none`,
+    );
+    const tuning = ['archiveBuckets', 'archiveRetentionMode', 'archiveRetentionDays'].filter(present);
+    if (name === 'none') {
+      for (const key of tuning) problems.push(`coffer:${key} needs coffer:preset compliance-archive`);
+      return undefined;
+    }
+    const buckets = present('archiveBuckets')
+      ? list('archiveBuckets', () => true, 'must be a list of bucket names')
+      : ARCHIVE_DEFAULTS.buckets;
+    const p: ArchivePreset = {
+      buckets,
+      retentionMode: str(
+        'archiveRetentionMode',
+        ARCHIVE_DEFAULTS.retentionMode,
+        (v) => (ARCHIVE_RETENTION_MODES as readonly string[]).includes(v),
+        `must be ${ARCHIVE_RETENTION_MODES.join(' or ')}`,
+      ) as ArchiveRetentionMode,
+      retentionDays: integer(
+        'archiveRetentionDays',
+        ARCHIVE_DEFAULTS.retentionDays,
+        MAX_RETENTION_DAYS,
+        `must be a number of days from 1 to ${MAX_RETENTION_DAYS}`,
+      ),
+    };
+    for (const problem of archivePresetProblems(p))
+      problems.push(`coffer:preset compliance-archive: ${problem}`);
+    const contradictions: Array<[string, unknown]> = [
+      ['signatureV2', true],
+      ['enforcePayloadVerification', false],
+      ['bucketDefaults', 'legacy'],
+      ['tlsMinVersion', '1.2'],
+    ];
+    for (const [key, value] of contradictions)
+      if (present(key) && String(raw[key]) === String(value))
+        problems.push(`coffer:${key} ${String(value)} contradicts coffer:preset compliance-archive`);
+    return p;
   };
   const absolute = (v: string) => v.startsWith('/') && !v.split('/').includes('..');
 
@@ -187,6 +247,7 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     ),
     secretAccessKey: optional('secretAccessKey', (v) => v.length >= 30, 'must be at least 30 characters'),
   };
+  config.preset = preset();
   if (config.httpPort === config.httpsPort)
     bad('httpPort', 'must differ from coffer:httpsPort', config.httpPort);
   if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined))

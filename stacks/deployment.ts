@@ -13,6 +13,7 @@ import { hashPassword } from '../service/src/management/password.js';
 import { createPki } from './pki.js';
 import {
   ADMIN_USERNAME,
+  ARCHIVE_SECRET_FILES,
   endpointOf,
   SECRET_FILES,
   topology,
@@ -21,6 +22,7 @@ import {
 } from './topology.js';
 
 export type SecretName = keyof typeof SECRET_FILES;
+export type ArchiveSecretName = keyof typeof ARCHIVE_SECRET_FILES;
 
 /** Secret values the stack keeps instead of generating, e.g. carried over from a compose deployment. */
 export interface ExistingSecrets {
@@ -32,6 +34,8 @@ export interface ExistingSecrets {
   ca?: { keyPem: pulumi.Input<string>; certPem: string };
   /** The admin secret file's content, with the plaintext the operator logs in with where known. */
   admin?: { json: pulumi.Input<string>; password?: pulumi.Input<string>; apiKey?: pulumi.Input<string> };
+  /** The compliance-archive preset's keys file: {"ingest": {...}, "reader": {...}}. */
+  archiveJson?: pulumi.Input<string>;
 }
 
 export interface ConsoleLogin {
@@ -69,7 +73,10 @@ export class CofferDeployment extends pulumi.ComponentResource {
   readonly topology: Topology;
   readonly containers: Record<string, docker.Container>;
   /** What each container finds under /run/secrets, by secret name; every value a Pulumi secret. */
-  readonly secretFiles: Record<SecretName, pulumi.Output<string>>;
+  readonly secretFiles: Record<SecretName, pulumi.Output<string>> &
+    Partial<Record<ArchiveSecretName, pulumi.Output<string>>>;
+  /** The compliance-archive preset's ingest and reader keys (secret); undefined without the preset. */
+  readonly archiveCredentials: pulumi.Output<string> | undefined;
 
   constructor(name: string, args: CofferDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('coffer:index:CofferDeployment', name, {}, opts);
@@ -87,6 +94,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       tlsMinVersion: c.tlsMinVersion,
       extraHostNames: c.extraHostNames,
       extraIps: c.extraIps,
+      preset: c.preset,
     });
 
     const pki = createPki(
@@ -103,8 +111,13 @@ export class CofferDeployment extends pulumi.ComponentResource {
     );
     const admin = this.adminIdentity(existing);
     this.consoleLogin = admin.login;
-    const secrets = this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem);
+    const archiveJson = c.preset ? this.archiveKeys(existing) : undefined;
+    const secrets = {
+      ...this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem),
+      ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
+    };
     this.secretFiles = secrets;
+    this.archiveCredentials = archiveJson;
 
     const network = new docker.Network(
       'backend',
@@ -143,7 +156,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
           envs: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
           uploads: s.secrets.map((x) => ({
             file: `/run/secrets/${x.name}`,
-            content: secrets[x.name as SecretName],
+            content: secrets[x.name as SecretName | ArchiveSecretName]!,
             permissions: '0400',
           })),
           volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume]!.name, containerPath: v.target })),
@@ -181,7 +194,36 @@ export class CofferDeployment extends pulumi.ComponentResource {
       rootCaPem: this.rootCaPem,
       credentials: this.credentials,
       consoleLogin: this.consoleLogin,
+      archiveCredentials: this.archiveCredentials,
     });
+  }
+
+  /**
+   * The preset's ingest and reader keys. Protected: a stack that drops the preset cannot delete them
+   * without the operator first unprotecting them on purpose, so an archive is never undone silently.
+   */
+  private archiveKeys(existing: ExistingSecrets): pulumi.Output<string> {
+    if (existing.archiveJson !== undefined) return pulumi.secret(pulumi.output(existing.archiveJson));
+    const key = (role: 'ingest' | 'reader') => {
+      const id = new random.RandomString(
+        `archive-${role}-key-id`,
+        { length: 12, special: false, lower: false, upper: true, numeric: true },
+        { parent: this, protect: true },
+      );
+      const secret = new random.RandomPassword(
+        `archive-${role}-secret`,
+        { length: 40, special: false },
+        { parent: this, protect: true },
+      );
+      return pulumi
+        .all([id.result, secret.result])
+        .apply(([i, s]) => ({ client_id: `AKIA${role.toUpperCase()}${i}`, client_secret: s }));
+    };
+    return pulumi.secret(
+      pulumi
+        .all([key('ingest'), key('reader')])
+        .apply(([ingest, reader]) => JSON.stringify({ ingest, reader }, null, 2) + '\n'),
+    );
   }
 
   /** The first admin, as setup-credentials makes it: a random password and API key, only digests uploaded. */

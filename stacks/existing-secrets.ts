@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import type { DeploymentConfig } from './config.js';
 import type { ExistingSecrets } from './deployment.js';
-import { SECRET_FILES } from './topology.js';
+import { ARCHIVE_SECRET_FILES, SECRET_FILES } from './topology.js';
 
 /** Files of a secrets/ directory, named as setup-credentials writes them. */
 const FILES = {
@@ -21,6 +21,7 @@ const FILES = {
   managementApiKey: 'management_api_key.txt',
   caKey: 'ca.key',
   caCert: 'root.crt',
+  archiveJson: path.basename(ARCHIVE_SECRET_FILES.archive_credentials_json),
 } as const;
 
 export class ExistingSecretsError extends Error {}
@@ -72,5 +73,6 @@ export function existingSecrets(config: DeploymentConfig, baseDir: string): Exis
           apiKey: secret(dir.managementApiKey),
         }
       : undefined,
+    archiveJson: secret(dir?.archiveJson),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The Pulumi program (Pulumi.yaml → stacks/index.ts): reads and validates the stack config, then
- * declares one CofferDeployment. Stack outputs: endpoint, rootCaPem, credentials (secret).
+ * declares one CofferDeployment. Stack outputs: endpoint, rootCaPem, credentials (secret), archiveCredentials (secret, with the preset).
  */
 import * as pulumi from '@pulumi/pulumi';
 import { parseDeploymentConfig, rawConfig } from './config.js';
@@ -17,3 +17,4 @@ export const endpoint = deployment.endpoint;
 export const rootCaPem = deployment.rootCaPem;
 export const credentials = deployment.credentials;
 export const consoleLogin = deployment.consoleLogin;
+export const archiveCredentials = deployment.archiveCredentials;

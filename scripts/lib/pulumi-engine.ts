@@ -45,6 +45,12 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('extraIps', JSON.stringify(o.extraIps));
   await set('signatureV2', String(o.signatureV2));
   await set('bucketDefaults', o.bucketDefaults);
+  if (o.preset) {
+    await set('preset', 'compliance-archive');
+    await set('archiveBuckets', JSON.stringify(o.preset.buckets));
+    await set('archiveRetentionMode', o.preset.retentionMode);
+    await set('archiveRetentionDays', String(o.preset.retentionDays));
+  }
   // A compose deployment's secrets/ holds the master key its objects are sealed under: keep it.
   const hasSecretsDir = (await quiet`pulumi config get --stack ${stack} coffer:secretsDir`).exitCode === 0;
   if (!hasSecretsDir && existsSync(path.join(ROOT, 'secrets/master_key.txt')))

@@ -200,6 +200,60 @@ describe('the Pulumi program declares the topology', () => {
   });
 });
 
+describe('coffer:preset compliance-archive', () => {
+  const preset = {
+    preset: 'compliance-archive',
+    archiveBuckets: '["records","ledgers"]',
+    archiveRetentionDays: '400',
+  };
+
+  it('declares what up --preset deploys, with protected keys, and passes the archive rules', async () => {
+    const d = await deploy(preset);
+    const gateway = envFromList(container('gateway').envs as string[]);
+    expect(gateway).toMatchObject({
+      PRESET: 'compliance-archive',
+      ARCHIVE_BUCKETS: 'records,ledgers',
+      ARCHIVE_RETENTION_MODE: 'COMPLIANCE',
+      ARCHIVE_RETENTION_DAYS: '400',
+      SIGV2_ENABLED: 'false',
+      AUDIT_RETENTION_DAYS: '400',
+    });
+    expect(envFromList(container('nginx').envs as string[]).TLS_MIN_VERSION).toBe('1.3');
+    const upload = (container('gateway').uploads as Upload[]).find(
+      (u) => u.file === '/run/secrets/archive_credentials_json',
+    )!;
+    const keys = JSON.parse(upload.content) as Record<string, { client_id: string }>;
+    expect(Object.keys(keys)).toEqual(['ingest', 'reader']);
+    expect(await pulumi.isSecret(d.archiveCredentials!)).toBe(true);
+    // Dropping the preset would delete these: Pulumi refuses while they are protected.
+    const randoms = mocks.records.filter((r) => r.name.startsWith('archive-'));
+    expect(randoms).toHaveLength(4);
+    for (const r of randoms) expect(r.protect, r.name).toBe(true);
+    const site = { requireArchive: true, minRetentionDays: 365 };
+    expect(evaluate(fromPulumi(mocks.records), site).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('is refused by a site that requires archives when the stack has none', async () => {
+    await deploy();
+    const failed = evaluate(fromPulumi(mocks.records), { requireArchive: true }).filter(
+      (r) => r.violations.length,
+    );
+    expect(failed.map((r) => r.rule)).toEqual(['archive-preset-complete']);
+  });
+
+  it('refuses settings the preset turns off, and archive settings without the preset', () => {
+    expect(() => parseDeploymentConfig({ ...preset, signatureV2: 'true', tlsMinVersion: '1.2' })).toThrow(
+      /coffer:signatureV2 true contradicts coffer:preset compliance-archive[\s\S]*coffer:tlsMinVersion 1.2 contradicts/,
+    );
+    expect(() => parseDeploymentConfig({ archiveRetentionDays: '30' })).toThrow(
+      'coffer:archiveRetentionDays needs coffer:preset compliance-archive',
+    );
+    expect(() => parseDeploymentConfig({ ...preset, archiveRetentionDays: '0' })).toThrow(
+      /coffer:archiveRetentionDays must be a number of days from 1 to 36500/,
+    );
+  });
+});
+
 describe('moving a compose deployment to Pulumi', () => {
   let dir: string;
   beforeAll(async () => {

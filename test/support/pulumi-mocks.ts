@@ -55,6 +55,8 @@ function unwrapSecrets(value: unknown, at: string, secretPaths: string[]): unkno
 
 export interface MockRecord extends ResourceRecord {
   secretPaths: string[];
+  /** Declared with `protect: true`: the engine refuses to delete it until unprotected. */
+  protect: boolean;
 }
 
 export interface MockRecorder {
@@ -68,6 +70,7 @@ export interface MockRecorder {
 export async function installMocks(): Promise<MockRecorder> {
   const records: MockRecord[] = [];
   const secretOutputs = new Map<string, string[]>();
+  const protectedResources = new Set<string>();
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -80,6 +83,7 @@ export async function installMocks(): Promise<MockRecorder> {
           props: state,
           secretPaths,
           additionalSecretOutputs: secretOutputs.get(`${args.type}::${args.name}`) ?? [],
+          protect: protectedResources.has(`${args.type}::${args.name}`),
         });
         return { id: `${args.name}-id`, state };
       },
@@ -96,11 +100,13 @@ export async function installMocks(): Promise<MockRecorder> {
         `${args.type}::${args.name}`,
         (args.opts as pulumi.CustomResourceOptions).additionalSecretOutputs ?? [],
       );
+      if (args.opts.protect) protectedResources.add(`${args.type}::${args.name}`);
       return undefined;
     },
     reset: () => {
       records.length = 0;
       secretOutputs.clear();
+      protectedResources.clear();
     },
     find(type, name) {
       const r = records.find((x) => x.type === type && x.name === name);

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { fromCompose, fromPulumi, TYPES, type ResourceRecord } from '../../policies/model.js';
-import { RULES, evaluate } from '../../policies/rules.js';
+import { DEFAULT_RULE_OPTIONS, RULES, evaluate } from '../../policies/rules.js';
 import { spawnSync } from 'node:child_process';
+import { renderCompose } from '../../scripts/lib/compose.js';
+import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 type Compose = {
@@ -23,12 +25,13 @@ const rule = (name: string) => {
 function violations(name: string, edit: (c: Compose) => void): string[] {
   const doc = checkedIn();
   edit(doc);
-  return rule(name).check(fromCompose(doc));
+  return rule(name).check(fromCompose(doc), DEFAULT_RULE_OPTIONS);
 }
 
 describe('policy rules', () => {
   it('every rule passes on the checked-in docker-compose.yaml', () => {
-    for (const r of RULES) expect(r.check(fromCompose(checkedIn())), r.name).toEqual([]);
+    for (const r of RULES)
+      expect(r.check(fromCompose(checkedIn()), DEFAULT_RULE_OPTIONS), r.name).toEqual([]);
   });
 
   const failing: Array<[string, string, (c: Compose) => void, RegExp]> = [
@@ -215,7 +218,8 @@ describe('policy rules', () => {
         additionalSecretOutputs: [],
       },
     ];
-    const caRule = (r: ResourceRecord[]) => rule('ca-key-only-as-secret').check(fromPulumi(r));
+    const caRule = (r: ResourceRecord[]) =>
+      rule('ca-key-only-as-secret').check(fromPulumi(r), DEFAULT_RULE_OPTIONS);
 
     it('passes when the CA key is a declared secret output reaching no container', () => {
       expect(evaluate(fromPulumi(records())).filter((r) => r.violations.length)).toEqual([]);
@@ -234,11 +238,103 @@ describe('policy rules', () => {
     it('reads a Pulumi container with no restart policy as "no"', () => {
       const r = records();
       delete r[2]!.props.restart;
-      expect(rule('restart-and-healthcheck').check(fromPulumi(r))).toEqual([
+      expect(rule('restart-and-healthcheck').check(fromPulumi(r), DEFAULT_RULE_OPTIONS)).toEqual([
         'coffer-nginx has restart policy "no": use unless-stopped or always',
       ]);
     });
   });
+});
+
+describe('compliance-archive rules', () => {
+  const archive = (): Compose =>
+    parse(
+      renderCompose(
+        topology({ preset: { buckets: ['records'], retentionMode: 'COMPLIANCE', retentionDays: 400 } }),
+      ),
+    ) as Compose;
+  const site = { requireArchive: true, minRetentionDays: 365 };
+  const env = (c: Compose, service: string) => c.services[service]!.environment as Record<string, string>;
+  const failed = (doc: Compose) =>
+    evaluate(fromCompose(doc), site)
+      .filter((r) => r.violations.length)
+      .map((r) => ({ rule: r.rule, violations: r.violations }));
+
+  it('every rule passes on the preset as the topology renders it, even where the site requires archives', () => {
+    expect(failed(archive())).toEqual([]);
+  });
+
+  it('a site that requires archives refuses a deployment without the preset', () => {
+    expect(failed(checkedIn())).toEqual([
+      {
+        rule: 'archive-preset-complete',
+        violations: ['gateway must set PRESET=compliance-archive: this site deploys only archives'],
+      },
+    ]);
+  });
+
+  const breaking: Array<[string, string, (c: Compose) => void, RegExp]> = [
+    [
+      'archive-preset-complete',
+      'no archive bucket',
+      (c) => (env(c, 'gateway').ARCHIVE_BUCKETS = ''),
+      /gateway's ARCHIVE_BUCKETS: buckets must name at least one bucket/,
+    ],
+    [
+      'archive-preset-complete',
+      'keys not mounted',
+      (c) =>
+        (c.services.gateway!.secrets = (c.services.gateway!.secrets as string[]).filter(
+          (x) => x !== 'archive_credentials_json',
+        )),
+      /gateway must mount the archive keys as a secret file/,
+    ],
+    [
+      'archive-retention-minimum',
+      'a retention shorter than the site requires',
+      (c) => {
+        env(c, 'gateway').ARCHIVE_RETENTION_DAYS = '30';
+      },
+      /gateway keeps new versions 30 days: this site requires at least 365/,
+    ],
+    [
+      'archive-retention-minimum',
+      'an unknown mode',
+      (c) => (env(c, 'gateway').ARCHIVE_RETENTION_MODE = 'NONE'),
+      /retention mode must be COMPLIANCE or GOVERNANCE/,
+    ],
+    [
+      'archive-sigv2-off',
+      'SigV2 on',
+      (c) => (env(c, 'gateway').SIGV2_ENABLED = 'true'),
+      /gateway must set SIGV2_ENABLED=false/,
+    ],
+    [
+      'archive-acls-disabled',
+      'legacy bucket defaults',
+      (c) => (env(c, 'gateway').BUCKET_DEFAULTS = 'legacy'),
+      /gateway must keep BUCKET_DEFAULTS=current/,
+    ],
+    [
+      'archive-tls-1.3',
+      'TLS 1.2 allowed',
+      (c) => (env(c, 'nginx').TLS_MIN_VERSION = '1.2'),
+      /nginx must set TLS_MIN_VERSION=1.3 in front of a compliance archive \(got "1.2"\)/,
+    ],
+    [
+      'archive-audit-retention',
+      'audit records kept less long than the objects',
+      (c) => (env(c, 'gateway').AUDIT_RETENTION_DAYS = '380'),
+      /gateway keeps audit records 380 days: a compliance archive needs at least 400/,
+    ],
+  ];
+  for (const [name, what, edit, message] of breaking)
+    it(`${name} fails on ${what}, and no other rule does`, () => {
+      const doc = archive();
+      edit(doc);
+      const found = failed(doc);
+      expect(found.map((r) => r.rule)).toEqual([name]);
+      expect(found[0]!.violations.join('\n')).toMatch(message);
+    });
 });
 
 describe('npm run policy', () => {
@@ -247,7 +343,13 @@ describe('npm run policy', () => {
       spawnSync('node', ['--import', 'tsx', 'scripts/policy.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
     const ok = policy();
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('all 8 rules pass');
+    expect(ok.stdout).toContain('all 14 rules pass');
+    const site = policy('--require-archive', '--min-retention-days', '365');
+    expect(site.status).toBe(1);
+    expect(site.stdout).toContain('FAIL archive-preset-complete');
+    expect(policy('--min-retention-days', 'year').stderr.trim()).toBe(
+      'coffer: --min-retention-days must be a number of days (got year)',
+    );
 
     const dir = mkdtempSync(path.join(tmpdir(), 'coffer-policy-'));
     try {
@@ -261,7 +363,7 @@ describe('npm run policy', () => {
       expect(bad.stdout).toContain(
         'gateway publishes port 3000: the gateway must only be reached through nginx TLS',
       );
-      expect(bad.stderr).toContain('1 of 8 rules violated');
+      expect(bad.stderr).toContain('1 of 14 rules violated');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
