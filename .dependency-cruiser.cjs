@@ -17,6 +17,7 @@ const MAY_IMPORT = {
   authz: [...LEAVES, 'store'],
   s3: [...LEAVES, 'http', 'db', 'auth', 'store', 'authz', 'audit'],
   management: [...LEAVES, 'db', 'auth', 'blobs', 'store', 'authz', 'audit'],
+  report: [...LEAVES, 'db', 'audit'],
 };
 
 const layerRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({

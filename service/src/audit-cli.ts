@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AuditLog, type ChainHead } from './audit/audit-log.js';
+import { noteVerification } from './audit/verification-note.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connect } from './db/database.js';
 
@@ -66,6 +67,9 @@ async function main(): Promise<void> {
         ? (JSON.parse(await readFile(headFile, 'utf8')) as ChainHead)
         : undefined;
       const result = await audit.verify(exported);
+      await noteVerification(headFile, result).catch((err: Error) =>
+        process.stderr.write(`coffer: verification not noted: ${err.message}\n`),
+      );
       if (!result.ok) fail(`audit chain broken at record ${result.break.seq}: ${result.break.reason}`);
       const from = result.first === undefined ? 'no records' : `records ${result.first}..${result.last}`;
       const head = exported
