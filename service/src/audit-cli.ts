@@ -4,10 +4,10 @@
  * `npm run audit` runs this in the deployment's gateway container.
  */
 import { existsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { AuditLog, type ChainHead } from './audit/audit-log.js';
-import { noteVerification } from './audit/verification-note.js';
+import { AuditLog } from './audit/audit-log.js';
+import { exportedHead, noteVerification } from './audit/verification-note.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connect } from './db/database.js';
 
@@ -63,9 +63,7 @@ async function main(): Promise<void> {
   try {
     if (command === 'verify') {
       const headFile = values.head ?? config.audit.headFile;
-      const exported = existsSync(headFile)
-        ? (JSON.parse(await readFile(headFile, 'utf8')) as ChainHead)
-        : undefined;
+      const exported = await exportedHead(headFile);
       const result = await audit.verify(exported);
       await noteVerification(headFile, result).catch((err: Error) =>
         process.stderr.write(`coffer: verification not noted: ${err.message}\n`),

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AuditLog } from './audit/audit-log.js';
-import { lastVerification } from './audit/verification-note.js';
+import { exportedHead, lastVerification } from './audit/verification-note.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connect } from './db/database.js';
 import { collectComplianceData } from './report/compliance-data.js';
@@ -90,6 +90,7 @@ async function main(): Promise<void> {
       auditRetentionDays: config.audit.retentionDays,
       auditReads: config.audit.reads,
       lastVerification: await lastVerification(config.audit.headFile),
+      exportedHead: await exportedHead(config.audit.headFile),
     });
     const html = renderComplianceHtml(data);
     if (values.out) await writeFile(values.out, html, { flag: 'wx', mode: 0o644 });

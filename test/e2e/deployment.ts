@@ -7,7 +7,7 @@ import {
   type StartedNetwork,
   type StartedTestContainer,
 } from 'testcontainers';
-import { topology, type ServiceSpec, type TopologyOptions } from '../../stacks/topology.js';
+import { topology, type ServiceSpec, type Topology, type TopologyOptions } from '../../stacks/topology.js';
 
 /**
  * The deployment the topology describes, brought up with Testcontainers: the project's images, secrets
@@ -37,11 +37,11 @@ export function removeVolumes(names: Record<string, string>): void {
 
 function containerFor(
   s: ServiceSpec,
+  t: Topology,
   root: string,
   volumes: Record<string, string>,
   network: StartedNetwork,
 ) {
-  const t = topology();
   const hc = s.healthcheck;
   let c = new GenericContainer(s.image)
     .withNetwork(network)
@@ -77,9 +77,10 @@ export async function startDeployment(
 ): Promise<Deployment> {
   const network = await new Network().start();
   const containers = new Map<string, StartedTestContainer>();
+  const t = topology(opts);
   // Topology order is dependency order: postgres, gateway, nginx; each waits for the previous to be healthy.
-  for (const s of topology(opts).services)
-    containers.set(s.name, await containerFor(s, root, volumes, network).start());
+  for (const s of t.services)
+    containers.set(s.name, await containerFor(s, t, root, volumes, network).start());
   const nginx = containers.get('nginx')!;
   const httpsPort = nginx.getMappedPort(443);
   return {
@@ -89,6 +90,16 @@ export async function startDeployment(
     httpPort: nginx.getMappedPort(80),
     endpoint: `https://localhost:${httpsPort}`,
   };
+}
+
+/** `docker restart` of every container in dependency order; nginx may come back on other host ports. */
+export async function restartEach(d: Deployment): Promise<void> {
+  for (const name of ['postgres', 'gateway', 'nginx'])
+    await d.containers.get(name)!.restart({ timeout: 10_000 });
+  const nginx = d.containers.get('nginx')!;
+  d.httpsPort = nginx.getMappedPort(443);
+  d.httpPort = nginx.getMappedPort(80);
+  d.endpoint = `https://localhost:${d.httpsPort}`;
 }
 
 export async function stopDeployment(d: Deployment): Promise<void> {

@@ -1,11 +1,11 @@
 /**
- * What `audit verify` last found, noted beside the exported head (outside the chain it describes, so
- * noting it changes nothing the next verification checks) for the compliance report's "last verified".
+ * The files the audit trail keeps beside the database: the exported head, and what `audit verify` last
+ * found (outside the chain it describes, so noting it changes nothing the next verification checks).
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { VerifyResult } from './audit-log.js';
+import type { ChainHead, VerifyResult } from './audit-log.js';
 
 export interface VerificationNote {
   at: Date;
@@ -31,4 +31,9 @@ export async function lastVerification(headFile: string): Promise<VerificationNo
   } catch {
     return undefined;
   }
+}
+
+/** The head the gateway last exported to `headFile`, if it did. */
+export async function exportedHead(headFile: string): Promise<ChainHead | undefined> {
+  return existsSync(headFile) ? (JSON.parse(await readFile(headFile, 'utf8')) as ChainHead) : undefined;
 }

@@ -84,13 +84,16 @@ const EXISTING_TAG = 's3:existingobjecttag/';
 
 /**
  * What nobody may do to a bucket the compliance-archive preset keeps, not its owner and not an admin:
- * delete it or change what protects it (versioning, object lock, public access, ACLs, policy and
- * grants). Only the deployment's settings change these, and only towards stricter.
+ * delete it, hide its objects behind delete markers (a version whose retention ended is still removed
+ * by its version id), or change what protects it (versioning, object lock, lifecycle, public access,
+ * ACLs, policy and grants). Only the deployment's settings change these, and only stricter.
  */
 export const FROZEN_ACTIONS: ReadonlySet<S3Action> = new Set([
   's3:DeleteBucket',
+  's3:DeleteObject',
   's3:PutBucketVersioning',
   's3:PutBucketObjectLockConfiguration',
+  's3:PutLifecycleConfiguration',
   's3:PutBucketPublicAccessBlock',
   's3:PutBucketOwnershipControls',
   's3:PutBucketPolicy',

@@ -4,7 +4,7 @@
  * the keys and settings in force, and stored bytes over time.
  */
 import type { Knex } from 'knex';
-import type { AuditLog } from '../audit/audit-log.js';
+import type { AuditLog, ChainHead } from '../audit/audit-log.js';
 
 export interface BucketReport {
   name: string;
@@ -83,6 +83,8 @@ export interface ReportInputs {
   maxRefusals?: number;
   /** What `audit verify` last found, as it wrote it beside the exported head. */
   lastVerification?: { at: Date; result: string };
+  /** The head the gateway exported outside the database: records cut from the table no longer match it. */
+  exportedHead?: ChainHead;
 }
 
 /** S3 and management operations that remove data; lifecycle removals are `Lifecycle:...`. */
@@ -96,7 +98,7 @@ export async function collectComplianceData(
 ): Promise<ComplianceData> {
   const generatedAt = new Date();
   const buckets = await bucketReports(db, inputs.presetBuckets);
-  const verify = await audit.verify();
+  const verify = await audit.verify(inputs.exportedHead);
   const head = await db('audit_log').orderBy('seq', 'desc').first('seq', 'hash', 'at');
   const first = await db('audit_log').orderBy('seq', 'asc').first('at');
   const refusedWhere = (q: Knex.QueryBuilder) =>

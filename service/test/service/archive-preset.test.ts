@@ -154,6 +154,13 @@ describe('the archive buckets', () => {
     );
     const version = await api('DELETE', `/buckets/records/versions/r1?version_id=${rows[0].version_id}`);
     expect(version.status).toBe(403);
+    // Not even hidden: a delete marker would take the object out of every plain listing.
+    const hide = await api('POST', '/buckets/records/delete', { keys: ['r1'] });
+    expect([hide.status, hide.body.message]).toEqual([
+      403,
+      'Bucket records is kept by the compliance-archive preset: s3:DeleteObject is denied to everyone.',
+    ]);
+    expect((await api('DELETE', '/buckets/records/objects/r1')).status).toBe(403);
     expect(await sql.query(`SELECT 1 FROM objects WHERE key = 'r1'`)).toMatchObject({ rowCount: 1 });
     // S3 shows the same refusals to whoever asks, before looking at who owns the bucket.
     for (const command of [
