@@ -31,8 +31,9 @@ const MAX_BATCH = 256;
 /** An audit_log row to insert; seq, at and the hashes are the chain trigger's to set. */
 export type AuditRow = Record<string, unknown>;
 
-/** What a change adds to its request's record: the object it touched. */
+/** What a change adds to its request's record: the object it touched (and its bucket, where the route does not name it). */
 export interface ChangeDetails {
+  bucket?: string;
   key?: string;
   versionId?: string;
   bytes?: number;

@@ -23,7 +23,7 @@ function origin(request: FastifyRequest): string {
 
 export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDeps): void {
   const { inventory, credentials } = deps;
-  const log = new PresignedUrlLog(deps.db);
+  const log = new PresignedUrlLog(deps.db, deps.audit);
   api.post(
     '/presigned-urls',
     {

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { ChangeRecorder } from '../audit/audit-log.js';
+import { changing } from '../store/audited.js';
 
 export interface PresignedUrlRecord {
   bucket: string;
@@ -12,18 +14,25 @@ export interface PresignedUrlRecord {
 
 /** Which presigned URLs admins issued (never the URL or its signature): the console lists the live ones. */
 export class PresignedUrlLog {
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    /** The issuing request's audit record commits with the URL's row: no URL issued unrecorded. */
+    private readonly audit?: ChangeRecorder,
+  ) {}
 
   async record(r: PresignedUrlRecord): Promise<void> {
-    await this.db('presigned_urls').insert({
-      bucket_name: r.bucket,
-      object_key: r.key,
-      method: r.method,
-      access_key: r.accessKey,
-      created_by: r.createdBy,
-      created_at: r.createdAt,
-      expires_at: r.expiresAt,
-    });
+    const details = [{ bucket: r.bucket, key: r.key }];
+    await changing(this.db, this.audit, details, (db) =>
+      db('presigned_urls').insert({
+        bucket_name: r.bucket,
+        object_key: r.key,
+        method: r.method,
+        access_key: r.accessKey,
+        created_by: r.createdBy,
+        created_at: r.createdAt,
+        expires_at: r.expiresAt,
+      }),
+    );
   }
 
   /** Up to 1000 URLs that have not expired, newest first, as the API shows them. */

@@ -285,6 +285,40 @@ describe('audit trail', () => {
     expect(text[0]!.t).not.toContain('wrong-password');
   });
 
+  it('issues no presigned URL whose record cannot be written, and records the one it issues with it', async () => {
+    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    const issue = () =>
+      api('POST', '/presigned-urls', {
+        bucket_name: 'audited',
+        object_key: 'shared.txt',
+        access_key: env.creds[0]!.accessKeyId,
+      });
+    const urls = async () =>
+      (await sql.query("SELECT count(*)::int AS n FROM presigned_urls WHERE object_key = 'shared.txt'"))
+        .rows[0].n;
+    await sql.query(
+      "ALTER TABLE audit_log ADD CONSTRAINT refuse_shared CHECK (key <> 'shared.txt') NOT VALID",
+    );
+    try {
+      expect((await issue()).status).toBe(500);
+      expect(await urls()).toBe(0);
+    } finally {
+      await sql.query('ALTER TABLE audit_log DROP CONSTRAINT refuse_shared');
+    }
+    const before = (await records(1)).length;
+    const issued = await issue();
+    expect(issued.status).toBe(201);
+    expect(await urls()).toBe(1);
+    const rows = (await records(before + 1)).slice(before);
+    expect(rows.map((r) => [r.principal, r.operation, r.bucket, r.key, r.result])).toEqual([
+      ['admin:admin', 'POST /presigned-urls', 'audited', 'shared.txt', 'committed'],
+    ]);
+    // The record never holds the URL or its signature.
+    expect(JSON.stringify(rows)).not.toContain(
+      new URL(String(issued.body.url)).searchParams.get('X-Amz-Signature'),
+    );
+  });
+
   it('refuses to change or delete a record, and to empty the table', async () => {
     for (const statement of [
       "UPDATE audit_log SET result = '200' WHERE seq = 4",
