@@ -8,13 +8,14 @@ import { parse } from 'yaml';
 import { fromCompose } from '../policies/model.js';
 import { evaluate } from '../policies/rules.js';
 import { fail } from './lib/exec.js';
-import { ROOT } from './lib/images.js';
+import { composeFile, deployOptions } from './lib/deploy.js';
 import { parseCli } from './lib/cli.js';
 
 const { values: argv } = parseCli({
   usage: `usage: npm run policy -- [--file docker-compose.yaml] [--require-archive] [--min-retention-days N]
 
-Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts).
+Checks a compose file against the same rules the Pulumi policy pack enforces (policies/rules.ts); by
+default the one \`npm run up\` deploys with the saved settings (docker-compose.yaml for the defaults).
 --require-archive fails a deployment that is not a compliance archive; --min-retention-days N fails an
 archive whose default retention is shorter (the pack's requireArchive and minRetentionDays config).`,
   options: {
@@ -26,7 +27,7 @@ archive whose default retention is shorter (the pack's requireArchive and minRet
 const minDays = argv['min-retention-days'];
 if (minDays !== undefined && !/^[1-9]\d{0,4}$/.test(minDays))
   fail(`--min-retention-days must be a number of days (got ${minDays})`);
-const file = path.resolve(String(argv.file ?? path.join(ROOT, 'docker-compose.yaml')));
+const file = path.resolve(argv.file ?? (await composeFile(deployOptions({}))));
 let doc: Record<string, unknown>;
 try {
   doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

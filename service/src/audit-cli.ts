@@ -6,10 +6,8 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { AuditLog } from './audit/audit-log.js';
 import { exportedHead, noteVerification } from './audit/verification-note.js';
-import { ConfigError, loadConfig } from './config.js';
-import { connect } from './db/database.js';
+import { fail, withGateway } from './cli-support.js';
 
 const USAGE = `usage: audit verify [--head FILE]
        audit export [--since TIME] [--out FILE]
@@ -18,11 +16,6 @@ verify   checks every record of the chain and the head the gateway last exported
          DATA_DIR, AUDIT_HEAD_FILE); names the first broken record and exits 1 if there is one
 export   writes the records from TIME (ISO 8601; default: all) as JSON lines to FILE (never overwritten)
          or standard output`;
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`coffer: ${message}\n`);
-  process.exit(code);
-}
 
 async function main(): Promise<void> {
   let parsed;
@@ -49,18 +42,7 @@ async function main(): Promise<void> {
   if (since && Number.isNaN(since.getTime())) fail(`--since ${values.since} is not a time (ISO 8601)`, 2);
   if (values.out && existsSync(values.out)) fail(`${values.out} exists; export never overwrites a file`, 2);
 
-  let config;
-  try {
-    config = await loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message, 78);
-    throw err;
-  }
-  const db = connect(config.databaseUrl, { ...config.database, poolMax: 2 });
-  // What the CLI has to say goes to stderr as one line, never as a log record.
-  const say = (_obj: object, msg?: string) => process.stderr.write(`coffer: ${msg}\n`);
-  const audit = new AuditLog(db, config.audit, { info: say, warn: say, error: say });
-  try {
+  await withGateway(async ({ config, audit }) => {
     if (command === 'verify') {
       const headFile = values.head ?? config.audit.headFile;
       const exported = await exportedHead(headFile);
@@ -87,9 +69,7 @@ async function main(): Promise<void> {
       await out?.close();
       if (values.out) process.stderr.write(`coffer: ${count} records written to ${values.out}\n`);
     }
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 main().catch((err: Error) => fail(err.message));

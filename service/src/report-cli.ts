@@ -6,10 +6,9 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { AuditLog } from './audit/audit-log.js';
 import { exportedHead, lastVerification } from './audit/verification-note.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { connect } from './db/database.js';
+import { fail, withGateway } from './cli-support.js';
+import type { Config } from './config.js';
 import { collectComplianceData } from './report/compliance-data.js';
 import { renderComplianceHtml } from './report/compliance-html.js';
 
@@ -18,11 +17,6 @@ const USAGE = `usage: report-cli [--since TIME] [--until TIME] [--tls-min-versio
 Writes the compliance report (HTML) for the period from TIME (ISO 8601; default: 30 days ago) until
 TIME (default: now) to FILE (never overwritten) or standard output. --tls-min-version states what the
 TLS front accepts, which the gateway behind it cannot see.`;
-
-function fail(message: string, code = 1): never {
-  process.stderr.write(`coffer: ${message}\n`);
-  process.exit(code);
-}
 
 function timeOf(value: string | undefined, def: Date, option: string): Date {
   if (value === undefined) return def;
@@ -71,17 +65,7 @@ async function main(): Promise<void> {
   if (since >= until) fail('--since must be before --until', 2);
   if (values.out && existsSync(values.out))
     fail(`${values.out} exists; the report never overwrites a file`, 2);
-  let config;
-  try {
-    config = await loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message, 78);
-    throw err;
-  }
-  const db = connect(config.databaseUrl, { ...config.database, poolMax: 2 });
-  const say = (_obj: object, msg?: string) => process.stderr.write(`coffer: ${msg}\n`);
-  const audit = new AuditLog(db, config.audit, { info: say, warn: say, error: say });
-  try {
+  await withGateway(async ({ config, db, audit }) => {
     const data = await collectComplianceData(db, audit, {
       since,
       until,
@@ -95,9 +79,7 @@ async function main(): Promise<void> {
     const html = renderComplianceHtml(data);
     if (values.out) await writeFile(values.out, html, { flag: 'wx', mode: 0o644 });
     else process.stdout.write(html);
-  } finally {
-    await db.destroy();
-  }
+  });
 }
 
 main().catch((err: Error) => fail(err.message));

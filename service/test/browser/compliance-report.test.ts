@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   CreateBucketCommand,
@@ -13,7 +13,14 @@ import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderPdf } from '../../../scripts/lib/pdf.js';
-import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import {
+  createTestEnv,
+  makeArchive,
+  startGateway,
+  type RunningGateway,
+  type TestCredential,
+  type TestEnv,
+} from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
 import { requireBinary } from '../support/run.js';
@@ -33,8 +40,8 @@ let gw: RunningGateway;
 let sql: pg.Client;
 let browser: Browser;
 let page: Page;
-const ingest = { accessKeyId: 'AKIAREPORTINGEST001', secretAccessKey: randomBytes(24).toString('base64') };
-const reader = { accessKeyId: 'AKIAREPORTREADER001', secretAccessKey: randomBytes(24).toString('base64') };
+let ingest: TestCredential;
+let reader: TestCredential;
 
 function cli(file: string, ...args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', `service/src/${file}`, ...args], {
@@ -68,22 +75,11 @@ describe.skipIf(!hasChromium)('npm run compliance-report', () => {
 
   beforeAll(async () => {
     env = await createTestEnv();
-    const keysFile = path.join(env.dir, 'archive.json');
-    await writeFile(
-      keysFile,
-      JSON.stringify({
-        ingest: { client_id: ingest.accessKeyId, client_secret: ingest.secretAccessKey },
-        reader: { client_id: reader.accessKeyId, client_secret: reader.secretAccessKey },
-      }),
-      { mode: 0o600 },
-    );
-    Object.assign(env.env, {
-      PRESET: 'compliance-archive',
-      ARCHIVE_BUCKETS: 'records',
-      ARCHIVE_RETENTION_DAYS: '30',
-      ARCHIVE_CREDENTIALS_FILE: keysFile,
-      SIGV2_ENABLED: 'false',
-    });
+    ({ ingest, reader } = await makeArchive(
+      env,
+      { ingest: 'AKIAREPORTINGEST001', reader: 'AKIAREPORTREADER001' },
+      { ARCHIVE_BUCKETS: 'records', ARCHIVE_RETENTION_DAYS: '30' },
+    ));
     gw = await startGateway(env.env);
     s3 = (c) => pathStyleClient(gw.endpoint, c);
     sql = new pg.Client(env.pg.url);

@@ -1,6 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -17,7 +14,14 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import {
+  createTestEnv,
+  makeArchive,
+  startGateway,
+  type RunningGateway,
+  type TestCredential,
+  type TestEnv,
+} from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
 import { pathStyleClient } from '../support/s3-client.js';
@@ -30,29 +34,22 @@ import { pathStyleClient } from '../support/s3-client.js';
 let env: TestEnv;
 let gw: RunningGateway;
 let sql: pg.Client;
-const ingest = { accessKeyId: 'AKIAARCHIVEINGEST01', secretAccessKey: randomBytes(24).toString('base64') };
-const reader = { accessKeyId: 'AKIAARCHIVEREADER01', secretAccessKey: randomBytes(24).toString('base64') };
+let ingest: TestCredential;
+let reader: TestCredential;
 const PRESET = {
-  PRESET: 'compliance-archive',
   ARCHIVE_BUCKETS: 'records,ledgers',
   ARCHIVE_RETENTION_MODE: 'COMPLIANCE',
   ARCHIVE_RETENTION_DAYS: '30',
-  SIGV2_ENABLED: 'false',
   AUDIT_RETENTION_DAYS: '400',
 };
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const keysFile = path.join(env.dir, 'archive.json');
-  await writeFile(
-    keysFile,
-    JSON.stringify({
-      ingest: { client_id: ingest.accessKeyId, client_secret: ingest.secretAccessKey },
-      reader: { client_id: reader.accessKeyId, client_secret: reader.secretAccessKey },
-    }),
-    { mode: 0o600 },
-  );
-  Object.assign(env.env, PRESET, { ARCHIVE_CREDENTIALS_FILE: keysFile });
+  ({ ingest, reader } = await makeArchive(
+    env,
+    { ingest: 'AKIAARCHIVEINGEST01', reader: 'AKIAARCHIVEREADER01' },
+    PRESET,
+  ));
   gw = await startGateway(env.env);
   sql = new pg.Client(env.pg.url);
   await sql.connect();

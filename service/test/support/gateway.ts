@@ -100,3 +100,26 @@ export async function startGateway(
   const { port } = gateway.app.server.address() as AddressInfo;
   return { gateway, port, endpoint: `http://127.0.0.1:${port}`, close: () => gateway.app.close() };
 }
+
+/**
+ * Turns a test environment into a compliance archive: writes the ingest and reader keys file and sets
+ * PRESET with `settings` (ARCHIVE_BUCKETS, ARCHIVE_RETENTION_DAYS, ...) and what the preset demands.
+ */
+export async function makeArchive(
+  env: TestEnv,
+  names: { ingest: string; reader: string },
+  settings: Record<string, string>,
+): Promise<{ ingest: TestCredential; reader: TestCredential }> {
+  const ingest = { accessKeyId: names.ingest, secretAccessKey: randomBytes(24).toString('base64') };
+  const reader = { accessKeyId: names.reader, secretAccessKey: randomBytes(24).toString('base64') };
+  const file = path.join(env.dir, 'archive.json');
+  const entry = (c: TestCredential) => ({ client_id: c.accessKeyId, client_secret: c.secretAccessKey });
+  await writeFile(file, JSON.stringify({ ingest: entry(ingest), reader: entry(reader) }), { mode: 0o600 });
+  Object.assign(env.env, {
+    PRESET: 'compliance-archive',
+    ARCHIVE_CREDENTIALS_FILE: file,
+    SIGV2_ENABLED: 'false',
+    ...settings,
+  });
+  return { ingest, reader };
+}
