@@ -2,7 +2,10 @@
 import { createInterface } from 'node:readline/promises';
 import { deployOptions, endpointOf } from './lib/deploy.js';
 import { ROOT } from './lib/images.js';
+import { awsFiles, writeAwsProfile } from './lib/aws-profile.js';
 import { login } from './lib/login.js';
+import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
+import { readCredentials } from './lib/secrets.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
 const { values: argv } = parseCli({
@@ -11,7 +14,9 @@ const { values: argv } = parseCli({
 Fetches nothing from outside: copies secrets/root.crt to ./root.crt, checks https://NAME over TLS
 with it, signs an S3 ListBuckets with the first credential, checks the management API key, then logs
 the console admin in (asking for the authenticator code when two-step verification is on, unless
---totp gives it). On failure prints one JSON object {"error","message","status","code"} and exits 1.`,
+--totp gives it). Then writes the aws CLI profile "coffer" (endpoint, CA bundle and region in the aws
+config, keys in its credentials file; other profiles untouched) and the rclone remote "coffer", and prints
+how to use both. On failure prints one JSON object {"error","message","status","code"} and exits 1.`,
   options: { ...DEPLOY_OPTIONS, totp: { type: 'string' } },
 });
 async function askTotp(): Promise<string | undefined> {
@@ -42,3 +47,22 @@ if (report.console === 'totp-required') {
 console.log(
   `logged in: ${report.endpoint} answers S3 over TLS verified by ${report.rootCert}; console admin and management API key accepted`,
 );
+const [cred] = await readCredentials(ROOT);
+const files = awsFiles();
+await writeAwsProfile({
+  name: 'coffer',
+  endpoint: report.endpoint,
+  caBundle: report.rootCert,
+  region: 'us-east-1',
+  accessKeyId: cred!.client_id,
+  secretAccessKey: cred!.client_secret,
+});
+const rcloneConfig = await defaultRcloneConfigPath();
+await writeRcloneRemote(
+  ROOT,
+  { name: 'coffer', endpoint: report.endpoint, region: 'us-east-1' },
+  rcloneConfig,
+);
+console.log(`aws CLI profile "coffer" in ${files.config} (keys in ${files.credentials}), rclone remote "coffer" in ${rcloneConfig}:
+  aws --profile coffer s3 ls
+  ${rcloneCommand(rcloneConfig, report.rootCert, 'coffer', 'lsd')}`);

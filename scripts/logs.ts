@@ -1,20 +1,47 @@
-/** scripts/logs: recent logs of every service (JSON lines from the gateway and nginx). */
-import { compose, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
+/** scripts/logs: recent logs of every service (JSON lines from the gateway and nginx, or readable ones). */
+import { $ } from 'zx';
+import {
+  compose,
+  composeCommand,
+  composeFile,
+  deployOptions,
+  PROJECT,
+  requireDocker,
+  requireRunning,
+} from './lib/deploy.js';
+import { ROOT } from './lib/images.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
+import { prettyLine } from './lib/pretty-log.js';
 
 const { values: argv, positionals } = parseCli({
-  usage: "usage: npm run logs -- [--tail N] [--follow] [SERVICE...]\n\nPrints the deployment's logs.",
-  options: { ...DEPLOY_OPTIONS, tail: { type: 'string' }, follow: { type: 'boolean' } },
+  usage: `usage: npm run logs -- [--tail N] [--follow] [--pretty] [SERVICE...]
+
+Prints the deployment's logs: JSON lines, or with --pretty one readable line each (time, service, level
+or status, message and fields).`,
+  options: {
+    ...DEPLOY_OPTIONS,
+    tail: { type: 'string' },
+    follow: { type: 'boolean' },
+    pretty: { type: 'boolean' },
+  },
   positionals: true,
 });
 await requireDocker();
 await requireRunning();
+const file = await composeFile(deployOptions(argv));
 const args = [
   'logs',
+  ...(argv.pretty ? ['--no-color'] : []),
   '--tail',
   String(argv.tail ?? 200),
   ...(argv.follow ? ['--follow'] : []),
   ...positionals,
 ];
-const r = await compose(await composeFile(deployOptions(argv)), args, { quiet: false });
-process.exit(r.exitCode ?? 0);
+if (!argv.pretty) {
+  const r = await compose(file, args, { quiet: false });
+  process.exit(r.exitCode ?? 0);
+}
+const [cmd, ...pre] = await composeCommand();
+const p = $({ quiet: true, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
+for await (const line of p) console.log(prettyLine(line));
+process.exit((await p).exitCode ?? 0);

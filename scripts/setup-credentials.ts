@@ -1,4 +1,5 @@
 /** scripts/setup-credentials: every secret a Coffer deployment needs, written once, kept safe. */
+import path from 'node:path';
 import { ROOT } from './lib/images.js';
 import { SECRET_FILES } from '../stacks/topology.js';
 import { composeFile, deployOptions, existingDataVolume, saveSettings } from './lib/deploy.js';
@@ -57,3 +58,7 @@ const r = await setupCredentials({
 await saveSettings(ROOT, o);
 for (const f of r.created) console.log(`created ${f}`);
 for (const f of r.kept) console.log(`kept    ${f}`);
+console.log(
+  `\n${path.join(ROOT, 'credentials.json')} backs up these secrets, the master key in clear: copy it offline,\n` +
+    'encrypted (gpg -c), and keep it apart from the data; losing the key loses every object.',
+);

@@ -18,6 +18,7 @@ import {
 } from './lib/deploy.js';
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
+import { awsFiles, writeAwsProfile } from './lib/aws-profile.js';
 import { login } from './lib/login.js';
 import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
@@ -100,6 +101,15 @@ if (!report.ok) fail(`login failed: ${JSON.stringify(report.error)}`);
 const rcloneConfig = await defaultRcloneConfigPath();
 await writeRcloneRemote(ROOT, { name: 'coffer', endpoint, region: 'us-east-1' }, rcloneConfig);
 const [cred] = await readCredentials(ROOT);
+const aws = awsFiles();
+await writeAwsProfile({
+  name: 'coffer',
+  endpoint,
+  caBundle: report.rootCert,
+  region: 'us-east-1',
+  accessKeyId: cred!.client_id,
+  secretAccessKey: cred!.client_secret,
+});
 const rootCert = path.relative(process.cwd(), report.rootCert) || report.rootCert;
 console.log(`
 Coffer is running.
@@ -108,9 +118,13 @@ Coffer is running.
   credential: ${cred!.client_id} (secret in secrets/credentials_json.txt)
   console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
   management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
-  rclone:     remote "coffer" in ${rcloneConfig}${archiveSummary(o)}
+  rclone:     remote "coffer" in ${rcloneConfig}
+  aws CLI:    profile "coffer" in ${aws.config}${archiveSummary(o)}
+  backup:     ${path.join(ROOT, 'credentials.json')} holds the master key in clear: copy it offline,
+              encrypted (gpg -c), and keep it apart from the data; losing the key loses every object
 
 Try it:
+  aws --profile coffer s3 ls
   AWS_ACCESS_KEY_ID=${cred!.client_id} AWS_SECRET_ACCESS_KEY=${cred!.client_secret} AWS_DEFAULT_REGION=us-east-1 \\
     aws s3api list-buckets --ca-bundle ./${rootCert} --endpoint-url ${endpoint}
   ${rcloneCommand(rcloneConfig, report.rootCert, 'coffer', 'lsd')}

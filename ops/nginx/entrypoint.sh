@@ -18,11 +18,17 @@ for f in /run/secrets/server_crt /run/secrets/server_key; do
   [ -r "$f" ] || { echo "nginx: secret $f is missing; run scripts/setup-credentials" >&2; exit 78; }
 done
 if [ "$PUBLIC_HTTPS_PORT" = "443" ]; then https_suffix=""; else https_suffix=":$PUBLIC_HTTPS_PORT"; fi
+# A browser that trusts root.crt would otherwise force HTTPS on every *.localhost dev server for a year.
+case "$S3_DOMAIN" in
+  localhost|*.localhost) hsts="max-age=31536000" ;;
+  *) hsts="max-age=31536000; includeSubDomains" ;;
+esac
 sed -e "s|@HTTPS_SUFFIX@|$https_suffix|g" \
     -e "s|@GATEWAY_UPSTREAM@|$GATEWAY_UPSTREAM|g" \
     -e "s|@S3_DOMAIN@|$S3_DOMAIN|g" \
     -e "s|@SERVER_NAMES@|$SERVER_NAMES|g" \
     -e "s|@SSL_PROTOCOLS@|$ssl_protocols|g" \
+    -e "s|@HSTS@|$hsts|g" \
     /etc/nginx/nginx.conf.template > /etc/nginx/nginx.conf
 nginx -t -q
 exec nginx -g 'daemon off;'

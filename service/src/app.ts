@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import swagger from '@fastify/swagger';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminStore } from './management/admin-store.js';
 import { registerManagementApi } from './management/api.js';
 import { API_PREFIX } from './management/deps.js';
@@ -23,6 +23,7 @@ import { applyArchivePreset } from './management/archive-preset.js';
 import { CURRENT_DEFAULTS, LEGACY_DEFAULTS } from './store/buckets.js';
 import { AuditLog } from './audit/audit-log.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
+import { resolveTarget } from './s3/target.js';
 import { Collector } from './store/collector.js';
 import { LifecycleWorker } from './store/lifecycle-worker.js';
 import { Multipart } from './store/multipart.js';
@@ -265,7 +266,15 @@ export async function buildGateway(
   await registerConsole(app, isSigned, s3);
   // S3 takes the request in onRequest, before Fastify parses anything: S3 stores any Content-Type, even
   // one Fastify cannot parse, and streams the body itself.
-  app.all('/', { schema: { hide: true }, onRequest: s3 }, s3);
+  // A person who opens the endpoint in a browser gets the console's login, not ListBuckets' AccessDenied;
+  // S3 clients never ask for HTML, and a virtual-hosted bucket's root stays S3's.
+  const root = async (request: FastifyRequest, reply: FastifyReply) => {
+    const browser = request.method === 'GET' && /\btext\/html\b/.test(request.headers.accept ?? '');
+    if (browser && !isSigned(request) && !resolveTarget(request.headers.host, '/', config.domain).bucket)
+      return reply.redirect('/_coffer/console/', 302);
+    return s3(request, reply);
+  };
+  app.all('/', { schema: { hide: true }, onRequest: root }, root);
   app.all('/*', { schema: { hide: true }, onRequest: s3 }, s3);
 
   // The chain's head leaves the database now and then: a table cut short no longer matches it.

@@ -22,7 +22,12 @@ const script = (name: string, args: string[] = [], timeout = 600_000) =>
   spawnSync(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, RCLONE_CONFIG: path.join(tmp, 'rclone.conf') },
+    env: {
+      ...process.env,
+      RCLONE_CONFIG: path.join(tmp, 'rclone.conf'),
+      AWS_CONFIG_FILE: path.join(tmp, 'aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, 'aws-credentials'),
+    },
     timeout,
   });
 
@@ -68,7 +73,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
 
   afterAll(async () => {
     // Data the test created goes with it; an operator's existing deployment keeps its volumes.
-    const down = ['--import', 'tsx', 'scripts/down.ts', ...(createdVolumes ? ['--purge-data'] : [])];
+    const down = ['--import', 'tsx', 'scripts/down.ts', ...(createdVolumes ? ['--purge-data', '--yes'] : [])];
     spawnSync(process.execPath, down, { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
@@ -76,6 +81,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   it('prints the endpoint and the root certificate', () => {
     expect(upOutput).toContain('endpoint:   https://localhost');
     expect(upOutput).toContain(`root CA:    ${path.join(ROOT, 'root.crt')}`);
+    expect(upOutput).toContain(
+      `backup:     ${path.join(ROOT, 'credentials.json')} holds the master key in clear`,
+    );
   });
 
   it('runs up again with nothing changed without rebuilding an image or recreating a container', () => {
@@ -108,6 +116,26 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     const login = script('login', [], 60_000);
     expect(login.status, login.stderr).toBe(0);
     expect(login.stdout).toContain('console admin and management API key accepted');
+    expect(login.stdout).toContain('  aws --profile coffer s3 ls');
+  });
+
+  it('reports services, endpoint, certificate expiry and disk use with npm run status', () => {
+    const status = script('status', [], 120_000);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/gateway.*\(healthy\)/);
+    expect(status.stdout).toContain('endpoint:     https://localhost');
+    expect(status.stdout).toMatch(/certificate: {2}expires \d{4}-\d\d-\d\d \(8\d\d days\)/);
+    expect(status.stdout).toMatch(/object data: {2}\d+\.\d GiB of \d+\.\d GiB used \(\d+%\)/);
+    expect(status.stdout).toMatch(/postgres: {5}\d+\.\d GiB of \d+\.\d GiB used \(\d+%\)/);
+  });
+
+  it.runIf(requireBinary('aws'))('leaves an aws CLI profile that needs no flags', async () => {
+    const env = cleanEnv({
+      AWS_CONFIG_FILE: path.join(tmp, 'aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(tmp, 'aws-credentials'),
+    });
+    const out = await run('aws', ['--profile', 'coffer', 's3api', 'list-buckets'], env, tmp);
+    expect(JSON.parse(out.stdout).Owner.ID).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it.runIf(requireBinary('aws'))(

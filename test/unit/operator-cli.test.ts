@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deployOptions, saveSettings } from '../../scripts/lib/deploy.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { login } from '../../scripts/lib/login.js';
+import { leftBehind, purgeRefusal } from '../../scripts/lib/purge.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { topology } from '../../stacks/topology.js';
 
@@ -35,7 +36,7 @@ describe('operator scripts refuse what they do not know', () => {
       '--domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
-    ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --help'],
+    ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --yes, --help'],
     [
       'setup-credentials',
       '--forse',
@@ -64,6 +65,30 @@ describe('operator scripts refuse what they do not know', () => {
     const r = script('up', '--help');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: npm run up/);
+  });
+});
+
+describe('npm run down -- --purge-data', () => {
+  it('deletes nothing unconfirmed: off a terminal it needs --yes, and --yes alone means nothing', () => {
+    const unconfirmed = script('down', '--purge-data');
+    expect([unconfirmed.status, unconfirmed.stderr.trim()]).toEqual([
+      1,
+      'coffer: --purge-data deletes every stored object and the database: confirm on a terminal, or pass --yes',
+    ]);
+    expect(script('down', '--yes').stderr.trim()).toBe(
+      'coffer: --yes confirms --purge-data, which was not given',
+    );
+  });
+
+  it('never purges a compliance archive, and names what a purge leaves behind', () => {
+    const preset = { buckets: ['records'], retentionMode: 'COMPLIANCE' as const, retentionDays: 400 };
+    expect(purgeRefusal({ preset })).toBe(
+      'this deployment is a compliance archive (buckets records, COMPLIANCE retention of 400 days): --purge-data would delete data under retention, and is refused; nothing was removed',
+    );
+    expect(purgeRefusal({})).toBeUndefined();
+    expect(leftBehind('/root/.config/rclone/rclone.conf').join('\n')).toMatch(
+      /secrets\/[\s\S]*credentials\.json[\s\S]*rclone remote "coffer" in \/root\/\.config\/rclone\/rclone\.conf/,
+    );
   });
 });
 

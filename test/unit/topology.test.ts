@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { writeAwsProfile } from '../../scripts/lib/aws-profile.js';
 import { renderCompose } from '../../scripts/lib/compose.js';
 import { upsertSection } from '../../scripts/lib/rclone.js';
 import { GATEWAY_PORT, SECRET_FILES, topology } from '../../stacks/topology.js';
@@ -70,5 +73,36 @@ describe('rclone config editing', () => {
       '[other]\ntype = local\n\n[last]\ntype = drive\n\n[coffer]\ntype = s3\nendpoint = https://new\n',
     );
     expect(upsertSection('', 'coffer', { type: 's3' })).toBe('[coffer]\ntype = s3\n');
+  });
+});
+
+describe('aws CLI profile', () => {
+  it('writes its own profile and keys, keeps every other profile, and keeps the keys 0600', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-aws-'));
+    try {
+      const files = { config: path.join(dir, 'config'), credentials: path.join(dir, 'credentials') };
+      await writeFile(files.config, '[default]\nregion = eu-west-1\n\n[profile work]\nregion = us-west-2\n');
+      await writeFile(files.credentials, '[work]\naws_access_key_id = AKIAWORK\n');
+      const profile = {
+        name: 'coffer',
+        endpoint: 'https://s3.lan',
+        caBundle: '/srv/coffer/root.crt',
+        region: 'us-east-1',
+        accessKeyId: 'AKIACOFFER',
+        secretAccessKey: 'secret',
+      };
+      await writeAwsProfile({ ...profile, endpoint: 'https://old.lan' }, files);
+      await writeAwsProfile(profile, files);
+      expect(await readFile(files.config, 'utf8')).toBe(
+        '[default]\nregion = eu-west-1\n\n[profile work]\nregion = us-west-2\n\n' +
+          '[profile coffer]\nregion = us-east-1\nendpoint_url = https://s3.lan\nca_bundle = /srv/coffer/root.crt\n',
+      );
+      expect(await readFile(files.credentials, 'utf8')).toBe(
+        '[work]\naws_access_key_id = AKIAWORK\n\n[coffer]\naws_access_key_id = AKIACOFFER\naws_secret_access_key = secret\n',
+      );
+      expect((await stat(files.credentials)).mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

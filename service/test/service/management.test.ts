@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeyDigest, newApiKey } from '../../src/crypto/api-keys.js';
 import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { rawConversation } from '../support/raw-http.js';
 import { managementClient, type Auth } from '../support/management.js';
 import { requireBinary, run } from '../support/run.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
@@ -27,7 +28,7 @@ const s3For = (accessKeyId: string, secretAccessKey: string, endpoint: string) =
   pathStyleClient(endpoint, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
 
 beforeAll(async () => {
-  env = await createTestEnv({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '3' });
+  env = await createTestEnv({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '3', S3_DOMAIN: 's3.test' });
   gw = await startGateway(env.env);
   db = knex({ client: 'pg', connection: env.pg.url });
   call = managementClient(gw.endpoint, { key: env.admin.apiKey });
@@ -125,6 +126,27 @@ describe('management API authentication', () => {
         '/presigned-urls',
       ]),
     );
+  });
+});
+
+describe('the endpoint in a browser', () => {
+  it('sends a person to the console login, and S3 clients still get S3', async () => {
+    const page = await fetch(`${gw.endpoint}/`, {
+      headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' },
+      redirect: 'manual',
+    });
+    expect([page.status, page.headers.get('location')]).toEqual([302, '/_coffer/console/']);
+    const client = await fetch(`${gw.endpoint}/`);
+    expect(client.status).toBe(403);
+    expect(await client.text()).toContain('<Code>AccessDenied</Code>');
+    // A bucket's own root, virtual-hosted, stays S3's even for a browser (fetch cannot set Host).
+    const raw = rawConversation(gw.port);
+    raw.write(
+      `GET / HTTP/1.1\r\nHost: photos.s3.test:${gw.port}\r\nAccept: text/html\r\nConnection: close\r\n\r\n`,
+    );
+    const answer = (await raw.closed).received;
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(answer).toContain('<Code>NoSuchBucket</Code>');
   });
 });
 
