@@ -4,7 +4,7 @@
  * the keys and settings in force, and stored bytes over time.
  */
 import type { Knex } from 'knex';
-import type { AuditLog, ChainHead } from '../audit/audit-log.js';
+import type { AuditEvent, AuditLog, ChainHead } from '../audit/audit-log.js';
 
 export interface BucketReport {
   name: string;
@@ -28,17 +28,11 @@ export interface BucketReport {
   legalHolds: number;
 }
 
-export interface RefusedDeletion {
-  at: Date;
-  principal?: string;
-  accessKey?: string;
-  source?: string;
-  operation: string;
-  bucket?: string;
-  key?: string;
-  versionId?: string;
-  result: string;
-}
+/** A refused record as the report lists it: who, from where, what, and when. */
+export type RefusedDeletion = Pick<
+  AuditEvent,
+  'principal' | 'accessKey' | 'source' | 'operation' | 'bucket' | 'key' | 'versionId' | 'result'
+> & { at: Date };
 
 export interface KeyReport {
   accessKey: string;
