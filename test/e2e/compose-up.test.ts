@@ -234,6 +234,24 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     );
   });
 
+  it('writes the compliance report as HTML, and as PDF with Chromium, never over an earlier one', async () => {
+    const out = path.join(tmp, 'report.html');
+    const report = script('compliance-report', ['--out', out], 120_000);
+    expect(report.status, report.stderr).toBe(0);
+    const html = await readFile(out, 'utf8');
+    expect(html).toContain('The audit chain is intact');
+    // The bucket the audit test made, and the TLS front's minimum, which only the host knows.
+    expect(html).toMatch(/<b>audited-bucket<\/b>/);
+    expect(html).toContain('<td>TLS minimum version</td><td>1.2</td>');
+    if (requireBinary('chromium'))
+      expect((await readFile(path.join(tmp, 'report.pdf'))).subarray(0, 5).toString()).toBe('%PDF-');
+    const again = script('compliance-report', ['--out', out]);
+    expect([again.status, again.stderr.trim()]).toEqual([
+      1,
+      `coffer: ${out} exists; the report never overwrites a file`,
+    ]);
+  });
+
   it('keeps secrets out of the repository (gitignored) and 0600', async () => {
     const ignored = spawnSync(
       'git',
