@@ -4,7 +4,7 @@ import { bucketNameProblem, regionProblem } from '../parse/bucket-names.js';
 import { adminPrincipal, asAdmin } from './as-admin.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { humanSize } from './inventory.js';
+import { humanSize } from '../parse/human-size.js';
 import { bucketParam, checkKey, listQuery } from './route-schemas.js';
 
 export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps): void {

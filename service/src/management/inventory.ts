@@ -5,21 +5,8 @@
 import type { Knex } from 'knex';
 import type { BlobBackend } from '../blobs/backend.js';
 import type { LayoutPart } from '../store/types.js';
+import { humanSize } from '../parse/human-size.js';
 import { ApiError } from './errors.js';
-
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-
-/** Binary multiples with one decimal, as the seed's examples show ("1.0 GB" for 2^30 bytes). */
-export function humanSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${UNITS[unit]}`;
-}
 
 export interface BucketSummary {
   name: string;

@@ -2,6 +2,7 @@
  * The compliance report as one self-contained HTML page (inline style and SVG, no script, nothing
  * fetched), written for an auditor: the answer first, the evidence after it, and print-friendly for PDF.
  */
+import { humanSize } from '../parse/human-size.js';
 import type { BucketReport, ComplianceData } from './compliance-data.js';
 
 const escape = (s: string) =>
@@ -9,18 +10,6 @@ const escape = (s: string) =>
 const day = (d: Date | undefined) => (d ? d.toISOString().slice(0, 10) : '—');
 const time = (d: Date | undefined) => (d ? d.toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
 const count = (n: number) => n.toLocaleString('en-US');
-
-/** 1536 → "1.5 KiB": sizes as people read them. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
-}
 
 function table(head: string[], rows: string[][], id: string): string {
   const th = head.map((h) => `<th>${escape(h)}</th>`).join('');
@@ -56,14 +45,14 @@ export function bytesChart(points: Array<{ day: string; bytes: number }>): strin
   const ticks = [0, 0.5, 1]
     .map(
       (f) =>
-        `<text x="${pad.l - 6}" y="${y(max * f) + 4}" text-anchor="end">${humanBytes(Math.round(max * f))}</text>` +
+        `<text x="${pad.l - 6}" y="${y(max * f) + 4}" text-anchor="end">${humanSize(Math.round(max * f))}</text>` +
         `<line x1="${pad.l}" x2="${w - pad.r}" y1="${y(max * f)}" y2="${y(max * f)}" class="grid"/>`,
     )
     .join('');
   const labels =
     `<text x="${pad.l}" y="${h - 12}">${escape(points[0]!.day)}</text>` +
     `<text x="${w - pad.r}" y="${h - 12}" text-anchor="end">${escape(points.at(-1)!.day)}</text>`;
-  return `<svg id="stored-bytes" viewBox="0 0 ${w} ${h}" role="img" aria-label="Stored bytes over time, up to ${humanBytes(prev)}">
+  return `<svg id="stored-bytes" viewBox="0 0 ${w} ${h}" role="img" aria-label="Stored bytes over time, up to ${humanSize(prev)}">
 ${ticks}${labels}<path d="${path}" class="line"/></svg>`;
 }
 
@@ -97,7 +86,7 @@ export function renderComplianceHtml(d: ComplianceData): string {
       count(b.objects),
       count(b.versions),
       count(b.deleteMarkers),
-      humanBytes(b.bytes),
+      humanSize(b.bytes),
       count(b.lockedVersions),
       day(b.soonestRetainUntil),
       day(b.latestRetainUntil),
@@ -163,7 +152,7 @@ svg{width:100%;max-width:720px;height:auto}svg text{font-size:11px;fill:#445}.gr
 <p class="muted">Generated ${time(d.generatedAt)} · period ${time(d.period.since)} to ${time(d.period.until)}</p>
 ${verdict}
 <p id="summary">${count(archive.length)} archive bucket(s) of ${count(d.buckets.length)};
-${count(d.buckets.reduce((n, b) => n + b.versions, 0))} stored versions (${humanBytes(d.buckets.reduce((n, b) => n + b.bytes, 0))}),
+${count(d.buckets.reduce((n, b) => n + b.versions, 0))} stored versions (${humanSize(d.buckets.reduce((n, b) => n + b.bytes, 0))}),
 ${count(d.buckets.reduce((n, b) => n + b.lockedVersions, 0))} of them under retention and
 ${count(d.buckets.reduce((n, b) => n + b.legalHolds, 0))} under legal hold;
 ${count(d.refusedDeletionCount)} refused deletion(s) in the period.</p>

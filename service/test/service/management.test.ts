@@ -325,7 +325,7 @@ describe('buckets, objects and uploads', () => {
     ).toMatchObject({
       object_count: 3,
       total_size: 1000 + 300 * 1024 + 5,
-      total_size_human: '301.0 KB',
+      total_size_human: '301.0 KiB',
       created_at: expect.any(String),
     });
     const stats = await call('GET', '/stats');
@@ -454,7 +454,7 @@ describe('buckets, objects and uploads', () => {
         initiated_at: expect.any(String),
         part_count: 1,
         total_size: 5 * 1024 * 1024,
-        total_size_human: '5.0 MB',
+        total_size_human: '5.00 MiB',
       },
     ]);
     expect((await call('GET', '/stats')).body.active_multipart_uploads).toBe(1);
