@@ -27,6 +27,8 @@ export async function bucketsPage(app, params) {
         minlength: 3,
         maxlength: 63,
         pattern: '[a-z0-9.\\-]+',
+        // Browsers show the title when the pattern refuses a name: the rules, not just "match the format".
+        title: '3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit',
         placeholder: 'my-bucket',
       }),
     ),

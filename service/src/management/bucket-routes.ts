@@ -29,7 +29,11 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
           required: ['name'],
           additionalProperties: false,
           properties: {
-            name: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[a-z0-9.-]+$' },
+            name: {
+              type: 'string',
+              description:
+                "S3's rules: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, no '..', not an IP address; a refusal names the rule broken",
+            },
             owner_id: { type: 'integer', minimum: 1 },
             owner_user_id: { type: 'integer', minimum: 1 },
             region: { type: 'string', minLength: 1, maxLength: 64 },

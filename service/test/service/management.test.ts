@@ -290,8 +290,19 @@ describe('buckets, objects and uploads', () => {
     expect(await call('POST', '/buckets', { name: 'photos', owner_id: ownerId })).toMatchObject({
       status: 409,
     });
-    for (const name of ['Bad_Name', 'ab', 'x'.repeat(64), '192.168.1.1', '-dash', 'a..b'])
-      expect((await call('POST', '/buckets', { name, owner_id: ownerId })).status, name).toBe(400);
+    // Each refusal names the rule the name breaks, for the console to show.
+    for (const [name, rule] of [
+      ['Bad_Name', 'may contain only lowercase letters, digits, dots and hyphens'],
+      ['ab', 'must be between 3 and 63 characters long'],
+      ['x'.repeat(64), 'must be between 3 and 63 characters long'],
+      ['192.168.1.1', 'must not be formatted as an IP address'],
+      ['-dash', 'must begin and end with a letter or digit'],
+      ['a..b', 'must not contain two adjacent periods'],
+    ])
+      expect((await call('POST', '/buckets', { name, owner_id: ownerId })).body, name).toEqual({
+        error: 'InvalidBucketName',
+        message: `The bucket name ${rule}`,
+      });
     expect(await call('POST', '/buckets', { name: 'no-owner' })).toMatchObject({
       status: 400,
       body: { error: 'ValidationError' },
