@@ -25,8 +25,9 @@ if ((command !== 'verify' && command !== 'export') || rest.length)
 if (command === 'verify' && (argv.since || argv.out)) fail('verify takes no --since or --out');
 if (argv.out && existsSync(argv.out)) fail(`${argv.out} exists; export never overwrites a file`);
 await requireDocker();
-await requireRunning();
-const file = await composeFile(deployOptions(argv));
+const o = deployOptions(argv);
+await requireRunning(o.project);
+const file = await composeFile(o);
 const args = [command, ...(argv.since ? ['--since', argv.since] : [])];
 const cli = ['exec', '-T', 'gateway', 'node', '/opt/coffer/dist/audit-cli.js', ...args];
 if (!argv.out) {

@@ -34,8 +34,8 @@ const pdf = out.replace(/\.html$/, '.pdf');
 for (const f of [out, ...(argv['no-pdf'] ? [] : [pdf])])
   if (existsSync(f)) fail(`${f} exists; the report never overwrites a file`);
 await requireDocker();
-await requireRunning();
 const o = deployOptions(argv);
+await requireRunning(o.project);
 const tls = topology(o).services.find((s) => s.name === 'nginx')!.env.TLS_MIN_VERSION!;
 const args = [
   ...(argv.since ? ['--since', argv.since] : []),

@@ -37,5 +37,5 @@ const r = await compose(file, ['down', ...(purge ? ['--volumes'] : [])], { quiet
 if (r.exitCode !== 0) fail(`docker compose down failed: ${r.stderr.trim().split('\n').pop()}`);
 if (purge) {
   console.log('\nThe data volumes are deleted. Left behind, on purpose:');
-  for (const line of leftBehind(await defaultRcloneConfigPath())) console.log(`  - ${line}`);
+  for (const line of leftBehind(await defaultRcloneConfigPath(), o.project)) console.log(`  - ${line}`);
 }

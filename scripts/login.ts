@@ -14,8 +14,9 @@ const { values: argv } = parseCli({
 Fetches nothing from outside: copies secrets/root.crt to ./root.crt, checks https://NAME over TLS
 with it, signs an S3 ListBuckets with the first credential, checks the management API key, then logs
 the console admin in (asking for the authenticator code when two-step verification is on, unless
---totp gives it). Then writes the aws CLI profile "coffer" (endpoint, CA bundle and region in the aws
-config, keys in its credentials file; other profiles untouched) and the rclone remote "coffer", and prints
+--totp gives it). Then writes the aws CLI profile named after the project ("coffer" unless --project;
+endpoint, CA bundle and region in the aws config, keys in its credentials file; other profiles
+untouched) and the rclone remote of the same name, and prints
 how to use both. On failure prints one JSON object {"error","message","status","code"} and exits 1.`,
   options: { ...DEPLOY_OPTIONS, totp: { type: 'string' } },
 });
@@ -30,7 +31,8 @@ async function askTotp(): Promise<string | undefined> {
   }
 }
 
-const report = await login(ROOT, endpointOf(deployOptions(argv)), { totpCode: askTotp });
+const o = deployOptions(argv);
+const report = await login(ROOT, endpointOf(o), { totpCode: askTotp });
 if (!report.ok) {
   console.error(JSON.stringify(report.error));
   process.exit(1);
@@ -50,7 +52,7 @@ console.log(
 const [cred] = await readCredentials(ROOT);
 const files = awsFiles();
 await writeAwsProfile({
-  name: 'coffer',
+  name: o.project,
   endpoint: report.endpoint,
   caBundle: report.rootCert,
   region: 'us-east-1',
@@ -60,9 +62,9 @@ await writeAwsProfile({
 const rcloneConfig = await defaultRcloneConfigPath();
 await writeRcloneRemote(
   ROOT,
-  { name: 'coffer', endpoint: report.endpoint, region: 'us-east-1' },
+  { name: o.project, endpoint: report.endpoint, region: 'us-east-1' },
   rcloneConfig,
 );
-console.log(`aws CLI profile "coffer" in ${files.config} (keys in ${files.credentials}), rclone remote "coffer" in ${rcloneConfig}:
-  aws --profile coffer s3 ls
-  ${rcloneCommand(rcloneConfig, report.rootCert, 'coffer', 'lsd')}`);
+console.log(`aws CLI profile "${o.project}" in ${files.config} (keys in ${files.credentials}), rclone remote "${o.project}" in ${rcloneConfig}:
+  aws --profile ${o.project} s3 ls
+  ${rcloneCommand(rcloneConfig, report.rootCert, o.project, 'lsd')}`);

@@ -5,7 +5,6 @@ import {
   composeCommand,
   composeFile,
   deployOptions,
-  PROJECT,
   requireDocker,
   requireRunning,
 } from './lib/deploy.js';
@@ -27,8 +26,9 @@ or status, message and fields).`,
   positionals: true,
 });
 await requireDocker();
-await requireRunning();
-const file = await composeFile(deployOptions(argv));
+const o = deployOptions(argv);
+await requireRunning(o.project);
+const file = await composeFile(o);
 const args = [
   'logs',
   ...(argv.pretty ? ['--no-color'] : []),
@@ -42,6 +42,10 @@ if (!argv.pretty) {
   process.exit(r.exitCode ?? 0);
 }
 const [cmd, ...pre] = await composeCommand();
-const p = $({ quiet: true, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
+const p = $({
+  quiet: true,
+  nothrow: true,
+  cwd: ROOT,
+})`${cmd} ${pre} -p ${file.project} -f ${file.file} ${args}`;
 for await (const line of p) console.log(prettyLine(line));
 process.exit((await p).exitCode ?? 0);

@@ -27,7 +27,7 @@ archive whose default retention is shorter (the pack's requireArchive and minRet
 const minDays = argv['min-retention-days'];
 if (minDays !== undefined && !/^[1-9]\d{0,4}$/.test(minDays))
   fail(`--min-retention-days must be a number of days (got ${minDays})`);
-const file = path.resolve(argv.file ?? (await composeFile(deployOptions({}))));
+const file = path.resolve(argv.file ?? (await composeFile(deployOptions({}))).file);
 let doc: Record<string, unknown>;
 try {
   doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;

@@ -10,13 +10,13 @@ import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 const { values: argv } = parseCli({
   usage: `usage: npm run rclone-config -- [--config PATH] [--name REMOTE] [--domain NAME] [--https-port N]
 
-Writes the remote REMOTE (default "coffer": type s3, provider Other, path style, keys from secrets/)
+Writes the remote REMOTE (default: the project's name, "coffer": type s3, provider Other, path style, keys from secrets/)
 into rclone's config file or PATH, and verifies it with rclone lsd when rclone is installed. rclone
 needs the deployment's root certificate: pass --ca-cert ./root.crt (written by npm run login).`,
   options: { ...DEPLOY_OPTIONS, config: { type: 'string' }, name: { type: 'string' } },
 });
 const o = deployOptions(argv);
-const name = String(argv.name ?? 'coffer');
+const name = String(argv.name ?? o.project);
 await requireAnswering(endpointOf(o));
 const configPath = path.resolve(String(argv.config ?? (await defaultRcloneConfigPath())));
 await writeRcloneRemote(ROOT, { name, endpoint: endpointOf(o), region: 'us-east-1' }, configPath);

@@ -51,7 +51,7 @@ const r = await setupCredentials({
   extraHosts: o.extraHostNames,
   extraIps: o.extraIps,
   force: Boolean(argv.force),
-  existingData: await existingDataVolume(),
+  existingData: await existingDataVolume(o.project),
   renewServerCert: Boolean(argv['renew-server-cert']),
   archive: o.preset !== undefined,
 }).catch((err: Error) => fail(err.message));

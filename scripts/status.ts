@@ -21,8 +21,8 @@ certificate expires, and how full the disks under the object data and Postgres a
   options: { ...DEPLOY_OPTIONS },
 });
 await requireDocker();
-await requireRunning();
 const o = deployOptions(argv);
+await requireRunning(o.project);
 const file = await composeFile(o);
 const r = await compose(file, ['ps'], { quiet: false });
 const quiet = $({ quiet: true, nothrow: true, cwd: ROOT });

@@ -62,7 +62,7 @@ if (engine === 'pulumi') {
 const endpoint = endpointOf(o);
 await requireDocker();
 step('secrets');
-const existingData = await existingDataVolume();
+const existingData = await existingDataVolume(o.project);
 if (!existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) && existingData) {
   // New secrets cannot open a database set up with the old ones, nor decrypt data sealed under an old master key.
   fail(
@@ -99,11 +99,11 @@ step(`checking ${endpoint} over TLS`);
 const report = await login(ROOT, endpoint);
 if (!report.ok) fail(`login failed: ${JSON.stringify(report.error)}`);
 const rcloneConfig = await defaultRcloneConfigPath();
-await writeRcloneRemote(ROOT, { name: 'coffer', endpoint, region: 'us-east-1' }, rcloneConfig);
+await writeRcloneRemote(ROOT, { name: o.project, endpoint, region: 'us-east-1' }, rcloneConfig);
 const [cred] = await readCredentials(ROOT);
 const aws = awsFiles();
 await writeAwsProfile({
-  name: 'coffer',
+  name: o.project,
   endpoint,
   caBundle: report.rootCert,
   region: 'us-east-1',
@@ -118,16 +118,16 @@ Coffer is running.
   credential: ${cred!.client_id} (secret in secrets/credentials_json.txt)
   console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
   management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
-  rclone:     remote "coffer" in ${rcloneConfig}
-  aws CLI:    profile "coffer" in ${aws.config}${archiveSummary(o)}
+  rclone:     remote "${o.project}" in ${rcloneConfig}
+  aws CLI:    profile "${o.project}" in ${aws.config}${archiveSummary(o)}
   backup:     ${path.join(ROOT, 'credentials.json')} holds the master key in clear: copy it offline,
               encrypted (gpg -c), and keep it apart from the data; losing the key loses every object
 
 Try it:
-  aws --profile coffer s3 ls
+  aws --profile ${o.project} s3 ls
   AWS_ACCESS_KEY_ID=${cred!.client_id} AWS_SECRET_ACCESS_KEY=${cred!.client_secret} AWS_DEFAULT_REGION=us-east-1 \\
     aws s3api list-buckets --ca-bundle ./${rootCert} --endpoint-url ${endpoint}
-  ${rcloneCommand(rcloneConfig, report.rootCert, 'coffer', 'lsd')}
+  ${rcloneCommand(rcloneConfig, report.rootCert, o.project, 'lsd')}
 
 Stop with npm run down (data stays in the volumes); npm run status, npm run logs.
 `);

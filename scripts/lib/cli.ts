@@ -71,6 +71,7 @@ export const GATEWAY_OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {
+  project: { type: 'string' },
   domain: { type: 'string' },
   'https-port': { type: 'string' },
   'http-port': { type: 'string' },

@@ -22,9 +22,19 @@ import { renderCompose } from './compose.js';
 import { fail, OperatorError } from './exec.js';
 import { ROOT } from './images.js';
 
-export const PROJECT = 'coffer';
+/** The compose project (container, network and volume names) unless --project names another. */
+export const DEFAULT_PROJECT = 'coffer';
+const PROJECT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** A compose file and the project it runs as: two deployments on one host differ in both. */
+export interface ComposeTarget {
+  file: string;
+  project: string;
+}
 
 export interface DeployOptions {
+  /** The compose project, and the name of the rclone remote and aws profile (--project). */
+  project: string;
   domain: string;
   httpsPort: number;
   httpPort: number;
@@ -72,7 +82,11 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
   };
   const list = (v: unknown, def: string[] | undefined) =>
     v === undefined ? (def ?? []) : (Array.isArray(v) ? v : [v]).map(String);
+  const project = String(argv.project ?? process.env.COFFER_PROJECT ?? saved.project ?? DEFAULT_PROJECT);
+  if (!PROJECT_NAME.test(project))
+    fail(`--project must be a lower-case name of at most 31 letters, digits and hyphens (got ${project})`);
   const o: DeployOptions = {
+    project,
     domain: String(argv.domain ?? process.env.COFFER_DOMAIN ?? saved.domain ?? DEFAULT_OPTIONS.domain),
     httpsPort: port(
       argv['https-port'] ?? process.env.COFFER_HTTPS_PORT ?? saved.httpsPort,
@@ -178,7 +192,11 @@ export { endpointOf } from '../../stacks/topology.js';
  * The compose file for these options: the checked-in one for the defaults, otherwise one rendered from
  * the same topology into .coffer-build/ (secrets paths stay relative to the repository).
  */
-export async function composeFile(o: DeployOptions): Promise<string> {
+export async function composeFile(o: DeployOptions): Promise<ComposeTarget> {
+  return { file: await composeFilePath(o), project: o.project };
+}
+
+async function composeFilePath(o: DeployOptions): Promise<string> {
   const opts: Partial<TopologyOptions> = { ...o };
   const isDefault =
     o.domain === DEFAULT_OPTIONS.domain &&
@@ -209,12 +227,21 @@ export async function composeCommand(): Promise<string[]> {
   fail('neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose)');
 }
 
-export async function compose(file: string, args: string[], opts: { quiet?: boolean; input?: string } = {}) {
+export async function compose(
+  target: ComposeTarget,
+  args: string[],
+  opts: { quiet?: boolean; input?: string } = {},
+) {
   const [cmd, ...pre] = await composeCommand();
   // Not quiet means the operator watches compose itself (status tables, followed logs).
   const io = opts.quiet === false ? { stdio: 'inherit' as const } : { quiet: true };
   const input = opts.input === undefined ? {} : { input: opts.input };
-  return $({ ...io, ...input, nothrow: true, cwd: ROOT })`${cmd} ${pre} -p ${PROJECT} -f ${file} ${args}`;
+  return $({
+    ...io,
+    ...input,
+    nothrow: true,
+    cwd: ROOT,
+  })`${cmd} ${pre} -p ${target.project} -f ${target.file} ${args}`;
 }
 
 export async function requireDocker(): Promise<void> {
@@ -231,7 +258,7 @@ export async function volumeExists(name: string): Promise<boolean> {
 }
 
 /** Waits until every container of the project reports healthy; names the one that does not. */
-export async function waitHealthy(file: string, timeoutMs = 180_000): Promise<void> {
+export async function waitHealthy(file: ComposeTarget, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const states = await containerStates(file);
@@ -256,7 +283,7 @@ interface ContainerState {
   crashing: boolean;
 }
 
-async function containerStates(file: string): Promise<ContainerState[]> {
+async function containerStates(file: ComposeTarget): Promise<ContainerState[]> {
   const ids = (await compose(file, ['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
   return Promise.all(
     ids.map(async (id) => {
@@ -277,11 +304,11 @@ async function containerStates(file: string): Promise<ContainerState[]> {
 }
 
 /** Fails, naming the command that starts it, when no container of the deployment is running. */
-export async function requireRunning(): Promise<void> {
+export async function requireRunning(project: string): Promise<void> {
   const r = await $({
     quiet: true,
     nothrow: true,
-  })`docker ps -q --filter ${'label=com.docker.compose.project=' + PROJECT}`;
+  })`docker ps -q --filter ${'label=com.docker.compose.project=' + project}`;
   if (r.exitCode === 0 && r.stdout.trim() === '')
     fail('the deployment is not running; start it with npm run up');
 }
@@ -301,9 +328,9 @@ export async function requireAnswering(endpoint: string): Promise<void> {
 }
 
 /** The first volume of this deployment that already exists, if any: its data depends on the secrets. */
-export async function existingDataVolume(): Promise<string | undefined> {
+export async function existingDataVolume(project: string): Promise<string | undefined> {
   if ((await $({ quiet: true, nothrow: true })`docker info`).exitCode !== 0) return undefined;
-  for (const v of [`${PROJECT}_postgres-data`, `${PROJECT}_coffer-data`]) if (await volumeExists(v)) return v;
+  for (const v of [`${project}_postgres-data`, `${project}_coffer-data`]) if (await volumeExists(v)) return v;
   return undefined;
 }
 
@@ -312,7 +339,7 @@ export async function existingDataVolume(): Promise<string | undefined> {
  * the operator reads its one-line reason, not that nginx (which waits for it) did not come up. Services
  * that keep dying are named alone, since the others are unhealthy only because of them.
  */
-export async function diagnose(file: string, states?: ContainerState[]): Promise<string> {
+export async function diagnose(file: ComposeTarget, states?: ContainerState[]): Promise<string> {
   const unhealthy = (states ?? (await containerStates(file))).filter((c) => c.health !== 'healthy');
   const crashing = unhealthy.filter((c) => c.crashing);
   const named = crashing.length ? crashing : unhealthy;

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { $ } from 'zx';
-import { PROJECT, requireDocker, type DeployOptions } from './deploy.js';
+import { requireDocker, type DeployOptions } from './deploy.js';
 import { fail, has, step } from './exec.js';
 import { buildImages, ROOT } from './images.js';
 
@@ -23,7 +23,7 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
       'pulumi is not logged in to a backend: run `pulumi login --local` (state in ~/.pulumi) or `pulumi login`',
     );
   const running = (
-    await quiet`docker ps -q --filter label=com.docker.compose.project=${PROJECT}`
+    await quiet`docker ps -q --filter label=com.docker.compose.project=${o.project}`
   ).stdout.trim();
   if (running)
     fail(

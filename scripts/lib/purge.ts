@@ -15,10 +15,11 @@ export function purgeRefusal(o: Pick<DeployOptions, 'preset'>): string | undefin
 }
 
 /** What a purge leaves behind, for the operator to remove or keep on purpose. */
-export function leftBehind(rcloneConfig: string): string[] {
+export function leftBehind(rcloneConfig: string, name: string): string[] {
   return [
     'secrets/ (the master key and every credential; a new deployment on new volumes may reuse them)',
     'credentials.json (the backup of those secrets, the master key in clear: keep it offline or delete it)',
-    `the rclone remote "coffer" in ${rcloneConfig}`,
+    `the rclone remote "${name}" in ${rcloneConfig}`,
+    `the aws CLI profile "${name}"`,
   ];
 }

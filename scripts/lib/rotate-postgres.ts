@@ -7,11 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SECRET_FILES } from '../../stacks/topology.js';
-import { compose, requireRunning, waitHealthy } from './deploy.js';
+import { compose, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 
-export async function rotatePostgresPassword(root: string, composeFile: string): Promise<void> {
-  await requireRunning();
+export async function rotatePostgresPassword(root: string, composeFile: ComposeTarget): Promise<void> {
+  await requireRunning(composeFile.project);
   const abs = (rel: string) => path.join(root, rel);
   const user = (await readFile(abs(SECRET_FILES.postgres_user), 'utf8')).trim();
   // base64url: nothing that needs quoting in SQL or a URL.

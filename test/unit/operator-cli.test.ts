@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployOptions, saveSettings } from '../../scripts/lib/deploy.js';
+import { composeFile, deployOptions, saveSettings } from '../../scripts/lib/deploy.js';
 import { freePort } from '../../scripts/lib/free-port.js';
 import { login } from '../../scripts/lib/login.js';
 import { leftBehind, purgeRefusal } from '../../scripts/lib/purge.js';
@@ -33,16 +33,16 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --engine, --stack, --help',
+      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --engine, --stack, --help',
     ],
-    ['status', '--bogus', '--domain, --https-port, --http-port, --help'],
-    ['down', '--purge', '--domain, --https-port, --http-port, --purge-data, --yes, --help'],
+    ['status', '--bogus', '--project, --domain, --https-port, --http-port, --help'],
+    ['down', '--purge', '--project, --domain, --https-port, --http-port, --purge-data, --yes, --help'],
     [
       'setup-credentials',
       '--forse',
       '--domain, --host, --ip, --force, --renew-server-cert, --rotate-postgres-password, --help',
     ],
-    ['login', '--totp-code', '--domain, --https-port, --http-port, --totp, --help'],
+    ['login', '--totp-code', '--project, --domain, --https-port, --http-port, --totp, --help'],
   ] as const) {
     it(`${name} ${bad}: one line naming the valid options, and nothing done`, () => {
       const r = script(name, bad, 'x');
@@ -86,7 +86,7 @@ describe('npm run down -- --purge-data', () => {
       'this deployment is a compliance archive (buckets records, COMPLIANCE retention of 400 days): --purge-data would delete data under retention, and is refused; nothing was removed',
     );
     expect(purgeRefusal({})).toBeUndefined();
-    expect(leftBehind('/root/.config/rclone/rclone.conf').join('\n')).toMatch(
+    expect(leftBehind('/root/.config/rclone/rclone.conf', 'coffer').join('\n')).toMatch(
       /secrets\/[\s\S]*credentials\.json[\s\S]*rclone remote "coffer" in \/root\/\.config\/rclone\/rclone\.conf/,
     );
   });
@@ -118,6 +118,7 @@ describe('scripts run against a deployment that is not there', () => {
 describe('deployment settings persist beside secrets/', () => {
   it('a plain command reuses what up --domain was given, and a flag still overrides it', async () => {
     expect(deployOptions({}, root)).toEqual({
+      project: 'coffer',
       domain: 'localhost',
       httpsPort: 443,
       httpPort: 80,
@@ -130,6 +131,7 @@ describe('deployment settings persist beside secrets/', () => {
       root,
       deployOptions(
         {
+          project: 'coffer-lab',
           domain: 's3.site.lan',
           'https-port': '8443',
           host: ['backup.lan'],
@@ -140,6 +142,7 @@ describe('deployment settings persist beside secrets/', () => {
       ),
     );
     expect(deployOptions({}, root)).toEqual({
+      project: 'coffer-lab',
       domain: 's3.site.lan',
       httpsPort: 8443,
       httpPort: 80,
@@ -151,6 +154,19 @@ describe('deployment settings persist beside secrets/', () => {
     const gateway = topology(deployOptions({}, root)).services.find((s) => s.name === 'gateway')!;
     expect(gateway.env).toMatchObject({ SIGV2_ENABLED: 'false', BUCKET_DEFAULTS: 'legacy' });
     expect(deployOptions({ domain: 'other.lan' }, root).domain).toBe('other.lan');
+  });
+
+  it('runs a second deployment on the same host as another compose project', async () => {
+    const fresh = await mkdtemp(path.join(os.tmpdir(), 'coffer-lab-'));
+    const o = deployOptions({ project: 'lab' }, fresh);
+    await rm(fresh, { recursive: true });
+    // Only the project differs: the checked-in file, run as project "lab" (its own containers and volumes).
+    expect(await composeFile(o)).toEqual({ file: path.join(ROOT, 'docker-compose.yaml'), project: 'lab' });
+    const bad = script('status', '--project', 'Lab_1');
+    expect([bad.status, bad.stderr.trim()]).toEqual([
+      1,
+      'coffer: --project must be a lower-case name of at most 31 letters, digits and hyphens (got Lab_1)',
+    ]);
   });
 
   it('nginx serves exactly the names the certificate covers', () => {
