@@ -16,6 +16,8 @@ export interface PresignInput {
   origin: string;
   bucket: string;
   key: string;
+  /** The operation's own query parameters (uploadId, partNumber, uploads), signed with the rest. */
+  query?: Array<[string, string]>;
   accessKey: string;
   secretKey: string;
   region: string;
@@ -35,6 +37,7 @@ export function presignUrl(i: PresignInput): string {
     ['X-Amz-Date', amzDate],
     ['X-Amz-Expires', String(i.expiresIn)],
     ['X-Amz-SignedHeaders', 'host'],
+    ...(i.query ?? []),
   ];
   const rawQuery = params.map(([k, v]) => `${uriEncode(k, false)}=${uriEncode(v, false)}`).join('&');
   const canonical = canonicalRequest(

@@ -8,12 +8,44 @@ import { presignUrl } from './presign.js';
 import { PresignedUrlLog } from './presigned-urls.js';
 import { checkKey } from './route-schemas.js';
 
-/** What S3 will check when each kind of URL is used. */
-const PRESIGNED_ACTIONS: Record<string, S3Action> = {
-  GET: 's3:GetObject',
-  PUT: 's3:PutObject',
-  DELETE: 's3:DeleteObject',
+/** Each S3 operation a URL can be signed for: its HTTP method and what S3 checks when the URL is used. */
+const OPERATIONS: Record<string, { method: string; action: S3Action; upload?: 'id' | 'part' }> = {
+  GetObject: { method: 'GET', action: 's3:GetObject' },
+  PutObject: { method: 'PUT', action: 's3:PutObject' },
+  DeleteObject: { method: 'DELETE', action: 's3:DeleteObject' },
+  // The console's uploads of large files: every step is an S3 request the gateway authorizes itself.
+  CreateMultipartUpload: { method: 'POST', action: 's3:PutObject' },
+  UploadPart: { method: 'PUT', action: 's3:PutObject', upload: 'part' },
+  CompleteMultipartUpload: { method: 'POST', action: 's3:PutObject', upload: 'id' },
+  AbortMultipartUpload: { method: 'DELETE', action: 's3:AbortMultipartUpload', upload: 'id' },
 };
+const BY_METHOD: Record<string, string> = { GET: 'GetObject', PUT: 'PutObject', DELETE: 'DeleteObject' };
+
+/** The query a URL for the operation carries besides the signature (S3 picks the operation from it). */
+function operationQuery(
+  operation: string,
+  b: { upload_id?: string; part_number?: number },
+): Array<[string, string]> {
+  const needs = OPERATIONS[operation]!.upload;
+  const given = b.upload_id !== undefined || b.part_number !== undefined;
+  if (!needs && given)
+    throw new ApiError(400, 'InvalidArgument', `${operation} takes neither upload_id nor part_number`);
+  if (needs && b.upload_id === undefined)
+    throw new ApiError(400, 'InvalidArgument', `${operation} needs the upload_id`);
+  if ((needs === 'part') !== (b.part_number !== undefined))
+    throw new ApiError(
+      400,
+      'InvalidArgument',
+      needs === 'part' ? 'UploadPart needs a part_number' : `${operation} takes no part_number`,
+    );
+  if (operation === 'CreateMultipartUpload') return [['uploads', '']];
+  if (needs === 'part')
+    return [
+      ['partNumber', String(b.part_number)],
+      ['uploadId', b.upload_id!],
+    ];
+  return needs ? [['uploadId', b.upload_id!]] : [];
+}
 
 /** scheme://host the client reached us at; nginx forwards the original Host and X-Forwarded-Proto. */
 function origin(request: FastifyRequest): string {
@@ -30,7 +62,7 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
       schema: {
         tags: ['presigned'],
         summary:
-          'A presigned URL for GET, PUT or DELETE of one object, signed with a credential that owns the bucket',
+          'A presigned URL for one S3 operation on one object (GET, PUT, DELETE, or a step of a multipart upload), signed with a credential allowed to do it',
         body: {
           type: 'object',
           required: ['bucket_name', 'object_key', 'access_key'],
@@ -38,7 +70,14 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
           properties: {
             bucket_name: { type: 'string', minLength: 3, maxLength: 63, pattern: '^[a-z0-9.-]+$' },
             object_key: { type: 'string', minLength: 1 },
-            method: { type: 'string', enum: ['GET', 'PUT', 'DELETE'], default: 'GET' },
+            method: {
+              type: 'string',
+              enum: ['GET', 'PUT', 'DELETE'],
+              description: 'GetObject, PutObject or DeleteObject by HTTP method; GET unless operation is given',
+            },
+            operation: { type: 'string', enum: Object.keys(OPERATIONS) },
+            upload_id: { type: 'string', minLength: 1, maxLength: 256 },
+            part_number: { type: 'integer', minimum: 1, maximum: 10000 },
             expires_in: { type: 'integer', minimum: 1, maximum: 604800, default: 3600 },
             access_key: { type: 'string', minLength: 3, maxLength: 128 },
           },
@@ -49,10 +88,18 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
       const b = request.body as {
         bucket_name: string;
         object_key: string;
-        method: string;
+        method?: string;
+        operation?: string;
+        upload_id?: string;
+        part_number?: number;
         expires_in: number;
         access_key: string;
       };
+      if (b.method && b.operation)
+        throw new ApiError(400, 'InvalidArgument', 'Give either method or operation, not both');
+      const operation = b.operation ?? BY_METHOD[b.method ?? 'GET']!;
+      const { method, action } = OPERATIONS[operation]!;
+      const query = operationQuery(operation, b);
       checkKey(b.object_key, 'object_key');
       await inventory.bucket(b.bucket_name);
       const cred = await credentials.byAccessKey(b.access_key);
@@ -67,7 +114,6 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
           'The credential is disabled; its URLs would be refused',
         );
       // Ask the authorizer what S3 will ask when the URL is used, as that credential.
-      const action = PRESIGNED_ACTIONS[b.method]!;
       const principal = { kind: 'user', accessKeyId: b.access_key, user } as const;
       try {
         await deps.authorizer.authorize({ principal, action, bucket: b.bucket_name, key: b.object_key });
@@ -81,7 +127,8 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
       }
       const now = new Date();
       const url = presignUrl({
-        method: b.method,
+        method,
+        query,
         origin: origin(request),
         bucket: b.bucket_name,
         key: b.object_key,
@@ -95,14 +142,14 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
       await log.record({
         bucket: b.bucket_name,
         key: b.object_key,
-        method: b.method,
+        method,
         accessKey: b.access_key,
         createdBy: request.admin!.id,
         createdAt: now,
         expiresAt,
       });
       reply.code(201);
-      return { url, method: b.method, expires_at: expiresAt };
+      return { url, method, operation, expires_at: expiresAt };
     },
   );
 
