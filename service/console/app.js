@@ -12,6 +12,7 @@ import { loginPage } from './pages/login.js';
 import { presignPage } from './pages/presign.js';
 import { uploadsPage } from './pages/uploads.js';
 import { usersPage } from './pages/users.js';
+import { TransferQueue } from './lib/transfers.js';
 
 const PAGES = {
   dashboard,
@@ -62,7 +63,22 @@ function startConsole() {
         access_key: accessKey,
         expires_in: expires,
       }),
+    /** A presigned URL for one S3 operation (a multipart step names its upload and part). */
+    sign: async (bucket, key, operation, accessKey, extra = {}) =>
+      (
+        await client.call('POST', '/presigned-urls', {
+          bucket_name: bucket,
+          object_key: key,
+          operation,
+          access_key: accessKey,
+          expires_in: 900,
+          ...extra,
+        })
+      ).url,
   };
+  // Uploads outlive the page they started on; the listing refreshes when the queue is done.
+  app.transfers = new TransferQueue(app.sign, () => render());
+  document.body.append(app.transfers.panel);
 
   async function render() {
     const mine = ++generation;

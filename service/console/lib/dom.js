@@ -21,6 +21,19 @@ export function toast(message) {
   toast.timer = setTimeout(() => (t.hidden = true), 4000);
 }
 
+/** Sizes the browser knows before the API does (files being uploaded), as parse/human-size.ts writes them. */
+export function humanSize(bytes) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
+
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '');
 export const table = (head, rows, empty = 'Nothing here yet.') =>
   rows.length

@@ -157,7 +157,11 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
       );
       return {
         deleted: results.filter((r) => r.deleted).map((r) => r.key),
-        not_found: results.filter((r) => !r.deleted).map((r) => r.key),
+        not_found: results.filter((r) => !r.deleted && !r.error).map((r) => r.key),
+        // Kept, with S3's reason: object lock, or a versioned key S3 itself would not remove.
+        refused: results
+          .filter((r) => r.error)
+          .map((r) => ({ key: r.key, error: r.error!.code, message: r.error!.message })),
       };
     },
   );

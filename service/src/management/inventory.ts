@@ -127,6 +127,9 @@ export class Inventory {
       part_count: parts?.length ?? 0,
       metadata: row.user_metadata ?? {},
       tags: row.tags ?? {},
+      // The ETag is the body's MD5 only for a single-part object; the others are what the client sent or asked for.
+      checksums: { ...(parts ? {} : { md5: String(row.etag).replace(/"/g, '') }), ...(row.checksums ?? {}) },
+      checksum_type: row.checksum_type ?? null,
       // Where the sealed bytes are, as a kind: small objects live sealed in their Postgres row.
       version_id: row.version_id,
       retention: row.retain_mode ? { mode: row.retain_mode, until: row.retain_until } : null,

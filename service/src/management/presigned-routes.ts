@@ -73,7 +73,8 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
             method: {
               type: 'string',
               enum: ['GET', 'PUT', 'DELETE'],
-              description: 'GetObject, PutObject or DeleteObject by HTTP method; GET unless operation is given',
+              description:
+                'GetObject, PutObject or DeleteObject by HTTP method; GET unless operation is given',
             },
             operation: { type: 'string', enum: Object.keys(OPERATIONS) },
             upload_id: { type: 'string', minLength: 1, maxLength: 256 },

@@ -116,12 +116,11 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
 
     await page.goto(`${base}/_coffer/console/#/buckets?bucket=console-bucket&prefix=reports/`);
     await page.getByText('This folder is empty.').waitFor();
-    await page.locator('#upload-file').setInputFiles({
+    await page.locator('#upload-files').setInputFiles({
       name: 'q3 summary.txt',
       mimeType: 'text/plain',
       buffer: Buffer.from('revenue up, costs down\n'),
     });
-    await page.getByRole('button', { name: 'Upload', exact: true }).click();
     await page.locator('tr[data-key="reports/q3 summary.txt"]').waitFor();
 
     await page.getByRole('link', { name: 'console-bucket' }).click();

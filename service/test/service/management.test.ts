@@ -574,7 +574,12 @@ describe('presigned URLs', () => {
 
   it('refuses a multipart step without what it needs, and method and operation together', async () => {
     const ask = (extra: Record<string, unknown>) =>
-      call('POST', '/presigned-urls', { bucket_name: 'shared', object_key: 'k', access_key: access, ...extra });
+      call('POST', '/presigned-urls', {
+        bucket_name: 'shared',
+        object_key: 'k',
+        access_key: access,
+        ...extra,
+      });
     for (const [extra, message] of [
       [{ operation: 'UploadPart', upload_id: 'x' }, 'UploadPart needs a part_number'],
       [{ operation: 'UploadPart', part_number: 1 }, 'UploadPart needs the upload_id'],
