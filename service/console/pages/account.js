@@ -1,6 +1,131 @@
-// The signed-in admin: two-step verification enrolment.
-import { h, toast } from '../lib/dom.js';
-import { errorLine, actionForm } from '../lib/forms.js';
+// The signed-in admin (two-step verification, password) and the other admins, each with their own TOTP.
+import { h, toast, table, when } from '../lib/dom.js';
+import { errorLine, actionForm, dangerButton } from '../lib/forms.js';
+
+function passwordPanel(app) {
+  const form = actionForm(
+    async (f) => {
+      if (f.get('new_password') !== f.get('repeat')) throw new Error('The two new passwords differ');
+      await app.api('POST', '/auth/password', {
+        current_password: f.get('current_password'),
+        new_password: f.get('new_password'),
+      });
+      form.querySelector('form').reset();
+      toast('Password changed; your other sessions have ended');
+    },
+    h(
+      'label',
+      {},
+      'Current password',
+      h('input', {
+        name: 'current_password',
+        type: 'password',
+        required: true,
+        autocomplete: 'current-password',
+      }),
+    ),
+    h(
+      'label',
+      {},
+      'New password',
+      h('input', {
+        name: 'new_password',
+        type: 'password',
+        required: true,
+        minlength: 12,
+        autocomplete: 'new-password',
+      }),
+    ),
+    h(
+      'label',
+      {},
+      'Repeat new password',
+      h('input', {
+        name: 'repeat',
+        type: 'password',
+        required: true,
+        minlength: 12,
+        autocomplete: 'new-password',
+      }),
+    ),
+    h('button', { type: 'submit' }, 'Change password'),
+  );
+  return h('div', { class: 'panel' }, h('h2', {}, 'Password'), form);
+}
+
+async function adminsPanel(app, me) {
+  const { admins } = await app.api('GET', '/admins');
+  const add = actionForm(
+    async (f) => {
+      await app.api('POST', '/admins', { username: f.get('username'), password: f.get('password') });
+      toast(`Admin ${f.get('username')} added: they set up their own two-step verification after signing in`);
+      await app.render();
+    },
+    h('label', {}, 'Admin name', h('input', { name: 'username', required: true, maxlength: 64 })),
+    h(
+      'label',
+      {},
+      'First password',
+      h('input', {
+        name: 'password',
+        type: 'password',
+        required: true,
+        minlength: 12,
+        autocomplete: 'new-password',
+      }),
+    ),
+    h('button', { type: 'submit' }, 'Add admin'),
+  );
+  const rows = admins.map((a) =>
+    h(
+      'tr',
+      { dataset: { admin: a.username } },
+      h('td', {}, a.username, a.username === me ? h('span', { class: 'muted' }, ' (you)') : null),
+      h(
+        'td',
+        {},
+        h(
+          'span',
+          { class: `badge ${a.totp_enabled ? 'on' : 'off'}` },
+          a.totp_enabled ? 'two-step on' : 'two-step off',
+        ),
+      ),
+      h('td', {}, a.created_by ?? 'setup'),
+      h('td', {}, when(a.created_at)),
+      h(
+        'td',
+        { class: 'row-actions' },
+        a.username === me
+          ? null
+          : [
+              a.totp_enabled
+                ? dangerButton(
+                    app,
+                    'Reset two-step',
+                    `Reset ${a.username}'s two-step verification? They enroll again at their next sign-in.`,
+                    () => app.api('DELETE', `/admins/${a.id}/totp`),
+                    'Two-step verification reset',
+                  )
+                : null,
+              dangerButton(
+                app,
+                'Remove',
+                `Remove admin ${a.username}? Their sessions and API keys stop working.`,
+                () => app.api('DELETE', `/admins/${a.id}`),
+                'Admin removed',
+              ),
+            ],
+      ),
+    ),
+  );
+  return h(
+    'div',
+    { class: 'panel', id: 'admins' },
+    h('h2', {}, 'Admins'),
+    add,
+    table(['Name', 'Two-step', 'Added by', 'Added', ''], rows),
+  );
+}
 
 export async function accountPage(app) {
   const s = await app.api('GET', '/auth/session');
@@ -15,7 +140,8 @@ export async function accountPage(app) {
     ),
     '.',
   );
-  if (s.totp_enabled) return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state)];
+  const rest = async () => [passwordPanel(app), await adminsPanel(app, s.username)];
+  if (s.totp_enabled) return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state), ...(await rest())];
   const area = h('div');
   const start = h(
     'button',
@@ -62,5 +188,5 @@ export async function accountPage(app) {
     },
     'Set up two-step verification',
   );
-  return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state, start), area];
+  return [h('h1', {}, 'Account'), h('div', { class: 'panel' }, state, start), area, ...(await rest())];
 }

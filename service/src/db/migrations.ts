@@ -512,6 +512,23 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('DROP FUNCTION coffer_audit_chain(), coffer_audit_guard(), coffer_audit_field(text)');
     },
   },
+  {
+    name: '0015_admin_accounts',
+    async up(knex) {
+      await knex.schema.alterTable('admins', (t) => {
+        // The hash the admin secret file last set: a password changed in the console survives restarts,
+        // and only a new file (setup-credentials --force) replaces it.
+        t.text('seeded_password_hash');
+        t.bigInteger('created_by').references('admins.id').onDelete('SET NULL');
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('admins', (t) => {
+        t.dropColumn('seeded_password_hash');
+        t.dropColumn('created_by');
+      });
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -10,7 +10,7 @@ import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
 import type { MasterKey } from '../crypto/master-key.js';
 import { ApiError } from './errors.js';
-import { DECOY_HASH, verifyPassword } from './password.js';
+import { DECOY_HASH, hashPassword, verifyPassword } from './password.js';
 import { totpFor, totpStep } from './totp.js';
 
 export interface Admin {
@@ -21,6 +21,19 @@ export interface Admin {
 }
 
 /** The admin file setup-credentials writes: only digests, never a plaintext password or key. */
+export interface AdminListing extends Admin {
+  createdAt: Date;
+  createdBy: string | null;
+  apiKeys: number;
+}
+
+/** Why a new password is refused, or undefined: long enough to resist guessing offline if a hash leaks. */
+export function passwordProblem(password: string, current?: string): string | undefined {
+  if ([...password].length < 12) return 'A password needs at least 12 characters';
+  if (password === current) return 'The new password must differ from the current one';
+  return undefined;
+}
+
 export interface AdminSeed {
   username: string;
   passwordHash: string;
@@ -58,17 +71,24 @@ export class AdminStore {
   }
 
   /**
-   * The first admin as the admin secret file describes it. The file is authoritative for that
-   * admin's password and for the one API key it names, so `setup-credentials --force` rotates both:
-   * the key it replaced stops working. TOTP enrollment and other admins are left alone.
+   * The first admin as the admin secret file describes it. A new file (`setup-credentials --force`)
+   * rotates that admin's password and the one API key it names, so the key it replaced stops working;
+   * the same file at every start leaves a password changed in the console alone. TOTP enrollment and
+   * other admins are left alone.
    */
   async seed(seed: AdminSeed): Promise<void> {
     await this.db.transaction(async (trx) => {
-      const [admin] = await trx('admins')
-        .insert({ username: seed.username, password_hash: seed.passwordHash })
-        .onConflict('username')
-        .merge({ password_hash: seed.passwordHash })
-        .returning('id');
+      const {
+        rows: [admin],
+      } = await trx.raw(
+        `INSERT INTO admins AS a (username, password_hash, seeded_password_hash) VALUES (?, ?, ?)
+         ON CONFLICT (username) DO UPDATE SET
+           password_hash = CASE WHEN a.seeded_password_hash IS DISTINCT FROM EXCLUDED.seeded_password_hash
+                                THEN EXCLUDED.password_hash ELSE a.password_hash END,
+           seeded_password_hash = EXCLUDED.seeded_password_hash
+         RETURNING id`,
+        [seed.username, seed.passwordHash, seed.passwordHash],
+      );
       if (!seed.apiKeySha256) return;
       const digest = Buffer.from(seed.apiKeySha256, 'hex');
       await trx('api_keys')
@@ -236,6 +256,99 @@ export class AdminStore {
         .where({ token_sha256: sha256(token) })
         .delete(),
     );
+  }
+
+  /** Every admin, for the console's accounts page. */
+  async list(): Promise<AdminListing[]> {
+    const rows = await this.db('admins as a')
+      .leftJoin('admins as c', 'c.id', 'a.created_by')
+      .select(
+        'a.*',
+        'c.username as created_by_name',
+        this.db.raw('(SELECT count(*)::int FROM api_keys k WHERE k.admin_id = a.id) AS api_keys'),
+      )
+      .orderBy('a.id');
+    return rows.map((r) => ({
+      ...toAdmin(r),
+      createdAt: r.created_at,
+      createdBy: r.created_by_name ?? null,
+      apiKeys: r.api_keys,
+    }));
+  }
+
+  /** Another admin, with a first password they change themselves; they enroll their own TOTP. */
+  async create(username: string, password: string, createdBy: number): Promise<Admin> {
+    const problem = passwordProblem(password);
+    if (problem) throw new ApiError(400, 'WeakPassword', problem);
+    const passwordHash = await hashPassword(password);
+    try {
+      const [row] = await this.changing((db) =>
+        db('admins').insert({ username, password_hash: passwordHash, created_by: createdBy }).returning('*'),
+      );
+      return toAdmin(row);
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505')
+        throw new ApiError(409, 'AdminExists', `An admin named ${username} already exists`);
+      throw err;
+    }
+  }
+
+  /**
+   * Removes an admin with their sessions and API keys. Nobody removes themselves, and the last active
+   * admin stays: the console must always have someone who can sign in.
+   */
+  async remove(id: number, actorId: number): Promise<void> {
+    if (id === actorId)
+      throw new ApiError(409, 'CannotRemoveSelf', 'You cannot remove your own account; another admin can');
+    await this.db.transaction(async (trx) => {
+      const target = await trx('admins').where({ id }).forUpdate().first();
+      if (!target) throw new ApiError(404, 'NoSuchAdmin', `No admin has id ${id}`);
+      const others = await trx('admins').whereNot({ id }).where({ is_active: true }).count({ active: '*' });
+      const active = others[0]?.active ?? 0;
+      if (Number(active) === 0)
+        throw new ApiError(409, 'LastAdmin', 'This is the only active admin; add another one first');
+      await changing(trx, this.audit, [{}], (db) => db('admins').where({ id }).delete());
+    });
+  }
+
+  /**
+   * Changes the signed-in admin's own password. The current one is checked through the same lockout as
+   * a login, and every other session of that admin ends.
+   */
+  async changePassword(adminId: number, current: string, next: string, keepToken?: string): Promise<void> {
+    const row = await this.db('admins').where({ id: adminId }).first();
+    await this.takeAttempt(row.username);
+    if (!(await verifyPassword(current, row.password_hash)))
+      return this.fail(row.username).catch((err) => {
+        throw err instanceof ApiError && err.code === 'InvalidCredentials'
+          ? new ApiError(400, 'InvalidCurrentPassword', 'The current password is not right')
+          : err;
+      });
+    await this.giveBackAttempt(row.username);
+    const problem = passwordProblem(next, current);
+    if (problem) throw new ApiError(400, 'WeakPassword', problem);
+    const passwordHash = await hashPassword(next);
+    await this.changing(async (db) => {
+      await db('admins').where({ id: adminId }).update({ password_hash: passwordHash });
+      await db('admin_sessions')
+        .where({ admin_id: adminId })
+        .modify((q) => {
+          if (keepToken) q.whereNot({ token_sha256: sha256(keepToken) });
+        })
+        .delete();
+    });
+  }
+
+  /** For an admin who lost their authenticator: they enroll again at their next sign-in. */
+  async resetTotp(id: number, actorId: number): Promise<void> {
+    if (id === actorId)
+      throw new ApiError(409, 'CannotResetOwnTotp', 'Another admin must reset your two-step verification');
+    const updated = await this.changing((db) =>
+      db('admins')
+        .where({ id })
+        .update({ totp_enabled: false, totp_secret_sealed: null, last_totp_step: null }),
+    );
+    if (!updated) throw new ApiError(404, 'NoSuchAdmin', `No admin has id ${id}`);
   }
 
   async byApiKey(key: string): Promise<Admin | undefined> {

@@ -12,6 +12,7 @@ import { audited, type AuditScope } from '../audit/audit-log.js';
 import { S3Error } from '../errors/s3-errors.js';
 import type { Admin } from './admin-store.js';
 import { registerAuditRoutes } from './audit-routes.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
@@ -209,6 +210,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       });
 
       registerAuthRoutes(api, deps);
+      registerAdminRoutes(api, deps);
       registerAuditRoutes(api, deps);
       api.get('/stats', { schema: { tags: ['stats'], summary: 'Usage at a glance' } }, () =>
         deps.inventory.stats(),

@@ -269,6 +269,56 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await shot('10-account');
   });
 
+  it('adds an admin who enrolls their own TOTP and changes their password, then removes them', async () => {
+    await page.getByRole('link', { name: 'Account' }).click();
+    const admins = page.locator('#admins');
+    await admins.getByLabel('Admin name').fill('second-admin');
+    await admins.getByLabel('First password').fill('first password 42');
+    await admins.getByRole('button', { name: 'Add admin' }).click();
+    await admins.locator('tr[data-admin="second-admin"]').waitFor();
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const other = await context.newPage();
+    const signIn = async (password: string, code?: string) => {
+      await other.getByLabel('Username').fill('second-admin');
+      await other.getByLabel('Password').fill(password);
+      await other.getByRole('button', { name: 'Log in' }).click();
+      if (code) {
+        await other.getByLabel('Authenticator code').fill(code);
+        await other.getByRole('button', { name: 'Verify' }).click();
+      }
+      await other.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    };
+    await other.goto(`${base}/_coffer/`);
+    await signIn('first password 42');
+    await other.getByRole('link', { name: 'Account' }).click();
+    await other.getByRole('button', { name: 'Set up two-step verification' }).click();
+    const secret = (await other.locator('#totp-secret').textContent())!;
+    const own = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 });
+    expect(secret).not.toBe(totp.secret.base32);
+    await other.getByLabel('Code from the app').fill(own.generate());
+    await other.getByRole('button', { name: 'Confirm' }).click();
+    await expect.poll(() => other.locator('#totp-state').textContent()).toBe('enabled');
+    await other.getByLabel('Current password').fill('first password 42');
+    await other.getByLabel('New password', { exact: true }).fill('my own password 42');
+    await other.getByLabel('Repeat new password').fill('my own password 42');
+    await other.getByRole('button', { name: 'Change password' }).click();
+    await expect
+      .poll(() => other.locator('#toast').textContent())
+      .toBe('Password changed; your other sessions have ended');
+    await shot('14-account-admins', other);
+    await other.getByRole('button', { name: 'Log out' }).click();
+    await signIn('my own password 42', own.generate({ timestamp: Date.now() + 30_000 }));
+    await context.close();
+
+    await page.reload();
+    const row = admins.locator('tr[data-admin="second-admin"]');
+    expect(await row.textContent()).toContain('two-step on');
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    expect(dialogs.at(-1)).toBe('Remove admin second-admin? Their sessions and API keys stop working.');
+  });
+
   it('is usable on a narrow screen: nothing overflows sideways', async () => {
     const narrow = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await narrow.context().addCookies(await page.context().cookies());

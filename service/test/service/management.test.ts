@@ -624,6 +624,129 @@ describe('presigned URLs', () => {
   });
 });
 
+describe('admin accounts', () => {
+  const login = async (username: string, password: string) => {
+    const r = await call('POST', '/auth/login', { username, password }, {});
+    if (r.status !== 200) return { status: r.status, body: r.body };
+    const cookie = r.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('coffer_session='))!
+      .split(';')[0];
+    return { status: r.status, body: r.body, auth: { cookie, csrf: String(r.body.csrf_token) } as Auth };
+  };
+
+  it('adds an admin who signs in, enrolls their own TOTP, and is listed', async () => {
+    expect(await call('POST', '/admins', { username: 'operator', password: 'short' })).toMatchObject({
+      status: 400,
+      body: { error: 'WeakPassword', message: 'A password needs at least 12 characters' },
+    });
+    expect((await call('POST', '/admins', { username: 'bad name', password: 'x'.repeat(12) })).status).toBe(
+      400,
+    );
+    expect(
+      await call('POST', '/admins', { username: 'operator', password: 'first password 1' }),
+    ).toMatchObject({
+      status: 201,
+      body: { username: 'operator', totp_enabled: false },
+    });
+    expect(
+      (await call('POST', '/admins', { username: 'operator', password: 'first password 1' })).body,
+    ).toMatchObject({ error: 'AdminExists' });
+    const op = (await login('operator', 'first password 1')).auth!;
+    const enrolled = await call('POST', '/auth/totp/enroll', undefined, op);
+    const totp = new OTPAuth.TOTP({
+      secret: OTPAuth.Secret.fromBase32(String(enrolled.body.secret)),
+      digits: 6,
+    });
+    expect((await call('POST', '/auth/totp/confirm', { code: totp.generate() }, op)).status).toBe(200);
+    const listed = (await call('GET', '/admins')).body.admins as Array<Record<string, unknown>>;
+    expect(listed.find((a) => a.username === 'operator')).toMatchObject({
+      totp_enabled: true,
+      is_active: true,
+      created_by: 'admin',
+      api_keys: 0,
+    });
+    // The first admin's TOTP is untouched: each admin has their own.
+    expect(listed.find((a) => a.username === 'admin')).toMatchObject({ totp_enabled: false });
+    expect(await login('operator', 'first password 1')).toMatchObject({
+      status: 401,
+      body: { error: 'TotpRequired' },
+    });
+  });
+
+  it('changes your own password: the current one is checked, other sessions end, and a restart keeps it', async () => {
+    const here = (await login('admin', env.admin.password)).auth!;
+    const elsewhere = (await login('admin', env.admin.password)).auth!;
+    const next = 'a new password for admin';
+    expect(
+      await call('POST', '/auth/password', { current_password: 'wrong', new_password: next }, here),
+    ).toMatchObject({ status: 400, body: { error: 'InvalidCurrentPassword' } });
+    expect(
+      await call(
+        'POST',
+        '/auth/password',
+        { current_password: env.admin.password, new_password: 'tiny' },
+        here,
+      ),
+    ).toMatchObject({ status: 400, body: { error: 'WeakPassword' } });
+    expect(
+      (
+        await call(
+          'POST',
+          '/auth/password',
+          { current_password: env.admin.password, new_password: next },
+          here,
+        )
+      ).status,
+    ).toBe(200);
+    expect((await call('GET', '/stats', undefined, here)).status).toBe(200);
+    expect((await call('GET', '/stats', undefined, elsewhere)).status).toBe(401);
+    expect((await login('admin', env.admin.password)).status).toBe(401);
+
+    // The admin file has not changed, so the restart keeps the password set in the console.
+    await gw.close();
+    gw = await startGateway(env.env);
+    call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    const again = (await login('admin', next)).auth!;
+    expect(
+      (
+        await call(
+          'POST',
+          '/auth/password',
+          { current_password: next, new_password: env.admin.password },
+          again,
+        )
+      ).status,
+    ).toBe(200);
+    // The two wrong passwords above count toward admin's lockout; the lockout tests below start afresh.
+    await db('login_throttle').delete();
+  });
+
+  it('resets another admin’s TOTP and removes them, but never yourself', async () => {
+    const operator = (
+      (await call('GET', '/admins')).body.admins as Array<{ id: number; username: string }>
+    ).find((a) => a.username === 'operator')!;
+    const me = ((await call('GET', '/admins')).body.admins as Array<{ id: number; username: string }>).find(
+      (a) => a.username === 'admin',
+    )!;
+    expect(await call('DELETE', `/admins/${me.id}`)).toMatchObject({
+      status: 409,
+      body: { error: 'CannotRemoveSelf' },
+    });
+    expect((await call('DELETE', `/admins/${operator.id}/totp`)).status).toBe(200);
+    const op = await login('operator', 'first password 1');
+    expect(op.status).toBe(200);
+    expect(op.body).toMatchObject({ totp_enabled: false });
+    expect((await call('DELETE', `/admins/${operator.id}`)).status).toBe(200);
+    expect((await call('GET', '/stats', undefined, op.auth)).status).toBe(401);
+    expect((await login('operator', 'first password 1')).status).toBe(401);
+    expect(await call('DELETE', `/admins/${operator.id}`)).toMatchObject({
+      status: 404,
+      body: { error: 'NoSuchAdmin' },
+    });
+  });
+});
+
 describe('console sessions, TOTP and lockout', () => {
   let session: Auth;
   const cookieOf = (headers: Headers) => headers.getSetCookie().find((c) => c.startsWith('coffer_session='))!;
