@@ -26,6 +26,8 @@ import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { resolveTarget } from './s3/target.js';
 import { Collector } from './store/collector.js';
 import { LifecycleWorker } from './store/lifecycle-worker.js';
+import { UsageSampler } from './store/usage-sampler.js';
+import { RequestCounter } from './db/request-counts.js';
 import { Multipart } from './store/multipart.js';
 import { Store } from './store/store.js';
 
@@ -156,6 +158,8 @@ export async function buildGateway(
     maxUploadAgeMs: config.multipartExpiryHours * 3600 * 1000,
   });
   const lifecycle = new LifecycleWorker(db, store, multipart, config.lifecycle, app.log);
+  const usage = new UsageSampler(db, config.usageSampleSeconds * 1000, app.log);
+  const requests = new RequestCounter(db, app.log);
   const credentials = new CredentialStore(db, config.masterKey, changes, app.log, audit);
   const authorizer = new Authorizer(store.buckets, new Set(config.archive?.preset.buckets ?? []));
   await credentials.seed(config.credentials);
@@ -199,6 +203,7 @@ export async function buildGateway(
     },
     domain: config.domain,
     audit,
+    requests,
     log: app.log,
   });
   // Health endpoints answer unsigned requests only: a signed GET /health is ListObjects on a bucket named "health".
@@ -286,6 +291,8 @@ export async function buildGateway(
   app.addHook('onReady', async () => {
     collector.start(config.gcIntervalSeconds * 1000);
     lifecycle.start();
+    usage.start();
+    requests.start();
     await exportHead();
     headTimer = setInterval(exportHead, config.audit.headIntervalMs);
     headTimer.unref();
@@ -296,6 +303,8 @@ export async function buildGateway(
     await digests.close();
     await collector.stop();
     await lifecycle.stop();
+    usage.stop();
+    await requests.stop();
     await changes.stop();
     await db.destroy();
   });

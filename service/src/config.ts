@@ -57,6 +57,8 @@ export interface Config {
   digestThreads: number;
   gcIntervalSeconds: number;
   gcGraceSeconds: number;
+  /** How often stored bytes are sampled for the console's chart; 0 samples never. */
+  usageSampleSeconds: number;
   /** Incomplete multipart uploads older than this are aborted by the collector. */
   multipartExpiryHours: number;
   /** Bucket lifecycle rules: how often they are applied, and how long their "day" is. */
@@ -237,6 +239,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     digestThreads: int(env, 'DIGEST_THREADS', Math.min(4, availableParallelism()), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
+    usageSampleSeconds: int(env, 'USAGE_SAMPLE_SECONDS', 300, 0, 86400),
     multipartExpiryHours: int(env, 'MULTIPART_EXPIRY_HOURS', 24 * 7, 1, 24 * 365),
     lifecycle: {
       intervalMs: int(env, 'LIFECYCLE_INTERVAL_SECONDS', 3600, 0, 86400) * 1000,

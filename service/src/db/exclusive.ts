@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 export const JOB_LOCKS = {
   lifecycle: 0x4c696665, // "Life"
   collector: 0x436f6c6c, // "Coll"
+  usage: 0x55736167, // "Usag"
 } as const;
 
 /**

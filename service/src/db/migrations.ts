@@ -529,6 +529,38 @@ const MIGRATIONS: Migration[] = [
       });
     },
   },
+  {
+    name: '0016_operations_history',
+    async up(knex) {
+      // What the background jobs did, for `npm run status` and the console; the last runs of each job.
+      await knex.schema.createTable('job_runs', (t) => {
+        t.bigIncrements('id').primary();
+        t.text('job').notNullable();
+        t.timestamp('started_at', { useTz: true }).notNullable();
+        t.timestamp('finished_at', { useTz: true }).notNullable();
+        t.text('outcome').notNullable();
+        t.jsonb('report');
+        t.text('error');
+        t.index(['job', 'finished_at']);
+      });
+      // Stored bytes over time, sampled by one gateway at a time.
+      await knex.schema.createTable('usage_samples', (t) => {
+        t.timestamp('at', { useTz: true }).primary();
+        t.bigInteger('bytes').notNullable();
+        t.bigInteger('objects').notNullable();
+      });
+      // S3 requests per minute and status class, added to by every gateway process.
+      await knex.schema.createTable('request_counts', (t) => {
+        t.timestamp('minute', { useTz: true }).notNullable();
+        t.text('class').notNullable();
+        t.bigInteger('count').notNullable();
+        t.primary(['minute', 'class']);
+      });
+    },
+    async down(knex) {
+      for (const t of ['request_counts', 'usage_samples', 'job_runs']) await knex.schema.dropTable(t);
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -14,6 +14,7 @@ import type { Admin } from './admin-store.js';
 import { registerAuditRoutes } from './audit-routes.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
+import { registerOverviewRoutes } from './overview-routes.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
 import { registerBucketRoutes } from './bucket-routes.js';
@@ -212,9 +213,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       registerAuthRoutes(api, deps);
       registerAdminRoutes(api, deps);
       registerAuditRoutes(api, deps);
-      api.get('/stats', { schema: { tags: ['stats'], summary: 'Usage at a glance' } }, () =>
-        deps.inventory.stats(),
-      );
+      registerOverviewRoutes(api, deps);
       registerCredentialRoutes(api, deps);
       registerUserRoutes(api, deps);
       registerBucketRoutes(api, deps);

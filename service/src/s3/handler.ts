@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RequestCounter } from '../db/request-counts.js';
 import type { Log } from '../log.js';
 import { audited, type AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
@@ -37,6 +38,8 @@ export interface S3HandlerDeps {
   settings: S3Settings;
   domain?: string;
   audit: AuditLog;
+  /** Requests per minute and status class, for the console's last hour. */
+  requests: RequestCounter;
   log: Log;
 }
 
@@ -237,6 +240,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
     } finally {
       // No status when none was sent (a stalled body, a client gone before the answer).
       const status = res.headersSent ? res.statusCode : undefined;
+      deps.requests.count(status);
       const bytesIn = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0,
       );

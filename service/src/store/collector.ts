@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { exclusively, JOB_LOCKS } from '../db/exclusive.js';
+import { runJob } from '../db/job-runs.js';
 import type { Log } from '../log.js';
 import type { BlobBackend, BlobEntry } from '../blobs/backend.js';
 import type { Multipart } from './multipart.js';
@@ -48,7 +48,7 @@ export class Collector {
 
   /** One pass; undefined when another gateway (or worker process) is collecting. */
   runOnce(graceMs = this.graceMs): Promise<CollectorReport | undefined> {
-    this.running ??= exclusively(this.db, JOB_LOCKS.collector, () => this.collect(graceMs)).finally(() => {
+    this.running ??= runJob(this.db, 'collector', () => this.collect(graceMs)).finally(() => {
       this.running = undefined;
     });
     return this.running;

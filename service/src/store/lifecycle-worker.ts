@@ -1,4 +1,4 @@
-import { exclusively, JOB_LOCKS } from '../db/exclusive.js';
+import { runJob } from '../db/job-runs.js';
 import type { Knex } from 'knex';
 import type { Log } from '../log.js';
 import { S3Error } from '../errors/s3-errors.js';
@@ -6,8 +6,6 @@ import { expiryOf, selects, type LifecycleRule } from './lifecycle.js';
 import type { Multipart } from './multipart.js';
 import type { Store } from './store.js';
 import type { Bucket } from './types.js';
-
-/** Arbitrary, fixed: the gateways on one database agree on it, so only one applies lifecycle at a time. */
 
 export interface LifecycleOptions {
   /** How long a lifecycle "day" is: 86,400 s, shortened so tests and operators can watch rules act. */
@@ -65,7 +63,7 @@ export class LifecycleWorker {
   }
 
   private async pass(now: Date): Promise<LifecycleReport | undefined> {
-    return exclusively(this.db, JOB_LOCKS.lifecycle, async () => {
+    return runJob(this.db, 'lifecycle', async () => {
       const report: LifecycleReport = {
         expired: 0,
         noncurrentDeleted: 0,

@@ -624,6 +624,50 @@ describe('presigned URLs', () => {
   });
 });
 
+describe('dashboard figures', () => {
+  it('counts S3 requests per minute by outcome, samples stored bytes, and records the jobs’ runs', async () => {
+    const cred = env.creds[0]!;
+    const before = (await call('GET', '/activity')).body.requests as Array<Record<string, number>>;
+    const sum = (rows: Array<Record<string, number>>, k: string) => rows.reduce((a, r) => a + r[k]!, 0);
+    for (let i = 0; i < 3; i++)
+      expect((await signedFetch(gw.endpoint, cred, { path: '/' })).status).toBe(200);
+    expect((await signedFetch(gw.endpoint, cred, { path: '/no-such-bucket-here' })).status).toBe(404);
+    // Each process adds its counts to the table every few seconds.
+    await expect
+      .poll(
+        async () => {
+          const rows = (await call('GET', '/activity')).body.requests as Array<Record<string, number>>;
+          return [
+            sum(rows, 'ok') - sum(before, 'ok'),
+            sum(rows, 'client_error') - sum(before, 'client_error'),
+          ];
+        },
+        { timeout: 15_000, interval: 500 },
+      )
+      .toEqual([3, 1]);
+    const activity = (await call('GET', '/activity')).body;
+    expect(activity.requests).toHaveLength(60);
+    expect(activity.requests[59].minute).toBe(
+      new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString(),
+    );
+    // The first sample is taken at start.
+    expect(activity.storage.length).toBeGreaterThanOrEqual(1);
+    expect(activity.storage[0]).toMatchObject({ bytes: expect.any(Number), objects: expect.any(Number) });
+
+    await gw.gateway.collector.runOnce();
+    await gw.gateway.lifecycle.runOnce();
+    const jobs = (await call('GET', '/activity')).body.jobs as Array<Record<string, unknown>>;
+    expect(jobs.map((j) => j.job)).toEqual(['collector', 'lifecycle']);
+    expect(jobs[0]).toMatchObject({ outcome: 'ok', error: null, report: { trash: expect.any(Number) } });
+    expect(Date.parse(String(jobs[0]!.finished_at))).toBeGreaterThan(Date.now() - 60_000);
+
+    expect((await call('GET', '/health')).body).toMatchObject({
+      gateway: { status: 'ok', uptime_seconds: expect.any(Number) },
+      postgres: { status: 'ok', latency_ms: expect.any(Number), connections: expect.any(Number) },
+    });
+  });
+});
+
 describe('admin accounts', () => {
   const login = async (username: string, password: string) => {
     const r = await call('POST', '/auth/login', { username, password }, {});
