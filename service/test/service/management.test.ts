@@ -645,7 +645,10 @@ describe('dashboard figures', () => {
         { timeout: 15_000, interval: 500 },
       )
       .toEqual([3, 1]);
-    const activity = (await call('GET', '/activity')).body;
+    const activity = (await call('GET', '/activity')).body as {
+      requests: Array<{ minute: string }>;
+      storage: Array<Record<string, unknown>>;
+    };
     expect(activity.requests).toHaveLength(60);
     expect(activity.requests[59].minute).toBe(
       new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString(),
