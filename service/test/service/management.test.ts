@@ -650,7 +650,7 @@ describe('dashboard figures', () => {
       storage: Array<Record<string, unknown>>;
     };
     expect(activity.requests).toHaveLength(60);
-    expect(activity.requests[59].minute).toBe(
+    expect(activity.requests[59]!.minute).toBe(
       new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString(),
     );
     // The first sample is taken at start.
