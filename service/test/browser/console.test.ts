@@ -269,6 +269,34 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     await shot('10-account');
   });
 
+  it('shows the last hour of requests, storage per bucket and over time, health, and how to connect', async () => {
+    await gw.gateway.collector.runOnce();
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.locator('#requests-total').waitFor();
+    // Counts reach the table every few seconds; the S3 requests of the tests above are there by now.
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          const text = (await page.locator('#requests-total').textContent()) ?? '';
+          return Number(/^([\d,]+) answered/.exec(text)?.[1]?.replace(/,/g, '') ?? 0);
+        },
+        { timeout: 20_000, interval: 1000 },
+      )
+      .toBeGreaterThan(5);
+    expect(await page.locator('#requests svg rect.ok').count()).toBeGreaterThan(0);
+    expect(await page.locator('#requests-total').textContent()).toMatch(/[1-9]\d* client errors \(4xx\)/);
+    expect(await page.locator('#per-bucket tr[data-bucket="archive"]').textContent()).toMatch(/^archive\d/);
+    expect(await page.locator('#storage svg path.series').count()).toBe(1);
+    expect(await page.locator('#health tr[data-health="Postgres"] .badge').textContent()).toBe('ok');
+    expect(await page.locator('#health tr[data-health="Collector"]').textContent()).toMatch(/ran \d+ s ago/);
+    expect(await page.locator('#endpoint').textContent()).toBe(base);
+    expect(await page.locator('#connect pre').first().textContent()).toBe(
+      `aws --endpoint-url ${base} --region us-east-1 s3 ls`,
+    );
+    await shot('13-dashboard-activity');
+  });
+
   it('adds an admin who enrolls their own TOTP and changes their password, then removes them', async () => {
     await page.getByRole('link', { name: 'Account' }).click();
     const admins = page.locator('#admins');
