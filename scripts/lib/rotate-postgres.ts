@@ -9,6 +9,7 @@ import path from 'node:path';
 import { SECRET_FILES } from '../../stacks/topology.js';
 import { compose, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
+import { psql } from './psql.js';
 
 export async function rotatePostgresPassword(root: string, composeFile: ComposeTarget): Promise<void> {
   await requireRunning(composeFile.project);
@@ -24,18 +25,7 @@ export async function rotatePostgresPassword(root: string, composeFile: ComposeT
   for (const [rel, content] of staged) await writeFile(abs(rel) + '.new', content, { mode: 0o600 });
   step('changing the Postgres password (ALTER ROLE)');
   const sql = `ALTER ROLE "${user.replaceAll('"', '""')}" PASSWORD '${password}';`;
-  const result = await compose(
-    composeFile,
-    [
-      'exec',
-      '-T',
-      'postgres',
-      'sh',
-      '-c',
-      'PGPASSWORD="$(cat /run/secrets/postgres_password)" psql -h 127.0.0.1 -U "$(cat /run/secrets/postgres_user)" -d coffer -v ON_ERROR_STOP=1 -q -f -',
-    ],
-    { input: sql },
-  );
+  const result = await psql(composeFile, sql, '-q');
   if (result.exitCode !== 0) {
     for (const [rel] of staged) await rm(abs(rel) + '.new', { force: true });
     throw new OperatorError(

@@ -127,6 +127,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     expect(status.stdout).toMatch(/certificate: {2}expires \d{4}-\d\d-\d\d \(8\d\d days\)/);
     expect(status.stdout).toMatch(/object data: {2}\d+\.\d GiB of \d+\.\d GiB used \(\d+%\)/);
     expect(status.stdout).toMatch(/postgres: {5}\d+\.\d GiB of \d+\.\d GiB used \(\d+%\)/);
+    // A fresh deployment's jobs wait for their first interval; a run shows when and what it did.
+    expect(status.stdout).toMatch(/collector: {4}(has not run yet|ran \d{4}-\d\d-\d\d \d\d:\d\d UTC)/);
+    expect(status.stdout).toMatch(/lifecycle: {4}(has not run yet|ran \d{4}-\d\d-\d\d \d\d:\d\d UTC)/);
   });
 
   it.runIf(requireBinary('aws'))('leaves an aws CLI profile that needs no flags', async () => {
