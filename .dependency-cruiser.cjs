@@ -2,10 +2,11 @@
  * The gateway's layering (ARCHITECTURE.md §3), enforced: each folder of service/src lists the folders it
  * may import; anything else, and any import cycle, fails `npm run lint`.
  */
-const LEAVES = ['errors', 'integrity', 'crypto', 'parse'];
+const LEAVES = ['errors', 'integrity', 'crypto', 'parse', 'metrics'];
 const MAY_IMPORT = {
   errors: [],
   parse: [],
+  metrics: [],
   crypto: [],
   integrity: ['errors'],
   http: [...LEAVES],

@@ -28,6 +28,7 @@ import { Collector } from './store/collector.js';
 import { LifecycleWorker } from './store/lifecycle-worker.js';
 import { UsageSampler } from './store/usage-sampler.js';
 import { RequestCounter } from './db/request-counts.js';
+import { gatewayMetrics } from './metrics-sources.js';
 import { Multipart } from './store/multipart.js';
 import { Store } from './store/store.js';
 
@@ -143,6 +144,7 @@ export async function buildGateway(
   );
   const audit = new AuditLog(db, config.audit, app.log);
   await audit.applyRetention();
+  const metrics = gatewayMetrics(db);
   const store = new Store({
     db,
     sealer,
@@ -151,6 +153,7 @@ export async function buildGateway(
     changes,
     bucketDefaults: config.bucketDefaults === 'legacy' ? LEGACY_DEFAULTS : CURRENT_DEFAULTS,
     audit,
+    onCommitted: (rows) => metrics.committed(rows),
   });
   const multipart = new Multipart(db, sealer, store);
   const collector = new Collector(db, store.trash, backend, config.gcGraceSeconds * 1000, app.log, {
@@ -204,6 +207,7 @@ export async function buildGateway(
     domain: config.domain,
     audit,
     requests,
+    metrics,
     log: app.log,
   });
   // Health endpoints answer unsigned requests only: a signed GET /health is ListObjects on a bucket named "health".
@@ -264,6 +268,7 @@ export async function buildGateway(
     inventory: new Inventory(db, backend),
     audit,
     region: config.region,
+    metrics,
     s3,
     isSigned,
   };

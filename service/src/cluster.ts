@@ -5,6 +5,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
+import { answerWorkerScrapes } from './metrics/gateway-metrics.js';
 
 export interface SupervisorOptions {
   workers: number;
@@ -44,6 +45,7 @@ export function superviseWorkers(opts: SupervisorOptions): Promise<Supervisor> {
     ...(opts.exec === undefined ? {} : { exec: opts.exec }),
     execArgv: opts.execArgv ?? process.execArgv,
   });
+  answerWorkerScrapes();
   const live = new Set<Worker>();
   let stopping = false;
   let started = false;

@@ -6,6 +6,7 @@ import type { Authorizer } from '../authz/authorize.js';
 import type { Store } from '../store/store.js';
 import type { Multipart } from '../store/multipart.js';
 import type { AdminStore } from './admin-store.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { CredentialStore } from './credential-store.js';
 import type { Inventory } from './inventory.js';
 import type { UserStore } from './user-store.js';
@@ -25,6 +26,8 @@ export interface ManagementDeps {
   inventory: Inventory;
   audit: AuditLog;
   region: string;
+  /** Prometheus metrics, scraped through GET /metrics. */
+  metrics: GatewayMetrics;
   /** Hands a signed request to the S3 handler. */
   s3: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   isSigned: (request: FastifyRequest) => boolean;

@@ -39,6 +39,21 @@ export function registerOverviewRoutes(api: FastifyInstance, deps: ManagementDep
   );
 
   api.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['stats'],
+        summary:
+          "Prometheus metrics (text format) of this gateway's processes: requests by operation and status, latency, bytes, in flight, Postgres pool, group commits, background jobs, storage per bucket. Scrape with an admin API key as the bearer token",
+      },
+    },
+    async (_request, reply) => {
+      const text = await deps.metrics.scrape();
+      return reply.type(deps.metrics.contentType).send(text);
+    },
+  );
+
+  api.get(
     '/health',
     {
       schema: {

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestCounter } from '../db/request-counts.js';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Log } from '../log.js';
 import { audited, type AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
@@ -40,6 +41,7 @@ export interface S3HandlerDeps {
   audit: AuditLog;
   /** Requests per minute and status class, for the console's last hour. */
   requests: RequestCounter;
+  metrics: GatewayMetrics;
   log: Log;
 }
 
@@ -80,6 +82,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
     const res = reply.raw;
     const requestId = fastifyRequest.id;
     const started = process.hrtime.bigint();
+    const finished = deps.metrics.started();
     const url = req.url ?? '/';
     const qi = url.indexOf('?');
     const rawPath = qi < 0 ? url : url.slice(0, qi);
@@ -218,9 +221,10 @@ export function createS3Handler(deps: S3HandlerDeps) {
         res.destroy();
         return;
       }
-      if (unavailable)
+      if (unavailable) {
+        deps.metrics.databaseUnavailable();
         deps.log.warn({ requestId, operation, reason: (err as Error).message }, 'database unavailable');
-      else if (s3err.code === 'InternalError')
+      } else if (s3err.code === 'InternalError')
         deps.log.error({ err, requestId, operation }, 'request failed');
       // A small unread rest is read so the client sees the answer; a large one closes the connection,
       // which would otherwise read it in full before the next request on this socket.
@@ -244,6 +248,7 @@ export function createS3Handler(deps: S3HandlerDeps) {
       const bytesIn = Number(
         req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? 0,
       );
+      finished(operation, status, bytesIn, sent.bytes);
       if (!scope?.recorded && audited(method, status, deps.audit.settings.reads))
         deps.audit.record({
           principal: principalName,

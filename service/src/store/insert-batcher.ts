@@ -49,7 +49,10 @@ export class InsertBatcher {
   private pending: Pending[] = [];
   private running = false;
 
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    private readonly onCommitted: (rows: number) => void = () => undefined,
+  ) {}
 
   /** Creates or replaces the row; the replaced version's blobs become trash in the same commit. */
   upsert(row: Record<string, unknown>, audit?: AuditRow): Promise<WriteOutcome> {
@@ -78,6 +81,7 @@ export class InsertBatcher {
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0, MAX_BATCH);
+        this.onCommitted(batch.length);
         await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
         await this.flushVersions(batch.filter((p) => p.mode === 'version'));
       }

@@ -62,6 +62,8 @@ export interface StoreOptions {
   bucketDefaults?: NewBucketDefaults;
   /** Where a change's audit record comes from, to be committed with the change. */
   audit?: ChangeRecorder;
+  /** Told how many object rows each group commit carried (metrics). */
+  onCommitted?: (rows: number) => void;
 }
 
 /**
@@ -81,7 +83,7 @@ export class Store {
     this.db = opts.db;
     this.audit = opts.audit;
     this.sealer = opts.sealer;
-    this.inserts = new InsertBatcher(opts.db);
+    this.inserts = new InsertBatcher(opts.db, opts.onCommitted);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
     this.buckets = new BucketStore(
       opts.db,

@@ -354,6 +354,8 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
       ['11-narrow-dashboard', '#/dashboard', 'Dashboard'],
       ['12-narrow-buckets', '#/buckets', 'Buckets'],
       ['13-narrow-bucket', '#/buckets?bucket=big-files', 'Bucket big-files'],
+      ['14-narrow-object', '#/buckets?bucket=archive&key=minutes.txt', 'Bucket archive'],
+      ['15-narrow-account', '#/account', 'Account'],
     ] as const) {
       await narrow.goto(`${base}/_coffer/console/${hash}`);
       await narrow.getByRole('heading', { name: heading, exact: true }).waitFor();

@@ -33,6 +33,8 @@ describe.skipIf(!hasChromium)('bucket browser in Chromium', () => {
     await page.goto(
       `${base}/_coffer/console/#/buckets?bucket=${bucket}&prefix=${encodeURIComponent(folder)}`,
     );
+    // The bucket's heading and the folder's upload label are both in the new render, not in the old one.
+    await page.getByRole('heading', { name: `Bucket ${bucket}`, exact: true }).waitFor();
     await page.getByText(`Upload files into /${folder}`, { exact: true }).waitFor();
   };
   const body = async (bucket: string, key: string) =>
@@ -61,7 +63,7 @@ describe.skipIf(!hasChromium)('bucket browser in Chromium', () => {
             new PutObjectCommand({
               Bucket: 'many',
               Key,
-              Body: Key === 'item-0537' ? 'x'.repeat(5000) : 'y'.repeat((i + j) % 97),
+              Body: Key === 'item-0537' ? 'x'.repeat(5000) : 'y'.repeat(1 + ((i + j) % 97)),
             }),
           ),
         ),

@@ -670,6 +670,52 @@ describe('dashboard figures', () => {
   });
 });
 
+describe('Prometheus metrics', () => {
+  const scrape = async (headers: Record<string, string> = { authorization: `Bearer ${env.admin.apiKey}` }) =>
+    fetch(`${gw.endpoint}/_coffer/api/v1/metrics`, { headers });
+
+  it('are refused without an admin key', async () => {
+    const res = await scrape({});
+    expect(res.status).toBe(401);
+    expect(await res.text()).not.toContain('coffer_');
+  });
+
+  it('count requests by operation and status, latency, bytes, the pool, group commits, jobs and buckets', async () => {
+    const cred = env.creds[0]!;
+    const metric = (text: string, series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}()[\]|+.]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const before = await (await scrape()).text();
+    const listed = (s: string) =>
+      metric(s, 'coffer_s3_requests_total{operation="ListBuckets",status="200"}') || 0;
+    for (let i = 0; i < 2; i++) await signedFetch(gw.endpoint, cred, { path: '/' });
+    await signedFetch(gw.endpoint, cred, { method: 'PUT', path: '/metered' });
+    await signedFetch(gw.endpoint, cred, { method: 'PUT', path: '/metered/a.txt', body: 'x'.repeat(1000) });
+    await signedFetch(gw.endpoint, cred, { path: '/metered/missing' });
+    await gw.gateway.collector.runOnce();
+    const res = await scrape();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(listed(text) - listed(before)).toBe(2);
+    expect(
+      metric(text, 'coffer_s3_requests_total{operation="GetObject",status="404"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metric(text, 'coffer_s3_request_duration_seconds_count{operation="PutObject"}'),
+    ).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'coffer_s3_received_bytes_total')).toBeGreaterThanOrEqual(1000);
+    expect(metric(text, 'coffer_s3_requests_in_flight')).toBe(0);
+    expect(metric(text, 'coffer_db_pool_connections{state="free"}')).toBeGreaterThanOrEqual(0);
+    expect(metric(text, 'coffer_group_commit_batch_size_count')).toBeGreaterThanOrEqual(1);
+    expect(metric(text, 'coffer_bucket_stored_bytes{bucket="metered"}')).toBe(1000);
+    expect(metric(text, 'coffer_bucket_objects{bucket="metered"}')).toBe(1);
+    expect(
+      Date.now() / 1000 - metric(text, 'coffer_job_last_run_timestamp_seconds{job="collector",outcome="ok"}'),
+    ).toBeLessThan(60);
+    expect(metric(text, 'coffer_job_last_run_work{job="collector",what="trash"}')).toBeGreaterThanOrEqual(0);
+  });
+});
+
 describe('admin accounts', () => {
   const login = async (username: string, password: string) => {
     const r = await call('POST', '/auth/login', { username, password }, {});

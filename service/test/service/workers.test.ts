@@ -123,6 +123,29 @@ describe('several gateway processes on one port', () => {
     expect(got.text).toBe('k7');
   });
 
+  it("counts every worker's requests in one /metrics scrape, whichever worker answers it", async () => {
+    const scrape = async () => {
+      const res = await fetch(`${endpoint}/_coffer/api/v1/metrics`, {
+        headers: { authorization: `Bearer ${env.admin.apiKey}`, connection: 'close' },
+      });
+      const text = await res.text();
+      expect(res.status, text).toBe(200);
+      const m = /^coffer_s3_requests_total\{operation="PutObject",status="200"\} (\d+)$/m.exec(text);
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await scrape();
+    answeredBy.clear();
+    let sent = 0;
+    await until('both workers to serve', async () => {
+      const batch = await Promise.all(Array.from({ length: 10 }, (_, i) => put(`m${sent + i}`)));
+      for (const r of batch) expect(r.status).toBe(200);
+      sent += batch.length;
+      return answeredBy.size === 2 ? true : undefined;
+    });
+    // Both processes answered PUTs; each scrape, whichever worker takes it, counts all of them.
+    for (let i = 0; i < 4; i++) expect((await scrape()) - before).toBe(sent);
+  });
+
   it('stops every worker and exits 0 on SIGTERM', async () => {
     const workers = childrenOf(primary.pid!);
     const exited = new Promise<number | null>((resolve) => primary.once('exit', resolve));

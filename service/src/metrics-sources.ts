@@ -1,0 +1,31 @@
+/** Where the gateway's scraped metrics come from: this process's pool, and Postgres's figures. */
+import type { Knex } from 'knex';
+import { lastRuns } from './db/job-runs.js';
+import { GatewayMetrics } from './metrics/gateway-metrics.js';
+
+interface TarnPool {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+export function gatewayMetrics(db: Knex): GatewayMetrics {
+  // Summed at each scrape: a scrape every 15 s costs one pass over the objects' sizes.
+  const buckets = async () =>
+    (
+      await db('buckets as b')
+        .leftJoin('objects as o', 'o.bucket_id', 'b.id')
+        .groupBy('b.name')
+        .select('b.name', db.raw('coalesce(sum(o.size), 0) AS bytes'), db.raw('count(o.key) AS objects'))
+    ).map((r) => ({ bucket: r.name as string, bytes: Number(r.bytes), objects: Number(r.objects) }));
+  return new GatewayMetrics({
+    pool() {
+      const pool = (db.client as { pool?: TarnPool }).pool;
+      return pool
+        ? { used: pool.numUsed(), free: pool.numFree(), pending: pool.numPendingAcquires() }
+        : { used: 0, free: 0, pending: 0 };
+    },
+    buckets,
+    jobs: () => lastRuns(db),
+  });
+}
