@@ -25,7 +25,8 @@ export class MasterKey {
     private readonly key: Buffer,
     older: Buffer[] = [],
   ) {
-    if (key.length !== 32 || older.some((k) => k.length !== 32)) throw new Error('master key must be 32 bytes');
+    if (key.length !== 32 || older.some((k) => k.length !== 32))
+      throw new Error('master key must be 32 bytes');
     this.id = keyId(key);
     for (const k of [key, ...older]) {
       const id = keyId(k).toString('hex');
@@ -75,7 +76,8 @@ export class MasterKey {
   unwrap(wrapped: Buffer): Buffer {
     const id = wrapped.subarray(1, 5);
     const key = wrapped[0] === WRAP_VERSION ? this.readable.get(id.toString('hex')) : undefined;
-    if (!key) throw new Error(`data key was wrapped by master key ${id.toString('hex')}, which is not loaded`);
+    if (!key)
+      throw new Error(`data key was wrapped by master key ${id.toString('hex')}, which is not loaded`);
     const decipher = createDecipheriv('aes-256-gcm', key, wrapped.subarray(5, 17));
     decipher.setAAD(id);
     decipher.setAuthTag(wrapped.subarray(wrapped.length - 16));
