@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -192,6 +192,35 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     }
     const login = script('login', [], 120_000);
     expect(login.status, login.stderr + login.stdout).toBe(0);
+  });
+
+  it('rotates the master key while serving: objects sealed before read back, the old key is retired', async () => {
+    const file = path.join(tmp, 'sealed-before.txt');
+    await writeFile(file, 'sealed under the first master key\n');
+    await awsCli('s3', 'cp', file, 's3://before-rotation/old.txt');
+    const keyFile = path.join(ROOT, 'secrets/master_key.txt');
+    const before = (await readFile(keyFile, 'utf8')).trim();
+    const rotate = script('rotate-master-key', [], 300_000);
+    expect(rotate.status, rotate.stderr).toBe(0);
+    const [, current, retired] = /master key ([0-9a-f]{8}) is in use; ([0-9a-f]{8}) retired/.exec(
+      rotate.stdout,
+    )!;
+    expect(current).not.toBe(retired);
+    const after = (await readFile(keyFile, 'utf8')).trim();
+    expect(after).toMatch(/^[0-9a-f]{64}$/);
+    expect(after).not.toBe(before);
+    // The backup holds the key in use; the one from before the rotation is kept beside it, 0600.
+    const backup = JSON.parse(await readFile(path.join(ROOT, 'credentials.json'), 'utf8')) as {
+      master_key: string;
+    };
+    expect(backup.master_key).toBe(after);
+    const kept = path.join(ROOT, `credentials.before-${current}.json`);
+    expect((JSON.parse(await readFile(kept, 'utf8')) as { master_key: string }).master_key).toBe(before);
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+    expect((await awsCli('s3', 'cp', 's3://before-rotation/old.txt', '-')).stdout).toBe(
+      'sealed under the first master key\n',
+    );
+    await rm(kept);
   });
 
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {

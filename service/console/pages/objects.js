@@ -208,7 +208,13 @@ export async function bucketBrowser(app, bucket, params) {
         paintBulk();
       },
     });
-  const row = (e) =>
+  // Each row is built once; sorting and paging move the same elements (1,000s of rows stay quick).
+  const rows = new Map();
+  const row = (e) => {
+    if (!rows.has(e.key)) rows.set(e.key, buildRow(e));
+    return rows.get(e.key);
+  };
+  const buildRow = (e) =>
     e.folder
       ? h(
           'tr',
@@ -302,7 +308,9 @@ export async function bucketBrowser(app, bucket, params) {
   });
   selectAll.addEventListener('change', () => {
     state.selected = new Set(selectAll.checked ? [...state.folders, ...state.objects.map((o) => o.key)] : []);
-    paint();
+    // Cached rows keep their own checkboxes: set them to the new selection.
+    for (const [key, tr] of rows) tr.querySelector('input[type=checkbox]').checked = state.selected.has(key);
+    paintBulk();
   });
   const chosenKeys = async () => {
     const chosen = [...state.selected];
