@@ -41,6 +41,8 @@ export interface Gateway {
   multipart: Multipart;
   collector: Collector;
   lifecycle: LifecycleWorker;
+  /** S3 requests per minute; flushed to Postgres every few seconds (tests flush it themselves). */
+  requests: RequestCounter;
   credentials: CredentialStore;
   admins: AdminStore;
 }
@@ -144,7 +146,7 @@ export async function buildGateway(
   );
   const audit = new AuditLog(db, config.audit, app.log);
   await audit.applyRetention();
-  const metrics = gatewayMetrics(db);
+  const metrics = gatewayMetrics(db, config.dataDir);
   const store = new Store({
     db,
     sealer,
@@ -313,5 +315,5 @@ export async function buildGateway(
     await changes.stop();
     await db.destroy();
   });
-  return { app, store, multipart, collector, lifecycle, credentials, admins };
+  return { app, store, multipart, collector, lifecycle, requests, credentials, admins };
 }

@@ -1,5 +1,7 @@
 /** Where the gateway's scraped metrics come from: this process's pool, and Postgres's figures. */
+import { statfs } from 'node:fs/promises';
 import type { Knex } from 'knex';
+import { ping } from './db/database.js';
 import { lastRuns } from './db/job-runs.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 
@@ -9,7 +11,7 @@ interface TarnPool {
   numPendingAcquires(): number;
 }
 
-export function gatewayMetrics(db: Knex): GatewayMetrics {
+export function gatewayMetrics(db: Knex, dataDir: string): GatewayMetrics {
   // Summed at each scrape: a scrape every 15 s costs one pass over the objects' sizes.
   const buckets = async () =>
     (
@@ -26,6 +28,15 @@ export function gatewayMetrics(db: Knex): GatewayMetrics {
         : { used: 0, free: 0, pending: 0 };
     },
     buckets,
+    postgresUp: () =>
+      ping(db, 2000).then(
+        () => true,
+        () => false,
+      ),
+    async dataVolume() {
+      const fs = await statfs(dataDir);
+      return { total: fs.blocks * fs.bsize, free: fs.bavail * fs.bsize };
+    },
     jobs: () => lastRuns(db),
   });
 }

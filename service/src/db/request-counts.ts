@@ -16,6 +16,7 @@ const classOf = (status: number | undefined): StatusClass =>
 export class RequestCounter {
   private pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Knex,
@@ -42,8 +43,20 @@ export class RequestCounter {
     await this.flush().catch(() => undefined);
   }
 
-  /** Adds what was counted since the last flush; on failure the counts are kept for the next one. */
-  async flush(): Promise<void> {
+  /**
+   * Adds what was counted since the last flush; on failure the counts are kept for the next one. Flushes
+   * run one after another, so one that returns has everything counted before it in the table.
+   */
+  flush(): Promise<void> {
+    const run = this.flushing.then(
+      () => this.flushNow(),
+      () => this.flushNow(),
+    );
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();

@@ -31,6 +31,10 @@ export interface ScrapeSources {
   pool(): { used: number; free: number; pending: number };
   /** Stored bytes and objects per bucket. */
   buckets(): Promise<Array<{ bucket: string; bytes: number; objects: number }>>;
+  /** Whether Postgres answers a trivial query now. */
+  postgresUp(): Promise<boolean>;
+  /** Size and free space of the filesystem under the object data. */
+  dataVolume(): Promise<{ total: number; free: number }>;
   /** Each background job's last run. */
   jobs(): Promise<
     Array<{
@@ -121,6 +125,34 @@ export class GatewayMetrics {
         this.set({ state: 'used' }, p.used);
         this.set({ state: 'free' }, p.free);
         this.set({ state: 'pending' }, p.pending);
+      },
+    });
+    new Gauge({
+      name: 'coffer_postgres_up',
+      help: 'Whether Postgres answered this scrape (1) or not (0)',
+      aggregator: 'min',
+      registers,
+      async collect() {
+        this.set((await sources.postgresUp()) ? 1 : 0);
+      },
+    });
+    const volume = perScrape(sources.dataVolume);
+    new Gauge({
+      name: 'coffer_data_volume_free_bytes',
+      help: 'Free bytes on the filesystem under the object data (DATA_DIR)',
+      aggregator: 'first',
+      registers,
+      async collect() {
+        this.set((await volume()).free);
+      },
+    });
+    new Gauge({
+      name: 'coffer_data_volume_size_bytes',
+      help: 'Size of the filesystem under the object data (DATA_DIR)',
+      aggregator: 'first',
+      registers,
+      async collect() {
+        this.set((await volume()).total);
       },
     });
     // The registry collects its metrics side by side: gauges read from one query share it per scrape.
