@@ -55,29 +55,22 @@ function startConsole() {
         toast(e instanceof ApiFailure ? `${e.body.error}: ${e.message}` : String(e));
       }
     },
-    presign: (bucket, key, method, accessKey, expires = 900) =>
+    /** A presigned URL signed by accessKey: `request` names a method or an operation (and expires_in). */
+    presign: (bucket, key, accessKey, request) =>
       client.call('POST', '/presigned-urls', {
         bucket_name: bucket,
         object_key: key,
-        method,
         access_key: accessKey,
-        expires_in: expires,
+        expires_in: 900,
+        ...request,
       }),
-    /** A presigned URL for one S3 operation (a multipart step names its upload and part). */
-    sign: async (bucket, key, operation, accessKey, extra = {}) =>
-      (
-        await client.call('POST', '/presigned-urls', {
-          bucket_name: bucket,
-          object_key: key,
-          operation,
-          access_key: accessKey,
-          expires_in: 900,
-          ...extra,
-        })
-      ).url,
   };
   // Uploads outlive the page they started on; the listing refreshes when the queue is done.
-  app.transfers = new TransferQueue(app.sign, () => render());
+  app.transfers = new TransferQueue(
+    async (bucket, key, operation, accessKey, extra) =>
+      (await app.presign(bucket, key, accessKey, { operation, ...extra })).url,
+    () => render(),
+  );
   document.body.append(app.transfers.panel);
 
   async function render() {

@@ -81,8 +81,8 @@ export async function bucketBrowser(app, bucket, params) {
     parts.map((p, i) => [' / ', h('a', { href: link(parts.slice(0, i + 1).join('/') + '/') }, p)]),
   );
 
-  const sign = async (key, method, expires) =>
-    (await app.presign(bucket, key, method, b.owner_access_key, expires)).url;
+  const sign = async (key, method, expires = 900) =>
+    (await app.presign(bucket, key, b.owner_access_key, { method, expires_in: expires })).url;
   const download = async (keys) => {
     for (const key of keys) {
       const a = h('a', { href: await sign(key, 'GET', 300), download: key.split('/').pop() });

@@ -34,13 +34,10 @@ export async function presignPage(app) {
         const f = new FormData(form);
         const bucket = buckets.find((b) => b.name === f.get('bucket'));
         try {
-          const r = await app.presign(
-            bucket.name,
-            f.get('key'),
-            f.get('method'),
-            bucket.owner_access_key,
-            Number(f.get('expires')),
-          );
+          const r = await app.presign(bucket.name, f.get('key'), bucket.owner_access_key, {
+            method: f.get('method'),
+            expires_in: Number(f.get('expires')),
+          });
           result.replaceChildren(
             h(
               'div',
