@@ -9,8 +9,11 @@ export interface BlobBackend {
   readonly describe: string;
   /** Prepares the backend (directories, a reachable bucket) before the gateway serves requests. */
   init(): Promise<void>;
-  /** Starts a new blob under a fresh random name; nothing is readable under that name before `commit`. */
-  create(): Promise<BlobSink>;
+  /**
+   * Starts a new blob under a fresh random name, or under `name` when a restore brings back one that
+   * metadata already references (refused when that name exists); nothing is readable before `commit`.
+   */
+  create(name?: string): Promise<BlobSink>;
   /** Opens a committed blob; refuses one whose stored length is not `expectedLength` (truncation). */
   open(name: string, expectedLength: number): Promise<BlobSource>;
   /** Removes a committed blob; removing one that is already gone is not an error. */

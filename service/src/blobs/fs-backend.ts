@@ -42,8 +42,10 @@ export class FsBackend implements BlobBackend {
     return path.join(this.blobDir, name.slice(0, 2), name);
   }
 
-  async create(): Promise<BlobSink> {
-    const name = randomBytes(16).toString('hex');
+  async create(restored?: string): Promise<BlobSink> {
+    const name = restored ?? randomBytes(16).toString('hex');
+    if (restored !== undefined && (await fs.stat(this.pathOf(restored)).catch(() => undefined)))
+      throw new Error(`blob ${restored} already exists`);
     const tmpPath = path.join(this.tmpDir, `${name}.tmp`);
     const fh = await fs.open(tmpPath, 'wx', 0o600);
     return new FileSink(name, fh, tmpPath, this.pathOf(name));

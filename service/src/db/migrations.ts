@@ -561,6 +561,21 @@ const MIGRATIONS: Migration[] = [
       for (const t of ['request_counts', 'usage_samples', 'job_runs']) await knex.schema.dropTable(t);
     },
   },
+  {
+    name: '0017_backup_holds',
+    async up(knex) {
+      // While a backup copies the blobs its snapshot references, nothing queued as trash is freed.
+      await knex.schema.createTable('backup_holds', (t) => {
+        t.text('id').primary();
+        t.timestamp('started_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+        // A backup that dies stops renewing its hold; freeing resumes once it expires.
+        t.timestamp('expires_at', { useTz: true }).notNullable();
+      });
+    },
+    async down(knex) {
+      await knex.schema.dropTable('backup_holds');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -62,18 +62,23 @@ export class Collector {
       );
     }
     const trash = await this.trash.queued();
-    const stillUsed = await this.trash.referenced(trash);
-    for (const id of trash) {
-      if (!stillUsed.has(id)) {
+    for (let i = 0; i < trash.length; i += BATCH) {
+      const ids = trash.slice(i, i + BATCH);
+      const stillUsed = await this.trash.referenced(ids);
+      // Nothing is claimed while a backup holds the trash; its blobs stay for the next run.
+      for (const id of await this.trash.claim(ids)) {
+        if (stillUsed.has(id)) continue;
         await this.backend.delete(id);
         report.trash++;
       }
-      await this.trash.forget(id);
     }
     const cutoff = Date.now() - graceMs;
     let batch: BlobEntry[] = [];
     const flush = async () => {
-      const used = await this.trash.referenced(batch.map((b) => b.name));
+      const used = await this.trash.referenced(
+        batch.map((b) => b.name),
+        { queued: true },
+      );
       for (const b of batch) {
         if (!used.has(b.name)) {
           await this.backend.discard(b);

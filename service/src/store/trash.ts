@@ -10,6 +10,9 @@ import type { BlobBackend } from '../blobs/backend.js';
 export const HELD_BLOBS = `SELECT blob_id FROM old WHERE blob_id IS NOT NULL
   UNION ALL SELECT e->>'blobId' FROM old, jsonb_array_elements(COALESCE(old.layout, '[]'::jsonb)) e`;
 
+/** A backup's hold is in force: its snapshot may reference blobs queued as trash since. */
+const NOT_HELD = 'NOT EXISTS (SELECT 1 FROM backup_holds WHERE expires_at > now())';
+
 export class Trash {
   constructor(
     private readonly db: Knex,
@@ -17,28 +20,51 @@ export class Trash {
     private readonly log: Log,
   ) {}
 
-  /** Removes blobs whose trash rows committed; a failure leaves them to the collector. */
+  /**
+   * Removes blobs whose trash rows committed, unless a backup holds them; held ones and failures are
+   * left to the collector.
+   */
   async free(blobIds: string[]): Promise<void> {
-    for (const blobId of blobIds) {
+    if (blobIds.length === 0) return;
+    for (const blobId of await this.claim(blobIds)) {
       try {
         await this.backend.delete(blobId);
-        await this.db('blob_trash').where({ blob_id: blobId }).delete();
       } catch (err) {
         this.log.warn({ err, blobId }, 'could not free replaced blob; the collector will retry');
       }
     }
   }
 
-  /** Which of these blob ids committed metadata (every version, multipart layouts, parts) still references. */
-  async referenced(blobIds: string[]): Promise<Set<string>> {
+  /**
+   * Takes these blobs off the trash queue, unless a backup holds them, and returns the ones taken: the
+   * caller deletes them. The row goes first (a crash between leaves an unreferenced blob, which the
+   * collector's orphan pass removes), and in the same statement as the hold check, so a blob freed
+   * after a backup's hold began was dropped before the backup's snapshot was taken.
+   */
+  async claim(blobIds: string[]): Promise<string[]> {
+    if (blobIds.length === 0) return [];
+    const result = await this.db.raw(
+      `DELETE FROM blob_trash WHERE blob_id = ANY(?) AND ${NOT_HELD} RETURNING blob_id`,
+      [blobIds],
+    );
+    return result.rows.map((r: { blob_id: string }) => r.blob_id);
+  }
+
+  /**
+   * Which of these blob ids committed metadata (every version, multipart layouts, parts) still
+   * references; with `queued`, blobs waiting in the trash count as referenced too (the trash pass, not
+   * the orphan pass, decides when they go).
+   */
+  async referenced(blobIds: string[], opts: { queued?: boolean } = {}): Promise<Set<string>> {
     if (blobIds.length === 0) return new Set();
     const result = await this.db.raw(
       `SELECT blob_id FROM objects WHERE blob_id = ANY(?)
        UNION SELECT e->>'blobId' FROM objects, jsonb_array_elements(layout) e WHERE layout IS NOT NULL AND e->>'blobId' = ANY(?)
        UNION SELECT blob_id FROM object_versions WHERE blob_id = ANY(?)
        UNION SELECT e->>'blobId' FROM object_versions, jsonb_array_elements(layout) e WHERE layout IS NOT NULL AND e->>'blobId' = ANY(?)
-       UNION SELECT blob_id FROM parts WHERE blob_id = ANY(?)`,
-      [blobIds, blobIds, blobIds, blobIds, blobIds],
+       UNION SELECT blob_id FROM parts WHERE blob_id = ANY(?)` +
+        (opts.queued ? ' UNION SELECT blob_id FROM blob_trash WHERE blob_id = ANY(?)' : ''),
+      Array(opts.queued ? 6 : 5).fill(blobIds),
     );
     return new Set(result.rows.map((r: { blob_id: string }) => r.blob_id));
   }
@@ -46,10 +72,6 @@ export class Trash {
   async queued(): Promise<string[]> {
     const rows = await this.db('blob_trash').select('blob_id');
     return rows.map((r: { blob_id: string }) => r.blob_id);
-  }
-
-  async forget(blobId: string): Promise<void> {
-    await this.db('blob_trash').where({ blob_id: blobId }).delete();
   }
 }
 

@@ -20,7 +20,10 @@ import {
   type ListObjectVersionsCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import knex from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBlobBackend } from '../../src/blobs/backends.js';
+import { holdTrash, readBlob, snapshotBlobs } from '../../src/store/backup.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { outcome } from '../support/outcome.js';
 import { managementClient } from '../support/management.js';
@@ -294,6 +297,47 @@ describe('versions of an object', () => {
         await (old.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
       ).equals(big),
     ).toBe(true);
+  });
+});
+
+describe('a backup hold', () => {
+  it('keeps every blob a snapshot references through deletes, overwrites and the collector, until released', async () => {
+    const db = knex({ client: 'pg', connection: env.pg.url, pool: { min: 0, max: 2 } });
+    const backend = createBlobBackend({ kind: 'fs', dataDir: env.env.DATA_DIR! });
+    try {
+      await s3.send(new CreateBucketCommand({ Bucket: 'held' }));
+      const bodies = { gone: randomBytes(200 * 1024), replaced: randomBytes(200 * 1024) };
+      for (const [Key, Body] of Object.entries(bodies))
+        await s3.send(new PutObjectCommand({ Bucket: 'held', Key, Body }));
+      const hold = await holdTrash(db);
+      const inSnapshot = await db.transaction((trx) => snapshotBlobs(trx), { isolationLevel: 'repeatable read' });
+      await s3.send(new DeleteObjectCommand({ Bucket: 'held', Key: 'gone' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'held', Key: 'replaced', Body: 'new' }));
+      await gw.gateway.collector.runOnce(0);
+      const now = await db.transaction((trx) => snapshotBlobs(trx));
+      const dropped = inSnapshot.filter((b) => !now.some((n) => n.id === b.id));
+      expect(dropped).toHaveLength(2);
+      // Both dropped blobs are still whole: a backup of the snapshot can copy them.
+      const sealedBytes = async (b: (typeof dropped)[number]) => {
+        let n = 0;
+        for await (const chunk of readBlob(backend, b)) n += chunk.length;
+        return n;
+      };
+      for (const b of dropped) expect(await sealedBytes(b)).toBe(b.length);
+      await hold.release();
+      await gw.gateway.collector.runOnce(0);
+      for (const b of dropped) await expect(backend.open(b.id, b.length)).rejects.toThrow();
+      // A hold whose backup died stops holding once it expires.
+      await db('backup_holds').insert({ id: 'died', expires_at: db.raw(`now() - interval '1 second'`) });
+      await s3.send(new PutObjectCommand({ Bucket: 'held', Key: 'big', Body: randomBytes(200 * 1024) }));
+      const [big] = (await db.transaction((trx) => snapshotBlobs(trx))).filter((b) => !now.some((n) => n.id === b.id));
+      await s3.send(new DeleteObjectCommand({ Bucket: 'held', Key: 'big' }));
+      await gw.gateway.collector.runOnce(0);
+      await expect(backend.open(big!.id, big!.length)).rejects.toThrow();
+      await db('backup_holds').where({ id: 'died' }).delete();
+    } finally {
+      await db.destroy();
+    }
   });
 });
 

@@ -98,6 +98,21 @@ for (const kind of BLOB_BACKENDS) {
       expect(Math.abs(listed!.modifiedMs - Date.now())).toBeLessThan(60_000);
     });
 
+    it('restores a blob under the name metadata knows, and never over one that exists', async () => {
+      const { backend, again } = await provision(kind);
+      const data = randomBytes(70_000);
+      const name = randomBytes(16).toString('hex');
+      const sink = await backend.create(name);
+      expect(sink.name).toBe(name);
+      await sink.write([data]);
+      await expect(backend.open(name, data.length)).rejects.toThrow();
+      await sink.commit();
+      expect((await readAll(await again(), name, data.length)).equals(data)).toBe(true);
+      await expect(backend.create(name)).rejects.toThrow(/already exists/);
+      await expect(backend.create('../../etc/passwd')).rejects.toThrow();
+      expect((await readAll(backend, name, data.length)).equals(data)).toBe(true);
+    });
+
     it('deletes idempotently and lets the collector discard what it listed', async () => {
       const { backend } = await provision(kind);
       const a = await store(backend, randomBytes(1000));
