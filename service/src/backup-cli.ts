@@ -133,9 +133,11 @@ async function backup(
           config,
         );
         const blobs = await snapshotBlobs(trx);
-        const count = async (table: string) =>
-          Number((await trx(table).count({ n: '*' }))[0]!.n);
-        const [schema] = (await trx('knex_migrations').orderBy('id', 'desc').limit(1).pluck('name')) as string[];
+        const count = async (table: string) => Number((await trx(table).count({ n: '*' }))[0]!.n);
+        const [schema] = (await trx('knex_migrations')
+          .orderBy('id', 'desc')
+          .limit(1)
+          .pluck('name')) as string[];
         const m: Manifest = {
           format: MANIFEST_FORMAT,
           name,
@@ -189,6 +191,7 @@ async function backup(
       mode: 0o600,
     });
     for (const f of await fs.readdir(partial)) {
+      await fs.chmod(path.join(partial, f), 0o600);
       await fs.chown(path.join(partial, f), owner.uid, owner.gid);
       await fsyncPath(path.join(partial, f));
     }
@@ -220,10 +223,13 @@ async function restore(
       fail(`snapshot ${name} is not in the backup (or is incomplete: no manifest.json)`);
     }),
   ) as Manifest;
-  if (manifest.format !== MANIFEST_FORMAT) fail(`snapshot ${name} is in an unknown format (${manifest.format})`);
+  if (manifest.format !== MANIFEST_FORMAT)
+    fail(`snapshot ${name} is in an unknown format (${manifest.format})`);
   const known = (await migrationSource.getMigrations([])).map((m) => migrationSource.getMigrationName(m));
   if (!known.includes(manifest.schema))
-    fail(`snapshot ${name} has schema ${manifest.schema}, newer than this gateway knows; restore with that version`);
+    fail(
+      `snapshot ${name} has schema ${manifest.schema}, newer than this gateway knows; restore with that version`,
+    );
   const missingKeys = manifest.master_keys.filter((id) => !config.masterKey.ids.includes(id));
   if (missingKeys.length)
     fail(
@@ -232,10 +238,13 @@ async function restore(
       3,
     );
   const tables = Number(
-    (await db.raw(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'`)).rows[0].n,
+    (await db.raw(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'public'`))
+      .rows[0].n,
   );
   if (tables)
-    fail('the database is not empty: a restore goes into a new deployment (npm run down -- --purge-data first)');
+    fail(
+      'the database is not empty: a restore goes into a new deployment (npm run down -- --purge-data first)',
+    );
 
   // Blobs first, each under its own name; the metadata that references them commits last, in one step.
   const wanted = new Set(manifest.blobs.map((b) => b.id));
@@ -243,7 +252,9 @@ async function restore(
   for await (const e of backend.list()) {
     if (e.pending) await backend.discard(e);
     else if (!wanted.has(e.name))
-      fail(`the data directory holds blob ${e.name}, which is not in snapshot ${name}: restore into an empty one`);
+      fail(
+        `the data directory holds blob ${e.name}, which is not in snapshot ${name}: restore into an empty one`,
+      );
     else present.add(e.name);
   }
   const report = progress('restored', manifest.blobs.length);
@@ -312,7 +323,8 @@ async function main(): Promise<void> {
   const dir = command === 'backup' ? values.to : values.from;
   if (!dir || (command === 'backup' ? values.from : values.to) !== undefined)
     fail(`${command} takes ${command === 'backup' ? '--to' : '--from'} DIR\n${USAGE}`, 2);
-  if (!values.name || !SNAPSHOT_NAME.test(values.name)) fail('--name must be a snapshot name (letters, digits, . _ -)', 2);
+  if (!values.name || !SNAPSHOT_NAME.test(values.name))
+    fail('--name must be a snapshot name (letters, digits, . _ -)', 2);
   const given = parseOwner(values.owner);
 
   await withGateway(async ({ config, db }) => {
@@ -322,7 +334,8 @@ async function main(): Promise<void> {
       const st = await fs.stat(p);
       return { uid: st.uid, gid: st.gid };
     };
-    if (command === 'backup') await backup(config, db, backend, dir, values.name!, given ?? (await ownerOf(dir)));
+    if (command === 'backup')
+      await backup(config, db, backend, dir, values.name!, given ?? (await ownerOf(dir)));
     else await restore(config, db, backend, dir, values.name!, given ?? (await ownerOf(config.dataDir)));
   });
 }

@@ -310,7 +310,9 @@ describe('a backup hold', () => {
       for (const [Key, Body] of Object.entries(bodies))
         await s3.send(new PutObjectCommand({ Bucket: 'held', Key, Body }));
       const hold = await holdTrash(db);
-      const inSnapshot = await db.transaction((trx) => snapshotBlobs(trx), { isolationLevel: 'repeatable read' });
+      const inSnapshot = await db.transaction((trx) => snapshotBlobs(trx), {
+        isolationLevel: 'repeatable read',
+      });
       await s3.send(new DeleteObjectCommand({ Bucket: 'held', Key: 'gone' }));
       await s3.send(new PutObjectCommand({ Bucket: 'held', Key: 'replaced', Body: 'new' }));
       await gw.gateway.collector.runOnce(0);
@@ -330,7 +332,9 @@ describe('a backup hold', () => {
       // A hold whose backup died stops holding once it expires.
       await db('backup_holds').insert({ id: 'died', expires_at: db.raw(`now() - interval '1 second'`) });
       await s3.send(new PutObjectCommand({ Bucket: 'held', Key: 'big', Body: randomBytes(200 * 1024) }));
-      const [big] = (await db.transaction((trx) => snapshotBlobs(trx))).filter((b) => !now.some((n) => n.id === b.id));
+      const [big] = (await db.transaction((trx) => snapshotBlobs(trx))).filter(
+        (b) => !now.some((n) => n.id === b.id),
+      );
       await s3.send(new DeleteObjectCommand({ Bucket: 'held', Key: 'big' }));
       await gw.gateway.collector.runOnce(0);
       await expect(backend.open(big!.id, big!.length)).rejects.toThrow();

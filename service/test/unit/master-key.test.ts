@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MasterKey } from '../../src/crypto/master-key.js';
+import { openWithPassphrase, sealWithPassphrase } from '../../src/crypto/passphrase.js';
 
 const hex = () => randomBytes(32).toString('hex');
 
@@ -30,5 +31,27 @@ describe('master key file', () => {
     const a = hex();
     expect(() => MasterKey.parse(Buffer.from(`${a}\n${a}`))).toThrow(/holds the key [0-9a-f]{8} twice/);
     expect(() => MasterKey.parse(Buffer.from(`${a}\nnot a key`))).toThrow(/64 hex characters or base64/);
+  });
+});
+
+describe("a master key sealed under a passphrase (a backup's copy)", () => {
+  it('opens with the passphrase alone, and refuses a wrong one or a changed byte', () => {
+    const keyring = Buffer.from(`${hex()}\n${hex()}\n`);
+    const sealed = sealWithPassphrase(keyring, 'correct horse battery staple');
+    expect(JSON.stringify(sealed)).not.toContain(keyring.toString('base64'));
+    expect(openWithPassphrase(JSON.parse(JSON.stringify(sealed)), 'correct horse battery staple')).toEqual(
+      keyring,
+    );
+    expect(() => openWithPassphrase(sealed, 'correct horse battery stapler')).toThrow(/passphrase is wrong/);
+    const flipped = Buffer.from(sealed.ciphertext, 'base64');
+    flipped[3]! ^= 1;
+    expect(() =>
+      openWithPassphrase(
+        { ...sealed, ciphertext: flipped.toString('base64') },
+        'correct horse battery staple',
+      ),
+    ).toThrow(/passphrase is wrong/);
+    // Two seals of the same key share nothing: fresh salt and nonce each time.
+    expect(sealWithPassphrase(keyring, 'correct horse battery staple').salt).not.toBe(sealed.salt);
   });
 });

@@ -1,0 +1,57 @@
+/** scripts/restore: a backup's snapshot into an empty deployment, which `npm run up` then starts. */
+import path from 'node:path';
+import { composeFile, deployOptions, existingDataVolume, requireDocker, saveSettings } from './lib/deploy.js';
+import { fail, step } from './lib/exec.js';
+import { buildImages, ROOT } from './lib/images.js';
+import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
+import { chooseSnapshot, provideMasterKeys, readPassphrase, restoreDeployment } from './lib/backup.js';
+import { setupCredentials } from './lib/secrets.js';
+
+const { values: argv } = parseCli({
+  usage: `usage: npm run restore -- --from DIR [--snapshot NAME] [--passphrase-file FILE]
+
+Restores the newest snapshot in DIR (or --snapshot NAME) into this deployment while it is down and
+its volumes are empty (npm run down -- --purge-data), keeping secrets/ (made by setup-credentials when
+missing). When the key file lacks the master key the snapshot's data is wrapped by, the backup's sealed
+copy is opened with the passphrase (typed, or the first line of --passphrase-file) and that key is added
+after the existing ones. Stopped part-way, run it again. Then: npm run up.`,
+  options: {
+    ...DEPLOY_OPTIONS,
+    from: { type: 'string' },
+    snapshot: { type: 'string' },
+    'passphrase-file': { type: 'string' },
+  },
+});
+if (!argv.from) fail('--from DIR is required: the backup to restore');
+await requireDocker();
+const o = deployOptions(argv);
+const dir = path.resolve(String(argv.from));
+const done = await (async () => {
+  const snapshot = await chooseSnapshot(dir, argv.snapshot as string | undefined);
+  step('secrets');
+  await setupCredentials({
+    root: ROOT,
+    domain: o.domain,
+    extraHosts: o.extraHostNames,
+    extraIps: o.extraIps,
+    force: false,
+    existingData: await existingDataVolume(o.project),
+    archive: o.preset !== undefined,
+  });
+  const added = await provideMasterKeys(ROOT, dir, snapshot, () =>
+    readPassphrase(argv['passphrase-file'] as string | undefined, 'open'),
+  );
+  if (added.length)
+    step(`master key ${added.join(', ')} from the backup added to the key file and credentials.json`);
+  await saveSettings(ROOT, o);
+  await buildImages(o);
+  return { summary: await restoreDeployment(await composeFile(o), dir, snapshot), added };
+})().catch((err: Error) => fail(err.message));
+console.log(`
+${done.summary}
+Start it with npm run up.${
+  done.added.length
+    ? `\nThe key file now holds the backup's master key after this deployment's own; npm run rotate-master-key
+moves everything under the first and retires the rest. Copy credentials.json offline again.`
+    : ''
+}`);
