@@ -1,10 +1,25 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { readCredentials } from '../../scripts/lib/secrets.js';
+import { pathStyleClient } from '../../service/test/support/s3-client.js';
 import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
 import { dockerAvailable } from './docker.js';
 
@@ -221,6 +236,141 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       'sealed under the first master key\n',
     );
     await rm(kept);
+  });
+
+  it('backs up while writing, and a purged deployment restores every acknowledged object with its versions, lock and tags', async () => {
+    const [cred] = await readCredentials(ROOT);
+    const s3 = pathStyleClient(
+      'https://localhost',
+      { accessKeyId: cred!.client_id, secretAccessKey: cred!.client_secret },
+      {
+        requestHandler: new NodeHttpHandler({
+          httpsAgent: new https.Agent({ ca: await readFile(path.join(ROOT, 'root.crt')) }),
+        }),
+      },
+    );
+    const body = async (Bucket: string, Key: string, VersionId?: string) =>
+      Buffer.from(
+        await (await s3.send(new GetObjectCommand({ Bucket, Key, VersionId }))).Body!.transformToByteArray(),
+      );
+    // Fresh names: a deployment this suite did not create may already hold older runs' buckets.
+    const run = randomBytes(3).toString('hex');
+    const [kept, busy] = [`kept-${run}`, `busy-${run}`];
+    try {
+      // Before the backup: a locked, tagged object with metadata and an older version, a multipart
+      // object, and objects that will be deleted or replaced while the backup runs.
+      await s3.send(new CreateBucketCommand({ Bucket: kept, ObjectLockEnabledForBucket: true }));
+      const v1 = randomBytes(200_000);
+      const first = await s3.send(new PutObjectCommand({ Bucket: kept, Key: 'doc', Body: v1 }));
+      const v2 = randomBytes(300_000);
+      const retainUntil = new Date(Date.now() + 86_400_000);
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: kept,
+          Key: 'doc',
+          Body: v2,
+          Metadata: { owner: 'ops' },
+          Tagging: 'class=ledger',
+          ObjectLockMode: 'GOVERNANCE',
+          ObjectLockRetainUntilDate: retainUntil,
+        }),
+      );
+      const parts = [randomBytes(5 * 1024 * 1024), randomBytes(1000)];
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: kept, Key: 'multi' }));
+      const etags = [];
+      for (const [i, Body] of parts.entries())
+        etags.push(
+          (
+            await s3.send(
+              new UploadPartCommand({ Bucket: kept, Key: 'multi', UploadId, PartNumber: i + 1, Body }),
+            )
+          ).ETag,
+        );
+      await s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: kept,
+          Key: 'multi',
+          UploadId,
+          MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+        }),
+      );
+      await s3.send(new CreateBucketCommand({ Bucket: busy }));
+      const acknowledged = new Map<string, Buffer>();
+      for (let i = 0; i < 40; i++) {
+        const data = randomBytes(70_000 + i);
+        await s3.send(new PutObjectCommand({ Bucket: busy, Key: `before/${i}`, Body: data }));
+        acknowledged.set(`before/${i}`, data);
+      }
+
+      // The backup runs while writes, overwrites and deletes go on.
+      const dir = path.join(tmp, 'backup');
+      const backup = spawn(process.execPath, ['--import', 'tsx', 'scripts/backup.ts', '--to', dir], {
+        cwd: ROOT,
+      });
+      let out = '';
+      backup.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      backup.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((r) => backup.on('close', r));
+      let running = true;
+      void exited.then(() => (running = false));
+      const during = new Map<string, Buffer>();
+      /** What a key changed while the backup ran may hold after the restore, besides what it held before. */
+      const changed = new Map<string, string>();
+      for (let i = 0; running; i++) {
+        const data = randomBytes(70_000);
+        await s3.send(new PutObjectCommand({ Bucket: busy, Key: `during/${i}`, Body: data }));
+        during.set(`during/${i}`, data);
+        if (i >= 40) continue;
+        changed.set(`before/${i}`, i % 2 ? 'replaced' : 'NoSuchKey');
+        if (i % 2 === 0) await s3.send(new DeleteObjectCommand({ Bucket: busy, Key: `before/${i}` }));
+        else await s3.send(new PutObjectCommand({ Bucket: busy, Key: `before/${i}`, Body: 'replaced' }));
+      }
+      expect(await exited, out).toBe(0);
+      expect(during.size).toBeGreaterThan(0);
+      expect(out).toMatch(/snapshot \d{8}T\d{6}Z taken .*: \d+ buckets, \d+ objects/);
+
+      s3.destroy();
+      const purge = script('down', ['--purge-data', '--yes'], 120_000);
+      expect(purge.status, purge.stderr).toBe(0);
+      expect(volumeExists('coffer_coffer-data')).toBe(false);
+      const restore = script('restore', ['--from', dir], 600_000);
+      expect(restore.status, restore.stderr + restore.stdout).toBe(0);
+      expect(restore.stdout).toMatch(/restored snapshot .*: \d+ buckets, \d+ objects/);
+      const up = script('up', [], 600_000);
+      expect(up.status, up.stderr).toBe(0);
+
+      // Everything acknowledged before the backup began reads back as it was when the snapshot was taken.
+      expect((await body(kept, 'doc')).equals(v2)).toBe(true);
+      expect((await body(kept, 'doc', first.VersionId)).equals(v1)).toBe(true);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: kept, Key: 'doc' }));
+      expect(head.Metadata).toEqual({ owner: 'ops' });
+      expect(head.ObjectLockMode).toBe('GOVERNANCE');
+      expect(Math.abs(head.ObjectLockRetainUntilDate!.getTime() - retainUntil.getTime())).toBeLessThan(1000);
+      expect((await s3.send(new GetObjectTaggingCommand({ Bucket: kept, Key: 'doc' }))).TagSet).toEqual([
+        { Key: 'class', Value: 'ledger' },
+      ]);
+      const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: kept, Prefix: 'doc' }));
+      expect(versions.Versions).toHaveLength(2);
+      // Retention still binds: the locked version cannot be deleted.
+      await expect(
+        s3.send(new DeleteObjectCommand({ Bucket: kept, Key: 'doc', VersionId: head.VersionId })),
+      ).rejects.toMatchObject({ name: 'AccessDenied' });
+      expect((await body(kept, 'multi')).equals(Buffer.concat(parts))).toBe(true);
+      // Keys left alone read back exactly; keys changed while the backup ran hold what they held before
+      // or what changed them, depending on whether the change came before the snapshot.
+      for (const [key, data] of acknowledged) {
+        const got = await body(busy, key).catch((err: { name?: string }) => err.name);
+        const seen = Buffer.isBuffer(got) ? (got.equals(data) ? 'as before' : got.toString()) : got;
+        expect(['as before', ...(changed.has(key) ? [changed.get(key)] : [])], key).toContain(seen);
+      }
+      for (const [key, data] of during) {
+        const got = await body(busy, key).catch((err: { name?: string }) => err.name);
+        if (Buffer.isBuffer(got)) expect(got.equals(data)).toBe(true);
+        else expect(got).toBe('NoSuchKey');
+      }
+    } finally {
+      s3.destroy();
+    }
   });
 
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
