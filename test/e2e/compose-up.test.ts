@@ -257,8 +257,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     const run = randomBytes(3).toString('hex');
     const [kept, busy] = [`kept-${run}`, `busy-${run}`];
     try {
-      // Before the backup: a locked, tagged object with metadata and an older version, a multipart
-      // object, and objects that will be deleted or replaced while the backup runs.
+      // Objects above 128 KiB, so they are blobs rather than inline rows. Before the backup: a locked,
+      // tagged object with metadata and an older version, a multipart object, and objects that will be
+      // deleted or replaced while the backup runs.
       await s3.send(new CreateBucketCommand({ Bucket: kept, ObjectLockEnabledForBucket: true }));
       const v1 = randomBytes(200_000);
       const first = await s3.send(new PutObjectCommand({ Bucket: kept, Key: 'doc', Body: v1 }));
@@ -297,7 +298,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       await s3.send(new CreateBucketCommand({ Bucket: busy }));
       const acknowledged = new Map<string, Buffer>();
       for (let i = 0; i < 40; i++) {
-        const data = randomBytes(70_000 + i);
+        const data = randomBytes(140_000 + i);
         await s3.send(new PutObjectCommand({ Bucket: busy, Key: `before/${i}`, Body: data }));
         acknowledged.set(`before/${i}`, data);
       }
@@ -317,7 +318,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       /** What a key changed while the backup ran may hold after the restore, besides what it held before. */
       const changed = new Map<string, string>();
       for (let i = 0; running; i++) {
-        const data = randomBytes(70_000);
+        const data = randomBytes(140_000);
         await s3.send(new PutObjectCommand({ Bucket: busy, Key: `during/${i}`, Body: data }));
         during.set(`during/${i}`, data);
         if (i >= 40) continue;
@@ -338,6 +339,10 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       expect(restore.stdout).toMatch(/restored snapshot .*: \d+ buckets, \d+ objects/);
       const up = script('up', [], 600_000);
       expect(up.status, up.stderr).toBe(0);
+      // A second backup into the same directory copies nothing the first one holds.
+      const again = script('backup', ['--to', dir], 300_000);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/; [1-9]\d* blobs \(.*\), 0 of them new \(0 B\)/);
 
       // Everything acknowledged before the backup began reads back as it was when the snapshot was taken.
       expect((await body(kept, 'doc')).equals(v2)).toBe(true);
