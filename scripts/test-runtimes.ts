@@ -47,13 +47,13 @@ const runs = await Promise.all(
       nothrow: true,
       // Suites that start a gateway process use this Node too.
       env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, FORCE_COLOR: '0' },
-      // clients.test.ts drives third-party binaries (aws CLI, rclone, boto3) whose side does not change
+      // clients.test.ts and migrate-sync.test.ts drive third-party binaries (aws CLI, rclone, boto3) whose side does not change
       // with our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
       // crash.test.ts kills gateways mid-write: what survives is fsync's and Postgres' doing, and the same
       // write path runs here in every other suite. dev-mode.test.ts drives `npm run dev`, a developer's
       // tool on the developer's Node, whose gateway is the one every other suite here runs; so is
       // login-script.test.ts, an operator script's (the login it drives is covered by management.test.ts).
-    })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts --exclude service/test/service/crash.test.ts --exclude service/test/service/dev-mode.test.ts --exclude service/test/service/login-script.test.ts`;
+    })`${node} node_modules/vitest/vitest.mjs run service/test/unit service/test/service --exclude service/test/service/clients.test.ts --exclude service/test/service/migrate-sync.test.ts --exclude service/test/service/crash.test.ts --exclude service/test/service/dev-mode.test.ts --exclude service/test/service/login-script.test.ts`;
     return { version, node, run, seconds: Math.round((Date.now() - started) / 1000) };
   }),
 );
