@@ -61,6 +61,19 @@ describe('operator scripts refuse what they do not know', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('backup, restore, migrate and sync refuse missing or wrong arguments in one line, before touching anything', () => {
+    for (const [name, args, message] of [
+      ['backup', ['--passphrase-file', 'p'], '--to DIR is required'],
+      ['restore', [], '--from DIR is required'],
+      ['migrate', ['--from', 'https://s3.example.com'], '--from an endpoint needs --key-file'],
+      ['sync', ['sideways', 'dir', 'coffer:b'], 'usage: npm run sync -- push|pull|two-way'],
+    ] as const) {
+      const r = script(name, ...args);
+      expect(r.status, name).toBe(1);
+      expect(r.stderr.trim().split('\n'), name).toEqual([expect.stringContaining(message)]);
+    }
+  });
+
   it('still prints --help', () => {
     const r = script('up', '--help');
     expect(r.status).toBe(0);
