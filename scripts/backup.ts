@@ -6,11 +6,13 @@ import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 import { backupDeployment, readPassphrase } from './lib/backup.js';
 
 const { values: argv } = parseCli({
-  usage: `usage: npm run backup -- --to DIR [--with-master-key [--passphrase-file FILE]]
+  usage: `usage: npm run backup -- --to DIR|REMOTE:PATH [--with-master-key [--passphrase-file FILE]]
 
 Takes a snapshot while the gateway keeps serving: the metadata (pg_dump, one snapshot) into
 DIR/snapshots/<time>/, and into DIR/blobs/ every sealed blob that snapshot references, as stored
 (still encrypted). A later backup into the same DIR copies only blobs it does not hold yet.
+REMOTE:PATH is an rclone remote from your rclone config (another S3 store, say): only the blobs it
+lacks are staged in .coffer-build/ and uploaded, before the snapshot that needs them.
 
 The master key is not in the backup unless --with-master-key: then it is sealed under a passphrase
 (at least 12 characters; typed twice, or the first line of --passphrase-file). Without it, a restore

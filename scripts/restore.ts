@@ -4,13 +4,20 @@ import { composeFile, deployOptions, existingDataVolume, requireDocker, saveSett
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
-import { chooseSnapshot, provideMasterKeys, readPassphrase, restoreDeployment } from './lib/backup.js';
+import {
+  chooseSnapshot,
+  fetchSnapshot,
+  isRemote,
+  provideMasterKeys,
+  readPassphrase,
+  restoreDeployment,
+} from './lib/backup.js';
 import { setupCredentials } from './lib/secrets.js';
 
 const { values: argv } = parseCli({
-  usage: `usage: npm run restore -- --from DIR [--snapshot NAME] [--passphrase-file FILE]
+  usage: `usage: npm run restore -- --from DIR|REMOTE:PATH [--snapshot NAME] [--passphrase-file FILE]
 
-Restores the newest snapshot in DIR (or --snapshot NAME) into this deployment while it is down and
+Restores the newest snapshot in DIR, or in an rclone remote's REMOTE:PATH (or --snapshot NAME) into this deployment while it is down and
 its volumes are empty (npm run down -- --purge-data), keeping secrets/ (made by setup-credentials when
 missing). When the key file lacks the master key the snapshot's data is wrapped by, the backup's sealed
 copy is opened with the passphrase (typed, or the first line of --passphrase-file) and that key is added
@@ -22,12 +29,27 @@ after the existing ones. Stopped part-way, run it again. Then: npm run up.`,
     'passphrase-file': { type: 'string' },
   },
 });
-if (!argv.from) fail('--from DIR is required: the backup to restore');
+if (!argv.from) fail('--from DIR is required: the backup to restore (a directory or an rclone REMOTE:PATH)');
 await requireDocker();
 const o = deployOptions(argv);
-const dir = path.resolve(String(argv.from));
+const from = String(argv.from);
 const done = await (async () => {
-  const snapshot = await chooseSnapshot(dir, argv.snapshot as string | undefined);
+  // A remote backup is fetched first: the snapshot and exactly the blobs it references.
+  const fetched = isRemote(from)
+    ? await fetchSnapshot(ROOT, from, argv.snapshot as string | undefined)
+    : undefined;
+  const dir = fetched?.dir ?? path.resolve(from);
+  try {
+    return await restoreFrom(
+      dir,
+      fetched?.snapshot ?? (await chooseSnapshot(dir, argv.snapshot as string | undefined)),
+    );
+  } finally {
+    await fetched?.cleanup();
+  }
+})().catch((err: Error) => fail(err.message));
+
+async function restoreFrom(dir: string, snapshot: Awaited<ReturnType<typeof chooseSnapshot>>) {
   step('secrets');
   await setupCredentials({
     root: ROOT,
@@ -46,7 +68,7 @@ const done = await (async () => {
   await saveSettings(ROOT, o);
   await buildImages(o);
   return { summary: await restoreDeployment(await composeFile(o), dir, snapshot), added };
-})().catch((err: Error) => fail(err.message));
+}
 console.log(`
 ${done.summary}
 Start it with npm run up.${

@@ -4,7 +4,7 @@
  * picks snapshot names, and puts the master key into a backup only when asked, sealed under a passphrase.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
@@ -17,6 +17,7 @@ import {
 import { SECRET_FILES } from '../../stacks/topology.js';
 import { compose, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
+import { rcloneFailure, rcloneWith, type Rclone } from './rclone-transfer.js';
 
 const CLI = '/opt/coffer/dist/backup-cli.js';
 const MIN_PASSPHRASE = 12;
@@ -130,36 +131,163 @@ export interface BackupResult {
 }
 
 /** A snapshot of the running deployment into `dir`; the master key only with a passphrase. */
+/** `name:path`: an rclone remote from the operator's rclone config rather than a directory. */
+export function isRemote(spec: string): boolean {
+  return /^[\w.-]+:/.test(spec) && !spec.startsWith('/');
+}
+
+/** A scratch directory in the checkout for what goes to or comes from a remote. */
+async function staging(root: string): Promise<string> {
+  const dir = path.join(root, '.coffer-build', `backup-staging-${process.pid}-${Date.now()}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+async function rcloneOk(rclone: Rclone, args: string[], what: string): Promise<string> {
+  const r = await rclone.run(args);
+  if (r.code !== 0) throw new OperatorError(`${what} failed: ${rcloneFailure(r.stderr)}`);
+  return r.stdout;
+}
+
+/**
+ * A snapshot of the running deployment into `to` (a directory, or an rclone remote: then only blobs the
+ * remote lacks are staged here and uploaded, blobs before the snapshot that needs them); the master key
+ * only with a passphrase.
+ */
 export async function backupDeployment(
   root: string,
   target: ComposeTarget,
   opts: { to: string; passphrase?: string },
 ): Promise<BackupResult> {
-  const dir = await backupDir(opts.to, true);
-  const name = snapshotName();
-  if (opts.passphrase !== undefined) {
-    const partial = path.join(dir, 'snapshots', `${name}.partial`);
-    await mkdir(partial, { recursive: true, mode: 0o700 });
-    const keyring = await readFile(path.join(root, SECRET_FILES.master_key));
-    await writeFile(
-      path.join(partial, 'master-key.json'),
-      JSON.stringify(sealWithPassphrase(keyring, opts.passphrase), null, 1) + '\n',
-      { mode: 0o600 },
-    );
+  const remote = isRemote(opts.to) ? opts.to.replace(/\/+$/, '') : undefined;
+  const dir = remote ? await staging(root) : await backupDir(opts.to, true);
+  const rclone = remote ? await rcloneWith({}) : undefined;
+  try {
+    const name = snapshotName();
+    if (opts.passphrase !== undefined) {
+      const partial = path.join(dir, 'snapshots', `${name}.partial`);
+      await mkdir(partial, { recursive: true, mode: 0o700 });
+      const keyring = await readFile(path.join(root, SECRET_FILES.master_key));
+      await writeFile(
+        path.join(partial, 'master-key.json'),
+        JSON.stringify(sealWithPassphrase(keyring, opts.passphrase), null, 1) + '\n',
+        { mode: 0o600 },
+      );
+    }
+    const extra: string[] = [];
+    if (rclone && remote) {
+      const listed = await rclone.run([
+        'lsf',
+        '-R',
+        '--files-only',
+        '--format',
+        'sp',
+        '--separator',
+        ' ',
+        `${remote}/blobs`,
+      ]);
+      if (listed.code !== 0 && !/directory not found/i.test(listed.stderr))
+        throw new OperatorError(`listing ${remote}/blobs failed: ${rcloneFailure(listed.stderr)}`);
+      const have = listed.code === 0 ? listed.stdout.split('\n').filter(Boolean) : [];
+      await writeFile(
+        path.join(dir, 'have.txt'),
+        have
+          .map((l) => `${path.basename(l.slice(l.indexOf(' ') + 1))} ${l.slice(0, l.indexOf(' '))}`)
+          .join('\n') + '\n',
+      );
+      extra.push('--have', '/backup/have.txt');
+      step(`${remote} holds ${have.length} blobs already`);
+    }
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    step(`snapshot ${name} into ${remote ?? dir} (the deployment keeps serving)`);
+    const summary = await runCli(target, `${dir}:/backup`, [
+      'backup',
+      '--to',
+      '/backup',
+      '--name',
+      name,
+      '--owner',
+      `${uid}:${gid}`,
+      ...extra,
+    ]);
+    if (rclone && remote) {
+      // Blobs first, the manifest last: a snapshot is complete on the remote only once it is there.
+      step(`uploading to ${remote}`);
+      await rcloneOk(
+        rclone,
+        ['copy', path.join(dir, 'blobs'), `${remote}/blobs`],
+        `uploading blobs to ${remote}`,
+      );
+      const snap = path.join(dir, 'snapshots', name);
+      await rcloneOk(
+        rclone,
+        ['copy', snap, `${remote}/snapshots/${name}`, '--exclude', 'manifest.json'],
+        `uploading to ${remote}`,
+      );
+      await rcloneOk(
+        rclone,
+        ['copy', path.join(snap, 'manifest.json'), `${remote}/snapshots/${name}`],
+        `uploading to ${remote}`,
+      );
+    }
+    return { dir: remote ?? dir, name, summary, withMasterKey: opts.passphrase !== undefined };
+  } finally {
+    await rclone?.close();
+    if (remote) await rm(dir, { recursive: true, force: true });
   }
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
-  step(`snapshot ${name} into ${dir} (the deployment keeps serving)`);
-  const summary = await runCli(target, `${dir}:/backup`, [
-    'backup',
-    '--to',
-    '/backup',
-    '--name',
-    name,
-    '--owner',
-    `${uid}:${gid}`,
-  ]);
-  return { dir, name, summary, withMasterKey: opts.passphrase !== undefined };
+}
+
+/**
+ * A remote backup's snapshot (the newest complete one, or the named one) and exactly the blobs it
+ * references, fetched into a staging directory a restore then reads like a local backup.
+ */
+export async function fetchSnapshot(
+  root: string,
+  remoteSpec: string,
+  name?: string,
+): Promise<{ dir: string; snapshot: ManifestHead; cleanup(): Promise<void> }> {
+  const remote = remoteSpec.replace(/\/+$/, '');
+  const dir = await staging(root);
+  const rclone = await rcloneWith({});
+  const cleanup = async () => {
+    await rclone.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const complete = (
+      await rcloneOk(
+        rclone,
+        ['lsf', '-R', '--files-only', '--include', '*/manifest.json', `${remote}/snapshots`],
+        `listing ${remote}`,
+      )
+    )
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('/')[0]!);
+    const chosen = name ?? complete.sort().at(-1);
+    if (!chosen || !complete.includes(chosen))
+      throw new OperatorError(
+        `${remote} holds no complete snapshot${name ? ` ${name} (it has: ${complete.join(', ') || 'none'})` : ''}`,
+      );
+    step(`fetching snapshot ${chosen} from ${remote}`);
+    const local = path.join(dir, 'snapshots', chosen);
+    await rcloneOk(rclone, ['copy', `${remote}/snapshots/${chosen}`, local], `fetching from ${remote}`);
+    const snapshot = JSON.parse(await readFile(path.join(local, 'manifest.json'), 'utf8')) as ManifestHead & {
+      blobs: Array<{ id: string }>;
+    };
+    const list = path.join(dir, 'blobs.txt');
+    await writeFile(list, snapshot.blobs.map((b) => `${b.id.slice(0, 2)}/${b.id}`).join('\n') + '\n');
+    await rcloneOk(
+      rclone,
+      ['copy', `${remote}/blobs`, path.join(dir, 'blobs'), '--files-from-raw', list],
+      `fetching blobs from ${remote}`,
+    );
+    return { dir, snapshot, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
 }
 
 /** The newest complete snapshot in `dir`, or the named one. */

@@ -19,12 +19,13 @@ import { humanSize } from './parse/human-size.js';
 import { holdTrash, readBlob, restoreBlob, snapshotBlobs, type SnapshotBlob } from './store/backup.js';
 import { keyUse } from './store/rekey.js';
 
-const USAGE = `usage: backup-cli backup --to DIR --name NAME [--owner UID:GID]
+const USAGE = `usage: backup-cli backup --to DIR --name NAME [--owner UID:GID] [--have FILE]
        backup-cli restore --from DIR --name NAME [--owner UID:GID]
 
 backup    writes DIR/snapshots/NAME: metadata.pgdump (pg_dump, one snapshot) and manifest.json, and into
           DIR/blobs every sealed blob that snapshot references and DIR does not hold yet. Written as
-          NAME.partial, renamed when complete. --owner: who owns what it writes (default: DIR's owner)
+          NAME.partial, renamed when complete. --owner: who owns what it writes (default: DIR's owner).
+          --have: blobs the backup holds elsewhere (lines of "id size"), not copied again
 restore   into an empty database and data directory: the snapshot's blobs, then its metadata in one
           transaction. Stopped part-way, run it again. --owner: who owns the restored data (default:
           the data directory's owner)`;
@@ -110,6 +111,8 @@ async function backup(
   dir: string,
   name: string,
   owner: { uid: number; gid: number },
+  /** Blobs (id → sealed size) the backup already holds somewhere DIR does not show: a remote. */
+  elsewhere: Map<string, number>,
 ) {
   const final = path.join(dir, 'snapshots', name);
   if (await fs.stat(final).catch(() => undefined)) fail(`snapshot ${name} already exists in the backup`);
@@ -165,8 +168,8 @@ async function backup(
     const touched = new Set<string>();
     for (const [i, blob] of manifest.blobs.entries()) {
       const target = blobPath(dir, blob.id);
-      const have = await fs.stat(target).catch(() => undefined);
-      if (have?.size !== blob.length) {
+      const size = elsewhere.get(blob.id) ?? (await fs.stat(target).catch(() => undefined))?.size;
+      if (size !== blob.length) {
         // Blobs never change under their name: one already in the backup is the same blob.
         await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
         const tmp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
@@ -309,6 +312,7 @@ async function main(): Promise<void> {
         from: { type: 'string' },
         name: { type: 'string' },
         owner: { type: 'string' },
+        have: { type: 'string' },
         help: { type: 'boolean' },
       },
       allowPositionals: true,
@@ -323,6 +327,7 @@ async function main(): Promise<void> {
   const dir = command === 'backup' ? values.to : values.from;
   if (!dir || (command === 'backup' ? values.from : values.to) !== undefined)
     fail(`${command} takes ${command === 'backup' ? '--to' : '--from'} DIR\n${USAGE}`, 2);
+  if (values.have && command !== 'backup') fail('--have goes with backup', 2);
   if (!values.name || !SNAPSHOT_NAME.test(values.name))
     fail('--name must be a snapshot name (letters, digits, . _ -)', 2);
   const given = parseOwner(values.owner);
@@ -334,8 +339,15 @@ async function main(): Promise<void> {
       const st = await fs.stat(p);
       return { uid: st.uid, gid: st.gid };
     };
-    if (command === 'backup')
-      await backup(config, db, backend, dir, values.name!, given ?? (await ownerOf(dir)));
+    if (command === 'backup') {
+      const elsewhere = new Map<string, number>();
+      if (values.have)
+        for (const line of (await fs.readFile(values.have, 'utf8')).split('\n')) {
+          const [id, size] = line.trim().split(' ');
+          if (id && size) elsewhere.set(id, Number(size));
+        }
+      await backup(config, db, backend, dir, values.name!, given ?? (await ownerOf(dir)), elsewhere);
+    }
     else await restore(config, db, backend, dir, values.name!, given ?? (await ownerOf(config.dataDir)));
   });
 }
