@@ -8,6 +8,8 @@ import path from 'node:path';
 export interface PortView {
   target: number;
   published?: number;
+  /** The host address it is bound to; undefined means every interface. */
+  hostIp?: string;
 }
 
 export interface SecretFileView {
@@ -111,6 +113,7 @@ export function fromPulumi(resources: ResourceRecord[]): DeploymentView {
         ports: asArray(p.ports).map((x) => ({
           target: Number(x.internal),
           published: x.external === undefined ? undefined : Number(x.external),
+          hostIp: asString(x.ip),
         })),
         secretFiles: asArray(p.uploads).map((u) => ({
           path: String(u.file),
@@ -180,12 +183,17 @@ function composePorts(ports: unknown): PortView[] {
       return {
         target: Number(o.target),
         published: o.published === undefined ? undefined : Number(o.published),
+        hostIp: asString(o.host_ip),
       };
     }
     // "[ip:]published:target[/proto]" or just "target" (published on a random host port).
     const parts = String(p).split('/')[0]!.split(':');
     const target = Number(parts.at(-1));
-    return { target, published: parts.length > 1 ? Number(parts.at(-2)) : 0 };
+    return {
+      target,
+      published: parts.length > 1 ? Number(parts.at(-2)) : 0,
+      ...(parts.length > 2 ? { hostIp: parts.slice(0, -2).join(':') } : {}),
+    };
   });
 }
 

@@ -23,6 +23,7 @@ export interface Rule {
 }
 
 const GATEWAY_PORT = 3000;
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 const RESTART_POLICIES = ['always', 'unless-stopped', 'on-failure'];
 const SECRET_ENV_NAME = /PASSWORD|SECRET|TOKEN|PRIVATE|CREDENTIAL|(^|_)KEY$|_KEY_/;
 const PEM_KEY = /-----BEGIN [A-Z ]*PRIVATE KEY-----/;
@@ -162,14 +163,21 @@ const ARCHIVE_RULES: Rule[] = [
 const DEPLOYMENT_RULES: Rule[] = [
   {
     name: 'only-nginx-publishes-ports',
-    description: `The gateway's port ${GATEWAY_PORT} is never published; only nginx publishes ports.`,
+    description: `The gateway's port ${GATEWAY_PORT} is never published; only nginx publishes ports to the network (Prometheus only on this host's loopback).`,
     check: (view) =>
       view.containers.flatMap((c) => {
-        const published = c.ports.filter((p) => p.published !== undefined);
+        const loopbackOnly = roleOf(c.image) === 'prometheus';
+        const published = c.ports.filter(
+          (p) => p.published !== undefined && !(loopbackOnly && LOOPBACK.test(p.hostIp ?? '')),
+        );
         const out: string[] = [];
         if (c.ports.some((p) => p.target === GATEWAY_PORT || p.published === GATEWAY_PORT))
           out.push(
             `${c.name} publishes port ${GATEWAY_PORT}: the gateway must only be reached through nginx TLS`,
+          );
+        else if (published.length && loopbackOnly)
+          out.push(
+            `${c.name} publishes ${published.map((p) => p.published).join(', ')} beyond loopback: Prometheus answers this host only (127.0.0.1)`,
           );
         else if (published.length && roleOf(c.image) !== 'nginx')
           out.push(

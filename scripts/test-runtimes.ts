@@ -46,7 +46,13 @@ const runs = await Promise.all(
       quiet: true,
       nothrow: true,
       // Suites that start a gateway process use this Node too.
-      env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, FORCE_COLOR: '0' },
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(node)}:${process.env.PATH}`,
+        FORCE_COLOR: '0',
+        // Tests of third-party clients skip themselves here (thirdPartyClient in service/test/support/run.ts).
+        COFFER_RUNTIME_MATRIX: '1',
+      },
       // clients.test.ts and migrate-sync.test.ts drive third-party binaries (aws CLI, rclone, boto3) whose side does not change
       // with our runtime; the gateway's side of the protocol is covered by the SDK suites that do run here.
       // crash.test.ts kills gateways mid-write: what survives is fsync's and Postgres' doing, and the same

@@ -29,7 +29,7 @@ const { values: argv } = parseCli({
   usage: `usage: npm run up -- [--domain NAME] [--https-port N] [--http-port N] [--sigv2 on|off]
        [--bucket-defaults current|legacy] [--engine compose|pulumi] [--stack NAME]
        [--preset compliance-archive [--archive-buckets A,B] [--retention-days N]
-        [--retention-mode COMPLIANCE|GOVERNANCE]]
+        [--retention-mode COMPLIANCE|GOVERNANCE]] [--with-monitoring [--monitoring-port N]]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
@@ -47,6 +47,11 @@ only add objects and a reader key (secrets/archive_credentials_json.txt); SigV2 
 verification on, TLS 1.3 only, audit records kept at least as long as the objects. Nobody, admins
 included, may delete those buckets or loosen their settings. The preset is kept in deployment.json: a
 later up keeps it, may lengthen the retention or add buckets, and refuses anything weaker.
+
+--with-monitoring adds Prometheus (Debian's package, built into coffer/prometheus) scraping every
+gateway with the management API key, with alert rules for the 5xx rate, Postgres unavailable, a
+gateway down, the data volume nearly full and the TLS certificate expiring; it answers on
+127.0.0.1:9090 (--monitoring-port) only. Kept until --without-monitoring.
 
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
@@ -119,7 +124,7 @@ Coffer is running.
   console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
   management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
   rclone:     remote "${o.project}" in ${rcloneConfig}
-  aws CLI:    profile "${o.project}" in ${aws.config}${archiveSummary(o)}
+  aws CLI:    profile "${o.project}" in ${aws.config}${archiveSummary(o)}${monitoringSummary(o)}
   backup:     ${path.join(ROOT, 'credentials.json')} holds the master key in clear: copy it offline,
               encrypted (gpg -c), and keep it apart from the data; losing the key loses every object
 
@@ -131,6 +136,14 @@ Try it:
 
 Stop with npm run down (data stays in the volumes); npm run status, npm run logs.
 `);
+
+/** Where Prometheus answers, for the operator who asked for it. */
+function monitoringSummary(opts: typeof o): string {
+  if (!opts.monitoring) return '';
+  return `
+  prometheus: http://127.0.0.1:${opts.monitoringPort} (this host only): every gateway scraped, alerts on 5xx
+              rate, Postgres, gateways down, disk nearly full and certificate expiry`;
+}
 
 /** What the preset made, for the operator who asked for it. */
 function archiveSummary(opts: typeof o): string {

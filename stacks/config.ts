@@ -41,6 +41,9 @@ export interface DeploymentConfig {
   tlsMinVersion: TlsVersion;
   /** coffer:preset compliance-archive, with coffer:archiveBuckets, archiveRetentionMode, archiveRetentionDays. */
   preset?: ArchivePreset;
+  /** Prometheus with Coffer's alert rules, published on 127.0.0.1:monitoringPort only. */
+  monitoring: boolean;
+  monitoringPort: number;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -80,6 +83,8 @@ export const CONFIG_KEYS = [
   'archiveBuckets',
   'archiveRetentionMode',
   'archiveRetentionDays',
+  'monitoring',
+  'monitoringPort',
   'secretsDir',
   'masterKey',
   'postgresPassword',
@@ -233,6 +238,8 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       (v) => (TLS_VERSIONS as readonly string[]).includes(v),
       `must be one of ${TLS_VERSIONS.join(', ')}`,
     ) as TlsVersion,
+    monitoring: bool('monitoring', DEFAULT_OPTIONS.monitoring),
+    monitoringPort: port('monitoringPort', DEFAULT_OPTIONS.monitoringPort),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(
       'masterKey',

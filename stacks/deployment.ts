@@ -15,6 +15,7 @@ import {
   ADMIN_USERNAME,
   ARCHIVE_SECRET_FILES,
   endpointOf,
+  MONITORING_SECRET_FILES,
   SECRET_FILES,
   topology,
   type HealthcheckSpec,
@@ -23,6 +24,7 @@ import {
 
 export type SecretName = keyof typeof SECRET_FILES;
 export type ArchiveSecretName = keyof typeof ARCHIVE_SECRET_FILES;
+export type MonitoringSecretName = keyof typeof MONITORING_SECRET_FILES;
 
 /** Secret values the stack keeps instead of generating, e.g. carried over from a compose deployment. */
 export interface ExistingSecrets {
@@ -74,7 +76,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
   readonly containers: Record<string, docker.Container>;
   /** What each container finds under /run/secrets, by secret name; every value a Pulumi secret. */
   readonly secretFiles: Record<SecretName, pulumi.Output<string>> &
-    Partial<Record<ArchiveSecretName, pulumi.Output<string>>>;
+    Partial<Record<ArchiveSecretName | MonitoringSecretName, pulumi.Output<string>>>;
   /** The compliance-archive preset's ingest and reader keys (secret); undefined without the preset. */
   readonly archiveCredentials: pulumi.Output<string> | undefined;
 
@@ -95,6 +97,8 @@ export class CofferDeployment extends pulumi.ComponentResource {
       extraHostNames: c.extraHostNames,
       extraIps: c.extraIps,
       preset: c.preset,
+      monitoring: c.monitoring,
+      monitoringPort: c.monitoringPort,
     });
 
     const pki = createPki(
@@ -115,6 +119,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
     const secrets = {
       ...this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem),
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
+      ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
     };
     this.secretFiles = secrets;
     this.archiveCredentials = archiveJson;
@@ -156,12 +161,16 @@ export class CofferDeployment extends pulumi.ComponentResource {
           envs: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
           uploads: s.secrets.map((x) => ({
             file: `/run/secrets/${x.name}`,
-            content: secrets[x.name as SecretName | ArchiveSecretName]!,
+            content: secrets[x.name as SecretName | ArchiveSecretName | MonitoringSecretName]!,
             permissions: '0400',
           })),
           volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume]!.name, containerPath: v.target })),
           tmpfs: Object.fromEntries(s.tmpfs.map((t) => [t, 'rw,nosuid,nodev,noexec'])),
-          ports: s.ports.map((p) => ({ internal: p.target, external: p.published, ip: c.bindAddress })),
+          ports: s.ports.map((p) => ({
+            internal: p.target,
+            external: p.published,
+            ip: p.hostIp ?? c.bindAddress,
+          })),
           healthcheck: dockerHealthcheck(s.healthcheck),
           restart: s.restart,
           networksAdvanced: s.networks.map(() => ({ name: network.name, aliases: [s.name] })),
@@ -268,6 +277,19 @@ export class CofferDeployment extends pulumi.ComponentResource {
   }
 
   /** Every value a container receives under /run/secrets, each a Pulumi secret. */
+  /** Prometheus scrapes with the management API key: without its plaintext there is nothing to scrape with. */
+  private scrapeKey(login: pulumi.Output<ConsoleLogin | undefined>): pulumi.Output<string> {
+    return pulumi.secret(
+      login.apply((l) => {
+        if (!l)
+          throw new Error(
+            'coffer:monitoring needs the management API key in clear (secrets/management_api_key.txt beside coffer:secretsDir)',
+          );
+        return l.managementApiKey + '\n';
+      }),
+    );
+  }
+
   private secretValues(
     existing: ExistingSecrets,
     adminJson: pulumi.Output<string>,

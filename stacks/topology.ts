@@ -26,7 +26,8 @@ export interface ServiceSpec {
   secrets: SecretRef[];
   volumes: Array<{ volume: string; target: string }>;
   tmpfs: string[];
-  ports: Array<{ published: number; target: number }>;
+  /** `hostIp` binds the published port to one address (loopback for what only this host may reach). */
+  ports: Array<{ published: number; target: number; hostIp?: string }>;
   healthcheck: HealthcheckSpec;
   restart: 'unless-stopped' | 'always';
   dependsOn: string[];
@@ -61,6 +62,9 @@ export interface TopologyOptions {
   extraIps: string[];
   /** The compliance-archive preset, which also decides the settings it depends on (see withPreset). */
   preset?: ArchivePreset;
+  /** Prometheus scraping every gateway, with Coffer's alert rules, on this host's loopback only. */
+  monitoring: boolean;
+  monitoringPort: number;
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -80,6 +84,8 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   tlsMinVersion: '1.2',
   extraHostNames: [],
   extraIps: [],
+  monitoring: false,
+  monitoringPort: 9090,
 };
 
 /** Files setup-credentials writes, by secret name. */
@@ -94,6 +100,14 @@ export const SECRET_FILES = {
   server_crt: 'secrets/server.crt',
   server_key: 'secrets/server.key',
 } as const;
+
+/** What Prometheus scrapes the gateways with: the management API key, as a bearer token. */
+export const MONITORING_SECRET_FILES = {
+  management_api_key: 'secrets/management_api_key.txt',
+} as const;
+
+/** Where Prometheus listens inside its container; published on the host's loopback only. */
+export const PROMETHEUS_PORT = 9090;
 
 /** The preset's own secret: the ingest and reader keys. */
 export const ARCHIVE_SECRET_FILES = {
@@ -142,8 +156,12 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
   return {
     project: 'coffer',
     networks: ['backend'],
-    volumes: ['coffer-data', 'postgres-data'],
-    secrets: { ...SECRET_FILES, ...(o.preset ? ARCHIVE_SECRET_FILES : {}) },
+    volumes: ['coffer-data', 'postgres-data', ...(o.monitoring ? ['prometheus-data'] : [])],
+    secrets: {
+      ...SECRET_FILES,
+      ...(o.preset ? ARCHIVE_SECRET_FILES : {}),
+      ...(o.monitoring ? MONITORING_SECRET_FILES : {}),
+    },
     services: [
       {
         name: 'postgres',
@@ -181,6 +199,8 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           CREDENTIALS_FILE: '/run/secrets/credentials_json',
           MASTER_KEY_FILE: '/run/secrets/master_key',
           ADMIN_FILE: '/run/secrets/admin_json',
+          // Its expiry is a metric (coffer_tls_certificate_expiry_timestamp_seconds), alerted on before it lapses.
+          TLS_CERT_FILE: '/run/secrets/server_crt',
           S3_REGION: o.region,
           S3_DOMAIN: o.domain,
           ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
@@ -196,6 +216,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           { name: 'credentials_json' },
           { name: 'master_key' },
           { name: 'admin_json' },
+          { name: 'server_crt' },
           ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
         ],
         volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
@@ -242,7 +263,36 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
         dependsOn: ['gateway'],
         networks: ['backend'],
       },
+      ...(o.monitoring ? [prometheusService(o, image('prometheus'))] : []),
     ],
+  };
+}
+
+/** Prometheus (Debian's package) scraping every gateway the name `gateway` resolves to. */
+function prometheusService(o: TopologyOptions, image: string): ServiceSpec {
+  return {
+    name: 'prometheus',
+    image,
+    buildContext: 'ops/prometheus',
+    env: {
+      // Every address `gateway` resolves to is scraped: one per replica when the gateway is scaled out.
+      GATEWAY_NAME: 'gateway',
+      RETENTION_TIME: '30d',
+    },
+    secrets: [{ name: 'management_api_key' }],
+    volumes: [{ volume: 'prometheus-data', target: '/var/lib/prometheus' }],
+    tmpfs: ['/run/prometheus'],
+    ports: [{ published: o.monitoringPort, target: PROMETHEUS_PORT, hostIp: '127.0.0.1' }],
+    healthcheck: {
+      test: ['CMD', 'prometheus-health'],
+      intervalSeconds: 5,
+      timeoutSeconds: 5,
+      retries: 30,
+      startPeriodSeconds: 10,
+    },
+    restart: 'unless-stopped',
+    dependsOn: ['gateway'],
+    networks: ['backend'],
   };
 }
 

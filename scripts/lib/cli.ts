@@ -68,6 +68,9 @@ export const GATEWAY_OPTIONS = {
   'archive-buckets': { type: 'string' },
   'retention-days': { type: 'string' },
   'retention-mode': { type: 'string' },
+  'with-monitoring': { type: 'boolean' },
+  'without-monitoring': { type: 'boolean' },
+  'monitoring-port': { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

@@ -16,7 +16,9 @@ export function renderCompose(t: Topology): string {
       ...(s.secrets.length ? { secrets: s.secrets.map((x) => x.name) } : {}),
       ...(s.volumes.length ? { volumes: s.volumes.map((v) => `${v.volume}:${v.target}`) } : {}),
       ...(s.tmpfs.length ? { tmpfs: s.tmpfs } : {}),
-      ...(s.ports.length ? { ports: s.ports.map((p) => `${p.published}:${p.target}`) } : {}),
+      ...(s.ports.length
+        ? { ports: s.ports.map((p) => `${p.hostIp ? `${p.hostIp}:` : ''}${p.published}:${p.target}`) }
+        : {}),
       healthcheck: {
         test: s.healthcheck.test,
         interval: `${s.healthcheck.intervalSeconds}s`,

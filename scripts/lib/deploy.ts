@@ -46,6 +46,9 @@ export interface DeployOptions {
   bucketDefaults: BucketDefaults;
   /** --preset compliance-archive, with its buckets and retention; kept for good once given. */
   preset?: ArchivePreset;
+  /** Prometheus with Coffer's alert rules (--with-monitoring, --without-monitoring) on 127.0.0.1:monitoringPort. */
+  monitoring: boolean;
+  monitoringPort: number;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -103,6 +106,12 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     signatureV2: onOff(argv.sigv2, saved.signatureV2 ?? DEFAULT_OPTIONS.signatureV2),
     bucketDefaults: oneOf(argv['bucket-defaults'], saved.bucketDefaults ?? DEFAULT_OPTIONS.bucketDefaults),
     ...orFail(() => presetOptions(argv, saved.preset)),
+    monitoring: monitoringOption(argv, saved.monitoring ?? DEFAULT_OPTIONS.monitoring),
+    monitoringPort: port(
+      argv['monitoring-port'] ?? saved.monitoringPort,
+      DEFAULT_OPTIONS.monitoringPort,
+      'monitoring-port',
+    ),
   };
   // Saved as what runs: the preset turns these off whatever was set before.
   return o.preset ? { ...o, signatureV2: false, bucketDefaults: 'current' } : o;
@@ -159,6 +168,14 @@ export function presetOptions(
   return { preset };
 }
 
+function monitoringOption(argv: Record<string, unknown>, saved: boolean): boolean {
+  if (argv['with-monitoring'] && argv['without-monitoring'])
+    fail('--with-monitoring and --without-monitoring contradict each other');
+  if (argv['with-monitoring']) return true;
+  if (argv['without-monitoring']) return false;
+  return saved;
+}
+
 function onOff(v: unknown, def: boolean): boolean {
   if (v === undefined) return def;
   if (v === 'on') return true;
@@ -206,7 +223,8 @@ async function composeFilePath(o: DeployOptions): Promise<string> {
     o.extraIps.length === 0 &&
     o.signatureV2 === DEFAULT_OPTIONS.signatureV2 &&
     o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults &&
-    !o.preset;
+    !o.preset &&
+    !o.monitoring;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

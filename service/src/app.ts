@@ -146,7 +146,7 @@ export async function buildGateway(
   );
   const audit = new AuditLog(db, config.audit, app.log);
   await audit.applyRetention();
-  const metrics = gatewayMetrics(db, config.dataDir);
+  const metrics = gatewayMetrics(db, config.dataDir, config.tlsCertFile);
   const store = new Store({
     db,
     sealer,

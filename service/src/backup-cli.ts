@@ -347,8 +347,7 @@ async function main(): Promise<void> {
           if (id && size) elsewhere.set(id, Number(size));
         }
       await backup(config, db, backend, dir, values.name!, given ?? (await ownerOf(dir)), elsewhere);
-    }
-    else await restore(config, db, backend, dir, values.name!, given ?? (await ownerOf(config.dataDir)));
+    } else await restore(config, db, backend, dir, values.name!, given ?? (await ownerOf(config.dataDir)));
   });
 }
 

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -30,6 +31,8 @@ export interface Config {
   databaseUrl: string;
   database: DatabaseLimits;
   dataDir: string;
+  /** The certificate clients are served (TLS_CERT_FILE), read at each scrape for its expiry; optional. */
+  tlsCertFile?: string;
   /** Where sealed object data lives (BLOB_BACKEND); `fs` keeps it under dataDir. */
   blobBackend: BlobBackendKind;
   masterKey: MasterKey;
@@ -207,6 +210,18 @@ export async function loadConfig(env: Env): Promise<Config> {
       throw new ConfigError('ADMIN_FILE', `(${adminFile}) ${(err as Error).message}`);
     }
   }
+  const tlsCertFile = env.TLS_CERT_FILE || undefined;
+  if (tlsCertFile) {
+    try {
+      new X509Certificate(await readSecretFile('TLS_CERT_FILE', tlsCertFile));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError(
+        'TLS_CERT_FILE',
+        `(${tlsCertFile}) is not a PEM certificate: ${(err as Error).message}`,
+      );
+    }
+  }
   const archive = await archiveSettings(env);
   const region = env.S3_REGION || 'us-east-1';
   if (!/^[a-z0-9-]{1,32}$/.test(region))
@@ -225,6 +240,7 @@ export async function loadConfig(env: Env): Promise<Config> {
       statementTimeoutMs: int(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 3600) * 1000,
     },
     dataDir: required(env, 'DATA_DIR'),
+    tlsCertFile,
     blobBackend: oneOf(env, 'BLOB_BACKEND', BLOB_BACKENDS, 'fs'),
     masterKey,
     credentials,

@@ -1,5 +1,6 @@
 /** Where the gateway's scraped metrics come from: this process's pool, and Postgres's figures. */
-import { statfs } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { readFile, statfs } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import { ping } from './db/database.js';
 import { lastRuns } from './db/job-runs.js';
@@ -11,7 +12,7 @@ interface TarnPool {
   numPendingAcquires(): number;
 }
 
-export function gatewayMetrics(db: Knex, dataDir: string): GatewayMetrics {
+export function gatewayMetrics(db: Knex, dataDir: string, tlsCertFile?: string): GatewayMetrics {
   // Summed at each scrape: a scrape every 15 s costs one pass over the objects' sizes.
   const buckets = async () =>
     (
@@ -38,5 +39,14 @@ export function gatewayMetrics(db: Knex, dataDir: string): GatewayMetrics {
       return { total: fs.blocks * fs.bsize, free: fs.bavail * fs.bsize };
     },
     jobs: () => lastRuns(db),
+    // Read at each scrape: a renewed certificate shows without a restart.
+    async certificateExpiry() {
+      if (!tlsCertFile) return undefined;
+      const cert = await readFile(tlsCertFile).then(
+        (pem) => new X509Certificate(pem),
+        () => undefined,
+      );
+      return cert && Math.floor(new Date(cert.validTo).getTime() / 1000);
+    },
   });
 }

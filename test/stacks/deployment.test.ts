@@ -254,6 +254,33 @@ describe('coffer:preset compliance-archive', () => {
   });
 });
 
+describe('coffer:monitoring', () => {
+  it('declares Prometheus on 127.0.0.1 with the management API key as a secret file, and passes every rule', async () => {
+    const d = await deploy({ monitoring: 'true', monitoringPort: '9191', bindAddress: '0.0.0.0' });
+    expect(containers().map((r) => r.name)).toEqual(['postgres', 'gateway', 'nginx', 'prometheus']);
+    const prom = container('prometheus');
+    expect(prom.image).toBe('coffer/prometheus:0.1.0');
+    expect(prom.ports).toEqual([{ internal: 9090, external: 9191, ip: '127.0.0.1' }]);
+    const key = (prom.uploads as Upload[]).find((u) => u.file === '/run/secrets/management_api_key')!;
+    const login = await resolve(d.consoleLogin);
+    expect(key.content.trim()).toBe(login!.managementApiKey);
+    expect(mocks.records.some((r) => r.type === TYPES.volume && r.name === 'prometheus-data')).toBe(true);
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('is refused by the policy when Prometheus is published beyond loopback', async () => {
+    await deploy({ monitoring: 'true' });
+    const records = mocks.records.map((r) =>
+      r.type === TYPES.container && r.name === 'prometheus'
+        ? { ...r, props: { ...r.props, ports: [{ internal: 9090, external: 9090, ip: '0.0.0.0' }] } }
+        : r,
+    );
+    const failed = evaluate(fromPulumi(records)).filter((r) => r.violations.length);
+    expect(failed.map((r) => r.rule)).toEqual(['only-nginx-publishes-ports']);
+    expect(failed[0]!.violations[0]).toMatch(/beyond loopback/);
+  });
+});
+
 describe('moving a compose deployment to Pulumi', () => {
   let dir: string;
   beforeAll(async () => {

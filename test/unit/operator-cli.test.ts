@@ -33,7 +33,7 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --engine, --stack, --help',
+      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--project, --domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--project, --domain, --https-port, --http-port, --purge-data, --yes, --help'],
@@ -139,6 +139,8 @@ describe('deployment settings persist beside secrets/', () => {
       extraIps: [],
       signatureV2: true,
       bucketDefaults: 'current',
+      monitoring: false,
+      monitoringPort: 9090,
     });
     await saveSettings(
       root,
@@ -150,6 +152,8 @@ describe('deployment settings persist beside secrets/', () => {
           host: ['backup.lan'],
           sigv2: 'off',
           'bucket-defaults': 'legacy',
+          'with-monitoring': true,
+          'monitoring-port': '9191',
         },
         root,
       ),
@@ -163,7 +167,10 @@ describe('deployment settings persist beside secrets/', () => {
       extraIps: [],
       signatureV2: false,
       bucketDefaults: 'legacy',
+      monitoring: true,
+      monitoringPort: 9191,
     });
+    expect(deployOptions({ 'without-monitoring': true }, root).monitoring).toBe(false);
     const gateway = topology(deployOptions({}, root)).services.find((s) => s.name === 'gateway')!;
     expect(gateway.env).toMatchObject({ SIGV2_ENABLED: 'false', BUCKET_DEFAULTS: 'legacy' });
     expect(deployOptions({ domain: 'other.lan' }, root).domain).toBe('other.lan');

@@ -64,6 +64,40 @@ describe('topology and docker-compose.yaml', () => {
   });
 });
 
+describe('--with-monitoring', () => {
+  it("adds Prometheus scraping the gateways with the API key, on this host's loopback only, with its own volume", () => {
+    const t = topology({ monitoring: true, monitoringPort: 9191 });
+    const prom = t.services.find((s) => s.name === 'prometheus')!;
+    expect(prom.image).toBe('coffer/prometheus:0.1.0');
+    expect(prom.buildContext).toBe('ops/prometheus');
+    expect(prom.ports).toEqual([{ published: 9191, target: 9090, hostIp: '127.0.0.1' }]);
+    expect(prom.secrets).toEqual([{ name: 'management_api_key' }]);
+    expect(t.secrets.management_api_key).toBe('secrets/management_api_key.txt');
+    expect(prom.env).toMatchObject({ GATEWAY_NAME: 'gateway' });
+    const scrape = parse(readFileSync(path.join(ROOT, 'ops/prometheus/prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ metrics_path?: string; dns_sd_configs?: Array<{ port: number }> }>;
+    };
+    expect(scrape.scrape_configs[0]!.dns_sd_configs![0]!.port).toBe(GATEWAY_PORT);
+    expect(scrape.scrape_configs[0]!.metrics_path).toBe('/_coffer/api/v1/metrics');
+    expect(t.volumes).toContain('prometheus-data');
+    expect(prom.dependsOn).toEqual(['gateway']);
+    const compose = parse(renderCompose(t)) as { services: Record<string, { ports?: string[] }> };
+    expect(compose.services.prometheus!.ports).toEqual(['127.0.0.1:9191:9090']);
+    // Without it, nothing of it: no service, no secret, no volume.
+    const plain = topology();
+    expect(plain.services.map((s) => s.name)).toEqual(['postgres', 'gateway', 'nginx']);
+    expect(plain.secrets).not.toHaveProperty('management_api_key');
+    expect(plain.volumes).not.toContain('prometheus-data');
+  });
+
+  it('tells the gateway where the served certificate is, for its expiry metric', () => {
+    const gateway = topology().services.find((s) => s.name === 'gateway')!;
+    expect(gateway.env.TLS_CERT_FILE).toBe('/run/secrets/server_crt');
+    expect(gateway.secrets).toContainEqual({ name: 'server_crt' });
+    expect(gateway.secrets).not.toContainEqual({ name: 'server_key' });
+  });
+});
+
 describe('rclone config editing', () => {
   it('replaces its own section and keeps every other remote', () => {
     const before =

@@ -35,6 +35,8 @@ export interface ScrapeSources {
   postgresUp(): Promise<boolean>;
   /** Size and free space of the filesystem under the object data. */
   dataVolume(): Promise<{ total: number; free: number }>;
+  /** When the served TLS certificate expires (seconds since the epoch), if the gateway is told where it is. */
+  certificateExpiry(): Promise<number | undefined>;
   /** Each background job's last run. */
   jobs(): Promise<
     Array<{
@@ -153,6 +155,17 @@ export class GatewayMetrics {
       registers,
       async collect() {
         this.set((await volume()).total);
+      },
+    });
+    new Gauge({
+      name: 'coffer_tls_certificate_expiry_timestamp_seconds',
+      help: 'When the TLS certificate clients are served (TLS_CERT_FILE) expires, in seconds since the epoch',
+      aggregator: 'first',
+      registers,
+      async collect() {
+        const at = await sources.certificateExpiry();
+        if (at === undefined) this.reset();
+        else this.set(at);
       },
     });
     // The registry collects its metrics side by side: gauges read from one query share it per scrape.

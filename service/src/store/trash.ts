@@ -36,16 +36,21 @@ export class Trash {
   }
 
   /**
-   * Takes these blobs off the trash queue, unless a backup holds them, and returns the ones taken: the
-   * caller deletes them. The row goes first (a crash between leaves an unreferenced blob, which the
-   * collector's orphan pass removes), and in the same statement as the hold check, so a blob freed
-   * after a backup's hold began was dropped before the backup's snapshot was taken.
+   * Takes these blobs off the trash queue, unless a backup holds them, and returns the ones the caller
+   * may delete: those taken, and those never queued (written but superseded before any commit referenced
+   * them). The row goes first (a crash between leaves an unreferenced blob, which the collector's orphan
+   * pass removes), in the same statement as the hold check, so a blob freed after a backup's hold began
+   * was dropped before the backup's snapshot was taken.
    */
   async claim(blobIds: string[]): Promise<string[]> {
     if (blobIds.length === 0) return [];
+    // Every part of the statement sees one snapshot: rows it deletes still show in blob_trash.
     const result = await this.db.raw(
-      `DELETE FROM blob_trash WHERE blob_id = ANY(?) AND ${NOT_HELD} RETURNING blob_id`,
-      [blobIds],
+      `WITH gone AS (DELETE FROM blob_trash WHERE blob_id = ANY(:ids) AND ${NOT_HELD} RETURNING blob_id)
+       SELECT blob_id FROM gone
+       UNION SELECT id FROM unnest(:ids::text[]) AS id
+         WHERE NOT EXISTS (SELECT 1 FROM blob_trash t WHERE t.blob_id = id)`,
+      { ids: blobIds },
     );
     return result.rows.map((r: { blob_id: string }) => r.blob_id);
   }

@@ -17,7 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { rcloneEnv, requireBinary, run } from '../support/run.js';
+import { rcloneEnv, thirdPartyClient, run } from '../support/run.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
@@ -202,7 +202,7 @@ describe('CopyObject', () => {
     expect((await body('assembled')).equals(data)).toBe(true);
   });
 
-  it.runIf(requireBinary('rclone'))(
+  it.runIf(thirdPartyClient('rclone'))(
     'lets rclone update a modification time with a server-side copy',
     async () => {
       const dir = path.join(env.dir, 'touch');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import {
   CreateMultipartUploadCommand,
@@ -27,8 +28,32 @@ let call: ReturnType<typeof managementClient>;
 const s3For = (accessKeyId: string, secretAccessKey: string, endpoint: string) =>
   pathStyleClient(endpoint, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
 
+let certDir: string;
 beforeAll(async () => {
-  env = await createTestEnv({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '3', S3_DOMAIN: 's3.test' });
+  // The certificate nginx would serve, 30 days from expiry: the gateway exports when it lapses.
+  certDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-cert-'));
+  const cert = path.join(certDir, 'server.crt');
+  await run(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      path.join(certDir, 'server.key'),
+    ].concat(['-out', cert, '-days', '30', '-subj', '/CN=localhost']),
+    process.env,
+  );
+  env = await createTestEnv({
+    LOGIN_MAX_FAILURES: '3',
+    LOGIN_LOCK_SECONDS: '3',
+    S3_DOMAIN: 's3.test',
+    TLS_CERT_FILE: cert,
+  });
   gw = await startGateway(env.env);
   db = knex({ client: 'pg', connection: env.pg.url });
   call = managementClient(gw.endpoint, { key: env.admin.apiKey });
@@ -37,6 +62,7 @@ afterAll(async () => {
   await db?.destroy();
   await gw?.close();
   await env?.stop();
+  if (certDir) await rm(certDir, { recursive: true, force: true });
 });
 
 describe('management API authentication', () => {
@@ -713,6 +739,8 @@ describe('Prometheus metrics', () => {
     const free = metric(text, 'coffer_data_volume_free_bytes');
     expect(free).toBeGreaterThan(0);
     expect(metric(text, 'coffer_data_volume_size_bytes')).toBeGreaterThan(free);
+    const expires = metric(text, 'coffer_tls_certificate_expiry_timestamp_seconds');
+    expect(Math.abs(expires - (Date.now() / 1000 + 30 * 86400))).toBeLessThan(86400);
   });
 });
 

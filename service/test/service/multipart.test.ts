@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcome } from '../support/outcome.js';
 import { createChecksum } from '../../src/integrity/checksums.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { cleanEnv, rcloneEnv, requireBinary, run } from '../support/run.js';
+import { cleanEnv, rcloneEnv, thirdPartyClient, run } from '../support/run.js';
 import { startTlsProxy, type TlsProxy } from '../support/tls-proxy.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { sql } from '../support/sql.js';
@@ -94,7 +94,7 @@ describe('multipart uploads with real clients', () => {
     ).toBe(true);
   });
 
-  it.runIf(requireBinary('aws'))(
+  it.runIf(thirdPartyClient('aws'))(
     'aws CLI s3 cp of 100 MiB over HTTPS (multipart with trailers)',
     async () => {
       const data = randomBytes(100 * MiB);
@@ -122,7 +122,7 @@ describe('multipart uploads with real clients', () => {
     },
   );
 
-  it.runIf(requireBinary('rclone'))(
+  it.runIf(thirdPartyClient('rclone'))(
     'rclone copy above its upload cutoff, then check --download',
     async () => {
       const dir = path.join(env.dir, 'rclone-mp');

@@ -43,6 +43,15 @@ export function requireBinary(cmd: string): boolean {
   return false;
 }
 
+/**
+ * A third-party client's test: needs its binary (as requireBinary), and does not run in the runtime matrix
+ * (npm run test:runtimes sets COFFER_RUNTIME_MATRIX), where the client's side does not change with our
+ * Node and the gateway's side of the protocol is covered by the SDK suites that do run.
+ */
+export function thirdPartyClient(cmd: string): boolean {
+  return requireBinary(cmd) && !process.env.COFFER_RUNTIME_MATRIX;
+}
+
 /** The client environment without the machine's CA presets (rclone 1.60 fails on any S3 remote with AWS_CA_BUNDLE). */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
