@@ -29,6 +29,7 @@ const enabled = dockerAvailable();
 let tmp: string;
 let upOutput = '';
 let createdVolumes = false;
+let settingsBefore: string | undefined;
 
 const volumeExists = (name: string) =>
   spawnSync('docker', ['volume', 'inspect', name], { stdio: 'ignore' }).status === 0;
@@ -82,6 +83,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'coffer-up-'));
     createdVolumes = !volumeExists('coffer_postgres-data');
+    settingsBefore = await readFile(path.join(ROOT, 'deployment.json'), 'utf8').catch(() => undefined);
     const up = script('up', [], 900_000);
     upOutput = up.stdout + up.stderr;
     if (up.status !== 0) throw new Error(`npm run up failed:\n${upOutput}`);
@@ -91,6 +93,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     // Data the test created goes with it; an operator's existing deployment keeps its volumes.
     const down = ['--import', 'tsx', 'scripts/down.ts', ...(createdVolumes ? ['--purge-data', '--yes'] : [])];
     spawnSync(process.execPath, down, { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+    // The settings the suite's commands saved (--with-monitoring) go back to what they were.
+    if (settingsBefore === undefined) await rm(path.join(ROOT, 'deployment.json'), { force: true });
+    else await writeFile(path.join(ROOT, 'deployment.json'), settingsBefore);
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -340,13 +345,9 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
       expect(restore.stdout).toMatch(/restored snapshot .*: \d+ buckets, \d+ objects/);
       const up = script('up', [], 600_000);
       expect(up.status, up.stderr).toBe(0);
-      // A second backup into the same directory copies nothing the first one holds.
-      const again = script('backup', ['--to', dir], 300_000);
-      expect(again.status, again.stderr).toBe(0);
-      expect(again.stdout).toMatch(/; [1-9]\d* blobs \(.*\), 0 of them new \(0 B\)/);
       // An rclone remote as the target (a local one here; another S3 store goes the same way): the first
-      // backup uploads every blob, the next only what the remote lacks, and a restore fetches exactly
-      // the snapshot's blobs.
+      // backup uploads every blob, the next only what the remote lacks (what a directory lacks, for a
+      // directory), and a restore fetches exactly the snapshot's blobs.
       await appendFile(path.join(tmp, 'rclone.conf'), '\n[offsite]\ntype = local\n');
       const offsite = `offsite:${path.join(tmp, 'offsite')}`;
       const uploaded = script('backup', ['--to', offsite], 300_000);
@@ -403,6 +404,51 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     } finally {
       s3.destroy();
     }
+  });
+
+  it('adds Prometheus with --with-monitoring: every gateway scraped, the alert rules loaded, on loopback only', async () => {
+    const up = script('up', ['--with-monitoring'], 600_000);
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stdout).toContain('prometheus: http://127.0.0.1:9090 (this host only)');
+    const api = async <T>(p: string) =>
+      ((await (await fetch(`http://127.0.0.1:9090/api/v1/${p}`)).json()) as { data: T }).data;
+    // The first scrape comes within one interval (15 s) of the target being discovered.
+    await expect
+      .poll(
+        async () =>
+          (
+            await api<{ activeTargets: Array<{ labels: { job: string }; health: string }> }>('targets')
+          ).activeTargets
+            .filter((t) => t.labels.job === 'coffer-gateway')
+            .map((t) => t.health),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toEqual(['up']);
+    // Rules report a health once evaluated, within one evaluation interval (15 s).
+    await expect
+      .poll(
+        async () =>
+          (
+            await api<{ groups: Array<{ rules: Array<{ name: string; health: string }> }> }>('rules')
+          ).groups.flatMap((g) => g.rules.map((r) => `${r.name} ${r.health}`)),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toEqual([
+        'CofferHigh5xxRate ok',
+        'CofferPostgresUnavailable ok',
+        'CofferGatewayDown ok',
+        'CofferDiskNearlyFull ok',
+        'CofferCertificateExpiresSoon ok',
+      ]);
+    const expiry = await api<{ result: Array<{ value: [number, string] }> }>(
+      `query?query=${encodeURIComponent('coffer_tls_certificate_expiry_timestamp_seconds')}`,
+    );
+    expect(Number(expiry.result[0]!.value[1])).toBeGreaterThan(Date.now() / 1000 + 30 * 86400);
+    // Published on loopback only: docker binds 127.0.0.1, never every interface.
+    const ports = spawnSync('docker', ['port', 'coffer_prometheus_1', '9090'], {
+      encoding: 'utf8',
+    }).stdout.trim();
+    expect(ports).toBe('127.0.0.1:9090');
   });
 
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
