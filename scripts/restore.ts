@@ -1,6 +1,13 @@
 /** scripts/restore: a backup's snapshot into an empty deployment, which `npm run up` then starts. */
 import path from 'node:path';
-import { composeFile, deployOptions, existingDataVolume, requireDocker, saveSettings } from './lib/deploy.js';
+import {
+  composeFile,
+  deploymentSecrets,
+  deployOptions,
+  existingDataVolume,
+  requireDocker,
+  saveSettings,
+} from './lib/deploy.js';
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
@@ -12,7 +19,6 @@ import {
   readPassphrase,
   restoreDeployment,
 } from './lib/backup.js';
-import { setupCredentials } from './lib/secrets.js';
 
 const { values: argv } = parseCli({
   usage: `usage: npm run restore -- --from DIR|REMOTE:PATH [--snapshot NAME] [--passphrase-file FILE]
@@ -51,15 +57,7 @@ const done = await (async () => {
 
 async function restoreFrom(dir: string, snapshot: Awaited<ReturnType<typeof chooseSnapshot>>) {
   step('secrets');
-  await setupCredentials({
-    root: ROOT,
-    domain: o.domain,
-    extraHosts: o.extraHostNames,
-    extraIps: o.extraIps,
-    force: false,
-    existingData: await existingDataVolume(o.project),
-    archive: o.preset !== undefined,
-  });
+  await deploymentSecrets(ROOT, o, await existingDataVolume(o.project));
   const added = await provideMasterKeys(ROOT, dir, snapshot, () =>
     readPassphrase(argv['passphrase-file'] as string | undefined, 'open'),
   );

@@ -9,6 +9,7 @@ import {
   compose,
   composeFile,
   diagnose,
+  deploymentSecrets,
   deployOptions,
   endpointOf,
   requireDocker,
@@ -22,7 +23,7 @@ import { awsFiles, writeAwsProfile } from './lib/aws-profile.js';
 import { login } from './lib/login.js';
 import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
-import { readCredentials, setupCredentials } from './lib/secrets.js';
+import { readCredentials } from './lib/secrets.js';
 import { parseCli, DEPLOY_OPTIONS, GATEWAY_OPTIONS } from './lib/cli.js';
 
 const { values: argv } = parseCli({
@@ -75,15 +76,7 @@ if (!existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) && existingDat
       'restore the previous secrets/ directory, or delete the old data with npm run down -- --purge-data',
   );
 }
-await setupCredentials({
-  root: ROOT,
-  domain: o.domain,
-  extraHosts: o.extraHostNames,
-  extraIps: o.extraIps,
-  force: false,
-  existingData,
-  archive: o.preset !== undefined,
-}).catch((err: Error) => fail(err.message));
+await deploymentSecrets(ROOT, o, existingData).catch((err: Error) => fail(err.message));
 // The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.
 await saveSettings(ROOT, o);
 await buildImages(o);

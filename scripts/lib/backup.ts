@@ -4,11 +4,10 @@
  * picks snapshot names, and puts the master key into a backup only when asked, sealed under a passphrase.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
-import { MasterKey } from '../../service/src/crypto/master-key.js';
 import {
   openWithPassphrase,
   sealWithPassphrase,
@@ -17,6 +16,7 @@ import {
 import { SECRET_FILES } from '../../stacks/topology.js';
 import { compose, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
+import { keyId, keyLines, replaceFile } from './keyring.js';
 import { rcloneFailure, rcloneWith, type Rclone } from './rclone-transfer.js';
 
 const CLI = '/opt/coffer/dist/backup-cli.js';
@@ -28,13 +28,6 @@ interface ManifestHead {
   taken_at: string;
   master_keys: string[];
 }
-
-const keyLines = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-const idOf = (key: string) => MasterKey.parse(Buffer.from(key)).id.toString('hex');
 
 /** A snapshot name that sorts by time: 20261130T174502Z. */
 export function snapshotName(at = new Date()): string {
@@ -306,13 +299,6 @@ export async function chooseSnapshot(dir: string, name?: string): Promise<Manife
   return JSON.parse(await readFile(path.join(snapshots, chosen, 'manifest.json'), 'utf8')) as ManifestHead;
 }
 
-/** Replaces a file in one step, 0600. */
-async function replace(file: string, content: string): Promise<void> {
-  await writeFile(file + '.new', content, { mode: 0o600 });
-  await chmod(file + '.new', 0o600);
-  await rename(file + '.new', file);
-}
-
 /**
  * Makes the key file able to open what the snapshot's data keys are wrapped by: keys it lacks come from
  * the backup's sealed copy and are added after the keys already there (nothing is replaced), in the
@@ -326,7 +312,7 @@ export async function provideMasterKeys(
 ): Promise<string[]> {
   const keyFile = path.join(root, SECRET_FILES.master_key);
   const held = keyLines(await readFile(keyFile, 'utf8'));
-  const missing = snapshot.master_keys.filter((id) => !held.map(idOf).includes(id));
+  const missing = snapshot.master_keys.filter((id) => !held.map(keyId).includes(id));
   if (!missing.length) return [];
   const sealedFile = path.join(dir, 'snapshots', snapshot.name, 'master-key.json');
   if (!existsSync(sealedFile))
@@ -342,14 +328,14 @@ export async function provideMasterKeys(
   } catch (err) {
     throw new OperatorError((err as Error).message);
   }
-  const adding = opened.filter((k) => missing.includes(idOf(k)));
-  const still = missing.filter((id) => !adding.map(idOf).includes(id));
+  const adding = opened.filter((k) => missing.includes(keyId(k)));
+  const still = missing.filter((id) => !adding.map(keyId).includes(id));
   if (still.length) throw new OperatorError(`the backup's master key file lacks ${still.join(', ')} too`);
   const keyring = [...held, ...adding].join('\n');
   const backupFile = path.join(root, 'credentials.json');
   const backup = JSON.parse(await readFile(backupFile, 'utf8')) as Record<string, unknown>;
-  await replace(backupFile, JSON.stringify({ ...backup, master_key: keyring }, null, 2) + '\n');
-  await replace(keyFile, keyring + '\n');
+  await replaceFile(backupFile, JSON.stringify({ ...backup, master_key: keyring }, null, 2) + '\n');
+  await replaceFile(keyFile, keyring + '\n');
   return missing;
 }
 

@@ -21,6 +21,7 @@ import {
 import { renderCompose } from './compose.js';
 import { fail, OperatorError } from './exec.js';
 import { ROOT } from './images.js';
+import { setupCredentials, type SetupResult } from './secrets.js';
 
 /** The compose project (container, network and volume names) unless --project names another. */
 export const DEFAULT_PROJECT = 'coffer';
@@ -373,4 +374,21 @@ export async function diagnose(file: ComposeTarget, states?: ContainerState[]): 
     }),
   );
   return lines.join('; ');
+}
+
+/** secrets/ for this deployment as up and restore make it: what is there is kept, what is missing made. */
+export async function deploymentSecrets(
+  root: string,
+  o: DeployOptions,
+  existingData?: string,
+): Promise<SetupResult> {
+  return setupCredentials({
+    root,
+    domain: o.domain,
+    extraHosts: o.extraHostNames,
+    extraIps: o.extraIps,
+    force: false,
+    existingData,
+    archive: o.preset !== undefined,
+  });
 }

@@ -6,26 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
-import { chmod, copyFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MasterKey } from '../../service/src/crypto/master-key.js';
 import { SECRET_FILES } from '../../stacks/topology.js';
 import { compose, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
-
-const lines = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean);
-const idOf = (key: string) => MasterKey.parse(Buffer.from(key)).id.toString('hex');
-
-/** Replaces a file in one step (a crash leaves the old or the new content, never half), 0600. */
-async function replace(file: string, content: string): Promise<void> {
-  await writeFile(file + '.new', content, { mode: 0o600 });
-  await chmod(file + '.new', 0o600);
-  await rename(file + '.new', file);
-}
+import { keyId, keyLines, replaceFile } from './keyring.js';
 
 export interface Rotation {
   current: string;
@@ -43,15 +29,15 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
       'credentials.json is missing: run npm run setup-credentials first, so the new key is backed up before it is used',
     );
   const backup = JSON.parse(await readFile(backupFile, 'utf8')) as { master_key?: string };
-  const inFile = lines(await readFile(keyFile, 'utf8'));
-  const inBackup = lines(backup.master_key ?? '');
+  const inFile = keyLines(await readFile(keyFile, 'utf8'));
+  const inBackup = keyLines(backup.master_key ?? '');
   let keyring: string[];
   if (inFile.length > 1) {
     keyring = inFile;
-    step(`finishing the rotation to ${idOf(keyring[0]!)} that ${SECRET_FILES.master_key} already names`);
+    step(`finishing the rotation to ${keyId(keyring[0]!)} that ${SECRET_FILES.master_key} already names`);
   } else if (inBackup.length > 1 && inBackup.slice(1).includes(inFile[0]!)) {
     keyring = inBackup;
-    step(`finishing the rotation to ${idOf(keyring[0]!)} that credentials.json already backs up`);
+    step(`finishing the rotation to ${keyId(keyring[0]!)} that credentials.json already backs up`);
   } else if (inBackup.join('\n') !== inFile.join('\n')) {
     throw new OperatorError(
       `credentials.json backs up a different master key than ${SECRET_FILES.master_key}; nothing was changed. ` +
@@ -59,18 +45,21 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
     );
   } else {
     keyring = [randomBytes(32).toString('hex'), ...inFile];
-    step(`new master key ${idOf(keyring[0]!)} replaces ${inFile.map(idOf).join(', ')}`);
+    step(`new master key ${keyId(keyring[0]!)} replaces ${inFile.map(keyId).join(', ')}`);
   }
   const [current, ...older] = keyring as [string, ...string[]];
 
   // 1. The backup holds the new key before anything is wrapped by it; the one before stays beside it.
-  const keptBackup = path.join(root, `credentials.before-${idOf(current)}.json`);
+  const keptBackup = path.join(root, `credentials.before-${keyId(current)}.json`);
   if (!existsSync(keptBackup)) await copyFile(backupFile, keptBackup, constants.COPYFILE_EXCL);
   await chmod(keptBackup, 0o600);
   if (backup.master_key !== keyring.join('\n'))
-    await replace(backupFile, JSON.stringify({ ...backup, master_key: keyring.join('\n') }, null, 2) + '\n');
+    await replaceFile(
+      backupFile,
+      JSON.stringify({ ...backup, master_key: keyring.join('\n') }, null, 2) + '\n',
+    );
   // 2. The key file: the new key wraps, the old ones still open what they wrapped.
-  if (inFile.join('\n') !== keyring.join('\n')) await replace(keyFile, keyring.join('\n') + '\n');
+  if (inFile.join('\n') !== keyring.join('\n')) await replaceFile(keyFile, keyring.join('\n') + '\n');
   const restartGateway = async (why: string) => {
     step(`recreating the gateway ${why}`);
     const r = await compose(target, ['up', '-d', '--no-deps', '--force-recreate', 'gateway']);
@@ -103,8 +92,8 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
     );
   step(rekey.stdout.trim().split('\n')[0] ?? 'rewrapped');
   // 4. Nothing refers to the old keys: the backup, then the key file, hold the new key alone.
-  await replace(backupFile, JSON.stringify({ ...backup, master_key: current }, null, 2) + '\n');
-  await replace(keyFile, current + '\n');
+  await replaceFile(backupFile, JSON.stringify({ ...backup, master_key: current }, null, 2) + '\n');
+  await replaceFile(keyFile, current + '\n');
   await restartGateway('on the new key alone');
-  return { current: idOf(current), retired: older.map(idOf), keptBackup };
+  return { current: keyId(current), retired: older.map(keyId), keptBackup };
 }

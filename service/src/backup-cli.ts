@@ -135,6 +135,8 @@ async function backup(
           ['--format=custom', `--snapshot=${snapshot}`, '--no-owner', '--no-privileges', `--file=${dump}`],
           config,
         );
+        // Awaited below; a failure before then must not go unhandled.
+        dumped.catch(() => undefined);
         const blobs = await snapshotBlobs(trx);
         const count = async (table: string) => Number((await trx(table).count({ n: '*' }))[0]!.n);
         const [schema] = (await trx('knex_migrations')
