@@ -19,7 +19,6 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImages } from '../../scripts/lib/images.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
 import { parseArchiveKeys, type ArchiveKeys } from '../../service/src/auth/credentials.js';
 import type { Auth } from '../../service/test/support/management.js';
@@ -125,7 +124,6 @@ const managementUrl = (p: string) => `${deployment.endpoint}/_coffer/api/v1${p}`
 
 describe.runIf(enabled)('a compliance archive deployed with the preset (Testcontainers, nginx TLS)', () => {
   beforeAll(async () => {
-    await buildImages();
     root = await mkdtemp(path.join(os.tmpdir(), 'coffer-archive-'));
     await setupCredentials({
       root,

@@ -16,7 +16,6 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImages } from '../../scripts/lib/images.js';
 import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
 import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
@@ -72,7 +71,6 @@ async function objectText(client: S3Client, Bucket: string, Key: string): Promis
 
 describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
   beforeAll(async () => {
-    await buildImages();
     root = await mkdtemp(path.join(os.tmpdir(), 'coffer-e2e-'));
     await setupCredentials({ root, domain: 'localhost', extraHosts: [], extraIps: [], force: false });
     const [c] = await readCredentials(root);

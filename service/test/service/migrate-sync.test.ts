@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -230,7 +230,9 @@ describe.runIf(enabled)('npm run sync between a directory and Coffer', () => {
     await writeFile(path.join(local, 'b.txt'), 'b.txt v2, longer');
     await rm(path.join(local, 'sub/c.txt'));
     await writeFile(path.join(local, 'd.txt'), 'd');
-    expect(await sync('push', local, 'mirror')).toEqual({ copied: 2, deleted: 1 });
+    // A push makes Coffer's side what the directory is: what only Coffer holds goes too.
+    await coffer.s3.send(new PutObjectCommand({ Bucket: 'sync', Key: 'mirror/only-there.txt', Body: 'x' }));
+    expect(await sync('push', local, 'mirror')).toEqual({ copied: 2, deleted: 2 });
     expect(await keys(coffer.s3, 'sync', 'mirror/')).toEqual([
       'mirror/a.txt',
       'mirror/b.txt',
@@ -242,7 +244,8 @@ describe.runIf(enabled)('npm run sync between a directory and Coffer', () => {
   it('pulls what changed in Coffer', async () => {
     await coffer.s3.send(new PutObjectCommand({ Bucket: 'sync', Key: 'mirror/e.txt', Body: 'from coffer' }));
     await coffer.s3.send(new DeleteObjectCommand({ Bucket: 'sync', Key: 'mirror/a.txt' }));
-    expect(await sync('pull', local, 'mirror')).toEqual({ copied: 1, deleted: 1 });
+    await writeFile(path.join(local, 'only-here.txt'), 'y');
+    expect(await sync('pull', local, 'mirror')).toEqual({ copied: 1, deleted: 2 });
     expect(await files(local)).toEqual(['b.txt', 'd.txt', 'e.txt']);
     expect(await readFile(path.join(local, 'e.txt'), 'utf8')).toBe('from coffer');
   });
@@ -268,10 +271,12 @@ describe.runIf(enabled)('npm run sync between a directory and Coffer', () => {
     await mkdir(outbox);
     const sent = { 'm1.bin': randomBytes(3000), 'm2.bin': randomBytes(70_000) };
     for (const [f, data] of Object.entries(sent)) await writeFile(path.join(outbox, f), data);
+    // A link rclone does not follow is never copied, so it stays where it is.
+    await symlink('/nonexistent', path.join(outbox, 'link.bin'));
     await coffer.s3.send(new PutObjectCommand({ Bucket: 'sync', Key: 'inbox/earlier.bin', Body: 'kept' }));
     const r = await sync('push', outbox, 'inbox', 'delete');
     expect(r.copied).toBe(2);
-    expect(await files(outbox)).toEqual([]);
+    expect(await readdir(outbox)).toEqual(['link.bin']);
     expect(await keys(coffer.s3, 'sync', 'inbox/')).toEqual([
       'inbox/earlier.bin',
       'inbox/m1.bin',
