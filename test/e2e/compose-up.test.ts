@@ -406,51 +406,6 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     }
   });
 
-  it('adds Prometheus with --with-monitoring: every gateway scraped, the alert rules loaded, on loopback only', async () => {
-    const up = script('up', ['--with-monitoring'], 600_000);
-    expect(up.status, up.stderr).toBe(0);
-    expect(up.stdout).toContain('prometheus: http://127.0.0.1:9090 (this host only)');
-    const api = async <T>(p: string) =>
-      ((await (await fetch(`http://127.0.0.1:9090/api/v1/${p}`)).json()) as { data: T }).data;
-    // The first scrape comes within one interval (15 s) of the target being discovered.
-    await expect
-      .poll(
-        async () =>
-          (
-            await api<{ activeTargets: Array<{ labels: { job: string }; health: string }> }>('targets')
-          ).activeTargets
-            .filter((t) => t.labels.job === 'coffer-gateway')
-            .map((t) => t.health),
-        { timeout: 60_000, interval: 1000 },
-      )
-      .toEqual(['up']);
-    // Rules report a health once evaluated, within one evaluation interval (15 s).
-    await expect
-      .poll(
-        async () =>
-          (
-            await api<{ groups: Array<{ rules: Array<{ name: string; health: string }> }> }>('rules')
-          ).groups.flatMap((g) => g.rules.map((r) => `${r.name} ${r.health}`)),
-        { timeout: 60_000, interval: 1000 },
-      )
-      .toEqual([
-        'CofferHigh5xxRate ok',
-        'CofferPostgresUnavailable ok',
-        'CofferGatewayDown ok',
-        'CofferDiskNearlyFull ok',
-        'CofferCertificateExpiresSoon ok',
-      ]);
-    const expiry = await api<{ result: Array<{ value: [number, string] }> }>(
-      `query?query=${encodeURIComponent('coffer_tls_certificate_expiry_timestamp_seconds')}`,
-    );
-    expect(Number(expiry.result[0]!.value[1])).toBeGreaterThan(Date.now() / 1000 + 30 * 86400);
-    // Published on loopback only: docker binds 127.0.0.1, never every interface.
-    const ports = spawnSync('docker', ['port', 'coffer_prometheus_1', '9090'], {
-      encoding: 'utf8',
-    }).stdout.trim();
-    expect(ports).toBe('127.0.0.1:9090');
-  });
-
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
     const adminFile = path.join(ROOT, 'secrets/admin_json.txt');
     const good = await readFile(adminFile, 'utf8');

@@ -76,15 +76,53 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     const [c] = await readCredentials(root);
     cred = { accessKeyId: c!.client_id, secretAccessKey: c!.client_secret };
     ca = await readFile(path.join(root, 'secrets/root.crt'));
-    volumes = volumeNames(`coffer-e2e-${randomBytes(3).toString('hex')}`);
+    // With Prometheus (--with-monitoring), which this suite checks scrapes the gateway it starts.
+    volumes = volumeNames(`coffer-e2e-${randomBytes(3).toString('hex')}`, { monitoring: true });
     createVolumes(volumes);
-    deployment = await startDeployment(root, volumes);
+    deployment = await startDeployment(root, volumes, { monitoring: true });
   }, 900_000);
 
   afterAll(async () => {
     if (deployment) await stopDeployment(deployment);
     if (volumes) removeVolumes(volumes);
     if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('is watched by Prometheus: the gateway scraped with the API key, every alert rule loaded, the certificate expiry read', async () => {
+    const port = deployment.containers.get('prometheus')!.getMappedPort(9090);
+    const api = async <T>(p: string) =>
+      ((await (await fetch(`http://127.0.0.1:${port}/api/v1/${p}`)).json()) as { data: T }).data;
+    // The first scrape and the first rule evaluation come within one interval (15 s).
+    await expect
+      .poll(
+        async () =>
+          (
+            await api<{ activeTargets: Array<{ labels: { job: string }; health: string }> }>('targets')
+          ).activeTargets
+            .filter((t) => t.labels.job === 'coffer-gateway')
+            .map((t) => t.health),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toEqual(['up']);
+    await expect
+      .poll(
+        async () =>
+          (
+            await api<{ groups: Array<{ rules: Array<{ name: string; health: string }> }> }>('rules')
+          ).groups.flatMap((g) => g.rules.map((r) => `${r.name} ${r.health}`)),
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toEqual([
+        'CofferHigh5xxRate ok',
+        'CofferPostgresUnavailable ok',
+        'CofferGatewayDown ok',
+        'CofferDiskNearlyFull ok',
+        'CofferCertificateExpiresSoon ok',
+      ]);
+    const expiry = await api<{ result: Array<{ value: [number, string] }> }>(
+      `query?query=${encodeURIComponent('coffer_tls_certificate_expiry_timestamp_seconds')}`,
+    );
+    expect(Number(expiry.result[0]!.value[1])).toBeGreaterThan(Date.now() / 1000 + 30 * 86400);
   });
 
   it.runIf(requireBinary('aws'))(
@@ -228,6 +266,9 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
       for (const v of secretValues) expect(inspect.includes(v), `${name} inspect holds a secret`).toBe(false);
       const bindings = JSON.parse(inspect)[0].HostConfig.PortBindings ?? {};
       if (name === 'nginx') expect(Object.keys(bindings).sort()).toEqual(['443/tcp', '80/tcp']);
+      // Testcontainers maps Prometheus's port for the suite to query; compose and Pulumi bind it to
+      // 127.0.0.1 (topology, stack and policy tests).
+      else if (name === 'prometheus') expect(Object.keys(bindings)).toEqual(['9090/tcp']);
       else expect(bindings).toEqual({});
     }
     const refused = await new Promise<boolean>((resolve) => {

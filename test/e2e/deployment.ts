@@ -22,8 +22,8 @@ export interface Deployment {
   endpoint: string;
 }
 
-export function volumeNames(prefix: string): Record<string, string> {
-  return Object.fromEntries(topology().volumes.map((v) => [v, `${prefix}-${v}`]));
+export function volumeNames(prefix: string, opts: Partial<TopologyOptions> = {}): Record<string, string> {
+  return Object.fromEntries(topology(opts).volumes.map((v) => [v, `${prefix}-${v}`]));
 }
 
 export function createVolumes(names: Record<string, string>): void {
@@ -103,7 +103,8 @@ export async function restartEach(d: Deployment): Promise<void> {
 }
 
 export async function stopDeployment(d: Deployment): Promise<void> {
-  for (const name of ['nginx', 'gateway', 'postgres'])
-    await d.containers.get(name)?.stop({ timeout: 10_000, remove: true, removeVolumes: false });
+  // Reverse dependency order: whatever depends on a service stops before it.
+  for (const c of [...d.containers.values()].reverse())
+    await c.stop({ timeout: 10_000, remove: true, removeVolumes: false });
   await d.network.stop();
 }

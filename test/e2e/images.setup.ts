@@ -7,5 +7,6 @@ import { buildImages } from '../../scripts/lib/images.js';
 import { dockerAvailable } from './docker.js';
 
 export default async function setup(): Promise<void> {
-  if (dockerAvailable()) await buildImages();
+  // Every image a suite deploys, Prometheus (--with-monitoring) included.
+  if (dockerAvailable()) await buildImages({ monitoring: true });
 }
