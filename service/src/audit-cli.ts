@@ -5,9 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { exportedHead, noteVerification } from './audit/verification-note.js';
-import { fail, withGateway } from './cli-support.js';
+import { commandLine, fail, withGateway } from './cli-support.js';
 
 const USAGE = `usage: audit verify [--head FILE]
        audit export [--since TIME] [--out FILE]
@@ -18,24 +17,7 @@ export   writes the records from TIME (ISO 8601; default: all) as JSON lines to 
          or standard output`;
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        head: { type: 'string' },
-        since: { type: 'string' },
-        out: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`, 2);
-  }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  if ((command !== 'verify' && command !== 'export') || rest.length) fail(`unknown command\n${USAGE}`, 2);
+  const { command, values } = commandLine(['head', 'since', 'out'], ['verify', 'export'], USAGE);
   if (command === 'verify' && (values.since || values.out)) fail('verify takes only --head', 2);
   if (command === 'export' && values.head) fail('export takes --since and --out', 2);
   const since = values.since === undefined ? undefined : new Date(values.since);

@@ -6,13 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, promises as fs, constants } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Knex } from 'knex';
 import { createBlobBackend } from './blobs/backends.js';
 import type { BlobBackend } from './blobs/backend.js';
-import { fail, withGateway } from './cli-support.js';
+import { fsyncPath } from './blobs/fs-backend.js';
+import { commandLine, fail, withGateway } from './cli-support.js';
 import type { Config } from './config.js';
 import { migrationSource } from './db/migrations.js';
 import { humanSize } from './parse/human-size.js';
@@ -76,15 +76,6 @@ function pgTool(tool: string, args: string[], config: Config): Promise<void> {
         : reject(new Error(`${tool} failed: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`)),
     );
   });
-}
-
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await fs.open(p, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 function parseOwner(value: string | undefined): { uid: number; gid: number } | undefined {
@@ -306,26 +297,11 @@ async function chownTree(dir: string, owner: { uid: number; gid: number }): Prom
 }
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        to: { type: 'string' },
-        from: { type: 'string' },
-        name: { type: 'string' },
-        owner: { type: 'string' },
-        have: { type: 'string' },
-        help: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  const [command, ...rest] = positionals;
-  if ((command !== 'backup' && command !== 'restore') || rest.length) fail(`unknown command\n${USAGE}`, 2);
+  const { command, values } = commandLine(
+    ['to', 'from', 'name', 'owner', 'have'],
+    ['backup', 'restore'],
+    USAGE,
+  );
   const dir = command === 'backup' ? values.to : values.from;
   if (!dir || (command === 'backup' ? values.from : values.to) !== undefined)
     fail(`${command} takes ${command === 'backup' ? '--to' : '--from'} DIR\n${USAGE}`, 2);

@@ -3,8 +3,7 @@
  * `status` counts what each master key wraps, `rewrap` moves everything under the key file's first key.
  * `npm run rotate-master-key` runs this in the deployment's gateway container.
  */
-import { parseArgs } from 'node:util';
-import { fail, withGateway } from './cli-support.js';
+import { commandLine, fail, withGateway } from './cli-support.js';
 import { keyUse, rewrapAll } from './store/rekey.js';
 
 const USAGE = `usage: rekey status
@@ -15,19 +14,7 @@ rewrap   rewraps everything under the key file's first key, online; safe to stop
          Exits 0 when nothing refers to any other key (they can be retired), 1 otherwise`;
 
 async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: { batch: { type: 'string' }, help: { type: 'boolean' } },
-      allowPositionals: true,
-    });
-  } catch (err) {
-    fail(`${(err as Error).message}\n${USAGE}`, 2);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  const [command, ...rest] = positionals;
-  if ((command !== 'status' && command !== 'rewrap') || rest.length) fail(`unknown command\n${USAGE}`, 2);
+  const { command, values } = commandLine(['batch'], ['status', 'rewrap'], USAGE);
   const batch = values.batch === undefined ? 500 : Number(values.batch);
   if (!Number.isInteger(batch) || batch < 1 || batch > 100_000)
     fail('--batch must be an integer from 1 to 100000', 2);

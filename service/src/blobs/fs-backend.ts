@@ -124,7 +124,7 @@ class FileSink implements BlobSink {
     await this.fh.close();
     this.closed = true;
     await fs.rename(this.tmpPath, this.finalPath);
-    await fsyncDir(path.dirname(this.finalPath));
+    await fsyncPath(path.dirname(this.finalPath));
   }
 
   async abort(): Promise<void> {
@@ -163,8 +163,9 @@ function remainder(pieces: Buffer[], written: number): Buffer[] {
   return [pieces[i]!.subarray(written), ...pieces.slice(i + 1)];
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, constants.O_RDONLY);
+/** fsync of a file or directory by path (a directory's, so a rename into it is durable). */
+export async function fsyncPath(p: string): Promise<void> {
+  const fh = await fs.open(p, constants.O_RDONLY);
   try {
     await fh.sync();
   } finally {
