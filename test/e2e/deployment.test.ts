@@ -228,10 +228,7 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
   it('keeps data across docker restart of the gateway and of Postgres', async () => {
     await deployment.containers.get('gateway')!.restart({ timeout: 10_000 });
     const postgres = deployment.containers.get('postgres')!;
-    const stopStarted = Date.now();
     await postgres.restart({ timeout: 10_000 });
-    // SIGTERM is turned into a fast shutdown: well inside docker's 10 s grace, and no crash recovery after.
-    expect(Date.now() - stopStarted).toBeLessThan(9_000);
     const logs = execFileSync('docker', ['logs', postgres.getId()], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -239,7 +236,9 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     const all =
       logs +
       execFileSync('sh', ['-c', `docker logs ${postgres.getId()} 2>&1 >/dev/null`], { encoding: 'utf8' });
+    // SIGTERM is turned into a fast shutdown that completes inside docker's grace (no SIGKILL), and no crash recovery after.
     expect(all).toContain('received fast shutdown request');
+    expect(all).toContain('database system is shut down');
     expect(all).not.toMatch(/not properly shut down|automatic recovery in progress/);
     // The gateway reconnects to the restarted Postgres through its pool; give the healthcheck a moment.
     const client = s3();
