@@ -19,6 +19,7 @@ const MAY_IMPORT = {
   s3: [...LEAVES, 'http', 'db', 'auth', 'store', 'authz', 'audit'],
   management: [...LEAVES, 'db', 'auth', 'blobs', 'store', 'authz', 'audit'],
   report: [...LEAVES, 'db', 'audit'],
+  transfer: [...LEAVES],
 };
 
 const layerRules = Object.entries(MAY_IMPORT).map(([folder, allowed]) => ({
@@ -57,7 +58,7 @@ module.exports = {
       to: {
         path: '^service/src/',
         pathNot: [
-          '^service/src/(crypto|parse)/',
+          '^service/src/(crypto|parse|transfer)/',
           '^service/src/auth/credentials\\.ts$',
           '^service/src/management/password\\.ts$',
           '^service/src/(app|cluster|config)\\.ts$',

@@ -6,7 +6,7 @@ import { fail, OperatorError } from './lib/exec.js';
 import { ROOT } from './lib/images.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 import { migrate, parseBucketMap, type BucketReport } from './lib/migrate.js';
-import { rcloneWith, type S3Remote } from './lib/rclone-transfer.js';
+import { rcloneWith, type S3Remote } from '../service/src/transfer/rclone.js';
 import { humanSize } from '../service/src/parse/human-size.js';
 
 const { values: argv } = parseCli({

@@ -12,6 +12,7 @@ import {
   type ArchivePreset,
   type ArchiveRetentionMode,
 } from '../service/src/parse/archive-preset.js';
+import { syncJobProblems, type SyncJob } from '../service/src/parse/sync-job.js';
 import {
   BUCKET_DEFAULTS,
   DEFAULT_OPTIONS,
@@ -44,6 +45,8 @@ export interface DeploymentConfig {
   /** Prometheus with Coffer's alert rules, published on 127.0.0.1:monitoringPort only. */
   monitoring: boolean;
   monitoringPort: number;
+  /** coffer:syncJobs: scheduled syncs between host directories and paths in this deployment. */
+  syncJobs: SyncJob[];
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -85,6 +88,7 @@ export const CONFIG_KEYS = [
   'archiveRetentionDays',
   'monitoring',
   'monitoringPort',
+  'syncJobs',
   'secretsDir',
   'masterKey',
   'postgresPassword',
@@ -197,6 +201,33 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
         problems.push(`coffer:${key} ${String(value)} contradicts coffer:preset compliance-archive`);
     return p;
   };
+  /** A list of jobs, as YAML in the stack file or JSON from `pulumi config set`. */
+  const syncJobs = (): SyncJob[] => {
+    if (!present('syncJobs')) return [];
+    let v = raw.syncJobs;
+    if (typeof v === 'string') {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        bad('syncJobs', 'must be a list of {name, direction, hostDir, target, afterCopy, every}', v);
+        return [];
+      }
+    }
+    if (!Array.isArray(v) || !v.every((j) => typeof j === 'object' && j !== null)) {
+      bad('syncJobs', 'must be a list of {name, direction, hostDir, target, afterCopy, every}', v);
+      return [];
+    }
+    const jobs = (v as Array<Record<string, unknown>>).map((j): SyncJob => ({
+      name: String(j.name ?? ''),
+      direction: String(j.direction ?? '') as SyncJob['direction'],
+      hostDir: String(j.hostDir ?? ''),
+      target: String(j.target ?? ''),
+      afterCopy: String(j.afterCopy ?? 'keep') as SyncJob['afterCopy'],
+      every: String(j.every ?? ''),
+    }));
+    for (const problem of syncJobProblems(jobs)) problems.push(`coffer:syncJobs: ${problem}`);
+    return jobs;
+  };
   const absolute = (v: string) => v.startsWith('/') && !v.split('/').includes('..');
 
   const config: DeploymentConfig = {
@@ -240,6 +271,7 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     ) as TlsVersion,
     monitoring: bool('monitoring', DEFAULT_OPTIONS.monitoring),
     monitoringPort: port('monitoringPort', DEFAULT_OPTIONS.monitoringPort),
+    syncJobs: syncJobs(),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(
       'masterKey',

@@ -17,6 +17,7 @@ import {
   endpointOf,
   MONITORING_SECRET_FILES,
   SECRET_FILES,
+  SYNC_SECRET_FILES,
   topology,
   type HealthcheckSpec,
   type Topology,
@@ -25,6 +26,8 @@ import {
 export type SecretName = keyof typeof SECRET_FILES;
 export type ArchiveSecretName = keyof typeof ARCHIVE_SECRET_FILES;
 export type MonitoringSecretName = keyof typeof MONITORING_SECRET_FILES;
+export type SyncSecretName = keyof typeof SYNC_SECRET_FILES;
+type OptionalSecretName = ArchiveSecretName | MonitoringSecretName | SyncSecretName;
 
 /** Secret values the stack keeps instead of generating, e.g. carried over from a compose deployment. */
 export interface ExistingSecrets {
@@ -76,7 +79,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
   readonly containers: Record<string, docker.Container>;
   /** What each container finds under /run/secrets, by secret name; every value a Pulumi secret. */
   readonly secretFiles: Record<SecretName, pulumi.Output<string>> &
-    Partial<Record<ArchiveSecretName | MonitoringSecretName, pulumi.Output<string>>>;
+    Partial<Record<OptionalSecretName, pulumi.Output<string>>>;
   /** The compliance-archive preset's ingest and reader keys (secret); undefined without the preset. */
   readonly archiveCredentials: pulumi.Output<string> | undefined;
 
@@ -99,6 +102,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       preset: c.preset,
       monitoring: c.monitoring,
       monitoringPort: c.monitoringPort,
+      syncJobs: c.syncJobs,
     });
 
     const pki = createPki(
@@ -120,6 +124,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       ...this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem),
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
       ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
+      ...(c.syncJobs.length ? { root_crt: pulumi.output(pki.caCertPem) } : {}),
     };
     this.secretFiles = secrets;
     this.archiveCredentials = archiveJson;
@@ -130,6 +135,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       { parent: this },
     );
     const hostPaths: Record<string, string | undefined> = {
+      ...this.topology.hostDirs,
       'coffer-data': c.dataPath,
       'postgres-data': c.postgresDataPath,
     };
@@ -158,10 +164,11 @@ export class CofferDeployment extends pulumi.ComponentResource {
         {
           name: `${c.project}-${s.name}`,
           image: s.image,
+          ...(s.entrypoint ? { entrypoints: s.entrypoint } : {}),
           envs: Object.entries(s.env).map(([k, v]) => `${k}=${v}`),
           uploads: s.secrets.map((x) => ({
             file: `/run/secrets/${x.name}`,
-            content: secrets[x.name as SecretName | ArchiveSecretName | MonitoringSecretName]!,
+            content: secrets[x.name as SecretName | OptionalSecretName]!,
             permissions: '0400',
           })),
           volumes: s.volumes.map((v) => ({ volumeName: volumes[v.volume]!.name, containerPath: v.target })),

@@ -3,6 +3,7 @@
  * Testcontainers suite, the policy rules) derives from this and nothing else.
  */
 import type { ArchivePreset } from '../service/src/parse/archive-preset.js';
+import type { SyncJob } from '../service/src/parse/sync-job.js';
 
 export interface SecretRef {
   /** Name of the secret (a file under secrets/, mounted at /run/secrets/<name>). */
@@ -32,6 +33,8 @@ export interface ServiceSpec {
   restart: 'unless-stopped' | 'always';
   dependsOn: string[];
   networks: string[];
+  /** Replaces the image's entrypoint (a scheduled sync runs the gateway image as another program). */
+  entrypoint?: string[];
 }
 
 export interface Topology {
@@ -40,6 +43,8 @@ export interface Topology {
   /** Secret name to the file that holds it, relative to the repository root. */
   secrets: Record<string, string>;
   volumes: string[];
+  /** Volumes that are a directory of the host (a sync job's local side), by volume name. */
+  hostDirs: Record<string, string>;
   networks: string[];
 }
 
@@ -65,6 +70,8 @@ export interface TopologyOptions {
   /** Prometheus scraping every gateway, with Coffer's alert rules, on this host's loopback only. */
   monitoring: boolean;
   monitoringPort: number;
+  /** Scheduled syncs, each its own service running the gateway image's sync-cli. */
+  syncJobs: SyncJob[];
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -86,6 +93,7 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   extraIps: [],
   monitoring: false,
   monitoringPort: 9090,
+  syncJobs: [],
 };
 
 /** Files setup-credentials writes, by secret name. */
@@ -105,6 +113,14 @@ export const SECRET_FILES = {
 export const MONITORING_SECRET_FILES = {
   management_api_key: 'secrets/management_api_key.txt',
 } as const;
+
+/** What a scheduled sync needs besides the S3 credentials: the root CA that signs nginx's certificate. */
+export const SYNC_SECRET_FILES = {
+  root_crt: 'secrets/root.crt',
+} as const;
+
+/** The name services inside the deployment reach nginx by; the server certificate covers it. */
+export const INTERNAL_S3_HOST = 'nginx';
 
 /** Where Prometheus listens inside its container; published on the host's loopback only. */
 export const PROMETHEUS_PORT = 9090;
@@ -156,11 +172,18 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
   return {
     project: 'coffer',
     networks: ['backend'],
-    volumes: ['coffer-data', 'postgres-data', ...(o.monitoring ? ['prometheus-data'] : [])],
+    volumes: [
+      'coffer-data',
+      'postgres-data',
+      ...(o.monitoring ? ['prometheus-data'] : []),
+      ...(o.syncJobs.length ? ['sync-state', ...o.syncJobs.map((j) => `sync-${j.name}`)] : []),
+    ],
+    hostDirs: Object.fromEntries(o.syncJobs.map((j) => [`sync-${j.name}`, j.hostDir])),
     secrets: {
       ...SECRET_FILES,
       ...(o.preset ? ARCHIVE_SECRET_FILES : {}),
       ...(o.monitoring ? MONITORING_SECRET_FILES : {}),
+      ...(o.syncJobs.length ? SYNC_SECRET_FILES : {}),
     },
     services: [
       {
@@ -264,7 +287,50 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
         networks: ['backend'],
       },
       ...(o.monitoring ? [prometheusService(o, image('prometheus'))] : []),
+      // The gateway's image under its own name, so that policies tell a sync from a gateway by its image.
+      ...o.syncJobs.map((j) => syncService(o, j, image('sync'))),
     ],
+  };
+}
+
+/** One scheduled sync: the gateway image's sync-cli (tagged coffer/sync), as the owner of the host directory, through nginx. */
+function syncService(o: TopologyOptions, job: SyncJob, image: string): ServiceSpec {
+  return {
+    name: `sync-${job.name}`,
+    image,
+    buildContext: 'service',
+    entrypoint: ['/usr/local/bin/coffer-sync-entrypoint'],
+    env: {
+      SYNC_NAME: job.name,
+      SYNC_DIRECTION: job.direction,
+      SYNC_LOCAL: '/sync/data',
+      SYNC_TARGET: job.target,
+      SYNC_AFTER_COPY: job.afterCopy,
+      SYNC_EVERY: job.every,
+      SYNC_STATE_DIR: `/var/lib/coffer-sync/${job.name}`,
+      // Through nginx over TLS, as any client: bucket policies that demand TLS hold for it too.
+      S3_ENDPOINT: `https://${INTERNAL_S3_HOST}`,
+      S3_REGION: o.region,
+      CREDENTIALS_FILE: '/run/secrets/credentials_json',
+      CA_FILE: '/run/secrets/root_crt',
+    },
+    secrets: [{ name: 'credentials_json' }, { name: 'root_crt' }],
+    volumes: [
+      { volume: `sync-${job.name}`, target: '/sync/data' },
+      { volume: 'sync-state', target: '/var/lib/coffer-sync' },
+    ],
+    tmpfs: ['/run/coffer-sync'],
+    ports: [],
+    healthcheck: {
+      test: ['CMD', 'coffer-sync-health'],
+      intervalSeconds: 10,
+      timeoutSeconds: 5,
+      retries: 3,
+      startPeriodSeconds: 10,
+    },
+    restart: 'unless-stopped',
+    dependsOn: ['nginx'],
+    networks: ['backend'],
   };
 }
 
@@ -303,7 +369,7 @@ export function serverCertNames(
   extraIps: string[] = [],
 ): { dnsNames: string[]; ipAddresses: string[] } {
   return {
-    dnsNames: [...new Set([domain, `*.${domain}`, 'localhost', ...extraHosts])],
+    dnsNames: [...new Set([domain, `*.${domain}`, 'localhost', INTERNAL_S3_HOST, ...extraHosts])],
     ipAddresses: [...new Set(['127.0.0.1', ...extraIps])],
   };
 }

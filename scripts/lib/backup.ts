@@ -17,7 +17,7 @@ import { SECRET_FILES } from '../../stacks/topology.js';
 import { compose, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 import { keyId, keyLines, replaceFile } from './keyring.js';
-import { rcloneFailure, rcloneWith, type Rclone } from './rclone-transfer.js';
+import { rcloneFailure, rcloneWith, type Rclone } from '../../service/src/transfer/rclone.js';
 
 const CLI = '/opt/coffer/dist/backup-cli.js';
 const MIN_PASSPHRASE = 12;

@@ -11,6 +11,7 @@ export function renderCompose(t: Topology): string {
   for (const s of t.services) {
     services[s.name] = {
       image: s.image,
+      ...(s.entrypoint ? { entrypoint: s.entrypoint } : {}),
       restart: s.restart,
       ...(Object.keys(s.env).length ? { environment: s.env } : {}),
       ...(s.secrets.length ? { secrets: s.secrets.map((x) => x.name) } : {}),
@@ -38,7 +39,15 @@ export function renderCompose(t: Topology): string {
     secrets: Object.fromEntries(
       Object.entries(t.secrets).map(([name, file]) => [name, { file: `./${file}` }]),
     ),
-    volumes: Object.fromEntries(t.volumes.map((v) => [v, {}])),
+    // A host directory still appears as a named volume, so the containers and policies see one shape.
+    volumes: Object.fromEntries(
+      t.volumes.map((v) => [
+        v,
+        t.hostDirs[v]
+          ? { driver: 'local', driver_opts: { type: 'none', o: 'bind', device: t.hostDirs[v] } }
+          : {},
+      ]),
+    ),
     networks: Object.fromEntries(t.networks.map((n) => [n, {}])),
   };
   return HEADER + stringify(doc, { lineWidth: 0 });

@@ -18,6 +18,7 @@ import {
   type ArchivePreset,
   type ArchiveRetentionMode,
 } from '../../service/src/parse/archive-preset.js';
+import type { SyncJob } from '../../service/src/parse/sync-job.js';
 import { renderCompose } from './compose.js';
 import { fail, OperatorError } from './exec.js';
 import { ROOT } from './images.js';
@@ -50,6 +51,8 @@ export interface DeployOptions {
   /** Prometheus with Coffer's alert rules (--with-monitoring, --without-monitoring) on 127.0.0.1:monitoringPort. */
   monitoring: boolean;
   monitoringPort: number;
+  /** Scheduled syncs the deployment runs (npm run sync -- ... --install NAME). */
+  syncJobs: SyncJob[];
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -113,6 +116,7 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
       DEFAULT_OPTIONS.monitoringPort,
       'monitoring-port',
     ),
+    syncJobs: saved.syncJobs ?? [],
   };
   // Saved as what runs: the preset turns these off whatever was set before.
   return o.preset ? { ...o, signatureV2: false, bucketDefaults: 'current' } : o;
@@ -225,7 +229,8 @@ async function composeFilePath(o: DeployOptions): Promise<string> {
     o.signatureV2 === DEFAULT_OPTIONS.signatureV2 &&
     o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults &&
     !o.preset &&
-    !o.monitoring;
+    !o.monitoring &&
+    o.syncJobs.length === 0;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

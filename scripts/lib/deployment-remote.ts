@@ -1,7 +1,7 @@
 /** The running deployment as an rclone S3 remote: its endpoint, first credential and root CA. */
 import path from 'node:path';
 import { endpointOf, requireAnswering, type DeployOptions } from './deploy.js';
-import type { S3Remote } from './rclone-transfer.js';
+import type { S3Remote } from '../../service/src/transfer/rclone.js';
 import { readCredentials } from './secrets.js';
 
 export async function deploymentRemote(root: string, o: DeployOptions): Promise<S3Remote> {

@@ -142,7 +142,7 @@ async function builtFrom(image: string): Promise<string | undefined> {
 }
 
 /**
- * Builds the three images the topology names, from the shared Debian base. An image whose label says it
+ * Builds the images the topology names, from the shared Debian base. An image whose label says it
  * was built from the same context and base is kept as it is: rebuilding it would give it a new id, and
  * compose would then recreate a running container for nothing.
  */
@@ -150,8 +150,16 @@ export async function buildImages(options: Partial<TopologyOptions> = {}): Promi
   await ensureBaseImage();
   const base = (await q`docker image inspect --format ${'{{.Id}}'} ${BASE_IMAGE}`).stdout.trim();
   await compileGateway();
+  let gatewayStage: string | undefined;
+  const built = new Set<string>();
   for (const s of topology(options).services) {
-    const context = s.name === 'gateway' ? await stageGateway() : path.join(ROOT, s.buildContext);
+    // Several sync services share one image, built from the gateway's staged context.
+    if (built.has(s.image)) continue;
+    built.add(s.image);
+    const context =
+      s.buildContext === 'service'
+        ? (gatewayStage ??= await stageGateway())
+        : path.join(ROOT, s.buildContext);
     const digest = await inputsDigest([context], [base]);
     if ((await builtFrom(s.image)) === digest) {
       step(`${s.image} is up to date`);

@@ -5,7 +5,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { OperatorError } from './exec.js';
-import { rcloneFailure, type Rclone } from './rclone-transfer.js';
+import { rcloneFailure, type Rclone } from '../../service/src/transfer/rclone.js';
 
 export interface MigrateOptions {
   rclone: Rclone;

@@ -45,6 +45,9 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('extraIps', JSON.stringify(o.extraIps));
   await set('signatureV2', String(o.signatureV2));
   await set('bucketDefaults', o.bucketDefaults);
+  await set('monitoring', String(o.monitoring));
+  await set('monitoringPort', String(o.monitoringPort));
+  await set('syncJobs', JSON.stringify(o.syncJobs));
   if (o.preset) {
     await set('preset', 'compliance-archive');
     await set('archiveBuckets', JSON.stringify(o.preset.buckets));

@@ -7,6 +7,14 @@ import { buildImages } from '../../scripts/lib/images.js';
 import { dockerAvailable } from './docker.js';
 
 export default async function setup(): Promise<void> {
-  // Every image a suite deploys, Prometheus (--with-monitoring) included.
-  if (dockerAvailable()) await buildImages({ monitoring: true });
+  // Every image a suite deploys: Prometheus (--with-monitoring) and the scheduled sync's included.
+  const job = {
+    name: 'any',
+    direction: 'push',
+    hostDir: '/',
+    target: 'any',
+    afterCopy: 'keep',
+    every: '1h',
+  } as const;
+  if (dockerAvailable()) await buildImages({ monitoring: true, syncJobs: [job] });
 }

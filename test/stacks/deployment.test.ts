@@ -148,6 +148,8 @@ describe('the Pulumi program declares the topology', () => {
       's3.storage.internal',
       '*.s3.storage.internal',
       'localhost',
+      // What services inside the deployment (scheduled syncs) reach nginx by.
+      'nginx',
       'coffer.lan',
       'backup.lan',
     ]);
@@ -278,6 +280,33 @@ describe('coffer:monitoring', () => {
     const failed = evaluate(fromPulumi(records)).filter((r) => r.violations.length);
     expect(failed.map((r) => r.rule)).toEqual(['only-nginx-publishes-ports']);
     expect(failed[0]!.violations[0]).toMatch(/beyond loopback/);
+  });
+});
+
+describe('coffer:syncJobs', () => {
+  const job = { name: 'scans', direction: 'push', hostDir: '/srv/scans', target: 'scans', every: '15m' };
+
+  it('declares each job as a container of the gateway image with its host directory bound, and passes every rule', async () => {
+    const d = await deploy({ syncJobs: JSON.stringify([job]) });
+    expect(containers().map((r) => r.name)).toEqual(['postgres', 'gateway', 'nginx', 'sync-scans']);
+    const sync = container('sync-scans');
+    expect(sync.image).toBe('coffer/sync:0.1.0');
+    expect(sync.entrypoints).toEqual(['/usr/local/bin/coffer-sync-entrypoint']);
+    expect(sync.envs).toContain('SYNC_AFTER_COPY=keep');
+    const ca = (sync.uploads as Upload[]).find((u) => u.file === '/run/secrets/root_crt')!;
+    expect(ca.content).toBe(await resolve(d.rootCaPem));
+    const volume = mocks.find(TYPES.volume, 'sync-scans').props;
+    expect(volume.driverOpts).toEqual({ type: 'none', o: 'bind', device: '/srv/scans' });
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('refuses a job that cannot run, naming it', () => {
+    expect(() =>
+      parseDeploymentConfig({ syncJobs: JSON.stringify([{ ...job, hostDir: 'scans', every: '10s' }]) }),
+    ).toThrow(
+      /coffer:syncJobs: sync job scans: its directory must be an absolute path \(got scans\)[\s\S]*every must be at least 1m/,
+    );
+    expect(() => parseDeploymentConfig({ syncJobs: '{"name":' })).toThrow(/coffer:syncJobs must be a list/);
   });
 });
 

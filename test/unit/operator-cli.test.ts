@@ -141,6 +141,7 @@ describe('deployment settings persist beside secrets/', () => {
       bucketDefaults: 'current',
       monitoring: false,
       monitoringPort: 9090,
+      syncJobs: [],
     });
     await saveSettings(
       root,
@@ -169,6 +170,7 @@ describe('deployment settings persist beside secrets/', () => {
       bucketDefaults: 'legacy',
       monitoring: true,
       monitoringPort: 9191,
+      syncJobs: [],
     });
     expect(deployOptions({ 'without-monitoring': true }, root).monitoring).toBe(false);
     const gateway = topology(deployOptions({}, root)).services.find((s) => s.name === 'gateway')!;
@@ -195,6 +197,6 @@ describe('deployment settings persist beside secrets/', () => {
       extraHostNames: ['backup.lan'],
       extraIps: ['10.0.0.5'],
     }).services.find((s) => s.name === 'nginx')!;
-    expect(nginx.env.SERVER_NAMES).toBe('s3.site.lan *.s3.site.lan localhost backup.lan 127.0.0.1 10.0.0.5');
+    expect(nginx.env.SERVER_NAMES).toBe('s3.site.lan *.s3.site.lan localhost nginx backup.lan 127.0.0.1 10.0.0.5');
   });
 });

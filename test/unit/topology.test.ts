@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { writeAwsProfile } from '../../scripts/lib/aws-profile.js';
 import { renderCompose } from '../../scripts/lib/compose.js';
 import { upsertSection } from '../../scripts/lib/rclone.js';
+import { fromCompose } from '../../policies/model.js';
+import { evaluate } from '../../policies/rules.js';
+import { intervalMs, syncJobProblems } from '../../service/src/parse/sync-job.js';
 import { GATEWAY_PORT, SECRET_FILES, topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -95,6 +98,79 @@ describe('--with-monitoring', () => {
     expect(gateway.env.TLS_CERT_FILE).toBe('/run/secrets/server_crt');
     expect(gateway.secrets).toContainEqual({ name: 'server_crt' });
     expect(gateway.secrets).not.toContainEqual({ name: 'server_key' });
+  });
+});
+
+describe('scheduled syncs (npm run sync -- ... --install NAME)', () => {
+  const job = {
+    name: 'scans',
+    direction: 'push' as const,
+    hostDir: '/srv/scans',
+    target: 'scans/in',
+    afterCopy: 'delete' as const,
+    every: '15m',
+  };
+
+  it('runs each job as its own service of the gateway image, its directory a bind volume, through nginx over TLS', () => {
+    const t = topology({ syncJobs: [job] });
+    const s = t.services.find((x) => x.name === 'sync-scans')!;
+    expect([s.image, s.buildContext]).toEqual(['coffer/sync:0.1.0', 'service']);
+    expect(s.entrypoint).toEqual(['/usr/local/bin/coffer-sync-entrypoint']);
+    expect(s.env).toMatchObject({
+      SYNC_NAME: 'scans',
+      SYNC_DIRECTION: 'push',
+      SYNC_TARGET: 'scans/in',
+      SYNC_AFTER_COPY: 'delete',
+      SYNC_EVERY: '15m',
+      S3_ENDPOINT: 'https://nginx',
+    });
+    expect(s.secrets).toEqual([{ name: 'credentials_json' }, { name: 'root_crt' }]);
+    expect(t.secrets.root_crt).toBe('secrets/root.crt');
+    expect(s.volumes).toEqual([
+      { volume: 'sync-scans', target: '/sync/data' },
+      { volume: 'sync-state', target: '/var/lib/coffer-sync' },
+    ]);
+    expect(t.hostDirs).toEqual({ 'sync-scans': '/srv/scans' });
+    expect(s.ports).toEqual([]);
+    expect(s.dependsOn).toEqual(['nginx']);
+    // The name it reaches nginx by is one the certificate covers and nginx serves.
+    const nginx = t.services.find((x) => x.name === 'nginx')!;
+    expect(nginx.env.SERVER_NAMES!.split(' ')).toContain('nginx');
+    const compose = parse(renderCompose(t)) as {
+      services: Record<string, { entrypoint?: string[] }>;
+      volumes: Record<string, unknown>;
+    };
+    expect(compose.services['sync-scans']!.entrypoint).toEqual(['/usr/local/bin/coffer-sync-entrypoint']);
+    expect(compose.volumes['sync-scans']).toEqual({
+      driver: 'local',
+      driver_opts: { type: 'none', o: 'bind', device: '/srv/scans' },
+    });
+    expect(compose.volumes['sync-state']).toEqual({});
+    expect(evaluate(fromCompose(compose)).filter((r) => r.violations.length)).toEqual([]);
+    const plain = topology();
+    expect(plain.secrets).not.toHaveProperty('root_crt');
+    expect(plain.volumes).not.toContain('sync-state');
+  });
+
+  it('names what is wrong with a job', () => {
+    expect(syncJobProblems([job])).toEqual([]);
+    expect(
+      syncJobProblems([
+        { ...job, name: 'Scans', hostDir: 'rel/dir', every: '30s' },
+        { ...job, direction: 'two-way', afterCopy: 'delete', target: 'UP/x', every: '5 minutes' },
+        { ...job },
+      ]),
+    ).toEqual([
+      'sync job Scans: its name must be a lower-case name of at most 31 letters, digits and hyphens',
+      'sync job Scans: its directory must be an absolute path (got rel/dir)',
+      'sync job Scans: every must be at least 1m (got "30s")',
+      'sync job scans: target bucket "UP" must be between 3 and 63 characters long',
+      'sync job scans: after-copy delete needs push or pull: two-way keeps both sides',
+      'sync job scans: every takes a number and s, m or h (got "5 minutes")',
+      'sync job scans: is named twice',
+    ]);
+    expect(intervalMs('90s')).toBe(90_000);
+    expect(intervalMs('2h')).toBe(7_200_000);
   });
 });
 

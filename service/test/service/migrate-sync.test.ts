@@ -15,8 +15,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, parseBucketMap } from '../../../scripts/lib/migrate.js';
-import { rcloneWith, type Rclone } from '../../../scripts/lib/rclone-transfer.js';
-import { syncOnce, type SyncOptions } from '../../../scripts/lib/sync.js';
+import { rcloneWith, type Rclone } from '../../src/transfer/rclone.js';
+import { syncOnce, type SyncOptions } from '../../src/transfer/sync.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { requireBinary } from '../support/run.js';
 import { pathStyleClient } from '../support/s3-client.js';

@@ -8,7 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { OperatorError } from './exec.js';
+
+/** A transfer that cannot go on, in one line for whoever started it (an operator or a scheduled service). */
+export class TransferError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferError';
+  }
+}
 
 export interface S3Remote {
   endpoint: string;
@@ -79,7 +86,7 @@ export async function rcloneWith(remotes: Record<string, S3Remote>): Promise<Rcl
         });
         child.on('error', (err) =>
           reject(
-            new OperatorError(
+            new TransferError(
               (err as NodeJS.ErrnoException).code === 'ENOENT'
                 ? 'rclone is not installed (Debian: apt-get install rclone)'
                 : `rclone could not run: ${err.message}`,

@@ -8,11 +8,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { OperatorError } from './exec.js';
-import { rcloneFailure, type Rclone } from './rclone-transfer.js';
-
-export type SyncDirection = 'push' | 'pull' | 'two-way';
-export const DIRECTIONS: SyncDirection[] = ['push', 'pull', 'two-way'];
+import { rcloneFailure, TransferError, type Rclone } from './rclone.js';
+import type { AfterCopy, SyncDirection } from '../parse/sync-job.js';
 
 export interface SyncOptions {
   rclone: Rclone;
@@ -21,7 +18,7 @@ export interface SyncOptions {
   other: string;
   /** The Coffer side, `remote:bucket/path`. */
   coffer: string;
-  afterCopy: 'keep' | 'delete';
+  afterCopy: AfterCopy;
   /** Where two-way sync keeps its listings between runs. */
   stateDir: string;
   say(line: string): void;
@@ -32,18 +29,9 @@ export interface SyncReport {
   deleted: number;
 }
 
-/** `15m`, `1h`, `90s` → milliseconds; at least a minute apart. */
-export function parseEvery(spec: string): number {
-  const m = /^(\d+)(s|m|h)$/.exec(spec);
-  if (!m) throw new OperatorError(`--every takes a number and s, m or h (got "${spec}")`);
-  const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
-  if (ms < 60_000) throw new OperatorError('--every must be at least 1m');
-  return ms;
-}
-
 export async function syncOnce(o: SyncOptions): Promise<SyncReport> {
   if (o.direction === 'two-way' && o.afterCopy === 'delete')
-    throw new OperatorError('--after-copy delete needs push or pull: two-way keeps both sides');
+    throw new TransferError('--after-copy delete needs push or pull: two-way keeps both sides');
   const [from, to] = o.direction === 'pull' ? [o.coffer, o.other] : [o.other, o.coffer];
   const report: SyncReport = { copied: 0, deleted: 0 };
   const count = (line: string) => {
@@ -71,10 +59,10 @@ export async function syncOnce(o: SyncOptions): Promise<SyncReport> {
   const r = await o.rclone.run([...args, '-v'], count);
   if (r.code !== 0) {
     if (o.direction === 'two-way' && /resync/i.test(r.stderr))
-      throw new OperatorError(
+      throw new TransferError(
         `two-way sync refused to go on (${rcloneFailure(r.stderr)}); remove ${o.stateDir} to start over from both sides as they are`,
       );
-    throw new OperatorError(`${o.direction} failed: ${rcloneFailure(r.stderr)}`);
+    throw new TransferError(`${o.direction} failed: ${rcloneFailure(r.stderr)}`);
   }
   return report;
 }
