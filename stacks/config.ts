@@ -50,6 +50,11 @@ export interface DeploymentConfig {
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
+  /**
+   * Keys a rotation moves away from (coffer:previousMasterKeys): they only unwrap, while the gateway rewraps
+   * everything under masterKey in the background; removed once its log says nothing refers to them.
+   */
+  previousMasterKeys: string[];
   postgresPassword?: string;
   accessKeyId?: string;
   secretAccessKey?: string;
@@ -91,6 +96,7 @@ export const CONFIG_KEYS = [
   'syncJobs',
   'secretsDir',
   'masterKey',
+  'previousMasterKeys',
   'postgresPassword',
   'accessKeyId',
   'secretAccessKey',
@@ -278,6 +284,11 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       (v) => /^[0-9a-f]{64}$/i.test(v.trim()),
       'must be 64 hex digits (32 bytes)',
     ),
+    previousMasterKeys: list(
+      'previousMasterKeys',
+      (v) => /^[0-9a-f]{64}$/i.test(v.trim()),
+      'must be a list of master keys (64 hex digits each)',
+    ).map((k) => k.trim().toLowerCase()),
     postgresPassword: optional('postgresPassword', (v) => v.length >= 12, 'must be at least 12 characters'),
     accessKeyId: optional(
       'accessKeyId',
@@ -287,6 +298,14 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     secretAccessKey: optional('secretAccessKey', (v) => v.length >= 30, 'must be at least 30 characters'),
   };
   config.preset = preset();
+  if (config.previousMasterKeys.length && !config.masterKey)
+    problems.push(
+      'coffer:previousMasterKeys needs coffer:masterKey: the key a rotation moves to (pulumi stack output --show-secrets masterKey gives the current one)',
+    );
+  if (config.masterKey && config.previousMasterKeys.includes(config.masterKey.trim().toLowerCase()))
+    problems.push(
+      'coffer:previousMasterKeys names coffer:masterKey itself: list only the keys being retired',
+    );
   if (config.httpPort === config.httpsPort)
     bad('httpPort', 'must differ from coffer:httpsPort', config.httpPort);
   if ((config.accessKeyId === undefined) !== (config.secretAccessKey === undefined))

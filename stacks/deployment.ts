@@ -82,6 +82,8 @@ export class CofferDeployment extends pulumi.ComponentResource {
     Partial<Record<OptionalSecretName, pulumi.Output<string>>>;
   /** The compliance-archive preset's ingest and reader keys (secret); undefined without the preset. */
   readonly archiveCredentials: pulumi.Output<string> | undefined;
+  /** The key that wraps (a secret output): the backup an operator must keep, and where a rotation starts. */
+  readonly masterKey: pulumi.Output<string>;
 
   constructor(name: string, args: CofferDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('coffer:index:CofferDeployment', name, {}, opts);
@@ -121,12 +123,13 @@ export class CofferDeployment extends pulumi.ComponentResource {
     this.consoleLogin = admin.login;
     const archiveJson = c.preset ? this.archiveKeys(existing) : undefined;
     const secrets = {
-      ...this.secretValues(existing, admin.json, pki.serverCertPem, pki.serverKeyPem),
+      ...this.secretValues(existing, c.previousMasterKeys, admin.json, pki.serverCertPem, pki.serverKeyPem),
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
       ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
       ...(c.syncJobs.length ? { root_crt: pulumi.output(pki.caCertPem) } : {}),
     };
     this.secretFiles = secrets;
+    this.masterKey = pulumi.secret(secrets.master_key.apply((k) => k.split('\n')[0]!));
     this.archiveCredentials = archiveJson;
 
     const network = new docker.Network(
@@ -299,6 +302,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
 
   private secretValues(
     existing: ExistingSecrets,
+    previousMasterKeys: string[],
     adminJson: pulumi.Output<string>,
     serverCertPem: pulumi.Output<string>,
     serverKeyPem: pulumi.Output<string>,
@@ -337,7 +341,10 @@ export class CofferDeployment extends pulumi.ComponentResource {
           .apply(encodeURIComponent)}@postgres:5432/coffer`,
       ),
       credentials_json: pulumi.secret(credentialsJson),
-      master_key: pulumi.secret(pulumi.output(masterKey).apply((k) => k.trim() + '\n')),
+      // The first line wraps; the keys a rotation moves away from follow it and only unwrap.
+      master_key: pulumi.secret(
+        pulumi.output(masterKey).apply((k) => [k.trim(), ...previousMasterKeys].join('\n') + '\n'),
+      ),
       admin_json: adminJson,
       // Public, but delivered like the rest: everything under /run/secrets is handled as a secret.
       server_crt: pulumi.secret(serverCertPem),

@@ -1,6 +1,6 @@
 /**
  * The Pulumi program (Pulumi.yaml → stacks/index.ts): reads and validates the stack config, then
- * declares one CofferDeployment. Stack outputs: endpoint, rootCaPem, credentials (secret), archiveCredentials (secret, with the preset).
+ * declares one CofferDeployment. Stack outputs: endpoint, rootCaPem, credentials (secret), archiveCredentials (secret, with the preset), masterKey (secret: back it up).
  */
 import * as pulumi from '@pulumi/pulumi';
 import { parseDeploymentConfig, rawConfig } from './config.js';
@@ -18,3 +18,4 @@ export const rootCaPem = deployment.rootCaPem;
 export const credentials = deployment.credentials;
 export const consoleLogin = deployment.consoleLogin;
 export const archiveCredentials = deployment.archiveCredentials;
+export const masterKey = deployment.masterKey;

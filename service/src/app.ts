@@ -25,6 +25,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { resolveTarget } from './s3/target.js';
 import { Collector } from './store/collector.js';
+import { rewrapInBackground } from './store/rekey.js';
 import { LifecycleWorker } from './store/lifecycle-worker.js';
 import { UsageSampler } from './store/usage-sampler.js';
 import { RequestCounter } from './db/request-counts.js';
@@ -295,8 +296,11 @@ export async function buildGateway(
       .exportHead(config.audit.headFile)
       .catch((err: Error) => app.log.warn({ reason: err.message }, 'audit head not exported'));
   let headTimer: NodeJS.Timeout | undefined;
+  let rewrap: { stop(): Promise<void> } | undefined;
   app.addHook('onReady', async () => {
     collector.start(config.gcIntervalSeconds * 1000);
+    // Started on an older key besides the current one: a rotation is under way, so finish it.
+    if (config.rewrapOnStart && config.masterKey.ids.length > 1) rewrap = rewrapInBackground(db, config.masterKey, app.log);
     lifecycle.start();
     usage.start();
     requests.start();
@@ -306,6 +310,7 @@ export async function buildGateway(
   });
   app.addHook('onClose', async () => {
     clearInterval(headTimer);
+    await rewrap?.stop();
     await exportHead();
     await digests.close();
     await collector.stop();

@@ -36,6 +36,8 @@ export interface Config {
   /** Where sealed object data lives (BLOB_BACKEND); `fs` keeps it under dataDir. */
   blobBackend: BlobBackendKind;
   masterKey: MasterKey;
+  /** Started on older keys besides the current one, rewrap under it in the background (REWRAP_ON_START). */
+  rewrapOnStart: boolean;
   credentials: S3Credential[];
   region: string;
   /** Host suffix for virtual-hosted style (bucket.DOMAIN); path style always works. */
@@ -243,6 +245,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     tlsCertFile,
     blobBackend: oneOf(env, 'BLOB_BACKEND', BLOB_BACKENDS, 'fs'),
     masterKey,
+    rewrapOnStart: bool(env, 'REWRAP_ON_START', true),
     credentials,
     region,
     domain,

@@ -4,6 +4,7 @@
  * `npm run rotate-master-key` runs this in the deployment's gateway container.
  */
 import { commandLine, fail, withGateway } from './cli-support.js';
+import { afterOthers, JOB_LOCKS } from './db/exclusive.js';
 import { keyUse, rewrapAll } from './store/rekey.js';
 
 const USAGE = `usage: rekey status
@@ -34,10 +35,13 @@ async function main(): Promise<void> {
       process.stdout.write(`wrapped keys by master key: ${describe(await keyUse(db))}\n`);
       return;
     }
-    const report = await rewrapAll(db, config.masterKey, {
-      batch,
-      onBatch: (table, n) => process.stderr.write(`coffer: rewrapped ${n} in ${table}\n`),
-    });
+    // A gateway started on these keys may be rewrapping already: its pass goes first, then this one.
+    const report = await afterOthers(db, JOB_LOCKS.rekey, () =>
+      rewrapAll(db, config.masterKey, {
+        batch,
+        onBatch: (table, n) => process.stderr.write(`coffer: rewrapped ${n} in ${table}\n`),
+      }),
+    );
     process.stdout.write(`rewrapped ${report.rewrapped} wrapped keys and secrets under ${current}\n`);
     const left = Object.values(report.remaining).reduce((a, n) => a + n, 0);
     if (left) fail(`${left} are still under older keys (${describe(report.remaining)}); run rewrap again`);

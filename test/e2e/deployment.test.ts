@@ -20,6 +20,7 @@ import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
 import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
 import { dockerAvailable } from './docker.js';
+import { topology, type TopologyOptions } from '../../stacks/topology.js';
 import {
   createVolumes,
   removeVolumes,
@@ -37,6 +38,9 @@ let volumes: Record<string, string>;
 let cred: { accessKeyId: string; secretAccessKey: string };
 let ca: Buffer;
 let lockedVersion: string;
+let syncDir: string;
+/** The uid that owns the synced directory: the scheduled sync runs as it, not as root or the gateway's user. */
+const SYNC_OWNER = 4321;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
@@ -76,16 +80,66 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     const [c] = await readCredentials(root);
     cred = { accessKeyId: c!.client_id, secretAccessKey: c!.client_secret };
     ca = await readFile(path.join(root, 'secrets/root.crt'));
-    // With Prometheus (--with-monitoring), which this suite checks scrapes the gateway it starts.
-    volumes = volumeNames(`coffer-e2e-${randomBytes(3).toString('hex')}`, { monitoring: true });
-    createVolumes(volumes);
-    deployment = await startDeployment(root, volumes, { monitoring: true });
+    // A directory for a scheduled sync to push, with files already waiting in it.
+    syncDir = await mkdtemp(path.join(os.tmpdir(), 'coffer-e2e-sync-'));
+    await mkdir(path.join(syncDir, 'sub'));
+    await writeFile(path.join(syncDir, 'a.txt'), 'scanned a');
+    await writeFile(path.join(syncDir, 'sub/b.txt'), 'scanned b');
+    execFileSync('chown', ['-R', `${SYNC_OWNER}:${SYNC_OWNER}`, syncDir]);
+    // With Prometheus (--with-monitoring), which this suite checks scrapes the gateway it starts, and the sync.
+    const opts: Partial<TopologyOptions> = {
+      monitoring: true,
+      syncJobs: [
+        {
+          name: 'scans',
+          direction: 'push',
+          hostDir: syncDir,
+          target: 'scans/in',
+          afterCopy: 'delete',
+          every: '1h',
+        },
+      ],
+    };
+    volumes = volumeNames(`coffer-e2e-${randomBytes(3).toString('hex')}`, opts);
+    createVolumes(volumes, topology(opts).hostDirs);
+    deployment = await startDeployment(root, volumes, opts);
   }, 900_000);
 
   afterAll(async () => {
     if (deployment) await stopDeployment(deployment);
     if (volumes) removeVolumes(volumes);
     if (root) await rm(root, { recursive: true, force: true });
+    if (syncDir) await rm(syncDir, { recursive: true, force: true });
+  });
+
+  it('runs a scheduled sync inside the deployment: a host directory moved into a bucket through nginx, as its owner', async () => {
+    const client = s3();
+    const keys = async () =>
+      (
+        (await client.send(new ListObjectsV2Command({ Bucket: 'scans' })).catch(() => undefined))?.Contents ??
+        []
+      )
+        .map((o) => o.Key)
+        .sort();
+    // Its first run starts with the service; rclone creates the bucket with the deployment's first credential.
+    await expect.poll(keys, { timeout: 60_000, interval: 1000 }).toEqual(['in/a.txt', 'in/sub/b.txt']);
+    expect(await objectText(client, 'scans', 'in/sub/b.txt')).toBe('scanned b');
+    // --after-copy delete: each source file went once its copy arrived, deleted as the directory's owner.
+    const sync = deployment.containers.get('sync-scans')!;
+    await expect
+      .poll(async () => (await readdir(syncDir, { recursive: true })).filter((f) => f.endsWith('.txt')), {
+        timeout: 10_000,
+      })
+      .toEqual([]);
+    const status = () =>
+      execFileSync('docker', ['exec', sync.getId(), 'cat', '/run/coffer-sync/status'], { encoding: 'utf8' });
+    await expect.poll(status, { timeout: 10_000 }).toMatch(/^ok \S+ 2 copied/);
+    // PID 1 is sync-cli itself (the entrypoint execs it).
+    const uid = execFileSync('docker', ['exec', sync.getId(), 'stat', '-c', '%u', '/proc/1'], {
+      encoding: 'utf8',
+    }).trim();
+    expect(uid).toBe(String(SYNC_OWNER));
+    client.destroy();
   });
 
   it('is watched by Prometheus: the gateway scraped with the API key, every alert rule loaded, the certificate expiry read', async () => {
@@ -381,7 +435,7 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
     const other = await asHost('s3.elsewhere.example');
     expect(other.status).toBe(421);
     expect(other.body).toContain('<Code>InvalidRequest</Code>');
-    expect(other.body).toContain('localhost *.localhost 127.0.0.1');
+    expect(other.body).toContain('localhost *.localhost nginx 127.0.0.1');
     // The served names still reach the gateway: an unsigned request for a bucket that does not exist is
     // S3's NoSuchBucket (path style names 'key-not-bucket', virtual-hosted style 'bucket').
     for (const host of [`localhost:${url.port}`, `bucket.localhost:${url.port}`]) {

@@ -26,8 +26,13 @@ export function volumeNames(prefix: string, opts: Partial<TopologyOptions> = {})
   return Object.fromEntries(topology(opts).volumes.map((v) => [v, `${prefix}-${v}`]));
 }
 
-export function createVolumes(names: Record<string, string>): void {
-  for (const v of Object.values(names)) execFileSync('docker', ['volume', 'create', v], { stdio: 'ignore' });
+/** The volumes, those the topology binds to a host directory (a sync job's) made as compose makes them. */
+export function createVolumes(names: Record<string, string>, hostDirs: Record<string, string> = {}): void {
+  for (const [v, name] of Object.entries(names)) {
+    const dir = hostDirs[v];
+    const bind = dir ? ['--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${dir}`] : [];
+    execFileSync('docker', ['volume', 'create', ...bind, name], { stdio: 'ignore' });
+  }
 }
 
 export function removeVolumes(names: Record<string, string>): void {
@@ -67,6 +72,7 @@ function containerFor(
   if (s.tmpfs.length)
     c = c.withTmpFs(Object.fromEntries(s.tmpfs.map((p) => [p, 'rw,noexec,nosuid,size=1m'])));
   if (s.ports.length) c = c.withExposedPorts(...s.ports.map((p) => p.target));
+  if (s.entrypoint) c = c.withEntrypoint(s.entrypoint);
   return c;
 }
 

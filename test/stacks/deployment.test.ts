@@ -310,6 +310,39 @@ describe('coffer:syncJobs', () => {
   });
 });
 
+describe('master-key rotation (coffer:previousMasterKeys)', () => {
+  const current = 'ab'.repeat(32);
+  const next = 'cd'.repeat(32);
+
+  it('gives the gateway the new key first and the retiring one after it, and the current key as a secret output', async () => {
+    const before = await deploy({ masterKey: current });
+    expect(await resolve(before.masterKey)).toBe(current);
+    expect(await pulumi.isSecret(before.masterKey)).toBe(true);
+    mocks.reset();
+    const during = await deploy({ masterKey: next, previousMasterKeys: JSON.stringify([current]) });
+    const file = (container('gateway').uploads as Upload[]).find(
+      (u) => u.file === '/run/secrets/master_key',
+    )!;
+    expect(file.content).toBe(`${next}\n${current}\n`);
+    expect(await resolve(during.masterKey)).toBe(next);
+  });
+
+  it('refuses a rotation without the key it moves to, or one that retires the current key', () => {
+    expect(() => parseDeploymentConfig({ previousMasterKeys: JSON.stringify([current]) })).toThrow(
+      /coffer:previousMasterKeys needs coffer:masterKey/,
+    );
+    expect(() =>
+      parseDeploymentConfig({
+        masterKey: current,
+        previousMasterKeys: JSON.stringify([current.toUpperCase()]),
+      }),
+    ).toThrow(/coffer:previousMasterKeys names coffer:masterKey itself/);
+    expect(() => parseDeploymentConfig({ masterKey: next, previousMasterKeys: '["abc"]' })).toThrow(
+      /coffer:previousMasterKeys must be a list of master keys/,
+    );
+  });
+});
+
 describe('moving a compose deployment to Pulumi', () => {
   let dir: string;
   beforeAll(async () => {

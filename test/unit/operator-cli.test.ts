@@ -197,6 +197,8 @@ describe('deployment settings persist beside secrets/', () => {
       extraHostNames: ['backup.lan'],
       extraIps: ['10.0.0.5'],
     }).services.find((s) => s.name === 'nginx')!;
-    expect(nginx.env.SERVER_NAMES).toBe('s3.site.lan *.s3.site.lan localhost nginx backup.lan 127.0.0.1 10.0.0.5');
+    expect(nginx.env.SERVER_NAMES).toBe(
+      's3.site.lan *.s3.site.lan localhost nginx backup.lan 127.0.0.1 10.0.0.5',
+    );
   });
 });

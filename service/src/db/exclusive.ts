@@ -5,6 +5,7 @@ export const JOB_LOCKS = {
   lifecycle: 0x4c696665, // "Life"
   collector: 0x436f6c6c, // "Coll"
   usage: 0x55736167, // "Usag"
+  rekey: 0x52656b79, // "Reky"
 } as const;
 
 /**
@@ -20,6 +21,14 @@ export async function exclusively<T>(
   return db.transaction(async (trx) => {
     const { rows } = await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS got', [lockId]);
     if (!rows[0]?.got) return undefined;
+    return work();
+  });
+}
+
+/** Runs `work` holding the same lock as `exclusively`, waiting first for whichever gateway holds it. */
+export async function afterOthers<T>(db: Knex, lockId: number, work: () => Promise<T>): Promise<T> {
+  return db.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [lockId]);
     return work();
   });
 }

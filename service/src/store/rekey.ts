@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { MasterKey } from '../crypto/master-key.js';
+import { exclusively, JOB_LOCKS } from '../db/exclusive.js';
 import type { LayoutPart } from './types.js';
 
 interface Source {
@@ -58,7 +59,7 @@ export interface RewrapReport {
 export async function rewrapAll(
   db: Knex,
   masterKey: MasterKey,
-  opts: { batch?: number; onBatch?: (table: string, rows: number) => void } = {},
+  opts: { batch?: number; onBatch?: (table: string, rows: number) => void; stopped?: () => boolean } = {},
 ): Promise<RewrapReport> {
   const current = masterKey.ids[0]!;
   const unknown = Object.keys(await keyUse(db)).filter((id) => !masterKey.ids.includes(id));
@@ -78,7 +79,7 @@ export async function rewrapAll(
             [current],
           );
       });
-    for (;;) {
+    while (!opts.stopped?.()) {
       const rows = await stale(
         db(s.table).select([...s.keys, s.column, ...(s.layout ? ['layout'] : [])]),
       ).limit(batch);
@@ -115,4 +116,44 @@ export async function rewrapAll(
   const remaining = await keyUse(db);
   delete remaining[current];
   return { rewrapped, remaining };
+}
+
+export interface RewrapLog {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/**
+ * What a gateway started on several master keys does by itself (a Pulumi rotation has no script to run
+ * rekey-cli): rewraps under the first key in the background, on one gateway at a time, and says in the log
+ * when the others can be retired. stop() ends it between batches; a later start finishes the job.
+ */
+export function rewrapInBackground(
+  db: Knex,
+  masterKey: MasterKey,
+  log: RewrapLog,
+): { stop(): Promise<void> } {
+  let stopping = false;
+  const [current, ...older] = masterKey.ids;
+  const run = exclusively(db, JOB_LOCKS.rekey, async () => {
+    const r = await rewrapAll(db, masterKey, { stopped: () => stopping });
+    if (stopping) return;
+    const left = Object.entries(r.remaining).filter(([, n]) => n > 0);
+    if (left.length)
+      log.error(
+        { rewrapped: r.rewrapped, remaining: r.remaining },
+        `master-key rewrap left ${left.map(([id, n]) => `${n} under ${id}`).join(', ')}; it runs again at the next start`,
+      );
+    else
+      log.info(
+        { rewrapped: r.rewrapped, current },
+        `master-key rewrap done: everything is under ${current}; nothing refers to ${older.join(', ')}, which can be retired`,
+      );
+  }).catch((err: Error) => log.error({ reason: err.message }, 'master-key rewrap failed'));
+  return {
+    async stop() {
+      stopping = true;
+      await run;
+    },
+  };
 }

@@ -54,7 +54,8 @@ describe('master-key rotation', () => {
     );
 
   beforeAll(async () => {
-    env = await createTestEnv({ INLINE_MAX_BYTES: '1024' });
+    // The CLI's own rewrap, killed and resumed, is what this suite shows: the gateway leaves it to the CLI.
+    env = await createTestEnv({ INLINE_MAX_BYTES: '1024', REWRAP_ON_START: 'false' });
     writeFileSync(keyFile(), oldKey + '\n');
     gw = await startGateway(env.env);
     db = knex({ client: 'pg', connection: env.pg.url });
@@ -225,5 +226,29 @@ describe('master-key rotation', () => {
       `some keys are wrapped by master key ${id(newKey)}, which the key file does not hold: put it back as a later line`,
     );
     expect(readFileSync(keyFile(), 'utf8')).toBe(newKey + '\n');
+  });
+
+  it('a gateway started on an older key besides the current one rewraps by itself, and says when to retire it', async () => {
+    // What a Pulumi rotation relies on (coffer:previousMasterKeys): no CLI, only a restart on both keys.
+    const third = randomBytes(32).toString('hex');
+    writeFileSync(keyFile(), `${third}\n${newKey}\n`);
+    s3.destroy();
+    await gw.close();
+    const lines: string[] = [];
+    gw = await startGateway(
+      { ...env.env, REWRAP_ON_START: 'true', LOG_LEVEL: 'info' },
+      { write: (l) => void lines.push(l) },
+    );
+    s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    const total = Object.values(await keyUse(db)).reduce((a, n) => a + n, 0);
+    await expect.poll(() => keyUse(db), { timeout: 15_000 }).toEqual({ [id(third)]: total });
+    await expect
+      .poll(() => lines.find((l) => l.includes('master-key rewrap done')), { timeout: 5_000 })
+      .toContain(`nothing refers to ${id(newKey)}, which can be retired`);
+    // Retired: the gateway on the third key alone reads everything.
+    writeFileSync(keyFile(), third + '\n');
+    await restart();
+    expect((await read('large.bin')).equals(bodies.get('large.bin')!)).toBe(true);
+    expect((await read('during.txt')).toString()).toBe('written mid-rotation');
   });
 });
