@@ -10,7 +10,7 @@ import {
 import { rcloneFailure, rcloneWith } from '../service/src/transfer/rclone.js';
 import { syncOnce } from '../service/src/transfer/sync.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
-import { deployOptions } from './lib/deploy.js';
+import { deployOptions, type DeployOptions } from './lib/deploy.js';
 import { deploymentRemote } from './lib/deployment-remote.js';
 import { fail, OperatorError } from './lib/exec.js';
 import { ROOT } from './lib/images.js';
@@ -83,31 +83,36 @@ const run = async () => {
   if (everyProblem) throw new OperatorError(`--every ${everyProblem}`);
   const isRemote = /^[\w.-]+:/.test(other);
   const target = coffer.slice(o.project.length + 1);
+  const install = argv.install === undefined ? undefined : String(argv.install);
+  let next: DeployOptions | undefined;
+  if (install !== undefined) {
+    if (every === undefined) throw new OperatorError('--install needs --every: how often the service runs');
+    if (isRemote)
+      throw new OperatorError(
+        '--install needs a directory on this host; an rclone remote syncs with --every',
+      );
+    next = withJob(o, {
+      name: install,
+      direction: direction as SyncDirection,
+      hostDir: path.resolve(other),
+      target,
+      afterCopy,
+      every,
+    });
+  }
   const rclone = await rcloneWith({ cofferdest: await deploymentRemote(ROOT, o) });
   try {
-    if (argv.install !== undefined) {
-      if (every === undefined) throw new OperatorError('--install needs --every: how often the service runs');
-      if (isRemote)
-        throw new OperatorError(
-          '--install needs a directory on this host; an rclone remote syncs with --every',
-        );
-      const next = withJob(o, {
-        name: String(argv.install),
-        direction: direction as SyncDirection,
-        hostDir: path.resolve(other),
-        target,
-        afterCopy,
-        every,
-      });
-      // The service would only report a missing bucket as failed runs: say it now.
+    if (install !== undefined && next) {
+      // A push makes its bucket; a pull or two-way would only report a missing one as failed runs: say it now.
       const bucket = target.split('/')[0]!;
-      const probe = await rclone.run(['lsf', '--max-depth', '1', '--dirs-only', `cofferdest:${bucket}`]);
-      if (probe.code !== 0)
+      const probe =
+        direction === 'push'
+          ? undefined
+          : await rclone.run(['lsf', '--max-depth', '1', '--dirs-only', `cofferdest:${bucket}`]);
+      if (probe && probe.code !== 0)
         throw new OperatorError(`${o.project}:${bucket} cannot be listed: ${rcloneFailure(probe.stderr)}`);
-      await applySyncJobs(ROOT, o, next, String(argv.install));
-      console.log(
-        `sync-${String(argv.install)} runs every ${every}; npm run logs -- sync-${String(argv.install)} shows its runs`,
-      );
+      await applySyncJobs(ROOT, o, next, install);
+      console.log(`sync-${install} runs every ${every}; npm run logs -- sync-${install} shows its runs`);
       return;
     }
     const once = async () => {

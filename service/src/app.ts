@@ -300,7 +300,8 @@ export async function buildGateway(
   app.addHook('onReady', async () => {
     collector.start(config.gcIntervalSeconds * 1000);
     // Started on an older key besides the current one: a rotation is under way, so finish it.
-    if (config.rewrapOnStart && config.masterKey.ids.length > 1) rewrap = rewrapInBackground(db, config.masterKey, app.log);
+    if (config.rewrapOnStart && config.masterKey.ids.length > 1)
+      rewrap = rewrapInBackground(db, config.masterKey, app.log);
     lifecycle.start();
     usage.start();
     requests.start();

@@ -462,6 +462,7 @@ describe('stack config', () => {
     expect(parseDeploymentConfig(raw)).toMatchObject({
       domain: 's3.storage.internal',
       secretsDir: 'secrets',
+      syncJobs: [expect.objectContaining({ name: 'scans', hostDir: '/srv/scans', every: '15m' })],
     });
   });
 });

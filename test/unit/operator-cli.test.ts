@@ -8,6 +8,7 @@ import { freePort } from '../../scripts/lib/free-port.js';
 import { login } from '../../scripts/lib/login.js';
 import { leftBehind, purgeRefusal } from '../../scripts/lib/purge.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
+import { withJob, withoutJob } from '../../scripts/lib/sync-service.js';
 import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -125,6 +126,67 @@ describe('scripts run against a deployment that is not there', () => {
     const r = script('rclone-config', '--https-port', String(await freePort()), '--config', config);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^coffer: nothing answers at https:\/\/localhost:\d+: .*npm run up$/);
+  });
+});
+
+describe('npm run sync -- ... --install NAME', () => {
+  it('refuses a job it could not run, before touching the deployment', () => {
+    const refusal = (...args: string[]) => {
+      const r = script('sync', ...args);
+      return [r.status, r.stderr.trim()];
+    };
+    expect(
+      refusal('push', '/nonexistent/scans', 'coffer:scans', '--install', 'scans', '--every', '15m'),
+    ).toEqual([1, 'coffer: /nonexistent/scans is not a directory on this host; a scheduled sync needs one']);
+    expect(refusal('push', ROOT, 'coffer:scans', '--install', 'scans')).toEqual([
+      1,
+      'coffer: --install needs --every: how often the service runs',
+    ]);
+    expect(refusal('pull', 'elsewhere:b', 'coffer:scans', '--install', 'scans', '--every', '1h')).toEqual([
+      1,
+      'coffer: --install needs a directory on this host; an rclone remote syncs with --every',
+    ]);
+    expect(
+      refusal(
+        'two-way',
+        ROOT,
+        'coffer:scans',
+        '--install',
+        'scans',
+        '--every',
+        '1h',
+        '--after-copy',
+        'delete',
+      ),
+    ).toEqual([1, 'coffer: sync job scans: after-copy delete needs push or pull: two-way keeps both sides']);
+    expect(refusal('push', ROOT, 'coffer:scans', '--install', 'Scans', '--every', '1h')).toEqual([
+      1,
+      'coffer: sync job Scans: its name must be a lower-case name of at most 31 letters, digits and hyphens',
+    ]);
+    expect(refusal('--uninstall', 'scans')).toEqual([
+      1,
+      'coffer: no scheduled sync is named scans (there are none)',
+    ]);
+    expect(script('sync', '--list').stdout.trim()).toBe(
+      'no scheduled sync is installed (npm run sync -- ... --install NAME)',
+    );
+  });
+
+  it('replaces a job of the same name and forgets one by name, keeping the others', () => {
+    const o = deployOptions({}, root);
+    const job = {
+      name: 'a',
+      direction: 'push',
+      hostDir: root,
+      target: 'bucket-a',
+      afterCopy: 'keep',
+      every: '1h',
+    } as const;
+    const two = withJob(withJob(o, job), { ...job, name: 'b' });
+    expect(two.syncJobs.map((j) => j.name)).toEqual(['a', 'b']);
+    const moved = withJob(two, { ...job, every: '2h' });
+    expect(moved.syncJobs.map((j) => `${j.name} ${j.every}`)).toEqual(['b 1h', 'a 2h']);
+    expect(withoutJob(moved, 'a').syncJobs.map((j) => j.name)).toEqual(['b']);
   });
 });
 
