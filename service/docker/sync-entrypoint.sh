@@ -19,4 +19,6 @@ mkdir -p "$SYNC_STATE_DIR"
 chown -R "$uid:$gid" "$run" "$SYNC_STATE_DIR"
 # rclone's own config and cache go to the tmpfs; its remotes come from the environment.
 export HOME="$run/home" RCLONE_CONFIG="$run/home/rclone.conf"
+: > "$RCLONE_CONFIG"
+chown "$uid:$gid" "$RCLONE_CONFIG"
 exec setpriv --reuid="$uid" --regid="$gid" --clear-groups node /opt/coffer/dist/sync-cli.js
