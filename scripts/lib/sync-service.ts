@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { $ } from 'zx';
 import { syncJobProblems, type SyncJob } from '../../service/src/parse/sync-job.js';
+import { topology } from '../../stacks/topology.js';
 import {
   compose,
   composeFile,
@@ -45,6 +46,12 @@ export async function applySyncJobs(root: string, before: DeployOptions, next: D
   if (before.syncJobs.some((j) => j.name === name)) {
     await compose(file, ['rm', '-s', '-f', `sync-${name}`]);
     await $({ quiet: true, nothrow: true })`docker volume rm ${`${next.project}_sync-${name}`}`;
+    // Two-way listings of the old job would describe other sides: a job starts from both sides as they are.
+    const image = topology(before).services.find((s) => s.name === `sync-${name}`)!.image;
+    await $({
+      quiet: true,
+      nothrow: true,
+    })`docker run --rm --entrypoint rm -v ${`${next.project}_sync-state:/state`} ${image} -rf ${`/state/${name}`}`;
   }
   await saveSettings(root, next);
   await buildImages(next);
