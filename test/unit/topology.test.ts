@@ -171,6 +171,9 @@ describe('scheduled syncs (npm run sync -- ... --install NAME)', () => {
     ]);
     expect(intervalMs('90s')).toBe(90_000);
     expect(intervalMs('2h')).toBe(7_200_000);
+    expect(syncJobProblems([{ ...job, every: '169h' }])).toEqual([
+      'sync job scans: every must be at most 168h (got "169h")',
+    ]);
   });
 });
 

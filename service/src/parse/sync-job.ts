@@ -25,6 +25,8 @@ export interface SyncJob {
 
 /** Runs closer together than this would only pile up on each other. */
 export const MIN_INTERVAL_MS = 60_000;
+/** A week: well inside what one timer can wait (about 24.8 days). */
+export const MAX_INTERVAL_MS = 7 * 24 * 3_600_000;
 
 /** `15m`, `1h`, `90s` → milliseconds; undefined when it is not such an interval. */
 export function intervalMs(spec: string): number | undefined {
@@ -38,6 +40,7 @@ export function intervalProblem(spec: string): string | undefined {
   const ms = intervalMs(spec);
   if (ms === undefined) return `takes a number and s, m or h (got "${spec}")`;
   if (ms < MIN_INTERVAL_MS) return `must be at least 1m (got "${spec}")`;
+  if (ms > MAX_INTERVAL_MS) return `must be at most 168h (got "${spec}")`;
   return undefined;
 }
 
