@@ -4,7 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { compose, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
+import { composeExec, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
 import { fail } from './lib/exec.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 
@@ -29,12 +29,12 @@ const o = deployOptions(argv);
 await requireRunning(o.project);
 const file = await composeFile(o);
 const args = [command, ...(argv.since ? ['--since', argv.since] : [])];
-const cli = ['exec', '-T', 'gateway', 'node', '/opt/coffer/dist/audit-cli.js', ...args];
+const cli = ['node', '/opt/coffer/dist/audit-cli.js', ...args];
 if (!argv.out) {
-  const r = await compose(file, cli, { quiet: false });
+  const r = await composeExec(file, 'gateway', cli, { quiet: false });
   process.exit(r.exitCode ?? 1);
 }
-const r = await compose(file, cli);
+const r = await composeExec(file, 'gateway', cli);
 if (r.exitCode !== 0) fail(r.stderr.trim().replace(/^coffer: /, '') || `export failed (${r.exitCode})`);
 const out = await open(argv.out, 'wx', 0o600);
 await out.write(r.stdout);

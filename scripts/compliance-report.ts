@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { topology } from '../stacks/topology.js';
-import { compose, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
+import { composeExec, composeFile, deployOptions, requireDocker, requireRunning } from './lib/deploy.js';
 import { fail } from './lib/exec.js';
 import { parseCli, DEPLOY_OPTIONS } from './lib/cli.js';
 import { chromiumPath, renderPdf } from './lib/pdf.js';
@@ -43,10 +43,7 @@ const args = [
   '--tls-min-version',
   tls,
 ];
-const r = await compose(await composeFile(o), [
-  'exec',
-  '-T',
-  'gateway',
+const r = await composeExec(await composeFile(o), 'gateway', [
   'node',
   '/opt/coffer/dist/report-cli.js',
   ...args,

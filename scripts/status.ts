@@ -3,6 +3,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import {
   compose,
+  composeExec,
   composeFile,
   deployOptions,
   endpointOf,
@@ -33,7 +34,7 @@ const until = new Date(expiry.stdout.trim().replace(/^notAfter=/, ''));
 const days = Math.floor((until.getTime() - Date.now()) / 86_400_000);
 /** `df` inside a service's container, for the directory its data lives in. */
 async function disk(service: string, dir: string): Promise<string> {
-  const d = await compose(file, ['exec', '-T', service, 'df', '-Pk', dir]);
+  const d = await composeExec(file, service, ['df', '-Pk', dir]);
   const [, size, used, , percent] = d.stdout.trim().split('\n').pop()?.split(/\s+/) ?? [];
   if (d.exitCode !== 0 || !size) return 'unknown (the container does not answer)';
   const gib = (k: string) => `${(Number(k) / 1024 / 1024).toFixed(1)} GiB`;

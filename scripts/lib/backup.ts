@@ -14,7 +14,7 @@ import {
   type PassphraseSealed,
 } from '../../service/src/crypto/passphrase.js';
 import { SECRET_FILES } from '../../stacks/topology.js';
-import { compose, type ComposeTarget } from './deploy.js';
+import { compose, composeExec, projectContainers, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 import { keyId, keyLines, replaceFile } from './keyring.js';
 import { rcloneFailure, rcloneWith, type Rclone } from '../../service/src/transfer/rclone.js';
@@ -345,7 +345,7 @@ export async function restoreDeployment(
   dir: string,
   snapshot: ManifestHead,
 ): Promise<string> {
-  const running = (await compose(target, ['ps', '-q', 'gateway'])).stdout.trim();
+  const [running] = await projectContainers(target, 'gateway');
   if (running)
     throw new OperatorError(
       'the gateway is running: a restore goes into an empty deployment (npm run down -- --purge-data first, after a backup)',
@@ -355,10 +355,7 @@ export async function restoreDeployment(
   if (pg.exitCode !== 0)
     throw new OperatorError(`starting postgres failed: ${pg.stderr.trim().split('\n').pop()}`);
   for (let i = 0; ; i++) {
-    const id = (await compose(target, ['ps', '-q', 'postgres'])).stdout.trim();
-    const health = id
-      ? (await compose(target, ['exec', '-T', 'postgres', 'pg-ready'])).exitCode === 0
-      : false;
+    const health = (await composeExec(target, 'postgres', ['pg-ready'])).exitCode === 0;
     if (health) break;
     if (i > 120) throw new OperatorError('postgres did not get ready in 2 minutes (npm run logs shows why)');
     await new Promise((r) => setTimeout(r, 1000));

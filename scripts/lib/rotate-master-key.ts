@@ -9,7 +9,7 @@ import { constants, existsSync } from 'node:fs';
 import { chmod, copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SECRET_FILES } from '../../stacks/topology.js';
-import { compose, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
+import { compose, composeExec, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 import { keyId, keyLines, replaceFile } from './keyring.js';
 
@@ -72,14 +72,7 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
   await restartGateway('on both keys');
   // 3. Every wrapped key and secret under the new key, while the gateway serves.
   step('rewrapping data keys and secrets under the new key (no object data is rewritten)');
-  const rekey = await compose(target, [
-    'exec',
-    '-T',
-    'gateway',
-    'node',
-    '/opt/coffer/dist/rekey-cli.js',
-    'rewrap',
-  ]);
+  const rekey = await composeExec(target, 'gateway', ['node', '/opt/coffer/dist/rekey-cli.js', 'rewrap']);
   if (rekey.exitCode !== 0)
     throw new OperatorError(
       `${
