@@ -132,7 +132,11 @@ export async function buildGateway(
     await migrator.destroy();
   }
   const db = connect(config.databaseUrl, config.database, app.log);
-  const backend = createBlobBackend({ kind: config.blobBackend, dataDir: config.dataDir });
+  const backend = createBlobBackend({
+    kind: config.blobBackend,
+    dataDir: config.dataDir,
+    s3: config.blobStore,
+  });
   await backend.init();
   const sealer = new Sealer({ backend, masterKey: config.masterKey, inlineMax: config.inlineMaxBytes });
   // Other gateways on the same database change credentials and buckets too: caches follow their changes.

@@ -311,7 +311,11 @@ async function main(): Promise<void> {
   const given = parseOwner(values.owner);
 
   await withGateway(async ({ config, db }) => {
-    const backend = createBlobBackend({ kind: config.blobBackend, dataDir: config.dataDir });
+    const backend = createBlobBackend({
+      kind: config.blobBackend,
+      dataDir: config.dataDir,
+      s3: config.blobStore,
+    });
     await backend.init();
     const ownerOf = async (p: string) => {
       const st = await fs.stat(p);

@@ -12,6 +12,7 @@ import {
 import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
 import { BLOB_BACKENDS, type BlobBackendKind } from './blobs/backends.js';
+import type { S3BackendSettings } from './blobs/s3-backend.js';
 import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DatabaseLimits } from './db/database.js';
@@ -35,6 +36,8 @@ export interface Config {
   tlsCertFile?: string;
   /** Where sealed object data lives (BLOB_BACKEND); `fs` keeps it under dataDir. */
   blobBackend: BlobBackendKind;
+  /** The remote store of BLOB_BACKEND=s3 (BLOB_S3_*); its keys come from a secret file. */
+  blobStore?: S3BackendSettings;
   masterKey: MasterKey;
   /** Started on older keys besides the current one, rewrap under it in the background (REWRAP_ON_START). */
   rewrapOnStart: boolean;
@@ -179,7 +182,42 @@ export function parseAdminSeed(text: string): AdminSeed {
   };
 }
 
+/**
+ * BLOB_BACKEND=s3's store: BLOB_S3_ENDPOINT, BLOB_S3_BUCKET, BLOB_S3_REGION (us-east-1), BLOB_S3_PREFIX
+ * (blobs/) and BLOB_S3_CREDENTIALS_FILE, a secret file `{"access_key_id", "secret_access_key"}`.
+ */
+async function blobStore(env: Env): Promise<S3BackendSettings> {
+  const endpoint = required(env, 'BLOB_S3_ENDPOINT');
+  try {
+    if (!/^https?:$/.test(new URL(endpoint).protocol)) throw new Error();
+  } catch {
+    throw new ConfigError('BLOB_S3_ENDPOINT', `must be an http(s) URL (got '${endpoint}')`);
+  }
+  const file = required(env, 'BLOB_S3_CREDENTIALS_FILE');
+  let keys: { access_key_id?: unknown; secret_access_key?: unknown };
+  try {
+    keys = JSON.parse((await readSecretFile('BLOB_S3_CREDENTIALS_FILE', file)).toString('utf8'));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('BLOB_S3_CREDENTIALS_FILE', `(${file}) is not valid JSON`);
+  }
+  if (typeof keys.access_key_id !== 'string' || typeof keys.secret_access_key !== 'string')
+    throw new ConfigError('BLOB_S3_CREDENTIALS_FILE', `(${file}) needs access_key_id and secret_access_key`);
+  const prefix = env.BLOB_S3_PREFIX ?? 'blobs/';
+  if (!/^([\w.-]+\/)*$/.test(prefix))
+    throw new ConfigError('BLOB_S3_PREFIX', `must be empty or end with / (got '${prefix}')`);
+  return {
+    endpoint,
+    bucket: required(env, 'BLOB_S3_BUCKET'),
+    region: env.BLOB_S3_REGION || 'us-east-1',
+    prefix,
+    accessKeyId: keys.access_key_id,
+    secretAccessKey: keys.secret_access_key,
+  };
+}
+
 export async function loadConfig(env: Env): Promise<Config> {
+  const blobBackend = oneOf(env, 'BLOB_BACKEND', BLOB_BACKENDS, 'fs');
   const masterKeyFile = required(env, 'MASTER_KEY_FILE');
   let masterKey: MasterKey;
   try {
@@ -243,7 +281,8 @@ export async function loadConfig(env: Env): Promise<Config> {
     },
     dataDir: required(env, 'DATA_DIR'),
     tlsCertFile,
-    blobBackend: oneOf(env, 'BLOB_BACKEND', BLOB_BACKENDS, 'fs'),
+    blobBackend,
+    blobStore: blobBackend === 's3' ? await blobStore(env) : undefined,
     masterKey,
     rewrapOnStart: bool(env, 'REWRAP_ON_START', true),
     credentials,

@@ -6,6 +6,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlobBackend, BlobEntry } from '../../src/blobs/backend.js';
 import { BLOB_BACKENDS, createBlobBackend, type BlobBackendKind } from '../../src/blobs/backends.js';
+import type { S3BackendSettings } from '../../src/blobs/s3-backend.js';
+import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 /**
  * What every BlobBackend must do for the sealing layer and the collector above it: nothing readable
@@ -18,16 +21,46 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
+/**
+ * The remote store the s3 backend is tested against: a real S3 server, an independent Coffer gateway with
+ * its own Postgres (Ceph RGW is the deployment suite's), started once for the suite.
+ */
+let store: { env: TestEnv; gateway: RunningGateway } | undefined;
+let buckets = 0;
+afterAll(async () => {
+  await store?.gateway.close();
+  await store?.env.stop();
+});
+
+async function s3Settings(): Promise<S3BackendSettings> {
+  if (!store) {
+    const env = await createTestEnv();
+    store = { env, gateway: await startGateway(env.env) };
+  }
+  const { env, gateway } = store;
+  const bucket = `blobs-${++buckets}`;
+  const created = await signedFetch(gateway.endpoint, env.creds[0]!, { method: 'PUT', path: `/${bucket}` });
+  expect(created.status).toBe(200);
+  return {
+    endpoint: gateway.endpoint,
+    bucket,
+    region: 'us-east-1',
+    accessKeyId: env.creds[0]!.accessKeyId,
+    secretAccessKey: env.creds[0]!.secretAccessKey,
+  };
+}
+
 /** A fresh backend of `kind`; `again()` opens a second instance on the same storage, as a restart would. */
 async function provision(kind: BlobBackendKind) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `coffer-backend-${kind}-`));
   dirs.push(dataDir);
+  const s3 = kind === 's3' ? await s3Settings() : undefined;
   const again = async () => {
-    const b = createBlobBackend({ kind, dataDir });
+    const b = createBlobBackend({ kind, dataDir, s3 });
     await b.init();
     return b;
   };
-  return { dataDir, backend: await again(), again };
+  return { dataDir, s3, backend: await again(), again };
 }
 
 async function listAll(backend: BlobBackend): Promise<BlobEntry[]> {
@@ -51,7 +84,7 @@ async function readAll(
   }
 }
 
-async function store(backend: BlobBackend, data: Buffer, pieces = 3): Promise<string> {
+async function stored(backend: BlobBackend, data: Buffer, pieces = 3): Promise<string> {
   const sink = await backend.create();
   const step = Math.ceil(data.length / pieces);
   for (let i = 0; i < data.length; i += step) await sink.write([data.subarray(i, i + step)]);
@@ -79,7 +112,7 @@ for (const kind of BLOB_BACKENDS) {
     it('keeps a committed blob for a fresh instance (a restart), byte-exact, with exact range reads', async () => {
       const { backend, again } = await provision(kind);
       const data = randomBytes(3 * 1024 * 1024 + 17);
-      const name = await store(backend, data, 7);
+      const name = await stored(backend, data, 7);
       const reopened = await again();
       expect((await readAll(reopened, name, data.length)).equals(data)).toBe(true);
       for (const [off, len] of [
@@ -115,8 +148,8 @@ for (const kind of BLOB_BACKENDS) {
 
     it('deletes idempotently and lets the collector discard what it listed', async () => {
       const { backend } = await provision(kind);
-      const a = await store(backend, randomBytes(1000));
-      const b = await store(backend, randomBytes(1000));
+      const a = await stored(backend, randomBytes(1000));
+      const b = await stored(backend, randomBytes(1000));
       await backend.delete(a);
       await backend.delete(a);
       await expect(backend.open(a, 1000)).rejects.toThrow();
@@ -126,8 +159,8 @@ for (const kind of BLOB_BACKENDS) {
     });
 
     it('leaves after a crash between write and commit only a pending entry the collector can discard', async () => {
-      const { dataDir, backend, again } = await provision(kind);
-      const kept = await store(backend, randomBytes(4096));
+      const { dataDir, s3, backend, again } = await provision(kind);
+      const kept = await stored(backend, randomBytes(4096));
       const child = spawn(
         process.execPath,
         [
@@ -138,7 +171,10 @@ for (const kind of BLOB_BACKENDS) {
           dataDir,
           '2000000',
         ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, BLOB_S3_SETTINGS: JSON.stringify(s3 ?? {}) },
+        },
       );
       const name = await new Promise<string>((resolve, reject) => {
         let out = '';

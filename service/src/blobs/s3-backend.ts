@@ -1,0 +1,265 @@
+/**
+ * Sealed blobs as objects in a bucket of a remote S3-compatible store (Ceph RGW, another Coffer, AWS): a
+ * blob is written as a multipart upload started by create(), so an abandoned write is an incomplete
+ * upload the collector can list and abort; commit() completes it, and only the completed object is
+ * readable. The store only ever sees sealed bytes. Its SDK retries what is safe to retry.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  UploadPartCommand,
+  type CompletedPart,
+} from '@aws-sdk/client-s3';
+import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSource } from './backend.js';
+
+export interface S3BackendSettings {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Keys of the bucket's blobs start with this (several deployments may share one bucket). */
+  prefix?: string;
+}
+
+/** Parts are at least S3's 5 MiB minimum; a blob smaller than one part goes up as its only part. */
+const PART_SIZE = 8 * 1024 * 1024;
+
+export class S3Backend implements BlobBackend {
+  readonly kind = 's3';
+  readonly describe: string;
+  private readonly client: S3Client;
+  private readonly prefix: string;
+
+  constructor(private readonly settings: S3BackendSettings) {
+    this.prefix = settings.prefix ?? 'blobs/';
+    this.describe = `${new URL(settings.endpoint).origin}/${settings.bucket}/${this.prefix}`;
+    this.client = new S3Client({
+      endpoint: settings.endpoint,
+      region: settings.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+      // Sealed bytes carry their own authentication; the store's checksums are its own business.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  private key(name: string): string {
+    return this.prefix + name;
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+    } catch (err) {
+      throw new Error(`the blob store's bucket ${this.describe} cannot be reached: ${describeError(err)}`);
+    }
+  }
+
+  async create(name?: string): Promise<BlobSink> {
+    if (name !== undefined) {
+      if (!BLOB_NAME.test(name)) throw new Error(`${name} is not a blob name`);
+      if (await this.exists(name)) throw new Error(`blob ${name} already exists`);
+    }
+    const blob = name ?? randomBytes(16).toString('hex');
+    const { UploadId } = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.settings.bucket, Key: this.key(blob) }),
+    );
+    return new S3Sink(this.client, this.settings.bucket, this.key(blob), blob, UploadId!);
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(name) }));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async open(name: string, expectedLength: number): Promise<BlobSource> {
+    if (!BLOB_NAME.test(name)) throw new Error(`${name} is not a blob name`);
+    const head = await this.client.send(
+      new HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(name) }),
+    );
+    if (head.ContentLength !== expectedLength)
+      throw new Error(`blob ${name} holds ${head.ContentLength} bytes, not the ${expectedLength} expected`);
+    return new S3Source(this.client, this.settings.bucket, this.key(name), head.ETag);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(name) }));
+  }
+
+  async *list(): AsyncIterable<BlobEntry> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.settings.bucket,
+          Prefix: this.prefix,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) {
+        const name = o.Key!.slice(this.prefix.length);
+        if (BLOB_NAME.test(name)) yield { name, pending: false, modifiedMs: o.LastModified!.getTime() };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.settings.bucket,
+          Prefix: this.prefix,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const u of page.Uploads ?? []) {
+        const name = u.Key!.slice(this.prefix.length);
+        if (BLOB_NAME.test(name)) yield { name, pending: true, modifiedMs: u.Initiated!.getTime() };
+      }
+      if (!page.IsTruncated) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  async discard(entry: BlobEntry): Promise<void> {
+    if (!entry.pending) return this.delete(entry.name);
+    const page = await this.client.send(
+      new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: this.key(entry.name) }),
+    );
+    for (const u of page.Uploads ?? [])
+      if (u.Key === this.key(entry.name))
+        await this.client.send(
+          new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: u.Key, UploadId: u.UploadId }),
+        );
+  }
+}
+
+class S3Sink implements BlobSink {
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private readonly parts: CompletedPart[] = [];
+  private done = false;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly key: string,
+    readonly name: string,
+    private readonly uploadId: string,
+  ) {}
+
+  async write(pieces: Buffer[]): Promise<void> {
+    for (const p of pieces) {
+      this.buffered.push(p);
+      this.bufferedBytes += p.length;
+    }
+    while (this.bufferedBytes >= PART_SIZE) {
+      const all = Buffer.concat(this.buffered);
+      await this.upload(all.subarray(0, PART_SIZE));
+      const rest = all.subarray(PART_SIZE);
+      this.buffered = rest.length ? [rest] : [];
+      this.bufferedBytes = rest.length;
+    }
+  }
+
+  private async upload(body: Buffer): Promise<void> {
+    const PartNumber = this.parts.length + 1;
+    const { ETag } = await this.client.send(
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        PartNumber,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
+    this.parts.push({ PartNumber, ETag });
+  }
+
+  async commit(): Promise<void> {
+    if (this.bufferedBytes > 0 || this.parts.length === 0) await this.upload(Buffer.concat(this.buffered));
+    this.buffered = [];
+    await this.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        MultipartUpload: { Parts: this.parts },
+      }),
+    );
+    this.done = true;
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    this.buffered = [];
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }))
+      .catch(() => undefined);
+  }
+}
+
+class S3Source implements BlobSource {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly key: string,
+    private readonly etag: string | undefined,
+  ) {}
+
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    if (length === 0) return buf;
+    // IfMatch: a blob replaced under the same name (it never is) would fail here rather than mix bytes.
+    const got = await this.client.send(
+      new GetObjectCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        Range: `bytes=${offset}-${offset + length - 1}`,
+        IfMatch: this.etag,
+      }),
+    );
+    let done = 0;
+    for await (const chunk of got.Body as AsyncIterable<Uint8Array>) {
+      if (done + chunk.length > length) throw new Error(`blob ${this.key} sent more than the range asked`);
+      buf.set(chunk, done);
+      done += chunk.length;
+    }
+    if (done !== length) throw new Error(`blob ${this.key} is truncated`);
+    return buf;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
+}
+
+function describeError(err: unknown): string {
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  return e.$metadata?.httpStatusCode
+    ? `${e.name} (HTTP ${e.$metadata.httpStatusCode})`
+    : (e.message ?? String(err));
+}
