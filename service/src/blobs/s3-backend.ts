@@ -19,6 +19,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { StoreUnavailableError } from '../errors/store-unavailable.js';
 import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSource } from './backend.js';
 
 export interface S3BackendSettings {
@@ -48,6 +49,8 @@ export class S3Backend implements BlobBackend {
       region: settings.region,
       forcePathStyle: true,
       credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey },
+      // A store that stops answering fails the request (503) instead of holding it forever.
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 30_000 },
       // Sealed bytes carry their own authentication; the store's checksums are its own business.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -250,6 +253,27 @@ class S3Source implements BlobSource {
   }
 
   async close(): Promise<void> {}
+}
+
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+]);
+
+/** A failure after the SDK's retries that means the store is not answering, as a StoreUnavailableError. */
+function unavailable(err: unknown): unknown {
+  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  const down =
+    (status !== undefined && status >= 500) ||
+    (e.code !== undefined && NETWORK_ERRORS.has(e.code)) ||
+    e.name === 'TimeoutError' ||
+    e.name === 'RequestTimeout';
+  return down ? new StoreUnavailableError(`the blob store does not answer: ${describeError(err)}`) : err;
 }
 
 function isNotFound(err: unknown): boolean {

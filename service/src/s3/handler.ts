@@ -8,6 +8,7 @@ import type { GatewayMetrics } from '../metrics/gateway-metrics.js';
 import type { Log } from '../log.js';
 import { audited, type AuditLog, type AuditScope } from '../audit/audit-log.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { StoreUnavailableError } from '../errors/store-unavailable.js';
 import { BodyTimeoutError, drainSmallRemainder, limitBodyTime } from '../http/request-limits.js';
 import { authenticate, type Authenticated } from '../auth/authenticate.js';
 import type { CredentialProvider } from '../auth/credentials.js';
@@ -210,11 +211,14 @@ export function createS3Handler(deps: S3HandlerDeps) {
         return;
       }
       const unavailable = isDatabaseUnavailable(err);
+      const storeDown = err instanceof StoreUnavailableError;
       const s3err = isS3Error(err)
         ? err
         : unavailable
           ? new S3Error('ServiceUnavailable', 'The metadata database is not answering; retry shortly.')
-          : new S3Error('InternalError');
+          : storeDown
+            ? new S3Error('ServiceUnavailable', 'The blob store is not answering; retry shortly.')
+            : new S3Error('InternalError');
       if (res.headersSent) {
         // The status line is gone; cutting the connection is the only honest signal left.
         deps.log.error({ err, requestId, operation }, 'response failed after headers were sent');
@@ -224,6 +228,8 @@ export function createS3Handler(deps: S3HandlerDeps) {
       if (unavailable) {
         deps.metrics.databaseUnavailable();
         deps.log.warn({ requestId, operation, reason: (err as Error).message }, 'database unavailable');
+      } else if (storeDown) {
+        deps.log.warn({ requestId, operation, reason: (err as Error).message }, 'blob store unavailable');
       } else if (s3err.code === 'InternalError')
         deps.log.error({ err, requestId, operation }, 'request failed');
       // A small unread rest is read so the client sees the answer; a large one closes the connection,
@@ -352,9 +358,16 @@ async function send(
   method: string,
   sent: { bytes: number },
 ): Promise<void> {
+  const body = response.body;
+  // A stream's first chunk is read before the status line: failing to open the data (a blob store that
+  // does not answer) is then still an S3 error the client can act on, not a connection cut after 200.
+  const stream =
+    body !== undefined && method !== 'HEAD' && typeof body !== 'string' && !Buffer.isBuffer(body)
+      ? body[Symbol.asyncIterator]()
+      : undefined;
+  const first = stream ? await stream.next() : undefined;
   res.statusCode = response.status;
   for (const [k, v] of Object.entries(response.headers ?? {})) res.setHeader(k, v);
-  const body = response.body;
   if (body === undefined || method === 'HEAD') {
     if (!res.hasHeader('content-length') && response.status !== 304 && response.status !== 204)
       res.setHeader('content-length', 0);
@@ -368,11 +381,17 @@ async function send(
     sent.bytes = buf.length;
     return;
   }
+  const rest = stream!;
   const counted = Readable.from(
     (async function* () {
-      for await (const chunk of body) {
-        yield chunk;
-        sent.bytes += chunk.length;
+      try {
+        for (let next = first!; !next.done; next = await rest.next()) {
+          yield next.value;
+          sent.bytes += next.value.length;
+        }
+      } finally {
+        // Stopped early (the client went away): the source's own cleanup (closing the blob) still runs.
+        await rest.return?.(undefined);
       }
     })(),
   );

@@ -15,6 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { signedFetch } from '../support/signed-fetch.js';
 
 // A gateway whose blobs live in a remote S3-compatible store (BLOB_BACKEND=s3): here a second, independent
 // Coffer gateway with its own Postgres, which sees only sealed bytes under blobs/.
@@ -124,5 +125,25 @@ describe('BLOB_BACKEND=s3: sealed blobs in a remote S3 store', () => {
     expect((await read('multi.bin')).subarray(5 * 1024 * 1024, 5 * 1024 * 1024 + 64).equals(marker)).toBe(
       true,
     );
+  });
+
+  it('answers 503 with Retry-After while the store is down, and recovers when it is back, without a restart', async () => {
+    const port = store.port;
+    await store.close();
+    const started = Date.now();
+    const get = await signedFetch(gw.endpoint, env.creds[0]!, { path: '/data/multi.bin' });
+    expect(get.status).toBe(503);
+    expect(get.headers.get('retry-after')).toBeTruthy();
+    expect(get.text).toContain('<Code>ServiceUnavailable</Code>');
+    const put = await signedFetch(gw.endpoint, env.creds[0]!, {
+      method: 'PUT',
+      path: '/data/new.bin',
+      body: randomBytes(300_000),
+    });
+    expect(put.status).toBe(503);
+    // Refused connections fail fast: well within the clients' own timeouts.
+    expect(Date.now() - started).toBeLessThan(20_000);
+    store = await startGateway({ ...storeEnv.env, PORT: String(port) });
+    expect((await read('multi.bin')).length).toBe(5 * 1024 * 1024 + 64 + 1000);
   });
 });
