@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Log } from '../log.js';
 import { checkLink, GENESIS, type AuditRecord, type ChainBreak } from './chain.js';
@@ -275,6 +276,8 @@ export class AuditLog implements ChangeRecorder {
     }
     // Every worker exports; each through its own temporary file, so none sees another's half-written one.
     const tmp = `${file}.${process.pid}.tmp`;
+    // With blobs in a remote store nothing else makes the data directory.
+    await mkdir(path.dirname(file), { recursive: true });
     await writeFile(tmp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
     await rename(tmp, file);
     return head;

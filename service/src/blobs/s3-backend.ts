@@ -55,6 +55,17 @@ export class S3Backend implements BlobBackend {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    // Outermost, so it sees what is left once the SDK's own retries gave up.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw unavailable(err);
+        }
+      },
+      { step: 'initialize', name: 'storeUnavailable' },
+    );
   }
 
   private key(name: string): string {
