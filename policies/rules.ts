@@ -206,6 +206,22 @@ const DEPLOYMENT_RULES: Rule[] = [
     },
   },
   {
+    name: 'blob-store-keys-as-secret',
+    description:
+      "A gateway keeping blobs in a remote store (BLOB_BACKEND=s3) reads the store's keys from a secret file, never from its environment.",
+    check: (view) =>
+      byRole(view, 'gateway')
+        .filter((c) => c.env.BLOB_BACKEND === 's3')
+        .flatMap((c) => {
+          const file = c.env.BLOB_S3_CREDENTIALS_FILE;
+          if (file && file.startsWith('/run/secrets/') && c.secretFiles.some((f) => f.path === file))
+            return [];
+          return [
+            `${c.name} keeps blobs in ${c.env.BLOB_S3_ENDPOINT ?? 'a remote store'} but does not read its keys from a secret file (BLOB_S3_CREDENTIALS_FILE=${JSON.stringify(file ?? null)})`,
+          ];
+        }),
+  },
+  {
     name: 'tls-minimum-1.2',
     description: 'nginx accepts TLS 1.2 or newer only, and says so explicitly.',
     check: (view) =>

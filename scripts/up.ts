@@ -14,9 +14,11 @@ import {
   endpointOf,
   requireDocker,
   saveSettings,
+  savedSettings,
   existingDataVolume,
   waitHealthy,
 } from './lib/deploy.js';
+import { prepareBlobStore } from './lib/blob-store.js';
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { awsFiles, writeAwsProfile } from './lib/aws-profile.js';
@@ -31,6 +33,7 @@ const { values: argv } = parseCli({
        [--bucket-defaults current|legacy] [--engine compose|pulumi] [--stack NAME]
        [--preset compliance-archive [--archive-buckets A,B] [--retention-days N]
         [--retention-mode COMPLIANCE|GOVERNANCE]] [--with-monitoring [--monitoring-port N]]
+       [--blob-store https://HOST[:PORT]/BUCKET[/PREFIX/] [--blob-store-region R] [--blob-store-credentials FILE]]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
@@ -54,6 +57,12 @@ gateway with the management API key, with alert rules for the 5xx rate, Postgres
 gateway down, the data volume nearly full and the TLS certificate expiring; it answers on
 127.0.0.1:9090 (--monitoring-port) only. Kept until --without-monitoring.
 
+--blob-store keeps sealed blobs as objects in a bucket of a remote S3-compatible store (Ceph RGW, another
+Coffer, AWS) instead of the data volume, under PREFIX (default blobs/); the store sees sealed bytes only.
+--blob-store-credentials names a JSON file {"access_key_id", "secret_access_key"} for the existing bucket,
+copied once into secrets/blob_store_credentials.json (never over other keys). Kept in deployment.json; a
+deployment that holds data is never moved to another store.
+
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
   options: { ...DEPLOY_OPTIONS, ...GATEWAY_OPTIONS, engine: { type: 'string' }, stack: { type: 'string' } },
@@ -76,6 +85,13 @@ if (!existsSync(path.join(ROOT, 'secrets/postgres_password.txt')) && existingDat
       'restore the previous secrets/ directory, or delete the old data with npm run down -- --purge-data',
   );
 }
+await prepareBlobStore(
+  ROOT,
+  savedSettings(ROOT).blobStore,
+  o.blobStore,
+  argv['blob-store-credentials'],
+  existingData,
+).catch((err: Error) => fail(err.message));
 await deploymentSecrets(ROOT, o, existingData).catch((err: Error) => fail(err.message));
 // The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.
 await saveSettings(ROOT, o);
@@ -117,7 +133,7 @@ Coffer is running.
   console:    ${endpoint}/_coffer/console/ (user admin, password in secrets/admin_password.txt)
   management: ${endpoint}/_coffer/api/v1 (API key in secrets/management_api_key.txt)
   rclone:     remote "${o.project}" in ${rcloneConfig}
-  aws CLI:    profile "${o.project}" in ${aws.config}${archiveSummary(o)}${monitoringSummary(o)}
+  aws CLI:    profile "${o.project}" in ${aws.config}${archiveSummary(o)}${monitoringSummary(o)}${blobStoreSummary(o)}
   backup:     ${path.join(ROOT, 'credentials.json')} holds the master key in clear: copy it offline,
               encrypted (gpg -c), and keep it apart from the data; losing the key loses every object
 
@@ -129,6 +145,14 @@ Try it:
 
 Stop with npm run down (data stays in the volumes); npm run status, npm run logs.
 `);
+
+/** Where the sealed blobs go, for the operator who moved them off the data volume. */
+function blobStoreSummary(opts: typeof o): string {
+  if (!opts.blobStore) return '';
+  const s = opts.blobStore;
+  return `
+  blobs:      sealed, in ${s.endpoint}/${s.bucket}/${s.prefix} (keys in secrets/blob_store_credentials.json)`;
+}
 
 /** Where Prometheus answers, for the operator who asked for it. */
 function monitoringSummary(opts: typeof o): string {

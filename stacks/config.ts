@@ -12,6 +12,7 @@ import {
   type ArchivePreset,
   type ArchiveRetentionMode,
 } from '../service/src/parse/archive-preset.js';
+import { blobStoreProblems, DEFAULT_BLOB_PREFIX, type BlobStore } from '../service/src/parse/blob-store.js';
 import { syncJobProblems, type SyncJob } from '../service/src/parse/sync-job.js';
 import {
   BUCKET_DEFAULTS,
@@ -47,6 +48,10 @@ export interface DeploymentConfig {
   monitoringPort: number;
   /** coffer:syncJobs: scheduled syncs between host directories and paths in this deployment. */
   syncJobs: SyncJob[];
+  /** coffer:blobStore: sealed blobs in a remote S3-compatible store, with the secrets blobStoreAccessKeyId and blobStoreSecretAccessKey. */
+  blobStore?: BlobStore;
+  blobStoreAccessKeyId?: string;
+  blobStoreSecretAccessKey?: string;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -94,6 +99,9 @@ export const CONFIG_KEYS = [
   'monitoring',
   'monitoringPort',
   'syncJobs',
+  'blobStore',
+  'blobStoreAccessKeyId',
+  'blobStoreSecretAccessKey',
   'secretsDir',
   'masterKey',
   'previousMasterKeys',
@@ -234,6 +242,31 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     for (const problem of syncJobProblems(jobs)) problems.push(`coffer:syncJobs: ${problem}`);
     return jobs;
   };
+  /** An object {endpoint, bucket, region?, prefix?}, as YAML in the stack file or JSON from `pulumi config set`. */
+  const blobStore = (): BlobStore | undefined => {
+    if (!present('blobStore')) return undefined;
+    let v = raw.blobStore;
+    if (typeof v === 'string') {
+      try {
+        v = JSON.parse(v);
+      } catch {
+        v = undefined;
+      }
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      bad('blobStore', 'must be {endpoint, bucket, region, prefix}', raw.blobStore);
+      return undefined;
+    }
+    const o = v as Record<string, unknown>;
+    const store: BlobStore = {
+      endpoint: String(o.endpoint ?? ''),
+      bucket: String(o.bucket ?? ''),
+      region: String(o.region ?? 'us-east-1'),
+      prefix: String(o.prefix ?? DEFAULT_BLOB_PREFIX),
+    };
+    for (const problem of blobStoreProblems(store)) problems.push(`coffer:blobStore ${problem}`);
+    return store;
+  };
   const absolute = (v: string) => v.startsWith('/') && !v.split('/').includes('..');
 
   const config: DeploymentConfig = {
@@ -278,6 +311,13 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     monitoring: bool('monitoring', DEFAULT_OPTIONS.monitoring),
     monitoringPort: port('monitoringPort', DEFAULT_OPTIONS.monitoringPort),
     syncJobs: syncJobs(),
+    blobStore: blobStore(),
+    blobStoreAccessKeyId: optional('blobStoreAccessKeyId', (v) => v.trim() !== '', 'must not be empty'),
+    blobStoreSecretAccessKey: optional(
+      'blobStoreSecretAccessKey',
+      (v) => v.trim() !== '',
+      'must not be empty',
+    ),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(
       'masterKey',
@@ -298,6 +338,12 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     secretAccessKey: optional('secretAccessKey', (v) => v.length >= 30, 'must be at least 30 characters'),
   };
   config.preset = preset();
+  if (config.blobStore && (!config.blobStoreAccessKeyId || !config.blobStoreSecretAccessKey))
+    problems.push(
+      'coffer:blobStore needs the secrets coffer:blobStoreAccessKeyId and coffer:blobStoreSecretAccessKey (pulumi config set --secret)',
+    );
+  if (!config.blobStore && (config.blobStoreAccessKeyId || config.blobStoreSecretAccessKey))
+    problems.push('coffer:blobStoreAccessKeyId and coffer:blobStoreSecretAccessKey need coffer:blobStore');
   if (config.previousMasterKeys.length && !config.masterKey)
     problems.push(
       'coffer:previousMasterKeys needs coffer:masterKey: the key a rotation moves to (pulumi stack output --show-secrets masterKey gives the current one)',

@@ -18,6 +18,7 @@ import {
   MONITORING_SECRET_FILES,
   SECRET_FILES,
   SYNC_SECRET_FILES,
+  BLOB_STORE_SECRET_FILES,
   topology,
   type HealthcheckSpec,
   type Topology,
@@ -27,7 +28,8 @@ export type SecretName = keyof typeof SECRET_FILES;
 export type ArchiveSecretName = keyof typeof ARCHIVE_SECRET_FILES;
 export type MonitoringSecretName = keyof typeof MONITORING_SECRET_FILES;
 export type SyncSecretName = keyof typeof SYNC_SECRET_FILES;
-type OptionalSecretName = ArchiveSecretName | MonitoringSecretName | SyncSecretName;
+export type BlobStoreSecretName = keyof typeof BLOB_STORE_SECRET_FILES;
+type OptionalSecretName = ArchiveSecretName | MonitoringSecretName | SyncSecretName | BlobStoreSecretName;
 
 /** Secret values the stack keeps instead of generating, e.g. carried over from a compose deployment. */
 export interface ExistingSecrets {
@@ -105,6 +107,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       monitoring: c.monitoring,
       monitoringPort: c.monitoringPort,
       syncJobs: c.syncJobs,
+      blobStore: c.blobStore,
     });
 
     const pki = createPki(
@@ -127,6 +130,16 @@ export class CofferDeployment extends pulumi.ComponentResource {
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
       ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
       ...(c.syncJobs.length ? { root_crt: pulumi.output(pki.caCertPem) } : {}),
+      ...(c.blobStore
+        ? {
+            blob_store_credentials: pulumi.secret(
+              JSON.stringify({
+                access_key_id: c.blobStoreAccessKeyId,
+                secret_access_key: c.blobStoreSecretAccessKey,
+              }) + '\n',
+            ),
+          }
+        : {}),
     };
     this.secretFiles = secrets;
     this.masterKey = pulumi.secret(secrets.master_key.apply((k) => k.split('\n')[0]!));

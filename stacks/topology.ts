@@ -3,6 +3,7 @@
  * Testcontainers suite, the policy rules) derives from this and nothing else.
  */
 import type { ArchivePreset } from '../service/src/parse/archive-preset.js';
+import type { BlobStore } from '../service/src/parse/blob-store.js';
 import type { SyncJob } from '../service/src/parse/sync-job.js';
 
 export interface SecretRef {
@@ -72,6 +73,8 @@ export interface TopologyOptions {
   monitoringPort: number;
   /** Scheduled syncs, each its own service running the gateway image's sync-cli. */
   syncJobs: SyncJob[];
+  /** Sealed blobs in a bucket of a remote S3-compatible store instead of the data volume. */
+  blobStore?: BlobStore;
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -112,6 +115,11 @@ export const SECRET_FILES = {
 /** What Prometheus scrapes the gateways with: the management API key, as a bearer token. */
 export const MONITORING_SECRET_FILES = {
   management_api_key: 'secrets/management_api_key.txt',
+} as const;
+
+/** The remote blob store's access keys, `{"access_key_id", "secret_access_key"}`. */
+export const BLOB_STORE_SECRET_FILES = {
+  blob_store_credentials: 'secrets/blob_store_credentials.json',
 } as const;
 
 /** What a scheduled sync needs besides the S3 credentials: the root CA that signs nginx's certificate. */
@@ -161,6 +169,19 @@ function presetEnv(preset: ArchivePreset | undefined): Record<string, string> {
   };
 }
 
+/** The gateway's settings for a remote blob store; none keeps blobs on the data volume. */
+function blobStoreEnv(store: BlobStore | undefined): Record<string, string> {
+  if (!store) return {};
+  return {
+    BLOB_BACKEND: 's3',
+    BLOB_S3_ENDPOINT: store.endpoint,
+    BLOB_S3_BUCKET: store.bucket,
+    BLOB_S3_REGION: store.region,
+    BLOB_S3_PREFIX: store.prefix,
+    BLOB_S3_CREDENTIALS_FILE: '/run/secrets/blob_store_credentials',
+  };
+}
+
 export const GATEWAY_PORT = 3000;
 
 /** The first admin setup-credentials (or the Pulumi stack) creates. */
@@ -184,6 +205,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
       ...(o.preset ? ARCHIVE_SECRET_FILES : {}),
       ...(o.monitoring ? MONITORING_SECRET_FILES : {}),
       ...(o.syncJobs.length ? SYNC_SECRET_FILES : {}),
+      ...(o.blobStore ? BLOB_STORE_SECRET_FILES : {}),
     },
     services: [
       {
@@ -233,6 +255,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           TRUST_PROXY: 'loopback,uniquelocal',
           LOG_LEVEL: 'info',
           ...presetEnv(o.preset),
+          ...blobStoreEnv(o.blobStore),
         },
         secrets: [
           { name: 'database_url' },
@@ -241,6 +264,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           { name: 'admin_json' },
           { name: 'server_crt' },
           ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
+          ...(o.blobStore ? [{ name: 'blob_store_credentials' }] : []),
         ],
         volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
         tmpfs: ['/run/coffer'],

@@ -71,6 +71,9 @@ export const GATEWAY_OPTIONS = {
   'with-monitoring': { type: 'boolean' },
   'without-monitoring': { type: 'boolean' },
   'monitoring-port': { type: 'string' },
+  'blob-store': { type: 'string' },
+  'blob-store-region': { type: 'string' },
+  'blob-store-credentials': { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

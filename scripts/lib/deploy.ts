@@ -18,7 +18,9 @@ import {
   type ArchivePreset,
   type ArchiveRetentionMode,
 } from '../../service/src/parse/archive-preset.js';
+import type { BlobStore } from '../../service/src/parse/blob-store.js';
 import type { SyncJob } from '../../service/src/parse/sync-job.js';
+import { parseBlobStoreUrl } from './blob-store.js';
 import { renderCompose } from './compose.js';
 import { fail, OperatorError } from './exec.js';
 import { ROOT } from './images.js';
@@ -53,6 +55,8 @@ export interface DeployOptions {
   monitoringPort: number;
   /** Scheduled syncs the deployment runs (npm run sync -- ... --install NAME). */
   syncJobs: SyncJob[];
+  /** Sealed blobs in a remote S3-compatible store (--blob-store), not on the data volume. */
+  blobStore?: BlobStore;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -117,7 +121,18 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
       'monitoring-port',
     ),
     syncJobs: saved.syncJobs ?? [],
+    ...(argv['blob-store'] !== undefined
+      ? {
+          blobStore: orFail(() =>
+            parseBlobStoreUrl(String(argv['blob-store']), argv['blob-store-region'] as string | undefined),
+          ),
+        }
+      : saved.blobStore
+        ? { blobStore: saved.blobStore }
+        : {}),
   };
+  if (argv['blob-store-region'] !== undefined && argv['blob-store'] === undefined)
+    fail('--blob-store-region needs --blob-store');
   // Saved as what runs: the preset turns these off whatever was set before.
   return o.preset ? { ...o, signatureV2: false, bucketDefaults: 'current' } : o;
 }
@@ -230,7 +245,8 @@ async function composeFilePath(o: DeployOptions): Promise<string> {
     o.bucketDefaults === DEFAULT_OPTIONS.bucketDefaults &&
     !o.preset &&
     !o.monitoring &&
-    o.syncJobs.length === 0;
+    o.syncJobs.length === 0 &&
+    !o.blobStore;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });

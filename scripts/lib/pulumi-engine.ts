@@ -3,7 +3,8 @@
  * operators who keep their infrastructure in Pulumi state.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { BLOB_STORE_SECRET_FILES } from '../../stacks/topology.js';
 import path from 'node:path';
 import { $ } from 'zx';
 import { requireDocker, type DeployOptions } from './deploy.js';
@@ -48,6 +49,19 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('monitoring', String(o.monitoring));
   await set('monitoringPort', String(o.monitoringPort));
   await set('syncJobs', JSON.stringify(o.syncJobs));
+  if (o.blobStore) {
+    await set('blobStore', JSON.stringify(o.blobStore));
+    const keys = JSON.parse(
+      await readFile(path.join(ROOT, BLOB_STORE_SECRET_FILES.blob_store_credentials), 'utf8'),
+    );
+    for (const [key, value] of [
+      ['blobStoreAccessKeyId', keys.access_key_id],
+      ['blobStoreSecretAccessKey', keys.secret_access_key],
+    ]) {
+      const r = await quiet`pulumi config set --secret --stack ${stack} ${`coffer:${key}`} ${String(value)}`;
+      if (r.exitCode !== 0) fail(`pulumi config set coffer:${key} failed: ${r.stderr.trim().split('\n')[0]}`);
+    }
+  }
   if (o.preset) {
     await set('preset', 'compliance-archive');
     await set('archiveBuckets', JSON.stringify(o.preset.buckets));

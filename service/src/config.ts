@@ -13,6 +13,7 @@ import type { AdminSeed, LoginPolicy } from './management/admin-store.js';
 import { isPasswordHash } from './management/password.js';
 import { BLOB_BACKENDS, type BlobBackendKind } from './blobs/backends.js';
 import type { S3BackendSettings } from './blobs/s3-backend.js';
+import { blobStoreProblems, DEFAULT_BLOB_PREFIX } from './parse/blob-store.js';
 import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DatabaseLimits } from './db/database.js';
@@ -187,12 +188,14 @@ export function parseAdminSeed(text: string): AdminSeed {
  * (blobs/) and BLOB_S3_CREDENTIALS_FILE, a secret file `{"access_key_id", "secret_access_key"}`.
  */
 async function blobStore(env: Env): Promise<S3BackendSettings> {
-  const endpoint = required(env, 'BLOB_S3_ENDPOINT');
-  try {
-    if (!/^https?:$/.test(new URL(endpoint).protocol)) throw new Error();
-  } catch {
-    throw new ConfigError('BLOB_S3_ENDPOINT', `must be an http(s) URL (got '${endpoint}')`);
-  }
+  const store = {
+    endpoint: required(env, 'BLOB_S3_ENDPOINT'),
+    bucket: required(env, 'BLOB_S3_BUCKET'),
+    region: env.BLOB_S3_REGION || 'us-east-1',
+    prefix: env.BLOB_S3_PREFIX ?? DEFAULT_BLOB_PREFIX,
+  };
+  const [problem] = blobStoreProblems(store);
+  if (problem) throw new ConfigError('BLOB_S3_*', problem);
   const file = required(env, 'BLOB_S3_CREDENTIALS_FILE');
   let keys: { access_key_id?: unknown; secret_access_key?: unknown };
   try {
@@ -203,17 +206,7 @@ async function blobStore(env: Env): Promise<S3BackendSettings> {
   }
   if (typeof keys.access_key_id !== 'string' || typeof keys.secret_access_key !== 'string')
     throw new ConfigError('BLOB_S3_CREDENTIALS_FILE', `(${file}) needs access_key_id and secret_access_key`);
-  const prefix = env.BLOB_S3_PREFIX ?? 'blobs/';
-  if (!/^([\w.-]+\/)*$/.test(prefix))
-    throw new ConfigError('BLOB_S3_PREFIX', `must be empty or end with / (got '${prefix}')`);
-  return {
-    endpoint,
-    bucket: required(env, 'BLOB_S3_BUCKET'),
-    region: env.BLOB_S3_REGION || 'us-east-1',
-    prefix,
-    accessKeyId: keys.access_key_id,
-    secretAccessKey: keys.secret_access_key,
-  };
+  return { ...store, accessKeyId: keys.access_key_id, secretAccessKey: keys.secret_access_key };
 }
 
 export async function loadConfig(env: Env): Promise<Config> {

@@ -310,6 +310,35 @@ describe('coffer:syncJobs', () => {
   });
 });
 
+describe('coffer:blobStore', () => {
+  const store = { endpoint: 'https://rgw.lan:7480', bucket: 'coffer-blobs' };
+  const keys = { blobStoreAccessKeyId: 'STOREKEY', blobStoreSecretAccessKey: 'store-secret-0123456789' };
+
+  it('points the gateway at the store with its keys uploaded as a secret file, and passes every rule', async () => {
+    await deploy({ blobStore: JSON.stringify(store), ...keys });
+    const gateway = container('gateway');
+    expect(gateway.envs).toEqual(
+      expect.arrayContaining(['BLOB_BACKEND=s3', 'BLOB_S3_BUCKET=coffer-blobs', 'BLOB_S3_PREFIX=blobs/']),
+    );
+    const file = (gateway.uploads as Upload[]).find((u) => u.file === '/run/secrets/blob_store_credentials')!;
+    expect(JSON.parse(file.content)).toEqual({
+      access_key_id: 'STOREKEY',
+      secret_access_key: 'store-secret-0123456789',
+    });
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('refuses a store without its keys, keys without a store, and a store it cannot use', () => {
+    expect(() => parseDeploymentConfig({ blobStore: JSON.stringify(store) })).toThrow(
+      /coffer:blobStore needs the secrets coffer:blobStoreAccessKeyId and coffer:blobStoreSecretAccessKey/,
+    );
+    expect(() => parseDeploymentConfig(keys)).toThrow(/need coffer:blobStore/);
+    expect(() =>
+      parseDeploymentConfig({ blobStore: JSON.stringify({ ...store, endpoint: 'rgw.lan' }), ...keys }),
+    ).toThrow(/coffer:blobStore endpoint must be an http\(s\) URL/);
+  });
+});
+
 describe('master-key rotation (coffer:previousMasterKeys)', () => {
   const current = 'ab'.repeat(32);
   const next = 'cd'.repeat(32);

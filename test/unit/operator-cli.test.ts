@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { login } from '../../scripts/lib/login.js';
 import { leftBehind, purgeRefusal } from '../../scripts/lib/purge.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { withJob, withoutJob } from '../../scripts/lib/sync-service.js';
+import { parseBlobStoreUrl, prepareBlobStore } from '../../scripts/lib/blob-store.js';
 import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -34,7 +35,7 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --engine, --stack, --help',
+      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --blob-store, --blob-store-region, --blob-store-credentials, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--project, --domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--project, --domain, --https-port, --http-port, --purge-data, --yes, --help'],
@@ -126,6 +127,57 @@ describe('scripts run against a deployment that is not there', () => {
     const r = script('rclone-config', '--https-port', String(await freePort()), '--config', config);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^coffer: nothing answers at https:\/\/localhost:\d+: .*npm run up$/);
+  });
+});
+
+describe('up --blob-store URL --blob-store-credentials FILE', () => {
+  it('reads endpoint, bucket and prefix from one URL', () => {
+    expect(parseBlobStoreUrl('https://rgw.lan:7480/coffer-blobs', undefined)).toEqual({
+      endpoint: 'https://rgw.lan:7480',
+      bucket: 'coffer-blobs',
+      region: 'us-east-1',
+      prefix: 'blobs/',
+    });
+    expect(parseBlobStoreUrl('http://10.0.0.9/shared/site-a', 'eu-west-1')).toMatchObject({
+      bucket: 'shared',
+      region: 'eu-west-1',
+      prefix: 'site-a/',
+    });
+    expect(() => parseBlobStoreUrl('rgw.lan/b', undefined)).toThrow(/--blob-store takes https:\/\/HOST/);
+    expect(() => parseBlobStoreUrl('https://rgw.lan/', undefined)).toThrow(/--blob-store: bucket ''/);
+  });
+
+  it("keeps the store's keys in secrets/ once, never over others, and never moves a deployment holding data", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-store-'));
+    await mkdir(path.join(dir, 'secrets'));
+    const store = parseBlobStoreUrl('https://rgw.lan:7480/coffer-blobs', undefined);
+    const keys = path.join(dir, 'keys.json');
+    await writeFile(keys, JSON.stringify({ access_key_id: 'A', secret_access_key: 'S' }));
+    await expect(prepareBlobStore(dir, undefined, store, undefined, undefined)).rejects.toThrow(
+      /--blob-store needs the store's keys once/,
+    );
+    await prepareBlobStore(dir, undefined, store, keys, undefined);
+    const secret = path.join(dir, 'secrets/blob_store_credentials.json');
+    expect(JSON.parse(await readFile(secret, 'utf8'))).toEqual({
+      access_key_id: 'A',
+      secret_access_key: 'S',
+    });
+    expect((await stat(secret)).mode & 0o777).toBe(0o600);
+    // The same keys again are fine; other keys are refused and the secret stays.
+    await prepareBlobStore(dir, store, store, keys, 'coffer_coffer-data');
+    await writeFile(keys, JSON.stringify({ access_key_id: 'B', secret_access_key: 'T' }));
+    await expect(prepareBlobStore(dir, store, store, keys, undefined)).rejects.toThrow(
+      /already holds other keys/,
+    );
+    expect(JSON.parse(await readFile(secret, 'utf8')).access_key_id).toBe('A');
+    // Data on the volume, or in another store: not moved.
+    await expect(prepareBlobStore(dir, undefined, store, undefined, 'coffer_coffer-data')).rejects.toThrow(
+      /holds data whose blobs are on the data volume; moving them to another store is not supported/,
+    );
+    await expect(prepareBlobStore(dir, store, undefined, undefined, 'coffer_coffer-data')).rejects.toThrow(
+      /blobs are in https:\/\/rgw.lan:7480\/coffer-blobs\/blobs\//,
+    );
+    await rm(dir, { recursive: true });
   });
 });
 

@@ -9,6 +9,7 @@ import { renderCompose } from '../../scripts/lib/compose.js';
 import { upsertSection } from '../../scripts/lib/rclone.js';
 import { fromCompose } from '../../policies/model.js';
 import { evaluate } from '../../policies/rules.js';
+import { blobStoreProblems } from '../../service/src/parse/blob-store.js';
 import { intervalMs, syncJobProblems } from '../../service/src/parse/sync-job.js';
 import { GATEWAY_PORT, SECRET_FILES, topology } from '../../stacks/topology.js';
 
@@ -173,6 +174,51 @@ describe('scheduled syncs (npm run sync -- ... --install NAME)', () => {
     expect(intervalMs('2h')).toBe(7_200_000);
     expect(syncJobProblems([{ ...job, every: '169h' }])).toEqual([
       'sync job scans: every must be at most 168h (got "169h")',
+    ]);
+  });
+});
+
+describe('a remote blob store (up --blob-store)', () => {
+  const store = {
+    endpoint: 'https://rgw.lan:7480',
+    bucket: 'coffer-blobs',
+    region: 'us-east-1',
+    prefix: 'site-a/',
+  };
+
+  it("points the gateway at the store, with the store's keys as a secret file, and passes every rule", () => {
+    const t = topology({ blobStore: store });
+    const gateway = t.services.find((s) => s.name === 'gateway')!;
+    expect(gateway.env).toMatchObject({
+      BLOB_BACKEND: 's3',
+      BLOB_S3_ENDPOINT: 'https://rgw.lan:7480',
+      BLOB_S3_BUCKET: 'coffer-blobs',
+      BLOB_S3_PREFIX: 'site-a/',
+      BLOB_S3_CREDENTIALS_FILE: '/run/secrets/blob_store_credentials',
+    });
+    expect(gateway.secrets).toContainEqual({ name: 'blob_store_credentials' });
+    expect(t.secrets.blob_store_credentials).toBe('secrets/blob_store_credentials.json');
+    const compose = parse(renderCompose(t)) as Record<string, never>;
+    expect(evaluate(fromCompose(compose)).filter((r) => r.violations.length)).toEqual([]);
+    // The keys in the environment instead: refused.
+    const leaky = parse(renderCompose(t)) as {
+      services: Record<string, { environment: Record<string, string>; secrets: string[] }>;
+    };
+    leaky.services.gateway!.environment.BLOB_S3_CREDENTIALS_FILE = '/etc/keys.json';
+    const failed = evaluate(fromCompose(leaky)).filter((r) => r.violations.length);
+    expect(failed.map((r) => r.rule)).toEqual(['blob-store-keys-as-secret']);
+    expect(topology().services.find((s) => s.name === 'gateway')!.env).not.toHaveProperty('BLOB_BACKEND');
+  });
+
+  it('names what is wrong with a store', () => {
+    expect(blobStoreProblems(store)).toEqual([]);
+    expect(
+      blobStoreProblems({ endpoint: 'ftp://x/path', bucket: 'B', region: 'mars', prefix: 'no-slash' }),
+    ).toEqual([
+      "endpoint must be an http(s) URL with no path (got 'ftp://x/path')",
+      "bucket 'B' must be between 3 and 63 characters long",
+      "region must be like us-east-1 (got 'mars')",
+      "prefix must be empty or end with / (got 'no-slash')",
     ]);
   });
 });
