@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlobBackend, BlobEntry } from '../../src/blobs/backend.js';
 import { BLOB_BACKENDS, createBlobBackend, type BlobBackendKind } from '../../src/blobs/backends.js';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3BackendSettings } from '../../src/blobs/s3-backend.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { signedFetch } from '../support/signed-fetch.js';
@@ -33,6 +34,22 @@ afterAll(async () => {
 });
 
 async function s3Settings(): Promise<S3BackendSettings> {
+  // BLOB_CONTRACT_STORE='{"endpoint","accessKeyId","secretAccessKey"}' runs the suite against another store
+  // (Ceph RGW from ../shared/peers/rgw, say); a fresh bucket per backend.
+  const external = process.env.BLOB_CONTRACT_STORE;
+  if (external) {
+    const s = JSON.parse(external) as Omit<S3BackendSettings, 'bucket' | 'region'>;
+    const bucket = `coffer-contract-${randomBytes(4).toString('hex')}`;
+    const client = new S3Client({
+      endpoint: s.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    });
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    client.destroy();
+    return { ...s, bucket, region: 'us-east-1' };
+  }
   if (!store) {
     const env = await createTestEnv();
     store = { env, gateway: await startGateway(env.env) };
