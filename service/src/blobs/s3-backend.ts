@@ -19,7 +19,7 @@ import {
   UploadPartCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
-import { StoreUnavailableError } from '../errors/store-unavailable.js';
+import { NETWORK_ERRNOS, StoreUnavailableError } from '../errors/store-unavailable.js';
 import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSource } from './backend.js';
 
 export interface S3BackendSettings {
@@ -266,22 +266,13 @@ class S3Source implements BlobSource {
   async close(): Promise<void> {}
 }
 
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-]);
-
 /** A failure after the SDK's retries that means the store is not answering, as a StoreUnavailableError. */
 function unavailable(err: unknown): unknown {
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
   const down =
     (status !== undefined && status >= 500) ||
-    (e.code !== undefined && NETWORK_ERRORS.has(e.code)) ||
+    (e.code !== undefined && NETWORK_ERRNOS.has(e.code)) ||
     e.name === 'TimeoutError' ||
     e.name === 'RequestTimeout';
   return down ? new StoreUnavailableError(`the blob store does not answer: ${describeError(err)}`) : err;

@@ -3,6 +3,8 @@
  * is the client's cue to retry (503 ServiceUnavailable), the second a bug (500).
  */
 
+import { NETWORK_ERRNOS } from '../errors/store-unavailable.js';
+
 // SQLSTATE classes and codes that mean "the database cannot serve you now".
 const UNAVAILABLE_SQLSTATES = new Set([
   '57P01', // admin_shutdown
@@ -11,14 +13,6 @@ const UNAVAILABLE_SQLSTATES = new Set([
   '57014', // query_canceled: our statement_timeout
   '53300', // too_many_connections
   '25P03', // idle_in_transaction_session_timeout
-]);
-const UNAVAILABLE_ERRNOS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
 ]);
 const UNAVAILABLE_MESSAGES = [
   // knex prefixes driver messages with the SQL.
@@ -32,7 +26,7 @@ const UNAVAILABLE_MESSAGES = [
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const { code } = err as { code?: string };
-  if (code && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || UNAVAILABLE_ERRNOS.has(code)))
+  if (code && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || NETWORK_ERRNOS.has(code)))
     return true;
   if (err.name === 'KnexTimeoutError') return true;
   return UNAVAILABLE_MESSAGES.some((m) => m.test(err.message));
