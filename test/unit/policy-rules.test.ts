@@ -343,7 +343,7 @@ describe('npm run policy', () => {
       spawnSync('node', ['--import', 'tsx', 'scripts/policy.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
     const ok = policy();
     expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toContain('all 14 rules pass');
+    expect(ok.stdout).toContain(`all ${RULES.length} rules pass`);
     const site = policy('--require-archive', '--min-retention-days', '365');
     expect(site.status).toBe(1);
     expect(site.stdout).toContain('FAIL archive-preset-complete');
@@ -363,7 +363,7 @@ describe('npm run policy', () => {
       expect(bad.stdout).toContain(
         'gateway publishes port 3000: the gateway must only be reached through nginx TLS',
       );
-      expect(bad.stderr).toContain('1 of 14 rules violated');
+      expect(bad.stderr).toContain(`1 of ${RULES.length} rules violated`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

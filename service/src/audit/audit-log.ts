@@ -239,7 +239,12 @@ export class AuditLog implements ChangeRecorder {
 
   /** As append, for callers that must answer whatever happens: a record that cannot be written is logged. */
   record(event: AuditEvent): void {
-    this.append(event).catch((err: Error) =>
+    void this.recorded(event);
+  }
+
+  /** As record, resolved once the record is written (or its failure logged): before the answer goes out. */
+  recorded(event: AuditEvent): Promise<void> {
+    return this.append(event).catch((err: Error) =>
       this.log.error({ reason: err.message, event }, 'audit record not written'),
     );
   }

@@ -198,7 +198,8 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
         const params = (request.params ?? {}) as Record<string, string | undefined>;
         const code =
           reply.statusCode >= 400 && typeof payload === 'string' ? errorCodeOf(payload) : undefined;
-        deps.audit.record({
+        // Written before the answer leaves: an admin who got a refusal can find it in the trail at once.
+        await deps.audit.recorded({
           principal: adminOf(request),
           source: request.ip,
           operation: operationOf(request),
