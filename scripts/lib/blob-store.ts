@@ -3,9 +3,8 @@
  * store is kept in deployment.json and its keys in secrets/ (copied once, never replaced); a deployment
  * that holds data is never moved to another store, which would leave its blobs behind.
  */
-import { existsSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { chmod, copyFile, readFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import path from 'node:path';
 import {
   blobStoreProblems,
@@ -49,7 +48,7 @@ export async function prepareBlobStore(
   if (!sameStore(saved, next) && existingData)
     throw new OperatorError(
       `the volume ${existingData} holds data whose blobs are ${saved ? `in ${saved.endpoint}/${saved.bucket}/${saved.prefix}` : 'on the data volume'}; ` +
-        'moving them to another store is not supported: back up (npm run backup), purge, then restore into the new one',
+        'moving them to another store is not supported yet',
     );
   const secret = path.join(root, BLOB_STORE_SECRET_FILES.blob_store_credentials);
   if (!next) {
