@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { newUploadId } from '../crypto/opaque-id.js';
 import type { Knex } from 'knex';
 import { recordsAfter, type ChangeDetails } from '../audit/audit-log.js';
 import { createChecksum, type ChecksumAlgorithm } from '../integrity/checksums.js';
@@ -115,7 +116,7 @@ export class Multipart {
   async create(bucket: Bucket, input: CreateUploadInput): Promise<string> {
     // Refused now, not at Complete: lock settings on a bucket without object lock.
     this.store.lockFor(bucket, input.lock);
-    const uploadId = randomBytes(24).toString('base64url');
+    const uploadId = newUploadId();
     await this.store.changing([{ key: input.key }], (db) =>
       db('uploads').insert({
         upload_id: uploadId,

@@ -5,7 +5,7 @@
  * invariant: a key's latest version is its objects row when there is one, and otherwise its newest
  * object_versions row, which is then a delete marker.
  */
-import { randomBytes } from 'node:crypto';
+import { opaqueId } from '../crypto/opaque-id.js';
 import type { Knex } from 'knex';
 import { S3Error } from '../errors/s3-errors.js';
 import { normalizeEtag } from './etags.js';
@@ -46,13 +46,11 @@ export const VERSION_COLUMNS = [
 export const NULL_VERSION = 'null';
 
 /** Opaque, URL-safe and unguessable, as AWS's are. */
-export function newVersionId(): string {
-  return randomBytes(24).toString('base64url');
-}
+export const newVersionId = opaqueId;
 
 /** Whether a client-sent version id could name a version here at all (AWS: 400 InvalidArgument if not). */
 export function checkVersionId(versionId: string): void {
-  if (versionId !== NULL_VERSION && !/^[A-Za-z0-9_-]{32}$/.test(versionId))
+  if (versionId !== NULL_VERSION && !/^[A-Za-z0-9._-]{32}$/.test(versionId))
     throw new S3Error('InvalidArgument', 'Invalid version id specified', {
       ArgumentName: 'versionId',
       ArgumentValue: versionId,
