@@ -17,6 +17,7 @@ import { syncJobProblems, type SyncJob } from '../service/src/parse/sync-job.js'
 import {
   BUCKET_DEFAULTS,
   DEFAULT_OPTIONS,
+  MAX_GATEWAYS,
   TLS_VERSIONS,
   type BucketDefaults,
   type TlsVersion,
@@ -52,6 +53,8 @@ export interface DeploymentConfig {
   blobStore?: BlobStore;
   blobStoreAccessKeyId?: string;
   blobStoreSecretAccessKey?: string;
+  /** coffer:gateways: gateway replicas behind nginx (1 to MAX_GATEWAYS). */
+  gateways: number;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -102,6 +105,7 @@ export const CONFIG_KEYS = [
   'blobStore',
   'blobStoreAccessKeyId',
   'blobStoreSecretAccessKey',
+  'gateways',
   'secretsDir',
   'masterKey',
   'previousMasterKeys',
@@ -317,6 +321,12 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       'blobStoreSecretAccessKey',
       (v) => v.trim() !== '',
       'must not be empty',
+    ),
+    gateways: integer(
+      'gateways',
+      DEFAULT_OPTIONS.gateways,
+      MAX_GATEWAYS,
+      `must be a whole number 1-${MAX_GATEWAYS}`,
     ),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(

@@ -108,6 +108,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       monitoringPort: c.monitoringPort,
       syncJobs: c.syncJobs,
       blobStore: c.blobStore,
+      gateways: c.gateways,
     });
 
     const pki = createPki(
@@ -196,7 +197,10 @@ export class CofferDeployment extends pulumi.ComponentResource {
           })),
           healthcheck: dockerHealthcheck(s.healthcheck),
           restart: s.restart,
-          networksAdvanced: s.networks.map(() => ({ name: network.name, aliases: [s.name] })),
+          networksAdvanced: s.networks.map(() => ({
+            name: network.name,
+            aliases: [s.name, ...s.networkAliases],
+          })),
           // `pulumi up` returns only once the service is healthy, like compose's service_healthy.
           wait: true,
           waitTimeout: 300,

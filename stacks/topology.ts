@@ -34,6 +34,8 @@ export interface ServiceSpec {
   restart: 'unless-stopped' | 'always';
   dependsOn: string[];
   networks: string[];
+  /** More names the service answers to on its networks (every gateway replica also answers to `gateway`). */
+  networkAliases: string[];
   /** Replaces the image's entrypoint (a scheduled sync runs the gateway image as another program). */
   entrypoint?: string[];
 }
@@ -75,6 +77,8 @@ export interface TopologyOptions {
   syncJobs: SyncJob[];
   /** Sealed blobs in a bucket of a remote S3-compatible store instead of the data volume. */
   blobStore?: BlobStore;
+  /** Gateway replicas nginx balances across: `gateway`, `gateway-2`, ... all answering to `gateway`. */
+  gateways: number;
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -97,7 +101,21 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   monitoring: false,
   monitoringPort: 9090,
   syncJobs: [],
+  gateways: 1,
 };
+
+/** More replicas than this on one deployment is a typo, not a plan (each runs a worker per core). */
+export const MAX_GATEWAYS = 16;
+
+/** The one place that names the gateway replicas: the first keeps the name single-gateway deployments have. */
+export function gatewayNames(gateways: number): string[] {
+  return Array.from({ length: gateways }, (_, i) =>
+    i === 0 ? GATEWAY_SERVICE : `${GATEWAY_SERVICE}-${i + 1}`,
+  );
+}
+
+/** What nginx, Prometheus and operator commands (exec) reach a gateway by. */
+export const GATEWAY_SERVICE = 'gateway';
 
 /** Files setup-credentials writes, by secret name. */
 export const SECRET_FILES = {
@@ -232,54 +250,9 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
         restart: 'unless-stopped',
         dependsOn: [],
         networks: ['backend'],
+        networkAliases: [],
       },
-      {
-        name: 'gateway',
-        image: image('gateway'),
-        buildContext: 'service',
-        env: {
-          PORT: String(GATEWAY_PORT),
-          DATA_DIR: '/var/lib/coffer',
-          DATABASE_URL_FILE: '/run/secrets/database_url',
-          CREDENTIALS_FILE: '/run/secrets/credentials_json',
-          MASTER_KEY_FILE: '/run/secrets/master_key',
-          ADMIN_FILE: '/run/secrets/admin_json',
-          // Its expiry is a metric (coffer_tls_certificate_expiry_timestamp_seconds), alerted on before it lapses.
-          TLS_CERT_FILE: '/run/secrets/server_crt',
-          S3_REGION: o.region,
-          S3_DOMAIN: o.domain,
-          ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
-          SIGV2_ENABLED: String(o.signatureV2),
-          BUCKET_DEFAULTS: o.bucketDefaults,
-          // Only nginx reaches the gateway (it publishes no port); it sets X-Forwarded-For to the client.
-          TRUST_PROXY: 'loopback,uniquelocal',
-          LOG_LEVEL: 'info',
-          ...presetEnv(o.preset),
-          ...blobStoreEnv(o.blobStore),
-        },
-        secrets: [
-          { name: 'database_url' },
-          { name: 'credentials_json' },
-          { name: 'master_key' },
-          { name: 'admin_json' },
-          { name: 'server_crt' },
-          ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
-          ...(o.blobStore ? [{ name: 'blob_store_credentials' }] : []),
-        ],
-        volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
-        tmpfs: ['/run/coffer'],
-        ports: [],
-        healthcheck: {
-          test: ['CMD', 'coffer-health'],
-          intervalSeconds: 2,
-          timeoutSeconds: 5,
-          retries: 30,
-          startPeriodSeconds: 10,
-        },
-        restart: 'unless-stopped',
-        dependsOn: ['postgres'],
-        networks: ['backend'],
-      },
+      ...gatewayNames(o.gateways).map((name) => gatewayService(o, name, image('gateway'))),
       {
         name: 'nginx',
         image: image('nginx'),
@@ -289,7 +262,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           S3_DOMAIN: o.domain,
           // Every other Host is answered with an error naming these, never served as path style.
           SERVER_NAMES: servedNames(o).join(' '),
-          GATEWAY_UPSTREAM: `gateway:${GATEWAY_PORT}`,
+          GATEWAY_UPSTREAM: `${GATEWAY_SERVICE}:${GATEWAY_PORT}`,
           TLS_MIN_VERSION: o.tlsMinVersion,
         },
         secrets: [{ name: 'server_crt' }, { name: 'server_key' }],
@@ -307,13 +280,67 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
           startPeriodSeconds: 5,
         },
         restart: 'unless-stopped',
-        dependsOn: ['gateway'],
+        dependsOn: [GATEWAY_SERVICE],
         networks: ['backend'],
+        networkAliases: [],
       },
       ...(o.monitoring ? [prometheusService(o, image('prometheus'))] : []),
       // The gateway's image under its own name, so that policies tell a sync from a gateway by its image.
       ...o.syncJobs.map((j) => syncService(o, j, image('sync'))),
     ],
+  };
+}
+
+/** One gateway replica; replicas differ only in name and share the data volume (with BLOB_BACKEND=fs, the blobs). */
+function gatewayService(o: TopologyOptions, name: string, image: string): ServiceSpec {
+  return {
+    name,
+    image,
+    buildContext: 'service',
+    env: {
+      PORT: String(GATEWAY_PORT),
+      DATA_DIR: '/var/lib/coffer',
+      DATABASE_URL_FILE: '/run/secrets/database_url',
+      CREDENTIALS_FILE: '/run/secrets/credentials_json',
+      MASTER_KEY_FILE: '/run/secrets/master_key',
+      ADMIN_FILE: '/run/secrets/admin_json',
+      // Its expiry is a metric (coffer_tls_certificate_expiry_timestamp_seconds), alerted on before it lapses.
+      TLS_CERT_FILE: '/run/secrets/server_crt',
+      S3_REGION: o.region,
+      S3_DOMAIN: o.domain,
+      ENFORCE_PAYLOAD_VERIFICATION: String(o.enforcePayloadVerification),
+      SIGV2_ENABLED: String(o.signatureV2),
+      BUCKET_DEFAULTS: o.bucketDefaults,
+      // Only nginx reaches the gateway (it publishes no port); it sets X-Forwarded-For to the client.
+      TRUST_PROXY: 'loopback,uniquelocal',
+      LOG_LEVEL: 'info',
+      ...presetEnv(o.preset),
+      ...blobStoreEnv(o.blobStore),
+    },
+    secrets: [
+      { name: 'database_url' },
+      { name: 'credentials_json' },
+      { name: 'master_key' },
+      { name: 'admin_json' },
+      { name: 'server_crt' },
+      ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
+      ...(o.blobStore ? [{ name: 'blob_store_credentials' }] : []),
+    ],
+    volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
+    tmpfs: ['/run/coffer'],
+    ports: [],
+    healthcheck: {
+      test: ['CMD', 'coffer-health'],
+      intervalSeconds: 2,
+      timeoutSeconds: 5,
+      retries: 30,
+      startPeriodSeconds: 10,
+    },
+    restart: 'unless-stopped',
+    dependsOn: ['postgres'],
+    networks: ['backend'],
+    // Every replica answers to `gateway` too: nginx and Prometheus resolve that name to all of them.
+    networkAliases: name === GATEWAY_SERVICE ? [] : [GATEWAY_SERVICE],
   };
 }
 
@@ -355,6 +382,7 @@ function syncService(o: TopologyOptions, job: SyncJob, image: string): ServiceSp
     restart: 'unless-stopped',
     dependsOn: ['nginx'],
     networks: ['backend'],
+    networkAliases: [],
   };
 }
 
@@ -366,7 +394,7 @@ function prometheusService(o: TopologyOptions, image: string): ServiceSpec {
     buildContext: 'ops/prometheus',
     env: {
       // Every address `gateway` resolves to is scraped: one per replica when the gateway is scaled out.
-      GATEWAY_NAME: 'gateway',
+      GATEWAY_NAME: GATEWAY_SERVICE,
       RETENTION_TIME: '30d',
     },
     secrets: [{ name: 'management_api_key' }],
@@ -381,8 +409,9 @@ function prometheusService(o: TopologyOptions, image: string): ServiceSpec {
       startPeriodSeconds: 10,
     },
     restart: 'unless-stopped',
-    dependsOn: ['gateway'],
+    dependsOn: [GATEWAY_SERVICE],
     networks: ['backend'],
+    networkAliases: [],
   };
 }
 

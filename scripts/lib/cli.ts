@@ -74,6 +74,7 @@ export const GATEWAY_OPTIONS = {
   'blob-store': { type: 'string' },
   'blob-store-region': { type: 'string' },
   'blob-store-credentials': { type: 'string' },
+  gateways: { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

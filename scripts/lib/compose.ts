@@ -30,7 +30,9 @@ export function renderCompose(t: Topology): string {
       ...(s.dependsOn.length
         ? { depends_on: Object.fromEntries(s.dependsOn.map((d) => [d, { condition: 'service_healthy' }])) }
         : {}),
-      networks: s.networks,
+      networks: s.networkAliases.length
+        ? Object.fromEntries(s.networks.map((n) => [n, { aliases: s.networkAliases }]))
+        : s.networks,
     };
   }
   // No top-level `name`: docker-compose 1.29 rejects it; scripts pass the project name with -p.

@@ -6,6 +6,8 @@ import { $ } from 'zx';
 import {
   BUCKET_DEFAULTS,
   DEFAULT_OPTIONS,
+  gatewayNames,
+  MAX_GATEWAYS,
   topology,
   type BucketDefaults,
   type TopologyOptions,
@@ -34,6 +36,8 @@ const PROJECT_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 export interface ComposeTarget {
   file: string;
   project: string;
+  /** The gateway replicas' service names: a change of secret recreates every one of them. */
+  gateways: string[];
 }
 
 export interface DeployOptions {
@@ -57,6 +61,8 @@ export interface DeployOptions {
   syncJobs: SyncJob[];
   /** Sealed blobs in a remote S3-compatible store (--blob-store), not on the data volume. */
   blobStore?: BlobStore;
+  /** Gateway replicas behind nginx (--gateways N). */
+  gateways: number;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -121,6 +127,7 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
       'monitoring-port',
     ),
     syncJobs: saved.syncJobs ?? [],
+    gateways: gatewayCount(argv.gateways, saved.gateways ?? DEFAULT_OPTIONS.gateways),
     ...(argv['blob-store'] !== undefined
       ? {
           blobStore: orFail(() =>
@@ -135,6 +142,15 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     fail('--blob-store-region needs --blob-store');
   // Saved as what runs: the preset turns these off whatever was set before.
   return o.preset ? { ...o, signatureV2: false, bucketDefaults: 'current' } : o;
+}
+
+/** --gateways N: how many gateway replicas nginx balances across. */
+function gatewayCount(v: unknown, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_GATEWAYS)
+    fail(`--gateways must be a whole number from 1 to ${MAX_GATEWAYS} (got ${String(v)})`);
+  return n;
 }
 
 /**
@@ -230,7 +246,7 @@ export { endpointOf } from '../../stacks/topology.js';
  * the same topology into .coffer-build/ (secrets paths stay relative to the repository).
  */
 export async function composeFile(o: DeployOptions): Promise<ComposeTarget> {
-  return { file: await composeFilePath(o), project: o.project };
+  return { file: await composeFilePath(o), project: o.project, gateways: gatewayNames(o.gateways) };
 }
 
 async function composeFilePath(o: DeployOptions): Promise<string> {
@@ -246,7 +262,8 @@ async function composeFilePath(o: DeployOptions): Promise<string> {
     !o.preset &&
     !o.monitoring &&
     o.syncJobs.length === 0 &&
-    !o.blobStore;
+    !o.blobStore &&
+    o.gateways === DEFAULT_OPTIONS.gateways;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });
@@ -312,6 +329,19 @@ export async function waitHealthy(file: ComposeTarget, timeoutMs = 180_000): Pro
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * Recreates the gateway replicas one after another, each healthy before the next goes, so the others keep
+ * serving. Returns compose's last line when one could not be recreated.
+ */
+export async function recreateGateways(target: ComposeTarget): Promise<string | undefined> {
+  for (const name of target.gateways) {
+    const r = await compose(target, ['up', '-d', '--no-deps', '--force-recreate', name]);
+    if (r.exitCode !== 0) return r.stderr.trim().split('\n').pop() ?? `exit code ${r.exitCode}`;
+    await waitHealthy(target);
+  }
+  return undefined;
 }
 
 interface ContainerState {

@@ -49,6 +49,7 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
   await set('monitoring', String(o.monitoring));
   await set('monitoringPort', String(o.monitoringPort));
   await set('syncJobs', JSON.stringify(o.syncJobs));
+  await set('gateways', String(o.gateways));
   if (o.blobStore) {
     await set('blobStore', JSON.stringify(o.blobStore));
     const keys = JSON.parse(

@@ -9,7 +9,7 @@ import { constants, existsSync } from 'node:fs';
 import { chmod, copyFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SECRET_FILES } from '../../stacks/topology.js';
-import { compose, composeExec, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
+import { composeExec, recreateGateways, requireRunning, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 import { keyId, keyLines, replaceFile } from './keyring.js';
 
@@ -33,7 +33,8 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
   const inBackup = keyLines(backup.master_key ?? '');
   let keyring: string[];
   if (inFile.length > 1) {
-    keyring = inFile;
+    // Several gateways learn the new key second (see 2.); the backup, written first, says which it is.
+    keyring = sameKeys(inBackup, inFile) ? inBackup : inFile;
     step(`finishing the rotation to ${keyId(keyring[0]!)} that ${SECRET_FILES.master_key} already names`);
   } else if (inBackup.length > 1 && inBackup.slice(1).includes(inFile[0]!)) {
     keyring = inBackup;
@@ -58,17 +59,21 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
       backupFile,
       JSON.stringify({ ...backup, master_key: keyring.join('\n') }, null, 2) + '\n',
     );
-  // 2. The key file: the new key wraps, the old ones still open what they wrapped.
-  if (inFile.join('\n') !== keyring.join('\n')) await replaceFile(keyFile, keyring.join('\n') + '\n');
   const restartGateway = async (why: string) => {
     step(`recreating the gateway ${why}`);
-    const r = await compose(target, ['up', '-d', '--no-deps', '--force-recreate', 'gateway']);
-    if (r.exitCode !== 0)
+    const failed = await recreateGateways(target);
+    if (failed)
       throw new OperatorError(
-        `recreating the gateway failed (run npm run rotate-master-key again): ${r.stderr.trim().split('\n').pop()}`,
+        `recreating the gateway failed (run npm run rotate-master-key again): ${failed}`,
       );
-    await waitHealthy(target);
   };
+  // 2. The key file. Replicas restart one by one: each must open the new key's wraps before any makes one.
+  if (target.gateways.length > 1 && inFile[0] !== current) {
+    await replaceFile(keyFile, [...older, current].join('\n') + '\n');
+    await restartGateway('on both keys, the old one still wrapping');
+  }
+  // The new key wraps, the old ones still open what they wrapped.
+  await replaceFile(keyFile, keyring.join('\n') + '\n');
   await restartGateway('on both keys');
   // 3. Every wrapped key and secret under the new key, while the gateway serves.
   step('rewrapping data keys and secrets under the new key (no object data is rewritten)');
@@ -89,4 +94,8 @@ export async function rotateMasterKey(root: string, target: ComposeTarget): Prom
   await replaceFile(keyFile, current + '\n');
   await restartGateway('on the new key alone');
   return { current: keyId(current), retired: older.map(keyId), keptBackup };
+}
+
+function sameKeys(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }

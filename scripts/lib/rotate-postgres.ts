@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SECRET_FILES } from '../../stacks/topology.js';
-import { compose, requireRunning, waitHealthy, type ComposeTarget } from './deploy.js';
+import { recreateGateways, requireRunning, type ComposeTarget } from './deploy.js';
 import { OperatorError, step } from './exec.js';
 import { psql } from './psql.js';
 
@@ -34,10 +34,9 @@ export async function rotatePostgresPassword(root: string, composeFile: ComposeT
   }
   for (const [rel] of staged) await rename(abs(rel) + '.new', abs(rel));
   step('recreating the gateway on the new password');
-  const recreated = await compose(composeFile, ['up', '-d', '--no-deps', '--force-recreate', 'gateway']);
-  if (recreated.exitCode !== 0)
+  const failed = await recreateGateways(composeFile);
+  if (failed)
     throw new OperatorError(
-      `the password changed, but recreating the gateway failed (run npm run up): ${recreated.stderr.trim().split('\n').pop()}`,
+      `the password changed, but recreating the gateway failed (run npm run up): ${failed}`,
     );
-  await waitHealthy(composeFile);
 }

@@ -50,7 +50,7 @@ function containerFor(
   const hc = s.healthcheck;
   let c = new GenericContainer(s.image)
     .withNetwork(network)
-    .withNetworkAliases(s.name)
+    .withNetworkAliases(s.name, ...s.networkAliases)
     .withEnvironment(s.env)
     .withBindMounts([
       ...s.secrets.map((x) => ({

@@ -339,6 +339,36 @@ describe('coffer:blobStore', () => {
   });
 });
 
+describe('coffer:gateways', () => {
+  it('declares every replica with the same settings, reachable as `gateway`, publishing nothing', async () => {
+    await deploy({ gateways: '3' });
+    expect(containers().map((r) => r.name)).toEqual([
+      'postgres',
+      'gateway',
+      'gateway-2',
+      'gateway-3',
+      'nginx',
+    ]);
+    for (const name of ['gateway-2', 'gateway-3']) {
+      const replica = container(name);
+      expect(replica.name).toBe(`coffer-${name}`);
+      expect(replica.image).toBe('coffer/gateway:0.1.0');
+      expect(replica.envs).toEqual(container('gateway').envs);
+      expect(replica.uploads).toEqual(container('gateway').uploads);
+      expect(replica.ports).toEqual([]);
+      expect(replica.networksAdvanced).toEqual([{ name: 'coffer_backend', aliases: [name, 'gateway'] }]);
+    }
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('refuses a count it cannot run', () => {
+    for (const bad of ['0', '17', '2.5', 'three'])
+      expect(() => parseDeploymentConfig({ gateways: bad })).toThrow(
+        /coffer:gateways must be a whole number 1-16/,
+      );
+  });
+});
+
 describe('master-key rotation (coffer:previousMasterKeys)', () => {
   const current = 'ab'.repeat(32);
   const next = 'cd'.repeat(32);

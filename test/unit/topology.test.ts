@@ -223,6 +223,45 @@ describe('a remote blob store (up --blob-store)', () => {
   });
 });
 
+describe('gateway replicas (up --gateways N)', () => {
+  it('runs N identical gateways that all answer to `gateway`, behind the one nginx, and passes every rule', () => {
+    const t = topology({ gateways: 3 });
+    const gateways = t.services.filter((s) => s.image.startsWith('coffer/gateway:'));
+    expect(gateways.map((s) => [s.name, s.networkAliases])).toEqual([
+      ['gateway', []],
+      ['gateway-2', ['gateway']],
+      ['gateway-3', ['gateway']],
+    ]);
+    for (const g of gateways) {
+      const { name: _, networkAliases: __, ...rest } = g;
+      const { name: ___, networkAliases: ____, ...first } = gateways[0]!;
+      expect(rest).toEqual(first);
+      expect(g.ports).toEqual([]);
+    }
+    expect(t.services.find((s) => s.name === 'nginx')!.env.GATEWAY_UPSTREAM).toBe(`gateway:${GATEWAY_PORT}`);
+    const compose = parse(renderCompose(t)) as {
+      services: Record<string, { networks: unknown; ports?: string[] }>;
+    };
+    expect(compose.services['gateway']!.networks).toEqual(['backend']);
+    expect(compose.services['gateway-3']!.networks).toEqual({ backend: { aliases: ['gateway'] } });
+    expect(evaluate(fromCompose(compose as never)).filter((r) => r.violations.length)).toEqual([]);
+    // A replica that publishes the gateway's port: refused by name.
+    compose.services['gateway-2']!.ports = [`${GATEWAY_PORT}:${GATEWAY_PORT}`];
+    const failed = evaluate(fromCompose(compose as never)).filter((r) => r.violations.length);
+    expect(failed.map((r) => [r.rule, r.violations])).toEqual([
+      [
+        'only-nginx-publishes-ports',
+        [`gateway-2 publishes port ${GATEWAY_PORT}: the gateway must only be reached through nginx TLS`],
+      ],
+    ]);
+  });
+
+  it('keeps a single gateway exactly as before', () => {
+    expect(topology({ gateways: 1 })).toEqual(topology());
+    expect(topology().services.map((s) => s.name)).toEqual(['postgres', 'gateway', 'nginx']);
+  });
+});
+
 describe('rclone config editing', () => {
   it('replaces its own section and keeps every other remote', () => {
     const before =

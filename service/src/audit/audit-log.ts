@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
@@ -279,8 +280,8 @@ export class AuditLog implements ChangeRecorder {
         return previous;
       }
     }
-    // Every worker exports; each through its own temporary file, so none sees another's half-written one.
-    const tmp = `${file}.${process.pid}.tmp`;
+    // Every worker of every replica exports, each through its own temporary file (pids repeat across containers).
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     // With blobs in a remote store nothing else makes the data directory.
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(tmp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
