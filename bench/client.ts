@@ -5,6 +5,8 @@ import aws4 from 'aws4';
 export interface Target {
   name: string;
   endpoint: URL;
+  /** Several gateways of one deployment: requests go to each in turn, as DNS round robin would send them. */
+  endpoints?: URL[];
   cred: { accessKeyId: string; secretAccessKey: string };
   /** Root processes whose trees make up the server, Postgres and containers included: what CPU is counted over. */
   roots(): Promise<number[]>;
@@ -24,6 +26,7 @@ export type RequestBody = Buffer | (() => AsyncIterable<Buffer> | Iterable<Buffe
 
 export function makeClient() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  let turn = 0;
   function request(
     t: Target,
     method: string,
@@ -31,9 +34,10 @@ export function makeClient() {
     body?: RequestBody,
     extraHeaders: Record<string, string> = {},
   ): Promise<Answer> {
+    const endpoint = t.endpoints ? t.endpoints[turn++ % t.endpoints.length]! : t.endpoint;
     const signed = aws4.sign(
       {
-        host: t.endpoint.host,
+        host: endpoint.host,
         method,
         path: p,
         service: 's3',
@@ -47,8 +51,8 @@ export function makeClient() {
       const req = http.request(
         {
           agent,
-          host: t.endpoint.hostname,
-          port: t.endpoint.port,
+          host: endpoint.hostname,
+          port: endpoint.port,
           method,
           path: p,
           headers: signed.headers as Record<string, string>,

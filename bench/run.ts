@@ -3,7 +3,7 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,workers,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
+ * BENCH_ONLY=transfer,remote,workers,gateways,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
  */
 import { authorizationCost } from './authorization.js';
 import { makeClient, type Target } from './client.js';
@@ -12,9 +12,16 @@ import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type
 import { childrenOf, machineBusy } from './cpu.js';
 import { cryptoRates, diskRate } from './machine.js';
 import { median, medianMs } from './timing.js';
-import { startCoffer, startFloor, startRgw, startS3rver } from './targets.js';
+import {
+  startCoffer,
+  startCofferFleet,
+  startCofferOver,
+  startFloor,
+  startRgw,
+  startS3rver,
+} from './targets.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -29,7 +36,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'transfer,workers,listing,rss,authz').split(','));
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'transfer,remote,workers,gateways,listing,rss,authz').split(','),
+);
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
 const client = makeClient();
@@ -100,6 +109,19 @@ interface Coffers {
   dir: string;
   databaseUrl: string;
   postgresPid: number;
+}
+
+/** Coffer on a database and data directory of its own, for a gateway whose blobs live elsewhere. */
+async function ownDatabase(c: Coffers, name: string): Promise<Coffers> {
+  const db = new pg.Client({ connectionString: c.databaseUrl });
+  await db.connect();
+  await db.query(`CREATE DATABASE ${name}`);
+  await db.end();
+  const url = new URL(c.databaseUrl);
+  url.pathname = `/${name}`;
+  const dir = path.join(c.dir, name);
+  await mkdir(dir);
+  return { ...c, dir, databaseUrl: url.toString() };
 }
 
 /** Peak RSS of a fresh gateway through one upload of `size` bytes streamed from a repeated 1 MiB block. */
@@ -313,6 +335,85 @@ async function main(): Promise<void> {
       line('server CPU, 1 GiB multipart', 'multipart', cpu('s/GB'), '-');
       if (fl) floorRows(fl, crypto, row);
       for (const t of targets.splice(0)) await t.stop();
+    }
+
+    if (ONLY.has('remote')) {
+      // Blobs on the data volume against blobs in Ceph RGW (BLOB_BACKEND=s3), and RGW serving the client itself.
+      const rgw = await startRgw();
+      if (typeof rgw === 'string') row('blobs in Ceph RGW (BLOB_BACKEND=s3)', `ceph rgw ${rgw}`, '', '', '-');
+      else {
+        targets.push(rgw);
+        await client.ok(rgw, 'PUT', '/coffer-blobs');
+        const over = await startCofferOver(await ownDatabase(coffers, 'coffer_over_rgw'), rgw);
+        targets.push(over);
+        const local = await startCoffer(coffers);
+        targets.push(local);
+        const [onDisk, remote, alone] = await compare([local, over, rgw], randomBytes(BIG));
+        const vsDisk = (m: Measure) =>
+          `${f2(rateOf(remote![m]) / rateOf(onDisk![m]))} × blobs on the data volume`;
+        const label = 'blobs in Ceph RGW (BLOB_BACKEND=s3) | RGW alone:';
+        row(
+          `${label} 4 KiB PUT ops/s`,
+          cell(remote!.putOps, 'ops'),
+          cell(alone!.putOps, 'ops'),
+          '',
+          vsDisk('putOps'),
+        );
+        row(
+          `${label} 4 KiB GET ops/s`,
+          cell(remote!.getOps, 'ops'),
+          cell(alone!.getOps, 'ops'),
+          '',
+          vsDisk('getOps'),
+        );
+        for (const [m, what] of [
+          ['putSigned', '256 MiB PUT MB/s, SHA-256-signed'],
+          ['get', '256 MiB GET MB/s'],
+          ['multipart', '1 GiB multipart MB/s, 4 × 8 MiB parts in parallel'],
+        ] as const)
+          row(`${label} ${what}`, cell(remote![m], 'MB'), cell(alone![m], 'MB'), '', vsDisk(m));
+        row(
+          `${label} server CPU (Coffer, Postgres and Ceph), 256 MiB PUT / GET`,
+          `${cpuCell(remote!.putSigned, 's/GB')} / ${cpuCell(remote!.get, 's/GB')}`,
+          `${cpuCell(alone!.putSigned, 's/GB')} / ${cpuCell(alone!.get, 's/GB')}`,
+          '',
+          '-',
+        );
+        for (const t of targets.splice(0)) await t.stop();
+      }
+    }
+
+    if (ONLY.has('gateways')) {
+      // One gateway against two on the same database (one worker each), the client spreading requests over them.
+      const samples: Record<'1' | '2', Record<'PUT' | 'GET', Rate[]>> = {
+        '1': { PUT: [], GET: [] },
+        '2': { PUT: [], GET: [] },
+      };
+      const small = randomBytes(SMALL);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const count of ['1', '2'] as const) {
+          const t = await startCofferFleet({ ...coffers, env: { GATEWAY_WORKERS: '1' } }, Number(count));
+          targets.push(t);
+          await client.request(t, 'PUT', '/bench');
+          const load = { body: small, keys: 500, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
+          samples[count].PUT.push(await smallOps(client, t, 'PUT', load));
+          // A fresh gateway's first seconds are JIT warm-up.
+          await smallOps(client, t, 'GET', load);
+          samples[count].GET.push(await smallOps(client, t, 'GET', load));
+          for (const x of targets.splice(0)) await x.stop();
+        }
+      }
+      for (const op of ['PUT', 'GET'] as const) {
+        const [one, two] = [medianRate(samples['1'][op]) as Rate, medianRate(samples['2'][op]) as Rate];
+        row(`4 KiB ${op} ops/s, one gateway (GATEWAY_WORKERS=1)`, cell(one, 'ops'), '', '', '-');
+        row(
+          `4 KiB ${op} ops/s, two gateways on one database`,
+          cell(two, 'ops'),
+          '',
+          '',
+          `${f2(two.rate / one.rate)} × one gateway (2 cores: client, Postgres and gateways share them)`,
+        );
+      }
     }
 
     if (ONLY.has('listing')) {

@@ -81,6 +81,55 @@ export async function startCoffer(opts: CofferOptions): Promise<Target> {
   };
 }
 
+/** Several gateways on one database and data directory, as one target the client spreads requests over. */
+export async function startCofferFleet(opts: CofferOptions, count: number): Promise<Target> {
+  const gateways: Target[] = [];
+  try {
+    for (let i = 0; i < count; i++) gateways.push(await startCoffer(opts));
+  } catch (err) {
+    for (const g of gateways) await g.stop();
+    throw err;
+  }
+  const first = gateways[0]!;
+  return {
+    name: `coffer ×${count}`,
+    endpoint: first.endpoint,
+    endpoints: gateways.map((g) => g.endpoint),
+    cred: first.cred,
+    roots: async () => [...new Set((await Promise.all(gateways.map((g) => g.roots()))).flat())],
+    stop: async () => void (await Promise.all(gateways.map((g) => g.stop()))),
+  };
+}
+
+/**
+ * Coffer keeping its sealed blobs in a bucket of `store` (BLOB_BACKEND=s3): its CPU counts the store's
+ * processes too, since they do the storing.
+ */
+export async function startCofferOver(opts: CofferOptions, store: Target): Promise<Target> {
+  const keys = path.join(opts.dir, 'blob-store-keys.json');
+  await writeFile(
+    keys,
+    JSON.stringify({ access_key_id: store.cred.accessKeyId, secret_access_key: store.cred.secretAccessKey }),
+  );
+  const coffer = await startCoffer({
+    ...opts,
+    env: {
+      ...opts.env,
+      BLOB_BACKEND: 's3',
+      BLOB_S3_ENDPOINT: store.endpoint.origin,
+      BLOB_S3_BUCKET: 'coffer-blobs',
+      BLOB_S3_REGION: 'us-east-1',
+      BLOB_S3_PREFIX: 'bench/',
+      BLOB_S3_CREDENTIALS_FILE: keys,
+    },
+  });
+  return {
+    ...coffer,
+    name: `coffer over ${store.name}`,
+    roots: async () => [...(await coffer.roots()), ...(await store.roots())],
+  };
+}
+
 /** bench/floor-server.ts: what the machine costs for the same requests with no server logic at all. */
 export async function startFloor(opts: CofferOptions): Promise<Target> {
   const port = await freePort();

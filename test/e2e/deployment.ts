@@ -16,6 +16,8 @@ import { topology, type ServiceSpec, type Topology, type TopologyOptions } from 
  */
 export interface Deployment {
   network: StartedNetwork;
+  /** Whether the network was made for this deployment (and so goes with it) or handed in. */
+  ownsNetwork: boolean;
   containers: Map<string, StartedTestContainer>;
   httpsPort: number;
   httpPort: number;
@@ -80,8 +82,10 @@ export async function startDeployment(
   root: string,
   volumes: Record<string, string>,
   opts: Partial<TopologyOptions> = {},
+  /** A network other containers of the test (a blob store) are on already. */
+  shared?: StartedNetwork,
 ): Promise<Deployment> {
-  const network = await new Network().start();
+  const network = shared ?? (await new Network().start());
   const containers = new Map<string, StartedTestContainer>();
   const t = topology(opts);
   // Topology order is dependency order: postgres, gateway, nginx; each waits for the previous to be healthy.
@@ -91,6 +95,7 @@ export async function startDeployment(
   const httpsPort = nginx.getMappedPort(443);
   return {
     network,
+    ownsNetwork: !shared,
     containers,
     httpsPort,
     httpPort: nginx.getMappedPort(80),
@@ -100,8 +105,7 @@ export async function startDeployment(
 
 /** `docker restart` of every container in dependency order; nginx may come back on other host ports. */
 export async function restartEach(d: Deployment): Promise<void> {
-  for (const name of ['postgres', 'gateway', 'nginx'])
-    await d.containers.get(name)!.restart({ timeout: 10_000 });
+  for (const c of d.containers.values()) await c.restart({ timeout: 10_000 });
   const nginx = d.containers.get('nginx')!;
   d.httpsPort = nginx.getMappedPort(443);
   d.httpPort = nginx.getMappedPort(80);
@@ -112,5 +116,5 @@ export async function stopDeployment(d: Deployment): Promise<void> {
   // Reverse dependency order: whatever depends on a service stops before it.
   for (const c of [...d.containers.values()].reverse())
     await c.stop({ timeout: 10_000, remove: true, removeVolumes: false });
-  await d.network.stop();
+  if (d.ownsNetwork) await d.network.stop();
 }
