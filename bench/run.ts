@@ -351,7 +351,8 @@ async function main(): Promise<void> {
         const [onDisk, remote, alone] = await compare([local, over, rgw], randomBytes(BIG));
         const vsDisk = (m: Measure) =>
           `${f2(rateOf(remote![m]) / rateOf(onDisk![m]))} × blobs on the data volume`;
-        const label = 'blobs in Ceph RGW (BLOB_BACKEND=s3) | RGW alone:';
+        // The coffer column is Coffer keeping its blobs in RGW, the ceph rgw column RGW serving the client itself.
+        const label = 'blobs in Ceph RGW (BLOB_BACKEND=s3), beside RGW alone:';
         row(
           `${label} 4 KiB PUT ops/s`,
           cell(remote!.putOps, 'ops'),

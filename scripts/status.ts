@@ -83,7 +83,7 @@ certificate:  ${
     : `cannot be read (${SECRET_FILES.server_crt})`
 }
 object data:  ${await disk('gateway', '/var/lib/coffer')}
-postgres:     ${await disk('postgres', '/var/lib/postgresql/data')}
+postgres:     ${o.externalPostgres ? 'external (secrets/external_database_url.txt)' : await disk('postgres', '/var/lib/postgresql/data')}
 collector:    ${lastRun('collector')}
 lifecycle:    ${lastRun('lifecycle')}`);
 process.exit(r.exitCode ?? 0);

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
+  bundledPostgresVolume,
   compose,
   composeFile,
   diagnose,
@@ -19,6 +20,7 @@ import {
   waitHealthy,
 } from './lib/deploy.js';
 import { prepareBlobStore } from './lib/blob-store.js';
+import { prepareExternalPostgres } from './lib/external-postgres.js';
 import { fail, step } from './lib/exec.js';
 import { buildImages, ROOT } from './lib/images.js';
 import { awsFiles, writeAwsProfile } from './lib/aws-profile.js';
@@ -34,6 +36,7 @@ const { values: argv } = parseCli({
        [--preset compliance-archive [--archive-buckets A,B] [--retention-days N]
         [--retention-mode COMPLIANCE|GOVERNANCE]] [--with-monitoring [--monitoring-port N]]
        [--blob-store https://HOST[:PORT]/BUCKET[/PREFIX/] [--blob-store-region R] [--blob-store-credentials FILE]]
+       [--gateways N] [--database-url-file FILE]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
@@ -62,6 +65,12 @@ Coffer, AWS) instead of the data volume, under PREFIX (default blobs/); the stor
 --blob-store-credentials names a JSON file {"access_key_id", "secret_access_key"} for the existing bucket,
 copied once into secrets/blob_store_credentials.json (never over other keys). Kept in deployment.json; a
 deployment that holds data is never moved to another store.
+
+--gateways N runs N gateway replicas (gateway, gateway-2, ...) behind nginx, which spreads requests over
+them and moves on from one that is gone; they share the database, the data volume and every cache.
+--database-url-file names a file holding postgres://USER:PASSWORD@HOST:5432/DATABASE of a Postgres you run
+(highly available with your own tools) instead of the bundled one; copied once into
+secrets/external_database_url.txt (never over another URL). Both are kept in deployment.json.
 
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
@@ -92,12 +101,22 @@ await prepareBlobStore(
   argv['blob-store-credentials'],
   existingData,
 ).catch((err: Error) => fail(err.message));
+await prepareExternalPostgres(
+  ROOT,
+  { externalPostgres: o.externalPostgres, wasExternal: savedSettings(ROOT).externalPostgres ?? false },
+  argv['database-url-file'],
+  await bundledPostgresVolume(o.project),
+).catch((err: Error) => fail(err.message));
 await deploymentSecrets(ROOT, o, existingData).catch((err: Error) => fail(err.message));
 // The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.
 await saveSettings(ROOT, o);
 await buildImages(o);
 const file = await composeFile(o);
-step('starting gateway, postgres and nginx');
+step(
+  o.externalPostgres
+    ? 'starting the gateway and nginx (Postgres is external)'
+    : 'starting gateway, postgres and nginx',
+);
 const up = await compose(file, ['up', '-d', '--remove-orphans']);
 if (up.exitCode !== 0) {
   const why = await diagnose(file);

@@ -13,6 +13,7 @@ import {
   type ArchiveRetentionMode,
 } from '../service/src/parse/archive-preset.js';
 import { blobStoreProblems, DEFAULT_BLOB_PREFIX, type BlobStore } from '../service/src/parse/blob-store.js';
+import { databaseUrlProblem } from '../service/src/parse/database-url.js';
 import { syncJobProblems, type SyncJob } from '../service/src/parse/sync-job.js';
 import {
   BUCKET_DEFAULTS,
@@ -55,6 +56,8 @@ export interface DeploymentConfig {
   blobStoreSecretAccessKey?: string;
   /** coffer:gateways: gateway replicas behind nginx (1 to MAX_GATEWAYS). */
   gateways: number;
+  /** coffer:databaseUrl (secret): a Postgres the operator runs (HA with their tools); no bundled one then. */
+  databaseUrl?: string;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -106,6 +109,7 @@ export const CONFIG_KEYS = [
   'blobStoreAccessKeyId',
   'blobStoreSecretAccessKey',
   'gateways',
+  'databaseUrl',
   'secretsDir',
   'masterKey',
   'previousMasterKeys',
@@ -247,6 +251,15 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     return jobs;
   };
   /** An object {endpoint, bucket, region?, prefix?}, as YAML in the stack file or JSON from `pulumi config set`. */
+  // Its value holds a password: a problem is named without it.
+  const databaseUrl = (): string | undefined => {
+    if (!present('databaseUrl')) return undefined;
+    const v = raw.databaseUrl;
+    const why = typeof v === 'string' ? databaseUrlProblem(v) : 'must be a string';
+    if (!why) return (v as string).trim();
+    problems.push(`coffer:databaseUrl ${why} (the value is not shown: it holds a password)`);
+    return undefined;
+  };
   const blobStore = (): BlobStore | undefined => {
     if (!present('blobStore')) return undefined;
     let v = raw.blobStore;
@@ -328,6 +341,7 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       MAX_GATEWAYS,
       `must be a whole number 1-${MAX_GATEWAYS}`,
     ),
+    databaseUrl: databaseUrl(),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(
       'masterKey',

@@ -109,6 +109,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       syncJobs: c.syncJobs,
       blobStore: c.blobStore,
       gateways: c.gateways,
+      externalPostgres: c.databaseUrl !== undefined,
     });
 
     const pki = createPki(
@@ -128,6 +129,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
     const archiveJson = c.preset ? this.archiveKeys(existing) : undefined;
     const secrets = {
       ...this.secretValues(existing, c.previousMasterKeys, admin.json, pki.serverCertPem, pki.serverKeyPem),
+      ...(c.databaseUrl ? { database_url: pulumi.secret(c.databaseUrl) } : {}),
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
       ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
       ...(c.syncJobs.length ? { root_crt: pulumi.output(pki.caCertPem) } : {}),

@@ -79,6 +79,11 @@ export interface TopologyOptions {
   blobStore?: BlobStore;
   /** Gateway replicas nginx balances across: `gateway`, `gateway-2`, ... all answering to `gateway`. */
   gateways: number;
+  /**
+   * Metadata in a Postgres the operator runs (highly available with their own tools) instead of the
+   * bundled container: the gateways' database_url comes from EXTERNAL_DATABASE_URL_FILE.
+   */
+  externalPostgres: boolean;
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -102,6 +107,7 @@ export const DEFAULT_OPTIONS: TopologyOptions = {
   monitoringPort: 9090,
   syncJobs: [],
   gateways: 1,
+  externalPostgres: false,
 };
 
 /** More replicas than this on one deployment is a typo, not a plan (each runs a worker per core). */
@@ -129,6 +135,16 @@ export const SECRET_FILES = {
   server_crt: 'secrets/server.crt',
   server_key: 'secrets/server.key',
 } as const;
+
+/** The database URL of an external Postgres (up --database-url-file), in the secret the gateways read it from. */
+export const EXTERNAL_DATABASE_URL_FILE = 'secrets/external_database_url.txt';
+
+/** The deployment's own secrets: with an external Postgres, its URL stands in for the bundled one's. */
+function baseSecrets(external: boolean): Record<string, string> {
+  if (!external) return SECRET_FILES;
+  const { postgres_user: _, postgres_password: __, ...rest } = SECRET_FILES;
+  return { ...rest, database_url: EXTERNAL_DATABASE_URL_FILE };
+}
 
 /** What Prometheus scrapes the gateways with: the management API key, as a bearer token. */
 export const MONITORING_SECRET_FILES = {
@@ -213,45 +229,20 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
     networks: ['backend'],
     volumes: [
       'coffer-data',
-      'postgres-data',
+      ...(o.externalPostgres ? [] : ['postgres-data']),
       ...(o.monitoring ? ['prometheus-data'] : []),
       ...(o.syncJobs.length ? ['sync-state', ...o.syncJobs.map((j) => `sync-${j.name}`)] : []),
     ],
     hostDirs: Object.fromEntries(o.syncJobs.map((j) => [`sync-${j.name}`, j.hostDir])),
     secrets: {
-      ...SECRET_FILES,
+      ...baseSecrets(o.externalPostgres),
       ...(o.preset ? ARCHIVE_SECRET_FILES : {}),
       ...(o.monitoring ? MONITORING_SECRET_FILES : {}),
       ...(o.syncJobs.length ? SYNC_SECRET_FILES : {}),
       ...(o.blobStore ? BLOB_STORE_SECRET_FILES : {}),
     },
     services: [
-      {
-        name: 'postgres',
-        image: image('postgres'),
-        buildContext: 'ops/postgres',
-        env: {
-          POSTGRES_USER_FILE: '/run/secrets/postgres_user',
-          POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
-          POSTGRES_DB: 'coffer',
-          PGDATA: '/var/lib/postgresql/data',
-        },
-        secrets: [{ name: 'postgres_user' }, { name: 'postgres_password' }],
-        volumes: [{ volume: 'postgres-data', target: '/var/lib/postgresql/data' }],
-        tmpfs: [],
-        ports: [],
-        healthcheck: {
-          test: ['CMD', 'pg-ready'],
-          intervalSeconds: 2,
-          timeoutSeconds: 5,
-          retries: 30,
-          startPeriodSeconds: 10,
-        },
-        restart: 'unless-stopped',
-        dependsOn: [],
-        networks: ['backend'],
-        networkAliases: [],
-      },
+      ...(o.externalPostgres ? [] : [postgresService(image('postgres'))]),
       ...gatewayNames(o.gateways).map((name) => gatewayService(o, name, image('gateway'))),
       {
         name: 'nginx',
@@ -288,6 +279,36 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
       // The gateway's image under its own name, so that policies tell a sync from a gateway by its image.
       ...o.syncJobs.map((j) => syncService(o, j, image('sync'))),
     ],
+  };
+}
+
+/** The bundled Postgres, unless the operator runs their own. */
+function postgresService(image: string): ServiceSpec {
+  return {
+    name: 'postgres',
+    image,
+    buildContext: 'ops/postgres',
+    env: {
+      POSTGRES_USER_FILE: '/run/secrets/postgres_user',
+      POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
+      POSTGRES_DB: 'coffer',
+      PGDATA: '/var/lib/postgresql/data',
+    },
+    secrets: [{ name: 'postgres_user' }, { name: 'postgres_password' }],
+    volumes: [{ volume: 'postgres-data', target: '/var/lib/postgresql/data' }],
+    tmpfs: [],
+    ports: [],
+    healthcheck: {
+      test: ['CMD', 'pg-ready'],
+      intervalSeconds: 2,
+      timeoutSeconds: 5,
+      retries: 30,
+      startPeriodSeconds: 10,
+    },
+    restart: 'unless-stopped',
+    dependsOn: [],
+    networks: ['backend'],
+    networkAliases: [],
   };
 }
 
@@ -337,7 +358,7 @@ function gatewayService(o: TopologyOptions, name: string, image: string): Servic
       startPeriodSeconds: 10,
     },
     restart: 'unless-stopped',
-    dependsOn: ['postgres'],
+    dependsOn: o.externalPostgres ? [] : ['postgres'],
     networks: ['backend'],
     // Every replica answers to `gateway` too: nginx and Prometheus resolve that name to all of them.
     networkAliases: name === GATEWAY_SERVICE ? [] : [GATEWAY_SERVICE],

@@ -339,6 +339,19 @@ export async function provideMasterKeys(
   return missing;
 }
 
+async function startPostgresAlone(target: ComposeTarget): Promise<void> {
+  step('starting postgres alone');
+  const pg = await compose(target, ['up', '-d', 'postgres']);
+  if (pg.exitCode !== 0)
+    throw new OperatorError(`starting postgres failed: ${pg.stderr.trim().split('\n').pop()}`);
+  for (let i = 0; ; i++) {
+    const health = (await composeExec(target, 'postgres', ['pg-ready'])).exitCode === 0;
+    if (health) break;
+    if (i > 120) throw new OperatorError('postgres did not get ready in 2 minutes (npm run logs shows why)');
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** Puts a snapshot into the deployment's empty volumes; the caller starts the deployment after. */
 export async function restoreDeployment(
   target: ComposeTarget,
@@ -350,16 +363,7 @@ export async function restoreDeployment(
     throw new OperatorError(
       'the gateway is running: a restore goes into an empty deployment (npm run down -- --purge-data first, after a backup)',
     );
-  step('starting postgres alone');
-  const pg = await compose(target, ['up', '-d', 'postgres']);
-  if (pg.exitCode !== 0)
-    throw new OperatorError(`starting postgres failed: ${pg.stderr.trim().split('\n').pop()}`);
-  for (let i = 0; ; i++) {
-    const health = (await composeExec(target, 'postgres', ['pg-ready'])).exitCode === 0;
-    if (health) break;
-    if (i > 120) throw new OperatorError('postgres did not get ready in 2 minutes (npm run logs shows why)');
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  if (!target.externalPostgres) await startPostgresAlone(target);
   step(`restoring snapshot ${snapshot.name} (taken ${snapshot.taken_at})`);
   return runCli(target, `${await backupDir(dir, false)}:/backup:ro`, [
     'restore',

@@ -75,6 +75,7 @@ export const GATEWAY_OPTIONS = {
   'blob-store-region': { type: 'string' },
   'blob-store-credentials': { type: 'string' },
   gateways: { type: 'string' },
+  'database-url-file': { type: 'string' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

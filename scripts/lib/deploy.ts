@@ -38,6 +38,8 @@ export interface ComposeTarget {
   project: string;
   /** The gateway replicas' service names: a change of secret recreates every one of them. */
   gateways: string[];
+  /** Metadata in a Postgres the operator runs: no postgres service to exec into or start. */
+  externalPostgres: boolean;
 }
 
 export interface DeployOptions {
@@ -63,6 +65,8 @@ export interface DeployOptions {
   blobStore?: BlobStore;
   /** Gateway replicas behind nginx (--gateways N). */
   gateways: number;
+  /** Metadata in a Postgres the operator runs (--database-url-file), kept once given. */
+  externalPostgres: boolean;
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -128,6 +132,8 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     ),
     syncJobs: saved.syncJobs ?? [],
     gateways: gatewayCount(argv.gateways, saved.gateways ?? DEFAULT_OPTIONS.gateways),
+    externalPostgres:
+      argv['database-url-file'] !== undefined || (saved.externalPostgres ?? DEFAULT_OPTIONS.externalPostgres),
     ...(argv['blob-store'] !== undefined
       ? {
           blobStore: orFail(() =>
@@ -246,7 +252,12 @@ export { endpointOf } from '../../stacks/topology.js';
  * the same topology into .coffer-build/ (secrets paths stay relative to the repository).
  */
 export async function composeFile(o: DeployOptions): Promise<ComposeTarget> {
-  return { file: await composeFilePath(o), project: o.project, gateways: gatewayNames(o.gateways) };
+  return {
+    file: await composeFilePath(o),
+    project: o.project,
+    gateways: gatewayNames(o.gateways),
+    externalPostgres: o.externalPostgres,
+  };
 }
 
 async function composeFilePath(o: DeployOptions): Promise<string> {
@@ -263,7 +274,8 @@ async function composeFilePath(o: DeployOptions): Promise<string> {
     !o.monitoring &&
     o.syncJobs.length === 0 &&
     !o.blobStore &&
-    o.gateways === DEFAULT_OPTIONS.gateways;
+    o.gateways === DEFAULT_OPTIONS.gateways &&
+    !o.externalPostgres;
   if (isDefault) return path.join(ROOT, 'docker-compose.yaml');
   const dir = path.join(ROOT, '.coffer-build');
   await mkdir(dir, { recursive: true });
@@ -434,6 +446,12 @@ export async function existingDataVolume(project: string): Promise<string | unde
   if ((await $({ quiet: true, nothrow: true })`docker info`).exitCode !== 0) return undefined;
   for (const v of [`${project}_postgres-data`, `${project}_coffer-data`]) if (await volumeExists(v)) return v;
   return undefined;
+}
+
+/** The bundled Postgres's volume, when the project has one. */
+export async function bundledPostgresVolume(project: string): Promise<string | undefined> {
+  const v = `${project}_postgres-data`;
+  return (await volumeExists(v)) ? v : undefined;
 }
 
 /**

@@ -12,6 +12,10 @@ import { OperatorError, step } from './exec.js';
 import { psql } from './psql.js';
 
 export async function rotatePostgresPassword(root: string, composeFile: ComposeTarget): Promise<void> {
+  if (composeFile.externalPostgres)
+    throw new OperatorError(
+      'Postgres is external: change its password with the tools that run it, then replace secrets/external_database_url.txt and run npm run up',
+    );
   await requireRunning(composeFile.project);
   const abs = (rel: string) => path.join(root, rel);
   const user = (await readFile(abs(SECRET_FILES.postgres_user), 'utf8')).trim();

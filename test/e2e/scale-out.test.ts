@@ -13,13 +13,23 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { Network, type StartedNetwork, type StartedTestContainer } from 'testcontainers';
+import {
+  GenericContainer,
+  Network,
+  Wait,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
 import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
 import { pathStyleClient } from '../../service/test/support/s3-client.js';
-import { BLOB_STORE_SECRET_FILES, type TopologyOptions } from '../../stacks/topology.js';
+import {
+  BLOB_STORE_SECRET_FILES,
+  EXTERNAL_DATABASE_URL_FILE,
+  type TopologyOptions,
+} from '../../stacks/topology.js';
 import {
   createVolumes,
   removeVolumes,
@@ -33,8 +43,9 @@ import { dockerAvailable } from './docker.js';
 import { rgwPeerAvailable, startRgw, type StartedRgw } from './rgw-peer.js';
 
 /**
- * Issue 18's deployment: three gateways behind nginx TLS, one Postgres, and Ceph RGW (RADOS) as the blob
- * store, all from the project's images and the topology; clients only ever talk to nginx.
+ * Issue 18's deployment: three gateways behind nginx TLS, a Postgres of the operator's (external: the
+ * deployment reaches it by URL, as it would an HA endpoint) and Ceph RGW (RADOS) as the blob store, from
+ * the project's images and the topology; clients only ever talk to nginx.
  */
 const enabled = dockerAvailable() && rgwPeerAvailable();
 const GATEWAYS = ['gateway', 'gateway-2', 'gateway-3'];
@@ -44,6 +55,7 @@ const BLOB_PREFIX = 'sealed/';
 let root: string;
 let network: StartedNetwork;
 let rgw: StartedRgw;
+let postgres: StartedTestContainer;
 let deployment: Deployment;
 let volumes: Record<string, string>;
 let cred: { accessKeyId: string; secretAccessKey: string };
@@ -109,6 +121,39 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
     ca = await readFile(path.join(root, 'secrets/root.crt'));
     network = await new Network().start();
     rgw = await startRgw(network);
+    // The operator's Postgres: its superuser makes an ordinary role and an empty database, as the README says.
+    const superuser = randomBytes(18).toString('base64url');
+    const password = randomBytes(18).toString('base64url');
+    postgres = await new GenericContainer('coffer/postgres:0.1.0')
+      .withNetwork(network)
+      .withNetworkAliases('pg-primary')
+      .withEnvironment({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: superuser })
+      .withHealthCheck({
+        test: ['CMD', 'pg-ready'],
+        interval: 1000,
+        timeout: 5000,
+        retries: 60,
+        startPeriod: 2000,
+      })
+      .withWaitStrategy(Wait.forHealthCheck())
+      .start();
+    for (const sql of [
+      `CREATE ROLE coffer LOGIN PASSWORD '${password}'`,
+      'CREATE DATABASE metadata OWNER coffer',
+    ]) {
+      const r = await postgres.exec(
+        ['psql', '-h', '127.0.0.1', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+        {
+          env: { PGPASSWORD: superuser },
+        },
+      );
+      expect(r.exitCode, r.output).toBe(0);
+    }
+    await writeFile(
+      path.join(root, EXTERNAL_DATABASE_URL_FILE),
+      `postgres://coffer:${password}@pg-primary:5432/metadata\n`,
+      { mode: 0o600 },
+    );
     const admin = rgwClient();
     await admin.send(new CreateBucketCommand({ Bucket: BLOB_BUCKET }));
     admin.destroy();
@@ -119,6 +164,7 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
     );
     const opts: Partial<TopologyOptions> = {
       gateways: GATEWAYS.length,
+      externalPostgres: true,
       blobStore: {
         endpoint: rgw.internalEndpoint,
         bucket: BLOB_BUCKET,
@@ -135,6 +181,7 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
   afterAll(async () => {
     if (deployment) await stopDeployment(deployment);
     if (rgw) await rgw.container.stop({ timeout: 30_000, remove: true, removeVolumes: true });
+    if (postgres) await postgres.stop({ timeout: 10_000, remove: true, removeVolumes: true });
     if (network) await network.stop();
     if (volumes) removeVolumes(volumes);
     if (root) await rm(root, { recursive: true, force: true });
@@ -248,6 +295,8 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
 
   it('keeps its data when everything restarts: the store, Postgres, every gateway and nginx', async () => {
     await rgw.container.restart({ timeout: 30_000 });
+    await postgres.restart({ timeout: 10_000 });
+    await waitHealthy(postgres);
     await restartEach(deployment);
     const client = s3({ maxAttempts: 8 });
     for (const [key, sum] of acknowledged) expect(md5(await body(client, 'fleet', key)), key).toBe(sum);

@@ -369,6 +369,33 @@ describe('coffer:gateways', () => {
   });
 });
 
+describe('coffer:databaseUrl', () => {
+  const url = 'postgres://coffer:pg-secret-123@pg-vip.lan:5432/coffer';
+
+  it('runs no Postgres container: the gateway gets the operator URL as its database_url secret', async () => {
+    await deploy({ databaseUrl: url, gateways: '2' });
+    expect(containers().map((r) => r.name)).toEqual(['gateway', 'gateway-2', 'nginx']);
+    expect(mocks.records.filter((r) => r.type === TYPES.volume).map((r) => r.name)).toEqual(['coffer-data']);
+    for (const name of ['gateway', 'gateway-2']) {
+      const file = (container(name).uploads as Upload[]).find((u) => u.file === '/run/secrets/database_url')!;
+      expect(file.content).toBe(url);
+    }
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('refuses a URL it cannot use without showing it', () => {
+    const err = (() => {
+      try {
+        parseDeploymentConfig({ databaseUrl: 'mysql://coffer:pg-secret-123@db/coffer' });
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(err).toMatch(/coffer:databaseUrl must start with postgres:\/\/ or postgresql:\/\//);
+    expect(err).not.toMatch(/pg-secret-123/);
+  });
+});
+
 describe('master-key rotation (coffer:previousMasterKeys)', () => {
   const current = 'ab'.repeat(32);
   const next = 'cd'.repeat(32);
@@ -521,6 +548,7 @@ describe('stack config', () => {
     expect(parseDeploymentConfig(raw)).toMatchObject({
       domain: 's3.storage.internal',
       secretsDir: 'secrets',
+      gateways: 3,
       syncJobs: [expect.objectContaining({ name: 'scans', hostDir: '/srv/scans', every: '15m' })],
     });
   });

@@ -10,6 +10,7 @@ import { leftBehind, purgeRefusal } from '../../scripts/lib/purge.js';
 import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { withJob, withoutJob } from '../../scripts/lib/sync-service.js';
 import { parseBlobStoreUrl, prepareBlobStore } from '../../scripts/lib/blob-store.js';
+import { prepareExternalPostgres } from '../../scripts/lib/external-postgres.js';
 import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -35,7 +36,7 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --blob-store, --blob-store-region, --blob-store-credentials, --engine, --stack, --help',
+      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --blob-store, --blob-store-region, --blob-store-credentials, --gateways, --database-url-file, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--project, --domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--project, --domain, --https-port, --http-port, --purge-data, --yes, --help'],
@@ -181,6 +182,50 @@ describe('up --blob-store URL --blob-store-credentials FILE', () => {
   });
 });
 
+describe('up --gateways N --database-url-file FILE', () => {
+  it('refuses a replica count it cannot run, and names the option', () => {
+    const r = script('up', '--gateways', '0');
+    expect([r.status, r.stderr.trim()]).toEqual([
+      1,
+      'coffer: --gateways must be a whole number from 1 to 16 (got 0)',
+    ]);
+  });
+
+  it('keeps the URL in secrets/ once, never over another, never prints it, and never leaves the bundled Postgres behind', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-pg-'));
+    await mkdir(path.join(dir, 'secrets'));
+    const file = path.join(dir, 'url.txt');
+    const external = { externalPostgres: true, wasExternal: false };
+    await writeFile(file, 'mysql://coffer:hunter2-secret@db.lan/coffer\n');
+    const bad = await prepareExternalPostgres(dir, external, file, undefined).catch((e: Error) => e.message);
+    expect(bad).toBe(
+      `--database-url-file: the URL in ${file} must start with postgres:// or postgresql:// (not mysql://)`,
+    );
+    await expect(prepareExternalPostgres(dir, external, undefined, undefined)).rejects.toThrow(
+      /secrets\/external_database_url.txt is missing: pass --database-url-file FILE again/,
+    );
+    await writeFile(file, 'postgres://coffer:hunter2-secret@pg-vip.lan:5432/coffer\n');
+    await expect(prepareExternalPostgres(dir, external, file, 'coffer_postgres-data')).rejects.toThrow(
+      /the volume coffer_postgres-data holds this deployment's metadata in the bundled Postgres/,
+    );
+    await prepareExternalPostgres(dir, external, file, undefined);
+    const secret = path.join(dir, 'secrets/external_database_url.txt');
+    expect(await readFile(secret, 'utf8')).toBe('postgres://coffer:hunter2-secret@pg-vip.lan:5432/coffer\n');
+    expect((await stat(secret)).mode & 0o777).toBe(0o600);
+    // Kept: the same URL again, or none, is fine; another is refused and the secret stays.
+    await prepareExternalPostgres(dir, { externalPostgres: true, wasExternal: true }, file, undefined);
+    await prepareExternalPostgres(dir, { externalPostgres: true, wasExternal: true }, undefined, undefined);
+    await writeFile(file, 'postgres://coffer:other@pg2.lan/coffer');
+    const other = await prepareExternalPostgres(dir, external, file, undefined).catch(
+      (e: Error) => e.message,
+    );
+    expect(other).toMatch(/already holds another database URL; it was left as it is/);
+    expect(other).not.toMatch(/hunter2|other@/);
+    expect(await readFile(secret, 'utf8')).toMatch(/hunter2-secret/);
+    await rm(dir, { recursive: true });
+  });
+});
+
 describe('npm run sync -- ... --install NAME', () => {
   it('refuses a job it could not run, before touching the deployment', () => {
     const refusal = (...args: string[]) => {
@@ -256,6 +301,8 @@ describe('deployment settings persist beside secrets/', () => {
       monitoring: false,
       monitoringPort: 9090,
       syncJobs: [],
+      gateways: 1,
+      externalPostgres: false,
     });
     await saveSettings(
       root,
@@ -269,6 +316,8 @@ describe('deployment settings persist beside secrets/', () => {
           'bucket-defaults': 'legacy',
           'with-monitoring': true,
           'monitoring-port': '9191',
+          gateways: '3',
+          'database-url-file': '/etc/coffer/db-url',
         },
         root,
       ),
@@ -285,8 +334,11 @@ describe('deployment settings persist beside secrets/', () => {
       monitoring: true,
       monitoringPort: 9191,
       syncJobs: [],
+      gateways: 3,
+      externalPostgres: true,
     });
     expect(deployOptions({ 'without-monitoring': true }, root).monitoring).toBe(false);
+    expect(deployOptions({ gateways: '1' }, root).gateways).toBe(1);
     const gateway = topology(deployOptions({}, root)).services.find((s) => s.name === 'gateway')!;
     expect(gateway.env).toMatchObject({ SIGV2_ENABLED: 'false', BUCKET_DEFAULTS: 'legacy' });
     expect(deployOptions({ domain: 'other.lan' }, root).domain).toBe('other.lan');
@@ -297,7 +349,12 @@ describe('deployment settings persist beside secrets/', () => {
     const o = deployOptions({ project: 'lab' }, fresh);
     await rm(fresh, { recursive: true });
     // Only the project differs: the checked-in file, run as project "lab" (its own containers and volumes).
-    expect(await composeFile(o)).toEqual({ file: path.join(ROOT, 'docker-compose.yaml'), project: 'lab' });
+    expect(await composeFile(o)).toEqual({
+      file: path.join(ROOT, 'docker-compose.yaml'),
+      project: 'lab',
+      gateways: ['gateway'],
+      externalPostgres: false,
+    });
     const bad = script('status', '--project', 'Lab_1');
     expect([bad.status, bad.stderr.trim()]).toEqual([
       1,

@@ -262,6 +262,26 @@ describe('gateway replicas (up --gateways N)', () => {
   });
 });
 
+describe('an external Postgres (up --database-url-file)', () => {
+  it('drops the bundled Postgres: the gateways read the operator URL as their database_url, and every rule passes', () => {
+    const t = topology({ externalPostgres: true, gateways: 2 });
+    expect(t.services.map((s) => s.name)).toEqual(['gateway', 'gateway-2', 'nginx']);
+    expect(t.volumes).toEqual(['coffer-data']);
+    expect(t.secrets.database_url).toBe('secrets/external_database_url.txt');
+    expect(t.secrets).not.toHaveProperty('postgres_password');
+    for (const g of t.services.filter((s) => s.name.startsWith('gateway'))) {
+      expect(g.dependsOn).toEqual([]);
+      expect(g.env.DATABASE_URL_FILE).toBe('/run/secrets/database_url');
+      expect(g.secrets).toContainEqual({ name: 'database_url' });
+    }
+    const compose = parse(renderCompose(t)) as Record<string, never>;
+    expect(compose['secrets']).toMatchObject({
+      database_url: { file: './secrets/external_database_url.txt' },
+    });
+    expect(evaluate(fromCompose(compose)).filter((r) => r.violations.length)).toEqual([]);
+  });
+});
+
 describe('rclone config editing', () => {
   it('replaces its own section and keeps every other remote', () => {
     const before =
