@@ -5,6 +5,7 @@
  * readable. The store only ever sees sealed bytes. Its SDK retries what is safe to retry.
  */
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -34,6 +35,8 @@ export interface S3BackendSettings {
 
 /** Parts are at least S3's 5 MiB minimum; a blob smaller than one part goes up as its only part. */
 const PART_SIZE = 8 * 1024 * 1024;
+/** Parts of one blob uploading at once: two keep the link busy while the next part is sealed. */
+const PARTS_IN_FLIGHT = 2;
 
 export class S3Backend implements BlobBackend {
   readonly kind = 's3';
@@ -109,7 +112,7 @@ export class S3Backend implements BlobBackend {
     );
     if (head.ContentLength !== expectedLength)
       throw new Error(`blob ${name} holds ${head.ContentLength} bytes, not the ${expectedLength} expected`);
-    return new S3Source(this.client, this.settings.bucket, this.key(name), head.ETag);
+    return new S3Source(this.client, this.settings.bucket, this.key(name), head.ETag, expectedLength);
   }
 
   async delete(name: string): Promise<void> {
@@ -166,10 +169,16 @@ export class S3Backend implements BlobBackend {
   }
 }
 
+/**
+ * Parts go up while the next one fills (at most PARTS_IN_FLIGHT at once), so a large blob streams at the
+ * store's speed rather than one round trip per part; memory stays at a few parts per blob.
+ */
 class S3Sink implements BlobSink {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private readonly parts: CompletedPart[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
   private done = false;
 
   constructor(
@@ -181,37 +190,57 @@ class S3Sink implements BlobSink {
   ) {}
 
   async write(pieces: Buffer[]): Promise<void> {
+    this.check();
     for (const p of pieces) {
       this.buffered.push(p);
       this.bufferedBytes += p.length;
     }
     while (this.bufferedBytes >= PART_SIZE) {
       const all = Buffer.concat(this.buffered);
-      await this.upload(all.subarray(0, PART_SIZE));
       const rest = all.subarray(PART_SIZE);
       this.buffered = rest.length ? [rest] : [];
       this.bufferedBytes = rest.length;
+      await this.start(all.subarray(0, PART_SIZE));
     }
   }
 
-  private async upload(body: Buffer): Promise<void> {
+  /** Starts one part's upload, first waiting for a slot. */
+  private async start(body: Buffer): Promise<void> {
+    while (this.inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(this.inFlight);
+    this.check();
     const PartNumber = this.parts.length + 1;
-    const { ETag } = await this.client.send(
-      new UploadPartCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        PartNumber,
-        Body: body,
-        ContentLength: body.length,
-      }),
-    );
-    this.parts.push({ PartNumber, ETag });
+    const part: CompletedPart = { PartNumber };
+    this.parts.push(part);
+    const upload = this.client
+      .send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          PartNumber,
+          Body: body,
+          ContentLength: body.length,
+        }),
+      )
+      .then(
+        ({ ETag }) => void (part.ETag = ETag),
+        (err: unknown) => void (this.failure ??= err),
+      )
+      .finally(() => this.inFlight.delete(upload));
+    this.inFlight.add(upload);
+  }
+
+  /** A part that failed fails the blob at the next call. */
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
   }
 
   async commit(): Promise<void> {
-    if (this.bufferedBytes > 0 || this.parts.length === 0) await this.upload(Buffer.concat(this.buffered));
+    if (this.bufferedBytes > 0 || this.parts.length === 0) await this.start(Buffer.concat(this.buffered));
     this.buffered = [];
+    this.bufferedBytes = 0;
+    await Promise.all(this.inFlight);
+    this.check();
     await this.client.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.bucket,
@@ -227,43 +256,84 @@ class S3Sink implements BlobSink {
     if (this.done) return;
     this.done = true;
     this.buffered = [];
+    await Promise.all(this.inFlight);
     await this.client
       .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }))
       .catch(() => undefined);
   }
 }
 
+/**
+ * Sequential reads (a whole-object GET reads batch after batch) come from one streaming GET to the end of
+ * the blob rather than a ranged GET each; a read elsewhere starts another stream there.
+ */
 class S3Source implements BlobSource {
+  private stream?: { body: Readable; chunks: AsyncIterator<Buffer> };
+  /** Where the open stream is: the next byte it yields. */
+  private position = 0;
+  private pending?: Buffer;
+
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly key: string,
     private readonly etag: string | undefined,
+    private readonly length: number,
   ) {}
 
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const buf = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     if (length === 0) return buf;
+    if (offset + length > this.length) throw new Error(`blob ${this.key} is shorter than the range asked`);
+    if (!this.stream || offset !== this.position) await this.streamFrom(offset);
+    const { chunks } = this.stream!;
+    let done = 0;
+    while (done < length) {
+      let chunk = this.pending;
+      this.pending = undefined;
+      if (!chunk) {
+        const next = await chunks.next().catch((err: unknown) => {
+          this.stop();
+          throw unavailable(err);
+        });
+        if (next.done) throw new Error(`blob ${this.key} is truncated`);
+        chunk = next.value;
+      }
+      const take = Math.min(chunk.length, length - done);
+      chunk.copy(buf, done, 0, take);
+      done += take;
+      if (take < chunk.length) this.pending = chunk.subarray(take);
+    }
+    this.position = offset + length;
+    return buf;
+  }
+
+  private async streamFrom(offset: number): Promise<void> {
+    this.stop();
     // IfMatch: a blob replaced under the same name (it never is) would fail here rather than mix bytes.
     const got = await this.client.send(
       new GetObjectCommand({
         Bucket: this.bucket,
         Key: this.key,
-        Range: `bytes=${offset}-${offset + length - 1}`,
+        Range: `bytes=${offset}-${this.length - 1}`,
         IfMatch: this.etag,
       }),
     );
-    let done = 0;
-    for await (const chunk of got.Body as AsyncIterable<Uint8Array>) {
-      if (done + chunk.length > length) throw new Error(`blob ${this.key} sent more than the range asked`);
-      buf.set(chunk, done);
-      done += chunk.length;
-    }
-    if (done !== length) throw new Error(`blob ${this.key} is truncated`);
-    return buf;
+    const body = got.Body as Readable;
+    this.stream = { body, chunks: body[Symbol.asyncIterator]() };
+    this.position = offset;
   }
 
-  async close(): Promise<void> {}
+  /** Ends the open stream; what it had not sent yet is not read (its connection is dropped). */
+  private stop(): void {
+    this.stream?.body.destroy();
+    this.stream = undefined;
+    this.pending = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+  }
 }
 
 /** A failure after the SDK's retries that means the store is not answering, as a StoreUnavailableError. */
