@@ -251,6 +251,8 @@ export async function buildGateway(
       },
       security: [{ apiKey: [] }, { session: [] }],
     },
+    // Shared schemas become components named by their $id (ApiError), not def-0.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     // Documented paths are relative to the server URL above; S3 and health routes are not part of it.
     transform: ({ schema, url }) => ({
       schema,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AdminListing } from './admin-store.js';
 import { SESSION_COOKIE, type ManagementDeps } from './deps.js';
 import { idParam } from './route-schemas.js';
+import { ADMIN, boolean, integer, listOf, object, responses, string } from './response-schemas.js';
 
 const adminJson = (a: AdminListing) => ({
   id: a.id,
@@ -21,7 +22,12 @@ export function registerAdminRoutes(api: FastifyInstance, deps: ManagementDeps):
   api.get(
     '/admins',
     {
-      schema: { tags: ['admins'], summary: 'Every console admin, with whether two-step verification is on' },
+      schema: {
+        operationId: 'listAdmins',
+        response: responses({ 200: { description: 'The admins', body: listOf('admins', ADMIN) } }),
+        tags: ['admins'],
+        summary: 'Every console admin, with whether two-step verification is on',
+      },
     },
     async () => ({ admins: (await admins.list()).map(adminJson) }),
   );
@@ -30,6 +36,16 @@ export function registerAdminRoutes(api: FastifyInstance, deps: ManagementDeps):
     '/admins',
     {
       schema: {
+        operationId: 'createAdmin',
+        response: responses(
+          {
+            201: {
+              description: 'The admin, created',
+              body: object({ id: integer, username: string, totp_enabled: boolean }),
+            },
+          },
+          [409],
+        ),
         tags: ['admins'],
         summary: 'Add an admin with a first password (12 characters or more); they enroll their own TOTP',
         body: {
@@ -55,6 +71,8 @@ export function registerAdminRoutes(api: FastifyInstance, deps: ManagementDeps):
     '/admins/:id',
     {
       schema: {
+        operationId: 'deleteAdmin',
+        response: responses({ 200: { description: 'Removed' } }, [404, 409]),
         tags: ['admins'],
         summary: 'Remove an admin with their sessions and API keys (not yourself, not the last one)',
         params: idParam,
@@ -70,6 +88,8 @@ export function registerAdminRoutes(api: FastifyInstance, deps: ManagementDeps):
     '/admins/:id/totp',
     {
       schema: {
+        operationId: 'resetAdminTotp',
+        response: responses({ 200: { description: 'Reset' } }, [404, 409]),
         tags: ['admins'],
         summary: "Reset another admin's two-step verification (a lost phone); they enroll again",
         params: idParam,
@@ -85,6 +105,8 @@ export function registerAdminRoutes(api: FastifyInstance, deps: ManagementDeps):
     '/auth/password',
     {
       schema: {
+        operationId: 'changePassword',
+        response: responses({ 200: { description: 'Changed' } }, [429]),
         tags: ['auth'],
         summary: 'Change your own password; your other sessions end',
         body: {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditRecord } from '../audit/chain.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { AUDIT_RECORD, integer, listOf, responses } from './response-schemas.js';
 
 const text = { type: 'string', minLength: 1, maxLength: 1024 };
 const time = { type: 'string', minLength: 1, maxLength: 64, description: 'ISO 8601' };
@@ -35,6 +36,13 @@ export function registerAuditRoutes(api: FastifyInstance, deps: ManagementDeps):
     '/audit',
     {
       schema: {
+        operationId: 'listAuditRecords',
+        response: responses({
+          200: {
+            description: 'A page of records; next_before when there may be more',
+            body: listOf('records', AUDIT_RECORD, { next_before: integer }, ['next_before']),
+          },
+        }),
         tags: ['audit'],
         summary: 'Audit records, newest first; page on with before=<the last seq>',
         querystring: {

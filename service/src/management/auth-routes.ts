@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SESSION_COOKIE, type ManagementDeps } from './deps.js';
 import type { Session } from './admin-store.js';
 import { ApiError } from './errors.js';
+import { SESSION, object, responses, string } from './response-schemas.js';
 
 const sessionBody = (username: string, totpEnabled: boolean, s: { csrfToken: string; expiresAt: Date }) => ({
   username,
@@ -10,16 +11,6 @@ const sessionBody = (username: string, totpEnabled: boolean, s: { csrfToken: str
   csrf_token: s.csrfToken,
   expires_at: s.expiresAt,
 });
-
-const sessionSchema = {
-  type: 'object',
-  properties: {
-    username: { type: 'string' },
-    totp_enabled: { type: 'boolean' },
-    csrf_token: { type: 'string' },
-    expires_at: { type: 'string', format: 'date-time' },
-  },
-};
 
 function setSessionCookie(reply: FastifyReply, session: Session): void {
   reply.setCookie(SESSION_COOKIE, session.token, {
@@ -37,6 +28,12 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
     {
       config: { public: true },
       schema: {
+        operationId: 'login',
+        response: responses(
+          { 200: { description: 'Logged in; the session cookie is set', body: SESSION } },
+          [401, 403, 429],
+          { public: true },
+        ),
         tags: ['auth'],
         summary: 'Log in to the console (password, then a TOTP code once enrolled); sets the session cookie',
         body: {
@@ -49,7 +46,6 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
             totp_code: { type: 'string', pattern: '^[0-9]{6}$' },
           },
         },
-        response: { 200: sessionSchema },
       },
     },
     async (request, reply) => {
@@ -67,7 +63,14 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
 
   api.post(
     '/auth/logout',
-    { schema: { tags: ['auth'], summary: 'End the console session' } },
+    {
+      schema: {
+        operationId: 'logout',
+        response: responses({ 200: { description: 'Logged out' } }),
+        tags: ['auth'],
+        summary: 'End the console session',
+      },
+    },
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE];
       if (token) await deps.admins.endSession(token);
@@ -85,9 +88,10 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/auth/session',
     {
       schema: {
+        operationId: 'getSession',
+        response: responses({ 200: { description: 'The session', body: SESSION } }),
         tags: ['auth'],
         summary: 'The current admin and the CSRF token for mutating requests',
-        response: { 200: sessionSchema },
       },
     },
     async (request) => {
@@ -103,18 +107,18 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/auth/totp/enroll',
     {
       schema: {
-        tags: ['auth'],
-        summary: 'Start two-step verification: a new TOTP secret, its otpauth URI and a QR code (SVG)',
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              secret: { type: 'string' },
-              otpauth_uri: { type: 'string' },
-              qr_svg: { type: 'string' },
+        operationId: 'enrollTotp',
+        response: responses(
+          {
+            200: {
+              description: 'The new secret, to confirm with a code',
+              body: object({ secret: string, otpauth_uri: string, qr_svg: string }),
             },
           },
-        },
+          [409],
+        ),
+        tags: ['auth'],
+        summary: 'Start two-step verification: a new TOTP secret, its otpauth URI and a QR code (SVG)',
       },
     },
     async (request) => {
@@ -127,6 +131,8 @@ export function registerAuthRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/auth/totp/confirm',
     {
       schema: {
+        operationId: 'confirmTotp',
+        response: responses({ 200: { description: 'Two-step verification is on' } }, [409]),
         tags: ['auth'],
         summary: 'Finish enrollment with a current code; from then on login asks for one',
         body: {

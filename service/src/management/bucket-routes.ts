@@ -6,13 +6,30 @@ import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { humanSize } from '../parse/human-size.js';
 import { bucketParam, checkKey, listQuery } from './route-schemas.js';
+import {
+  BUCKET,
+  OBJECT_PAGE,
+  list,
+  listOf,
+  object,
+  responses,
+  string,
+  withProperties,
+} from './response-schemas.js';
 
 export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps): void {
   const { inventory, credentials, store } = deps;
 
   api.get(
     '/buckets',
-    { schema: { tags: ['buckets'], summary: 'Every bucket with owner, object count and size' } },
+    {
+      schema: {
+        operationId: 'listBuckets',
+        response: responses({ 200: { description: 'The buckets', body: listOf('buckets', BUCKET) } }),
+        tags: ['buckets'],
+        summary: 'Every bucket with owner, object count and size',
+      },
+    },
     async () => ({
       buckets: await inventory.buckets(),
     }),
@@ -22,6 +39,8 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets',
     {
       schema: {
+        operationId: 'createBucket',
+        response: responses({ 201: { description: 'The bucket, created', body: BUCKET } }, [404, 409]),
         tags: ['buckets'],
         summary: 'Create a bucket owned by a user: owner_user_id, or owner_id naming one of its credentials',
         body: {
@@ -62,7 +81,7 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     },
   );
 
-  const list = async (
+  const page = async (
     request: FastifyRequest,
     name: string,
     q: { prefix?: string; delimiter?: string; marker?: string; 'max-keys': number },
@@ -95,6 +114,16 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket',
     {
       schema: {
+        operationId: 'getBucket',
+        response: responses(
+          {
+            200: {
+              description: 'The bucket and a page of its objects',
+              body: withProperties(BUCKET, OBJECT_PAGE),
+            },
+          },
+          [404],
+        ),
         tags: ['buckets'],
         summary: 'A bucket with its objects, a page at a time (marker, max-keys)',
         params: bucketParam,
@@ -104,13 +133,21 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     async (request) => {
       const { bucket } = request.params as { bucket: string };
       const summary = await inventory.bucket(bucket);
-      return { ...summary, ...(await list(request, bucket, request.query as never)) };
+      return { ...summary, ...(await page(request, bucket, request.query as never)) };
     },
   );
 
   api.delete(
     '/buckets/:bucket',
-    { schema: { tags: ['buckets'], summary: 'Delete an empty bucket', params: bucketParam } },
+    {
+      schema: {
+        operationId: 'deleteBucket',
+        response: responses({ 200: { description: 'Deleted' } }, [404, 409]),
+        tags: ['buckets'],
+        summary: 'Delete an empty bucket',
+        params: bucketParam,
+      },
+    },
     async (request) => {
       const { bucket } = request.params as { bucket: string };
       await store.buckets.delete(await asAdmin(deps.authorizer, request, 's3:DeleteBucket', bucket));
@@ -122,19 +159,35 @@ export function registerBucketRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/objects',
     {
       schema: {
+        operationId: 'listObjects',
+        response: responses({ 200: { description: 'A page of objects', body: object(OBJECT_PAGE) } }, [404]),
         tags: ['objects'],
         summary: 'Objects by prefix; with delimiter=/ folders come back as common_prefixes',
         params: bucketParam,
         querystring: listQuery,
       },
     },
-    async (request) => list(request, (request.params as { bucket: string }).bucket, request.query as never),
+    async (request) => page(request, (request.params as { bucket: string }).bucket, request.query as never),
   );
 
   api.post(
     '/buckets/:bucket/delete',
     {
       schema: {
+        operationId: 'deleteObjects',
+        response: responses(
+          {
+            200: {
+              description: "What was deleted, not found, or refused with S3's reason",
+              body: object({
+                deleted: list(string),
+                not_found: list(string),
+                refused: list(object({ key: string, error: string, message: string })),
+              }),
+            },
+          },
+          [404],
+        ),
         tags: ['objects'],
         summary: 'Delete up to 1000 objects by key',
         params: bucketParam,

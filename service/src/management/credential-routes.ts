@@ -3,6 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import type { CredentialRow } from './credential-store.js';
 import type { ManagementDeps } from './deps.js';
 import { idParam } from './route-schemas.js';
+import {
+  BUCKET,
+  CREDENTIAL,
+  TRANSFERRED,
+  integer,
+  list,
+  listOf,
+  object,
+  responses,
+  string,
+  withProperties,
+} from './response-schemas.js';
 
 const credentialJson = (c: CredentialRow) => ({
   id: c.id,
@@ -18,7 +30,16 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
   const { credentials, inventory } = deps;
   api.get(
     '/credentials',
-    { schema: { tags: ['credentials'], summary: 'Every S3 credential (never a secret)' } },
+    {
+      schema: {
+        operationId: 'listCredentials',
+        response: responses({
+          200: { description: 'The credentials', body: listOf('credentials', CREDENTIAL) },
+        }),
+        tags: ['credentials'],
+        summary: 'Every S3 credential (never a secret)',
+      },
+    },
     async () => ({
       credentials: (await credentials.list()).map(credentialJson),
     }),
@@ -28,6 +49,16 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
     '/credentials',
     {
       schema: {
+        operationId: 'createCredential',
+        response: responses(
+          {
+            201: {
+              description: 'The credential with its secret, shown this once',
+              body: withProperties(CREDENTIAL, { secret_key: string }),
+            },
+          },
+          [404, 409],
+        ),
         tags: ['credentials'],
         summary: 'Issue an S3 credential; the secret is in this response and nowhere else',
         body: {
@@ -57,6 +88,16 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
     '/credentials/:id',
     {
       schema: {
+        operationId: 'getCredential',
+        response: responses(
+          {
+            200: {
+              description: 'The credential and its buckets',
+              body: withProperties(CREDENTIAL, { bucket_count: integer, buckets: list(BUCKET) }),
+            },
+          },
+          [404],
+        ),
         tags: ['credentials'],
         summary: 'One credential with its buckets and their sizes',
         params: idParam,
@@ -73,6 +114,11 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
     '/credentials/:id',
     {
       schema: {
+        operationId: 'updateCredential',
+        response: responses(
+          { 200: { description: 'Changed', body: object({ message: string, credential: CREDENTIAL }) } },
+          [404, 409],
+        ),
         tags: ['credentials'],
         summary: 'Rename, disable or enable; a disabled key is refused from its next S3 request on',
         params: idParam,
@@ -101,6 +147,11 @@ export function registerCredentialRoutes(api: FastifyInstance, deps: ManagementD
     '/credentials/:id',
     {
       schema: {
+        operationId: 'deleteCredential',
+        response: responses(
+          { 200: { description: 'Deleted; the buckets handed over, if any', body: TRANSFERRED } },
+          [404, 409],
+        ),
         tags: ['credentials'],
         summary:
           'Delete a credential. One that owns buckets is refused (409) unless transfer_to names the credential to hand them to',

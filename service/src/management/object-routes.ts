@@ -4,6 +4,7 @@ import { asAdmin } from './as-admin.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { checkKey, objectParams } from './route-schemas.js';
+import { OBJECT_DETAIL, VERSION, list, object, responses, string } from './response-schemas.js';
 
 /** The bucket and (checked) key an object route names. */
 function objectOf(request: FastifyRequest) {
@@ -17,6 +18,8 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/objects/*',
     {
       schema: {
+        operationId: 'getObject',
+        response: responses({ 200: { description: 'The object', body: OBJECT_DETAIL } }, [404]),
         tags: ['objects'],
         summary: 'Object details, metadata and where its sealed data lives',
         params: objectParams,
@@ -31,7 +34,15 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
 
   api.delete(
     '/buckets/:bucket/objects/*',
-    { schema: { tags: ['objects'], summary: 'Delete one object', params: objectParams } },
+    {
+      schema: {
+        operationId: 'deleteObject',
+        response: responses({ 200: { description: 'Deleted' } }, [404, 409]),
+        tags: ['objects'],
+        summary: 'Delete one object',
+        params: objectParams,
+      },
+    },
     async (request) => {
       const { p, key } = objectOf(request);
       const bucket = await asAdmin(deps.authorizer, request, 's3:DeleteObject', p.bucket, key);
@@ -45,6 +56,20 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/versions/*',
     {
       schema: {
+        operationId: 'listObjectVersions',
+        response: responses(
+          {
+            200: {
+              description: 'The versions of the key, newest first',
+              body: object({
+                key: string,
+                versioning: { type: ['string', 'null'], enum: ['Enabled', 'Suspended', null] },
+                versions: list(VERSION),
+              }),
+            },
+          },
+          [404],
+        ),
         tags: ['objects'],
         summary: 'Every version and delete marker of one key, newest first, with retention and legal hold',
         params: objectParams,
@@ -93,6 +118,16 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/versions/*',
     {
       schema: {
+        operationId: 'restoreObjectVersion',
+        response: responses(
+          {
+            201: {
+              description: 'The old version, now the current one',
+              body: object({ key: string, version_id: string, restored_from: string }),
+            },
+          },
+          [404, 405, 409],
+        ),
         tags: ['objects'],
         summary: 'Restore a version: copy it over its key as the new current version (the old one stays)',
         params: objectParams,
@@ -125,6 +160,8 @@ export function registerObjectRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/versions/*',
     {
       schema: {
+        operationId: 'deleteObjectVersion',
+        response: responses({ 200: { description: 'Deleted' } }, [404, 409]),
         tags: ['objects'],
         summary:
           'Delete one version for good; refused, with the reason, while object lock protects it (retention or legal hold)',

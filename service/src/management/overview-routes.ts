@@ -4,20 +4,32 @@ import { lastRuns } from '../db/job-runs.js';
 import { recentRequests } from '../db/request-counts.js';
 import { usageSince } from '../store/usage-sampler.js';
 import type { ManagementDeps } from './deps.js';
+import { ACTIVITY, HEALTH, STATS, responses } from './response-schemas.js';
 
 /** How far back the stored-bytes chart reaches. */
 const USAGE_DAYS = 30;
 
 export function registerOverviewRoutes(api: FastifyInstance, deps: ManagementDeps): void {
   const { db } = deps;
-  api.get('/stats', { schema: { tags: ['stats'], summary: 'Usage at a glance' } }, () =>
-    deps.inventory.stats(),
+  api.get(
+    '/stats',
+    {
+      schema: {
+        operationId: 'getStats',
+        response: responses({ 200: { description: 'Counts and sizes', body: STATS } }),
+        tags: ['stats'],
+        summary: 'Usage at a glance',
+      },
+    },
+    () => deps.inventory.stats(),
   );
 
   api.get(
     '/activity',
     {
       schema: {
+        operationId: 'getActivity',
+        response: responses({ 200: { description: 'Requests, storage and jobs over time', body: ACTIVITY } }),
         tags: ['stats'],
         summary:
           'S3 requests per minute over the last hour by outcome, stored bytes over the last 30 days, and the background jobs’ last runs',
@@ -42,6 +54,14 @@ export function registerOverviewRoutes(api: FastifyInstance, deps: ManagementDep
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
+        response: {
+          ...responses({}),
+          200: {
+            description: 'Prometheus text format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
         tags: ['stats'],
         summary:
           "Prometheus metrics (text format) of this gateway's processes: requests by operation and status, latency, bytes, in flight, Postgres pool, group commits, background jobs, storage per bucket. Scrape with an admin API key as the bearer token",
@@ -57,6 +77,10 @@ export function registerOverviewRoutes(api: FastifyInstance, deps: ManagementDep
     '/health',
     {
       schema: {
+        operationId: 'getHealth',
+        response: responses({
+          200: { description: 'Health of this gateway and its Postgres', body: HEALTH },
+        }),
         tags: ['stats'],
         summary: 'This gateway and its Postgres: up, how long, how quickly Postgres answers',
       },

@@ -7,6 +7,7 @@ import { ApiError } from './errors.js';
 import { presignUrl } from './presign.js';
 import { PresignedUrlLog } from './presigned-urls.js';
 import { checkKey } from './route-schemas.js';
+import { PRESIGNED_URL, listOf, object, responses, string, time } from './response-schemas.js';
 
 /** Each S3 operation a URL can be signed for: its HTTP method and what S3 checks when the URL is used. */
 const OPERATIONS: Record<string, { method: string; action: S3Action; upload?: 'id' | 'part' }> = {
@@ -60,6 +61,16 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
     '/presigned-urls',
     {
       schema: {
+        operationId: 'createPresignedUrl',
+        response: responses(
+          {
+            201: {
+              description: 'The URL',
+              body: object({ url: string, method: string, operation: string, expires_at: time }),
+            },
+          },
+          [404, 409],
+        ),
         tags: ['presigned'],
         summary:
           'A presigned URL for one S3 operation on one object (GET, PUT, DELETE, or a step of a multipart upload), signed with a credential allowed to do it',
@@ -156,7 +167,16 @@ export function registerPresignedRoutes(api: FastifyInstance, deps: ManagementDe
 
   api.get(
     '/presigned-urls',
-    { schema: { tags: ['presigned'], summary: 'Presigned URLs that have not expired' } },
+    {
+      schema: {
+        operationId: 'listPresignedUrls',
+        response: responses({
+          200: { description: 'URLs not yet expired', body: listOf('urls', PRESIGNED_URL) },
+        }),
+        tags: ['presigned'],
+        summary: 'Presigned URLs that have not expired',
+      },
+    },
     async () => ({ urls: await log.active() }),
   );
 }

@@ -4,12 +4,24 @@ import { asAdmin } from './as-admin.js';
 import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { bucketParam } from './route-schemas.js';
+import { UPLOAD, listOf, responses } from './response-schemas.js';
 
 export function registerUploadRoutes(api: FastifyInstance, deps: ManagementDeps): void {
   const { inventory } = deps;
   api.get(
     '/buckets/:bucket/uploads',
-    { schema: { tags: ['multipart'], summary: 'Multipart uploads in progress', params: bucketParam } },
+    {
+      schema: {
+        operationId: 'listUploads',
+        response: responses(
+          { 200: { description: 'Uploads in progress', body: listOf('uploads', UPLOAD) } },
+          [404],
+        ),
+        tags: ['multipart'],
+        summary: 'Multipart uploads in progress',
+        params: bucketParam,
+      },
+    },
     async (request) => {
       const { bucket } = request.params as { bucket: string };
       await asAdmin(deps.authorizer, request, 's3:ListBucketMultipartUploads', bucket);
@@ -21,6 +33,8 @@ export function registerUploadRoutes(api: FastifyInstance, deps: ManagementDeps)
     '/buckets/:bucket/uploads/:uploadId',
     {
       schema: {
+        operationId: 'abortUpload',
+        response: responses({ 200: { description: 'Aborted' } }, [404]),
         tags: ['multipart'],
         summary: 'Abort a multipart upload and free its parts',
         params: {

@@ -7,6 +7,17 @@ import type { ManagementDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { bucketParam, idParam } from './route-schemas.js';
 import type { UserRow } from './user-store.js';
+import {
+  GRANT,
+  TRANSFERRED,
+  USER,
+  boolean,
+  integer,
+  listOf,
+  object,
+  responses,
+  string,
+} from './response-schemas.js';
 
 const userJson = (u: UserRow) => ({
   id: u.id,
@@ -37,7 +48,14 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
   const { users, credentials, store } = deps;
   api.get(
     '/users',
-    { schema: { tags: ['users'], summary: 'Every user with its access keys' } },
+    {
+      schema: {
+        operationId: 'listUsers',
+        response: responses({ 200: { description: 'The users', body: listOf('users', USER) } }),
+        tags: ['users'],
+        summary: 'Every user with its access keys',
+      },
+    },
     async () => ({
       users: (await users.list()).map(userJson),
     }),
@@ -47,6 +65,8 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/users',
     {
       schema: {
+        operationId: 'createUser',
+        response: responses({ 201: { description: 'The user, created', body: USER } }, [409]),
         tags: ['users'],
         summary: 'Create a user (it has no key until one is issued)',
         body: nameBody,
@@ -61,13 +81,30 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
 
   api.get(
     '/users/:id',
-    { schema: { tags: ['users'], summary: 'One user', params: idParam } },
+    {
+      schema: {
+        operationId: 'getUser',
+        response: responses({ 200: { description: 'The user', body: USER } }, [404]),
+        tags: ['users'],
+        summary: 'One user',
+        params: idParam,
+      },
+    },
     async (request) => userJson(await users.get((request.params as { id: number }).id)),
   );
 
   api.patch(
     '/users/:id',
-    { schema: { tags: ['users'], summary: 'Rename a user', params: idParam, body: nameBody } },
+    {
+      schema: {
+        operationId: 'renameUser',
+        response: responses({ 200: { description: 'The user, renamed', body: USER } }, [404, 409]),
+        tags: ['users'],
+        summary: 'Rename a user',
+        params: idParam,
+        body: nameBody,
+      },
+    },
     async (request) =>
       userJson(
         await users.rename((request.params as { id: number }).id, (request.body as { name: string }).name),
@@ -78,6 +115,11 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/users/:id',
     {
       schema: {
+        operationId: 'deleteUser',
+        response: responses(
+          { 200: { description: 'Deleted; the buckets handed over, if any', body: TRANSFERRED } },
+          [404, 409],
+        ),
         tags: ['users'],
         summary:
           'Delete a user with its keys and grants. One that owns buckets is refused (409) unless transfer_to names the user to hand them to',
@@ -100,6 +142,22 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/users/:id/keys',
     {
       schema: {
+        operationId: 'createUserKey',
+        response: responses(
+          {
+            201: {
+              description: 'The key with its secret, shown this once',
+              body: object({
+                id: integer,
+                access_key: string,
+                secret_key: string,
+                user_id: integer,
+                is_active: boolean,
+              }),
+            },
+          },
+          [404, 409],
+        ),
         tags: ['users'],
         summary: 'Issue another access key for a user (rotation: issue, switch clients, delete the old one)',
         params: idParam,
@@ -134,7 +192,15 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
 
   api.get(
     '/buckets/:bucket/grants',
-    { schema: { tags: ['grants'], summary: 'The grants of a bucket to other users', params: bucketParam } },
+    {
+      schema: {
+        operationId: 'listGrants',
+        response: responses({ 200: { description: 'The grants', body: listOf('grants', GRANT) } }, [404]),
+        tags: ['grants'],
+        summary: 'The grants of a bucket to other users',
+        params: bucketParam,
+      },
+    },
     async (request) => {
       const bucket = await asAdmin(
         deps.authorizer,
@@ -150,6 +216,11 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/buckets/:bucket/grants',
     {
       schema: {
+        operationId: 'putGrant',
+        response: responses(
+          { 200: { description: 'The grants, the new one among them', body: listOf('grants', GRANT) } },
+          [404],
+        ),
         tags: ['grants'],
         summary:
           'Grant a user read, write (new objects only: no delete, no overwrite) or read-write on a bucket or a key prefix; replaces what that user had on the same prefix',
@@ -197,6 +268,8 @@ export function registerUserRoutes(api: FastifyInstance, deps: ManagementDeps): 
     '/buckets/:bucket/grants/:id',
     {
       schema: {
+        operationId: 'deleteGrant',
+        response: responses({ 200: { description: 'Revoked' } }, [404]),
         tags: ['grants'],
         summary: 'Revoke a grant; the next request of that user is refused, on every gateway',
         params: {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
@@ -17,6 +18,7 @@ import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { rawConversation } from '../support/raw-http.js';
 import { managementClient, type Auth } from '../support/management.js';
+import { OpenApiCheck } from '../support/openapi-check.js';
 import { requireBinary, run } from '../support/run.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
 import { pathStyleClient } from '../support/s3-client.js';
@@ -25,6 +27,8 @@ let env: TestEnv;
 let gw: RunningGateway;
 let db: Knex;
 let call: ReturnType<typeof managementClient>;
+/** Every answer this file gets is checked against service/openapi.json. */
+let check: OpenApiCheck;
 const s3For = (accessKeyId: string, secretAccessKey: string, endpoint: string) =>
   pathStyleClient(endpoint, { accessKeyId, secretAccessKey }, { maxAttempts: 1 });
 
@@ -56,7 +60,8 @@ beforeAll(async () => {
   });
   gw = await startGateway(env.env);
   db = knex({ client: 'pg', connection: env.pg.url });
-  call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+  check = await OpenApiCheck.load();
+  call = managementClient(gw.endpoint, { key: env.admin.apiKey }, check);
 });
 afterAll(async () => {
   await db?.destroy();
@@ -745,6 +750,89 @@ describe('Prometheus metrics', () => {
   });
 });
 
+describe('users, grants, versions, the session, the audit trail and metrics', () => {
+  it('answers each endpoint as service/openapi.json says', async () => {
+    const user = await call('POST', '/users', { name: 'doc-reader' });
+    expect(user).toMatchObject({
+      status: 201,
+      body: { name: 'doc-reader', bucket_count: 0, access_keys: [] },
+    });
+    const id = Number(user.body.id);
+    expect((await call('GET', '/users')).body.users).toContainEqual(expect.objectContaining({ id }));
+    expect((await call('GET', `/users/${id}`)).body).toMatchObject({ id, name: 'doc-reader' });
+    expect((await call('PATCH', `/users/${id}`, { name: 'doc-reader-2' })).body).toMatchObject({
+      name: 'doc-reader-2',
+    });
+    expect(await call('POST', `/users/${id}/keys`, {})).toMatchObject({
+      status: 201,
+      body: { user_id: id, is_active: true },
+    });
+
+    const owner = await call('POST', '/users', { name: 'doc-owner' });
+    const ownerKey = await call('POST', `/users/${owner.body.id}/keys`, {});
+    expect(
+      await call('POST', '/buckets', { name: 'doc-shared', owner_user_id: owner.body.id }),
+    ).toMatchObject({ status: 201 });
+    const granted = await call('PUT', '/buckets/doc-shared/grants', {
+      user_id: id,
+      access: 'read',
+      prefix: 'reports/',
+    });
+    expect(granted.body.grants).toEqual([
+      expect.objectContaining({ user_id: id, access: 'read', prefix: 'reports/' }),
+    ]);
+    const grants = (await call('GET', '/buckets/doc-shared/grants')).body.grants as Array<{ id: number }>;
+    expect(await call('DELETE', `/buckets/doc-shared/grants/${grants[0]!.id}`)).toMatchObject({
+      status: 200,
+    });
+
+    const s3 = s3For(String(ownerKey.body.access_key), String(ownerKey.body.secret_key), gw.endpoint);
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: 'doc-shared',
+        VersioningConfiguration: { Status: 'Enabled' },
+      }),
+    );
+    const first = await s3.send(
+      new PutObjectCommand({ Bucket: 'doc-shared', Key: 'reports/q1.txt', Body: 'first' }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'doc-shared', Key: 'reports/q1.txt', Body: 'second' }));
+    s3.destroy();
+    const versions = await call('GET', '/buckets/doc-shared/versions/reports/q1.txt');
+    expect(versions.body).toMatchObject({ key: 'reports/q1.txt', versioning: 'Enabled' });
+    expect(versions.body.versions).toHaveLength(2);
+    expect(
+      await call('POST', '/buckets/doc-shared/versions/reports/q1.txt', { version_id: first.VersionId }),
+    ).toMatchObject({ status: 201, body: { restored_from: first.VersionId } });
+    expect(
+      await call('DELETE', `/buckets/doc-shared/versions/reports/q1.txt?version_id=${first.VersionId}`),
+    ).toMatchObject({ status: 200 });
+
+    expect(await call('POST', '/buckets', { name: 'doc-empty', owner_user_id: owner.body.id })).toMatchObject(
+      { status: 201 },
+    );
+    expect(await call('DELETE', '/buckets/doc-empty')).toMatchObject({ status: 200 });
+    expect(await call('DELETE', `/users/${id}`)).toMatchObject({
+      status: 200,
+      body: { transferred_buckets: [] },
+    });
+
+    const audit = await call('GET', '/audit?limit=3');
+    expect(audit.body.records).toHaveLength(3);
+    expect(audit.body.next_before).toEqual(expect.any(Number));
+    expect((await call('GET', '/metrics')).status).toBe(200);
+    const login = await call('POST', '/auth/login', { username: 'admin', password: env.admin.password }, {});
+    const cookie = login.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('coffer_session='))!
+      .split(';')[0]!;
+    expect(await call('GET', '/auth/session', undefined, { cookie })).toMatchObject({
+      status: 200,
+      body: { username: 'admin', csrf_token: login.body.csrf_token },
+    });
+  });
+});
+
 describe('admin accounts', () => {
   const login = async (username: string, password: string) => {
     const r = await call('POST', '/auth/login', { username, password }, {});
@@ -827,7 +915,7 @@ describe('admin accounts', () => {
     // The admin file has not changed, so the restart keeps the password set in the console.
     await gw.close();
     gw = await startGateway(env.env);
-    call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    call = managementClient(gw.endpoint, { key: env.admin.apiKey }, check);
     const again = (await login('admin', next)).auth!;
     expect(
       (
@@ -995,7 +1083,7 @@ describe('credentials seeded from the secrets file', () => {
     expect((await call('DELETE', `/credentials/${row.id}`)).status).toBe(200);
     await gw.close();
     gw = await startGateway(env.env);
-    call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    call = managementClient(gw.endpoint, { key: env.admin.apiKey }, check);
     expect(await list()).not.toContain(seeded);
     expect(await list()).toContain(env.creds[0]!.accessKeyId);
     expect((await signedFetch(gw.endpoint, env.creds[1]!, { path: '/' })).status).toBe(403);
@@ -1014,7 +1102,7 @@ describe('credentials seeded from the secrets file', () => {
     );
     await gw.close();
     gw = await startGateway(env.env);
-    const fresh = managementClient(gw.endpoint);
+    const fresh = managementClient(gw.endpoint, {}, check);
     expect(await fresh('GET', '/stats', undefined, { key: env.admin.apiKey })).toMatchObject({
       status: 401,
       body: { error: 'InvalidApiKey' },
@@ -1024,5 +1112,12 @@ describe('credentials seeded from the secrets file', () => {
       (await fresh('POST', '/auth/login', { username: 'admin', password: env.admin.password })).status,
     ).toBe(401);
     expect((await fresh('POST', '/auth/login', { username: 'admin', password })).status).toBe(200);
+  });
+});
+
+describe('service/openapi.json', () => {
+  it('describes every answer this file got, and every operation it documents answered with a success', () => {
+    expect(check.seen.size).toBeGreaterThan(60);
+    expect(check.unseen()).toEqual([]);
   });
 });

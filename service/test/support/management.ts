@@ -1,3 +1,5 @@
+import type { OpenApiCheck } from './openapi-check.js';
+
 /** A JSON client for the management API, with an API key or a console session (cookie + CSRF token). */
 export interface ApiResponse {
   status: number;
@@ -11,7 +13,8 @@ export interface Auth {
   csrf?: string;
 }
 
-export function managementClient(endpoint: string, defaults: Auth = {}) {
+/** With `check`, every answer is checked against service/openapi.json (it throws on a difference). */
+export function managementClient(endpoint: string, defaults: Auth = {}, check?: OpenApiCheck) {
   return async function call(
     method: string,
     path: string,
@@ -29,6 +32,9 @@ export function managementClient(endpoint: string, defaults: Auth = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : {}, headers: res.headers };
+    const json = res.headers.get('content-type')?.startsWith('application/json');
+    const answer = json && text ? JSON.parse(text) : {};
+    check?.check(method, path, res.status, json ? answer : text);
+    return { status: res.status, body: answer, headers: res.headers };
   };
 }
