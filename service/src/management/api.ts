@@ -17,7 +17,7 @@ import { registerAuthRoutes } from './auth-routes.js';
 import { registerOverviewRoutes } from './overview-routes.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ApiError } from './errors.js';
-import { API_ERROR } from './response-schemas.js';
+import { COMPONENTS } from './response-schemas.js';
 import { registerBucketRoutes } from './bucket-routes.js';
 import { registerCredentialRoutes } from './credential-routes.js';
 import { registerObjectRoutes } from './object-routes.js';
@@ -98,7 +98,7 @@ async function authenticate(deps: ManagementDeps, request: FastifyRequest): Prom
 
 export async function registerManagementApi(app: FastifyInstance, deps: ManagementDeps): Promise<void> {
   // At the root, where the OpenAPI document collects shared schemas as components.
-  app.addSchema(API_ERROR);
+  for (const schema of COMPONENTS) app.addSchema(schema);
   await app.register(
     async (api) => {
       await api.register(cookie);
