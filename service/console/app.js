@@ -13,6 +13,10 @@ import { presignPage } from './pages/presign.js';
 import { uploadsPage } from './pages/uploads.js';
 import { usersPage } from './pages/users.js';
 import { TransferQueue } from './lib/transfers.js';
+/**
+ * @template {import('./lib/api.js').OperationId} Op
+ * @typedef {import('./lib/api.js').Answer<Op>} Answer
+ */
 
 const PAGES = {
   dashboard,
@@ -41,7 +45,9 @@ function startConsole() {
     render,
     show: (...content) => main.replaceChildren(...content),
     async login(body) {
-      client.session = await client.call('POST', '/auth/login', body);
+      client.session = await /** @type {Promise<Answer<'login'>>} */ (
+        client.call('POST', '/auth/login', body)
+      );
       if (!location.hash || location.hash === '#/') location.hash = '#/dashboard';
       await render();
     },
@@ -57,13 +63,15 @@ function startConsole() {
     },
     /** A presigned URL signed by accessKey: `request` names a method or an operation (and expires_in). */
     presign: (bucket, key, accessKey, request) =>
-      client.call('POST', '/presigned-urls', {
-        bucket_name: bucket,
-        object_key: key,
-        access_key: accessKey,
-        expires_in: 900,
-        ...request,
-      }),
+      /** @type {Promise<Answer<'createPresignedUrl'>>} */ (
+        client.call('POST', '/presigned-urls', {
+          bucket_name: bucket,
+          object_key: key,
+          access_key: accessKey,
+          expires_in: 900,
+          ...request,
+        })
+      ),
   };
   // Uploads outlive the page they started on; the listing refreshes when the queue is done.
   app.transfers = new TransferQueue(
@@ -78,7 +86,9 @@ function startConsole() {
     const top = document.getElementById('top');
     if (!client.session) {
       try {
-        client.session = await client.call('GET', '/auth/session');
+        client.session = await /** @type {Promise<Answer<'getSession'>>} */ (
+          client.call('GET', '/auth/session')
+        );
       } catch {
         top.hidden = true;
         main.replaceChildren(loginPage(app));
@@ -88,7 +98,8 @@ function startConsole() {
     top.hidden = false;
     document.getElementById('who').textContent = client.session.username;
     const { page, params } = route();
-    for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === page);
+    for (const a of document.querySelectorAll('nav a'))
+      a.classList.toggle('active', /** @type {HTMLElement} */ (a).dataset.page === page);
     try {
       const content = [await (PAGES[page] ?? dashboard)(app, params)].flat().filter(Boolean);
       if (mine === generation) main.replaceChildren(...content);

@@ -13,12 +13,15 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** The toast's hide timer: a new message restarts it. */
+let toastTimer;
+
 export function toast(message) {
   const t = document.getElementById('toast');
   t.textContent = message;
   t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => (t.hidden = true), 4000);
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (t.hidden = true), 4000);
 }
 
 /** Sizes the browser knows before the API does (files being uploaded), as parse/human-size.ts writes them. */

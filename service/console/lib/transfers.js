@@ -27,8 +27,13 @@ function s3Failure(xhr) {
   return new Error(code ? `${code}: ${message ?? ''}` : `HTTP ${xhr.status}`);
 }
 
-/** One S3 request with upload progress; rejects with S3's error, or Cancelled when the signal fires. */
-function send(method, url, { body = null, headers = {}, onProgress, signal } = {}) {
+/**
+ * One S3 request with upload progress; rejects with S3's error, or Cancelled when the signal fires.
+ * @param {string} method
+ * @param {string} url
+ * @param {{ body?: Blob | string | null, headers?: Record<string, string>, onProgress?: (sent: number) => void, signal: AbortSignal }} options
+ */
+function send(method, url, { body = null, headers = {}, onProgress, signal }) {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Cancelled());
     const xhr = new XMLHttpRequest();

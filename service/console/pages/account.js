@@ -1,6 +1,10 @@
 // The signed-in admin (two-step verification, password) and the other admins, each with their own TOTP.
 import { h, toast, table, when } from '../lib/dom.js';
 import { errorLine, actionForm, dangerButton } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 function passwordPanel(app) {
   const form = actionForm(
@@ -54,7 +58,7 @@ function passwordPanel(app) {
 }
 
 async function adminsPanel(app, me) {
-  const { admins } = await app.api('GET', '/admins');
+  const { admins } = await /** @type {Promise<Answer<'listAdmins'>>} */ (app.api('GET', '/admins'));
   const add = actionForm(
     async (f) => {
       await app.api('POST', '/admins', { username: f.get('username'), password: f.get('password') });
@@ -128,7 +132,7 @@ async function adminsPanel(app, me) {
 }
 
 export async function accountPage(app) {
-  const s = await app.api('GET', '/auth/session');
+  const s = await /** @type {Promise<Answer<'getSession'>>} */ (app.api('GET', '/auth/session'));
   const state = h(
     'p',
     {},
@@ -149,7 +153,7 @@ export async function accountPage(app) {
       id: 'totp-enroll',
       onclick: async () => {
         try {
-          const e = await app.api('POST', '/auth/totp/enroll');
+          const e = await /** @type {Promise<Answer<'enrollTotp'>>} */ (app.api('POST', '/auth/totp/enroll'));
           const form = actionForm(
             async (f) => {
               await app.api('POST', '/auth/totp/confirm', { code: f.get('code') });

@@ -1,5 +1,9 @@
 // The audit trail: newest first, filtered by who, what, where and outcome; "Older" pages on.
 import { h, table, when } from '../lib/dom.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 const FILTERS = [
   ['principal', 'Who', 'e.g. alice or admin:admin'],
@@ -14,7 +18,9 @@ export async function auditPage(app, params) {
   for (const [name] of FILTERS) if (params.get(name)) query.set(name, params.get(name));
   if (params.get('before')) query.set('before', params.get('before'));
   query.set('limit', '50');
-  const { records, next_before: nextBefore } = await app.api('GET', `/audit?${query}`);
+  const { records, next_before: nextBefore } = await /** @type {Promise<Answer<'listAuditRecords'>>} */ (
+    app.api('GET', `/audit?${query}`)
+  );
   const form = h(
     'form',
     {
@@ -24,7 +30,7 @@ export async function auditPage(app, params) {
         ev.preventDefault();
         const chosen = new URLSearchParams();
         for (const [name, value] of new FormData(ev.target))
-          if (String(value).trim()) chosen.set(name, value);
+          if (String(value).trim()) chosen.set(name, String(value));
         location.hash = `#/audit?${chosen}`;
       },
     },
@@ -54,7 +60,7 @@ export async function auditPage(app, params) {
   );
   const older = new URLSearchParams(query);
   older.delete('limit');
-  if (nextBefore) older.set('before', nextBefore);
+  if (nextBefore) older.set('before', String(nextBefore));
   return [
     h('h1', {}, 'Audit trail'),
     h(

@@ -2,13 +2,17 @@
 import { h, toast, when, table } from '../lib/dom.js';
 import { dangerButton, actionForm } from '../lib/forms.js';
 import { bucketBrowser } from './objects.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 export async function bucketsPage(app, params) {
   const bucket = params.get('bucket');
   if (bucket) return bucketBrowser(app, bucket, params);
   const [{ buckets }, { credentials }] = await Promise.all([
-    app.api('GET', '/buckets'),
-    app.api('GET', '/credentials'),
+    /** @type {Promise<Answer<'listBuckets'>>} */ (app.api('GET', '/buckets')),
+    /** @type {Promise<Answer<'listCredentials'>>} */ (app.api('GET', '/credentials')),
   ]);
   const form = actionForm(
     async (f) => {

@@ -1,9 +1,15 @@
 // S3 credentials: issue (secret shown once), enable or disable, delete.
 import { h, when, table, copyButton } from '../lib/dom.js';
 import { errorLine, dangerButton } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 export async function credentialsPage(app) {
-  const { credentials } = await app.api('GET', '/credentials');
+  const { credentials } = await /** @type {Promise<Answer<'listCredentials'>>} */ (
+    app.api('GET', '/credentials')
+  );
   const created = h('div');
   const form = h(
     'form',
@@ -13,7 +19,9 @@ export async function credentialsPage(app) {
         ev.preventDefault();
         const name = new FormData(form).get('user_name');
         try {
-          const c = await app.api('POST', '/credentials', name ? { user_name: name } : {});
+          const c = await /** @type {Promise<Answer<'createCredential'>>} */ (
+            app.api('POST', '/credentials', name ? { user_name: name } : {})
+          );
           await app.render();
           document
             .getElementById('created')

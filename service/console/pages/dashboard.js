@@ -2,6 +2,10 @@
 // background jobs, and how to connect.
 import { line, stackedBars } from '../lib/charts.js';
 import { copyButton, h, humanSize, table, when } from '../lib/dom.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 const card = (label, value, id) =>
   h('div', { class: 'card', id }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value));
@@ -94,10 +98,10 @@ function connectPanel(region) {
 
 export async function dashboard(app) {
   const [s, activity, health, { buckets }] = await Promise.all([
-    app.api('GET', '/stats'),
-    app.api('GET', '/activity'),
-    app.api('GET', '/health'),
-    app.api('GET', '/buckets'),
+    /** @type {Promise<Answer<'getStats'>>} */ (app.api('GET', '/stats')),
+    /** @type {Promise<Answer<'getActivity'>>} */ (app.api('GET', '/activity')),
+    /** @type {Promise<Answer<'getHealth'>>} */ (app.api('GET', '/health')),
+    /** @type {Promise<Answer<'listBuckets'>>} */ (app.api('GET', '/buckets')),
   ]);
   const total = (k) => activity.requests.reduce((a, r) => a + r[k], 0);
   const time = (iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });

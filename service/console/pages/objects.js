@@ -5,6 +5,10 @@ import { h, toast, when } from '../lib/dom.js';
 import { errorLine, dangerButton, actionForm } from '../lib/forms.js';
 import { accessPanel } from './users.js';
 import { lockText, versionsPanel } from './versions.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 const enc = encodeURIComponent;
 const objectPath = (key) => key.split('/').map(enc).join('/');
@@ -14,9 +18,11 @@ async function keysUnder(app, bucket, folder) {
   const keys = [];
   let marker = null;
   do {
-    const page = await app.api(
-      'GET',
-      `/buckets/${bucket}/objects?prefix=${enc(folder)}${marker ? `&marker=${enc(marker)}` : ''}`,
+    const page = await /** @type {Promise<Answer<'listObjects'>>} */ (
+      app.api(
+        'GET',
+        `/buckets/${bucket}/objects?prefix=${enc(folder)}${marker ? `&marker=${enc(marker)}` : ''}`,
+      )
     );
     keys.push(...page.objects.map((o) => o.key));
     marker = page.next_marker;
@@ -59,7 +65,9 @@ export async function bucketBrowser(app, bucket, params) {
   const detailKey = params.get('key');
   const listPrefix = prefix + search;
   // The bucket's settings and the first page of this folder in one call.
-  const b = await app.api('GET', `/buckets/${bucket}?delimiter=/&prefix=${enc(listPrefix)}`);
+  const b = await /** @type {Promise<Answer<'getBucket'>>} */ (
+    app.api('GET', `/buckets/${bucket}?delimiter=/&prefix=${enc(listPrefix)}`)
+  );
   const link = (p, extra = '') => `#/buckets?bucket=${enc(bucket)}&prefix=${enc(p)}${extra}`;
   const state = {
     // A folder's own marker object ("reports/") is the folder, not a file in it.
@@ -167,7 +175,7 @@ export async function bucketBrowser(app, bucket, params) {
       role: 'search',
       onsubmit: (ev) => {
         ev.preventDefault();
-        const term = new FormData(ev.target).get('search');
+        const term = String(new FormData(ev.target).get('search') ?? '');
         location.hash = link(prefix, term ? `&search=${enc(term)}` : '');
       },
     },
@@ -292,9 +300,11 @@ export async function bucketBrowser(app, bucket, params) {
   more.addEventListener('click', async () => {
     more.disabled = true;
     try {
-      const page = await app.api(
-        'GET',
-        `/buckets/${bucket}/objects?delimiter=/&prefix=${enc(listPrefix)}&marker=${enc(state.next)}`,
+      const page = await /** @type {Promise<Answer<'listObjects'>>} */ (
+        app.api(
+          'GET',
+          `/buckets/${bucket}/objects?delimiter=/&prefix=${enc(listPrefix)}&marker=${enc(state.next)}`,
+        )
       );
       state.objects.push(...page.objects.filter((o) => o.key !== prefix));
       state.folders.push(...page.common_prefixes);
@@ -335,7 +345,9 @@ export async function bucketBrowser(app, bucket, params) {
       let deleted = 0;
       const refused = [];
       for (let i = 0; i < keys.length; i += 1000) {
-        const r = await app.api('POST', `/buckets/${bucket}/delete`, { keys: keys.slice(i, i + 1000) });
+        const r = await /** @type {Promise<Answer<'deleteObjects'>>} */ (
+          app.api('POST', `/buckets/${bucket}/delete`, { keys: keys.slice(i, i + 1000) })
+        );
         deleted += r.deleted.length;
         refused.push(...r.refused);
       }
@@ -412,7 +424,9 @@ export async function bucketBrowser(app, bucket, params) {
 async function objectDetails(app, bucket, key) {
   let d;
   try {
-    d = await app.api('GET', `/buckets/${bucket}/objects/${objectPath(key)}`);
+    d = await /** @type {Promise<Answer<'getObject'>>} */ (
+      app.api('GET', `/buckets/${bucket}/objects/${objectPath(key)}`)
+    );
   } catch (e) {
     return h('div', { class: 'panel', id: 'object-details' }, errorLine(e));
   }

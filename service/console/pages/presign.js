@@ -1,11 +1,15 @@
 // Presigned URLs: issue one for a credential, list the live ones.
 import { h, when, table, copyButton } from '../lib/dom.js';
 import { errorLine } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 export async function presignPage(app) {
   const [{ buckets }, { urls }] = await Promise.all([
-    app.api('GET', '/buckets'),
-    app.api('GET', '/presigned-urls'),
+    /** @type {Promise<Answer<'listBuckets'>>} */ (app.api('GET', '/buckets')),
+    /** @type {Promise<Answer<'listPresignedUrls'>>} */ (app.api('GET', '/presigned-urls')),
   ]);
   const activeTable = (list) =>
     table(
@@ -47,7 +51,12 @@ export async function presignPage(app) {
               h('p', {}, copyButton(r.url, 'Copy URL')),
             ),
           );
-          active.replaceChildren(activeTable((await app.api('GET', '/presigned-urls')).urls));
+          active.replaceChildren(
+            activeTable(
+              (await /** @type {Promise<Answer<'listPresignedUrls'>>} */ (app.api('GET', '/presigned-urls')))
+                .urls,
+            ),
+          );
         } catch (e) {
           result.replaceChildren(errorLine(e));
         }

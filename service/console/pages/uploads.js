@@ -1,9 +1,13 @@
 // Multipart uploads in progress, per bucket; abort frees their parts.
 import { h, when, table } from '../lib/dom.js';
 import { dangerButton } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 export async function uploadsPage(app, params) {
-  const { buckets } = await app.api('GET', '/buckets');
+  const { buckets } = await /** @type {Promise<Answer<'listBuckets'>>} */ (app.api('GET', '/buckets'));
   const bucket = params.get('bucket') ?? buckets[0]?.name;
   const select = h(
     'select',
@@ -11,7 +15,9 @@ export async function uploadsPage(app, params) {
     buckets.map((b) => h('option', { value: b.name, selected: b.name === bucket }, b.name)),
   );
   if (!bucket) return [h('h1', {}, 'Multipart uploads'), h('p', { class: 'muted' }, 'No buckets yet.')];
-  const { uploads } = await app.api('GET', `/buckets/${bucket}/uploads`);
+  const { uploads } = await /** @type {Promise<Answer<'listUploads'>>} */ (
+    app.api('GET', `/buckets/${bucket}/uploads`)
+  );
   const rows = uploads.map((u) =>
     h(
       'tr',

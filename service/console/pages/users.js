@@ -2,9 +2,13 @@
 // bucket moving (issue a new key, switch the clients, delete the old one).
 import { h, table, when } from '../lib/dom.js';
 import { actionForm, dangerButton } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 export async function usersPage(app) {
-  const { users } = await app.api('GET', '/users');
+  const { users } = await /** @type {Promise<Answer<'listUsers'>>} */ (app.api('GET', '/users'));
   const issued = h('div', { id: 'issued' });
   // Shown after the re-render that lists the new key, so into the page now on screen.
   const showSecret = (key) =>
@@ -62,7 +66,9 @@ export async function usersPage(app) {
           {
             class: 'secondary',
             onclick: async () => {
-              const key = await app.api('POST', `/users/${u.id}/keys`, {});
+              const key = await /** @type {Promise<Answer<'createUserKey'>>} */ (
+                app.api('POST', `/users/${u.id}/keys`, {})
+              );
               await app.render();
               showSecret(key);
             },
@@ -95,8 +101,8 @@ export async function usersPage(app) {
 /** Who else may use a bucket: grants to other users (read, write = new objects only, read-write), by prefix. */
 export async function accessPanel(app, bucket, ownerUserId) {
   const [{ grants }, { users }] = await Promise.all([
-    app.api('GET', `/buckets/${bucket}/grants`),
-    app.api('GET', '/users'),
+    /** @type {Promise<Answer<'listGrants'>>} */ (app.api('GET', `/buckets/${bucket}/grants`)),
+    /** @type {Promise<Answer<'listUsers'>>} */ (app.api('GET', '/users')),
   ]);
   const others = users.filter((u) => u.id !== ownerUserId);
   const form = actionForm(

@@ -2,6 +2,10 @@
 // with the reason, while object lock protects it).
 import { h, table, when } from '../lib/dom.js';
 import { dangerButton } from '../lib/forms.js';
+/**
+ * @template {import('../lib/api.js').OperationId} Op
+ * @typedef {import('../lib/api.js').Answer<Op>} Answer
+ */
 
 const objectPath = (key) => key.split('/').map(encodeURIComponent).join('/');
 
@@ -14,7 +18,9 @@ export function lockText(retention, legalHold) {
 }
 
 export async function versionsPanel(app, bucket, key) {
-  const { versioning, versions } = await app.api('GET', `/buckets/${bucket}/versions/${objectPath(key)}`);
+  const { versioning, versions } = await /** @type {Promise<Answer<'listObjectVersions'>>} */ (
+    app.api('GET', `/buckets/${bucket}/versions/${objectPath(key)}`)
+  );
   if (!versioning) return null;
   const rows = versions.map((v) =>
     h(
