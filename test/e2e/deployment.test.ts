@@ -22,6 +22,7 @@ import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js'
 import { dockerAvailable } from './docker.js';
 import { topology, type TopologyOptions } from '../../stacks/topology.js';
 import {
+  awsCli,
   createVolumes,
   removeVolumes,
   startDeployment,
@@ -50,23 +51,7 @@ function s3(): S3Client {
   });
 }
 
-function awsEnv(): NodeJS.ProcessEnv {
-  return cleanEnv({
-    AWS_ACCESS_KEY_ID: cred.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: path.join(root, 'no-aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: path.join(root, 'no-aws-credentials'),
-  });
-}
-
-const aws = (...args: string[]) =>
-  run(
-    'aws',
-    ['--endpoint-url', deployment.endpoint, '--ca-bundle', path.join(root, 'secrets/root.crt'), ...args],
-    awsEnv(),
-    root,
-  );
+const aws = (...args: string[]) => awsCli(root, () => deployment.endpoint, cred)(...args);
 
 async function objectText(client: S3Client, Bucket: string, Key: string): Promise<string> {
   const out = await client.send(new GetObjectCommand({ Bucket, Key }));

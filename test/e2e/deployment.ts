@@ -8,6 +8,7 @@ import {
   type StartedTestContainer,
 } from 'testcontainers';
 import { topology, type ServiceSpec, type Topology, type TopologyOptions } from '../../stacks/topology.js';
+import { cleanEnv, run } from '../../service/test/support/run.js';
 
 /**
  * The deployment the topology describes, brought up with Testcontainers: the project's images, secrets
@@ -117,4 +118,26 @@ export async function stopDeployment(d: Deployment): Promise<void> {
   for (const c of [...d.containers.values()].reverse())
     await c.stop({ timeout: 10_000, remove: true, removeVolumes: false });
   if (d.ownsNetwork) await d.network.stop();
+}
+
+/** The aws CLI against a deployment through nginx TLS with this credential alone: no profile or config of the host's. */
+export function awsCli(
+  root: string,
+  endpoint: () => string,
+  cred: { accessKeyId: string; secretAccessKey: string },
+) {
+  const env = cleanEnv({
+    AWS_ACCESS_KEY_ID: cred.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_CONFIG_FILE: path.join(root, 'no-aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: path.join(root, 'no-aws-credentials'),
+  });
+  return (...args: string[]) =>
+    run(
+      'aws',
+      ['--endpoint-url', endpoint(), '--ca-bundle', path.join(root, 'secrets/root.crt'), ...args],
+      env,
+      root,
+    );
 }

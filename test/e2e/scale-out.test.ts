@@ -31,6 +31,7 @@ import {
   type TopologyOptions,
 } from '../../stacks/topology.js';
 import {
+  awsCli,
   createVolumes,
   removeVolumes,
   restartEach,
@@ -212,20 +213,7 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
     const file = path.join(root, 'cli.bin');
     const data = randomBytes(20 * 1024 * 1024);
     await writeFile(file, data);
-    const env = cleanEnv({
-      AWS_ACCESS_KEY_ID: cred.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: cred.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: path.join(root, 'no-aws-config'),
-      AWS_SHARED_CREDENTIALS_FILE: path.join(root, 'no-aws-credentials'),
-    });
-    const aws = (...args: string[]) =>
-      run(
-        'aws',
-        ['--endpoint-url', deployment.endpoint, '--ca-bundle', path.join(root, 'secrets/root.crt'), ...args],
-        env,
-        root,
-      );
+    const aws = awsCli(root, () => deployment.endpoint, cred);
     await aws('s3', 'cp', file, 's3://fleet/cli/file.bin');
     expect((await aws('s3', 'ls', 's3://fleet/cli/')).stdout).toMatch(/20971520 file\.bin/);
     await aws('s3', 'cp', 's3://fleet/cli/file.bin', path.join(root, 'cli.back'));

@@ -104,18 +104,19 @@ export const BUCKET = named(
 );
 
 /** One page of a bucket's objects; a key with `/` under a delimiter shows as a common prefix. */
+/** What a listing and an object's details both say of it. */
+const OBJECT_FIELDS = {
+  key: string,
+  size: integer,
+  size_human: string,
+  content_type: string,
+  etag: string,
+  is_multipart: boolean,
+  created_at: time,
+};
+
 export const OBJECT_PAGE = {
-  objects: list(
-    object({
-      key: string,
-      size: integer,
-      size_human: string,
-      content_type: string,
-      etag: string,
-      is_multipart: boolean,
-      created_at: time,
-    }),
-  ),
+  objects: list(object(OBJECT_FIELDS)),
   common_prefixes: list(string),
   is_truncated: boolean,
   next_marker: nullable(string),
@@ -124,13 +125,7 @@ export const OBJECT_PAGE = {
 export const OBJECT_DETAIL = named(
   'ObjectDetail',
   object({
-    key: string,
-    size: integer,
-    size_human: string,
-    content_type: string,
-    etag: string,
-    is_multipart: boolean,
-    created_at: time,
+    ...OBJECT_FIELDS,
     updated_at: time,
     part_count: integer,
     metadata: map(string),
