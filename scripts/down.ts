@@ -17,16 +17,18 @@ terminal; --yes confirms for scripts. A compliance archive's data is never purge
 const o = deployOptions(argv);
 const purge = Boolean(argv['purge-data']);
 if (argv.yes && !purge) fail('--yes confirms --purge-data, which was not given');
+// With metadata or blobs outside the volumes, a purge deletes only what the volumes hold.
+const purged =
+  o.externalPostgres || o.blobStore
+    ? "this deployment's volumes (what the external Postgres or the blob store holds stays)"
+    : 'every stored object and the metadata database';
 if (purge) {
   const refusal = purgeRefusal(o);
   if (refusal) fail(refusal);
   if (!argv.yes) {
-    if (!process.stdin.isTTY)
-      fail('--purge-data deletes every stored object and the database: confirm on a terminal, or pass --yes');
+    if (!process.stdin.isTTY) fail(`--purge-data deletes ${purged}: confirm on a terminal, or pass --yes`);
     const rl = createInterface({ input: process.stdin, output: process.stdout });
-    const answer = await rl.question(
-      'This deletes every stored object and the metadata database for good. Type "delete" to go on: ',
-    );
+    const answer = await rl.question(`This deletes ${purged} for good. Type "delete" to go on: `);
     rl.close();
     if (answer.trim() !== 'delete') fail('not confirmed; nothing was removed');
   }
@@ -37,5 +39,5 @@ const r = await compose(file, ['down', ...(purge ? ['--volumes'] : [])], { quiet
 if (r.exitCode !== 0) fail(`docker compose down failed: ${r.stderr.trim().split('\n').pop()}`);
 if (purge) {
   console.log('\nThe data volumes are deleted. Left behind, on purpose:');
-  for (const line of leftBehind(await defaultRcloneConfigPath(), o.project)) console.log(`  - ${line}`);
+  for (const line of leftBehind(await defaultRcloneConfigPath(), o.project, o)) console.log(`  - ${line}`);
 }

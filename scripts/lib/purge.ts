@@ -14,9 +14,26 @@ export function purgeRefusal(o: Pick<DeployOptions, 'preset'>): string | undefin
   );
 }
 
-/** What a purge leaves behind, for the operator to remove or keep on purpose. */
-export function leftBehind(rcloneConfig: string, name: string): string[] {
+/**
+ * What a purge leaves behind, for the operator to remove or keep on purpose: data kept outside the
+ * deployment's volumes (an external Postgres, a remote blob store) is theirs to delete with their tools.
+ */
+export function leftBehind(
+  rcloneConfig: string,
+  name: string,
+  o: Pick<DeployOptions, 'externalPostgres' | 'blobStore'> = { externalPostgres: false },
+): string[] {
   return [
+    ...(o.externalPostgres
+      ? [
+          'the metadata in the external Postgres (secrets/external_database_url.txt): drop its database yourself',
+        ]
+      : []),
+    ...(o.blobStore
+      ? [
+          `the sealed blobs under ${o.blobStore.endpoint}/${o.blobStore.bucket}/${o.blobStore.prefix}: delete them with the store's tools`,
+        ]
+      : []),
     'secrets/ (the master key and every credential; a new deployment on new volumes may reuse them)',
     'credentials.json (the backup of those secrets, the master key in clear: keep it offline or delete it)',
     `the rclone remote "${name}" in ${rcloneConfig}`,

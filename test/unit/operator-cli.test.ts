@@ -89,7 +89,7 @@ describe('npm run down -- --purge-data', () => {
     const unconfirmed = script('down', '--purge-data');
     expect([unconfirmed.status, unconfirmed.stderr.trim()]).toEqual([
       1,
-      'coffer: --purge-data deletes every stored object and the database: confirm on a terminal, or pass --yes',
+      'coffer: --purge-data deletes every stored object and the metadata database: confirm on a terminal, or pass --yes',
     ]);
     expect(script('down', '--yes').stderr.trim()).toBe(
       'coffer: --yes confirms --purge-data, which was not given',
@@ -104,6 +104,19 @@ describe('npm run down -- --purge-data', () => {
     expect(purgeRefusal({})).toBeUndefined();
     expect(leftBehind('/root/.config/rclone/rclone.conf', 'coffer').join('\n')).toMatch(
       /secrets\/[\s\S]*credentials\.json[\s\S]*rclone remote "coffer" in \/root\/\.config\/rclone\/rclone\.conf/,
+    );
+    // Data outside the volumes is named, for the operator to delete with the tools that hold it.
+    const store = {
+      endpoint: 'https://rgw.lan',
+      bucket: 'coffer-blobs',
+      region: 'us-east-1',
+      prefix: 'site-a/',
+    };
+    expect(leftBehind('/r.conf', 'coffer', { externalPostgres: true, blobStore: store }).slice(0, 2)).toEqual(
+      [
+        'the metadata in the external Postgres (secrets/external_database_url.txt): drop its database yourself',
+        "the sealed blobs under https://rgw.lan/coffer-blobs/site-a/: delete them with the store's tools",
+      ],
     );
   });
 });
