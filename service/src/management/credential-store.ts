@@ -66,6 +66,8 @@ async function insertUser(trx: Knex, name: string, fallback: string): Promise<nu
 export class CredentialStore implements CredentialProvider {
   private active = new Map<string, { secret: string; user: Identity }>();
   private users = new Map<string, Identity>();
+  private loading: Promise<void> | undefined;
+  private reloadAfter: Promise<void> | undefined;
 
   constructor(
     private readonly db: Knex,
@@ -119,7 +121,26 @@ export class CredentialStore implements CredentialProvider {
     await this.refresh();
   }
 
-  async refresh(): Promise<void> {
+  /**
+   * Reloads the mirror. Reloads never overlap: one asked for while another runs starts when it ends (one
+   * for every caller meanwhile), so an older read can never land after a newer one and bring back a set
+   * from before a change (an added key refused on one worker while another already takes it).
+   */
+  refresh(): Promise<void> {
+    if (!this.loading) {
+      this.loading = this.load().finally(() => (this.loading = undefined));
+      return this.loading;
+    }
+    this.reloadAfter ??= this.loading
+      .catch(() => undefined)
+      .then(() => {
+        this.reloadAfter = undefined;
+        return this.refresh();
+      });
+    return this.reloadAfter;
+  }
+
+  private async load(): Promise<void> {
     const users: Array<{ id: string; name: string; canonical_id: string }> = await this.db('users').select(
       'id',
       'name',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import addFormats from 'ajv-formats';
 import { OpenAPIBackend } from 'openapi-backend';
 
 const DOCUMENT = path.resolve(import.meta.dirname, '../../openapi.json');
@@ -25,7 +26,17 @@ export class OpenApiCheck {
 
   static async load(): Promise<OpenApiCheck> {
     const definition = JSON.parse(readFileSync(DOCUMENT, 'utf8'));
-    const api = new OpenAPIBackend({ definition, quick: false, validate: true, strict: true });
+    // With the formats, a date-time field must hold one (Ajv alone would skip `format`, with a warning).
+    const api = new OpenAPIBackend({
+      definition,
+      quick: false,
+      validate: true,
+      strict: true,
+      customizeAjv: (ajv) => {
+        addFormats.default(ajv);
+        return ajv;
+      },
+    });
     await api.init();
     const operations: Operation[] = [];
     for (const [template, item] of Object.entries(definition.paths as Record<string, object>))
