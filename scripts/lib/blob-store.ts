@@ -3,8 +3,7 @@
  * store is kept in deployment.json and its keys in secrets/ (copied once, never replaced); a deployment
  * that holds data is never moved to another store, which would leave its blobs behind.
  */
-import { constants, existsSync } from 'node:fs';
-import { chmod, copyFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   blobStoreProblems,
@@ -13,6 +12,7 @@ import {
 } from '../../service/src/parse/blob-store.js';
 import { BLOB_STORE_SECRET_FILES } from '../../stacks/topology.js';
 import { OperatorError } from './exec.js';
+import { adoptSecretFile } from './secret-file.js';
 
 /** `https://host:port/bucket[/prefix/]` → the store; the prefix defaults to blobs/. */
 export function parseBlobStoreUrl(spec: string, region: string | undefined): BlobStore {
@@ -56,28 +56,14 @@ export async function prepareBlobStore(
     return;
   }
   if (credentialsFile) {
-    const given = await readFile(credentialsFile, 'utf8').catch(() => {
-      throw new OperatorError(`--blob-store-credentials: ${credentialsFile} cannot be read`);
+    await adoptSecretFile({
+      root,
+      rel: BLOB_STORE_SECRET_FILES.blob_store_credentials,
+      option: '--blob-store-credentials',
+      file: credentialsFile,
+      problem: storeKeysProblem(credentialsFile),
+      other: 'other keys',
     });
-    let keys: { access_key_id?: unknown; secret_access_key?: unknown };
-    try {
-      keys = JSON.parse(given);
-    } catch {
-      throw new OperatorError(`--blob-store-credentials: ${credentialsFile} is not JSON`);
-    }
-    if (typeof keys.access_key_id !== 'string' || typeof keys.secret_access_key !== 'string')
-      throw new OperatorError(
-        `--blob-store-credentials: ${credentialsFile} needs {"access_key_id": "...", "secret_access_key": "..."}`,
-      );
-    if (existsSync(secret)) {
-      if ((await readFile(secret, 'utf8')) !== given)
-        throw new OperatorError(
-          `${BLOB_STORE_SECRET_FILES.blob_store_credentials} already holds other keys; it was left as it is (remove it first to replace them)`,
-        );
-      return;
-    }
-    await copyFile(credentialsFile, secret, constants.COPYFILE_EXCL);
-    await chmod(secret, 0o600);
     return;
   }
   if (!existsSync(secret))
@@ -85,3 +71,16 @@ export async function prepareBlobStore(
       `--blob-store needs the store's keys once: --blob-store-credentials FILE ({"access_key_id", "secret_access_key"})`,
     );
 }
+
+/** Why a keys file cannot be the store's keys: it must be {"access_key_id", "secret_access_key"}. */
+const storeKeysProblem = (file: string) => (content: string) => {
+  let keys: { access_key_id?: unknown; secret_access_key?: unknown };
+  try {
+    keys = JSON.parse(content);
+  } catch {
+    return `${file} is not JSON`;
+  }
+  return typeof keys.access_key_id === 'string' && typeof keys.secret_access_key === 'string'
+    ? undefined
+    : `${file} needs {"access_key_id": "...", "secret_access_key": "..."}`;
+};

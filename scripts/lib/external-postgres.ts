@@ -3,12 +3,12 @@
  * available with their own tools) instead of the bundled container. The URL holds a password: it is
  * copied into secrets/ once, never over another, and never printed.
  */
-import { constants, existsSync } from 'node:fs';
-import { chmod, copyFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { databaseUrlProblem } from '../../service/src/parse/database-url.js';
 import { EXTERNAL_DATABASE_URL_FILE } from '../../stacks/topology.js';
 import { OperatorError } from './exec.js';
+import { adoptSecretFile } from './secret-file.js';
 
 export async function prepareExternalPostgres(
   root: string,
@@ -31,18 +31,15 @@ export async function prepareExternalPostgres(
       );
     return;
   }
-  const given = await readFile(urlFile, 'utf8').catch(() => {
-    throw new OperatorError(`--database-url-file: ${urlFile} cannot be read`);
+  await adoptSecretFile({
+    root,
+    rel: EXTERNAL_DATABASE_URL_FILE,
+    option: '--database-url-file',
+    file: urlFile,
+    problem: (url) => {
+      const why = databaseUrlProblem(url);
+      return why && `the URL in ${urlFile} ${why}`;
+    },
+    other: 'another database URL',
   });
-  const problem = databaseUrlProblem(given);
-  if (problem) throw new OperatorError(`--database-url-file: the URL in ${urlFile} ${problem}`);
-  if (existsSync(secret)) {
-    if ((await readFile(secret, 'utf8')).trim() !== given.trim())
-      throw new OperatorError(
-        `${EXTERNAL_DATABASE_URL_FILE} already holds another database URL; it was left as it is (remove it first to replace it)`,
-      );
-    return;
-  }
-  await copyFile(urlFile, secret, constants.COPYFILE_EXCL);
-  await chmod(secret, 0o600);
 }
