@@ -353,26 +353,14 @@ async function main(): Promise<void> {
           `${f2(rateOf(remote![m]) / rateOf(onDisk![m]))} × blobs on the data volume`;
         // The coffer column is Coffer keeping its blobs in RGW, the ceph rgw column RGW serving the client itself.
         const label = 'blobs in Ceph RGW (BLOB_BACKEND=s3), beside RGW alone:';
-        row(
-          `${label} 4 KiB PUT ops/s`,
-          cell(remote!.putOps, 'ops'),
-          cell(alone!.putOps, 'ops'),
-          '',
-          vsDisk('putOps'),
-        );
-        row(
-          `${label} 4 KiB GET ops/s`,
-          cell(remote!.getOps, 'ops'),
-          cell(alone!.getOps, 'ops'),
-          '',
-          vsDisk('getOps'),
-        );
-        for (const [m, what] of [
-          ['putSigned', '256 MiB PUT MB/s, SHA-256-signed'],
-          ['get', '256 MiB GET MB/s'],
-          ['multipart', '1 GiB multipart MB/s, 4 × 8 MiB parts in parallel'],
+        for (const [m, what, unit] of [
+          ['putOps', '4 KiB PUT ops/s', 'ops'],
+          ['getOps', '4 KiB GET ops/s', 'ops'],
+          ['putSigned', '256 MiB PUT MB/s, SHA-256-signed', 'MB'],
+          ['get', '256 MiB GET MB/s', 'MB'],
+          ['multipart', '1 GiB multipart MB/s, 4 × 8 MiB parts in parallel', 'MB'],
         ] as const)
-          row(`${label} ${what}`, cell(remote![m], 'MB'), cell(alone![m], 'MB'), '', vsDisk(m));
+          row(`${label} ${what}`, cell(remote![m], unit), cell(alone![m], unit), '', vsDisk(m));
         row(
           `${label} server CPU (Coffer, Postgres and Ceph), 256 MiB PUT / GET`,
           `${cpuCell(remote!.putSigned, 's/GB')} / ${cpuCell(remote!.get, 's/GB')}`,

@@ -16,13 +16,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
-import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
+import { requireBinary } from '../../service/test/support/run.js';
 import { dockerAvailable } from './docker.js';
 import { topology, type TopologyOptions } from '../../stacks/topology.js';
 import {
   awsCli,
+  rcloneCli,
   createVolumes,
   removeVolumes,
   startDeployment,
@@ -215,23 +215,11 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
   it.runIf(requireBinary('rclone'))(
     'serves rclone with the generated config: copy, sync, check --download',
     async () => {
-      const config = path.join(root, 'rclone.conf');
-      await writeRcloneRemote(
-        root,
-        { name: 'coffer', endpoint: deployment.endpoint, region: 'us-east-1' },
-        config,
-      );
+      const rclone = await rcloneCli(root, deployment.endpoint);
       const src = path.join(root, 'rclone-src');
       await mkdir(path.join(src, 'nested'), { recursive: true });
       await writeFile(path.join(src, 'a.bin'), randomBytes(2 * 1024 * 1024));
       await writeFile(path.join(src, 'nested/b c.txt'), 'b');
-      const rclone = (...args: string[]) =>
-        run(
-          'rclone',
-          ['--config', config, '--ca-cert', path.join(root, 'secrets/root.crt'), ...args],
-          cleanEnv({}),
-          root,
-        );
       await rclone('mkdir', 'coffer:rclone-bucket');
       await rclone('copy', src, 'coffer:rclone-bucket/data');
       await writeFile(path.join(src, 'nested/b c.txt'), 'changed');

@@ -9,6 +9,7 @@ import {
 } from 'testcontainers';
 import { topology, type ServiceSpec, type Topology, type TopologyOptions } from '../../stacks/topology.js';
 import { cleanEnv, run } from '../../service/test/support/run.js';
+import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 
 /**
  * The deployment the topology describes, brought up with Testcontainers: the project's images, secrets
@@ -138,6 +139,19 @@ export function awsCli(
       'aws',
       ['--endpoint-url', endpoint(), '--ca-bundle', path.join(root, 'secrets/root.crt'), ...args],
       env,
+      root,
+    );
+}
+
+/** rclone with a remote `coffer` for the deployment, written as `up` writes it, trusting its root CA. */
+export async function rcloneCli(root: string, endpoint: string) {
+  const config = path.join(root, 'rclone.conf');
+  await writeRcloneRemote(root, { name: 'coffer', endpoint, region: 'us-east-1' }, config);
+  return (...args: string[]) =>
+    run(
+      'rclone',
+      ['--config', config, '--ca-cert', path.join(root, 'secrets/root.crt'), ...args],
+      cleanEnv({}),
       root,
     );
 }

@@ -21,9 +21,8 @@ import {
   type StartedTestContainer,
 } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
-import { cleanEnv, requireBinary, run } from '../../service/test/support/run.js';
+import { requireBinary } from '../../service/test/support/run.js';
 import { pathStyleClient } from '../../service/test/support/s3-client.js';
 import {
   BLOB_STORE_SECRET_FILES,
@@ -32,6 +31,7 @@ import {
 } from '../../stacks/topology.js';
 import {
   awsCli,
+  rcloneCli,
   createVolumes,
   removeVolumes,
   restartEach,
@@ -222,23 +222,11 @@ describe.runIf(enabled)('three gateways over Ceph RGW behind nginx TLS (Testcont
   });
 
   it.runIf(requireBinary('rclone'))('serves rclone: copy, sync and check --download', async () => {
-    const config = path.join(root, 'rclone.conf');
-    await writeRcloneRemote(
-      root,
-      { name: 'coffer', endpoint: deployment.endpoint, region: 'us-east-1' },
-      config,
-    );
+    const rclone = await rcloneCli(root, deployment.endpoint);
     const src = path.join(root, 'rclone-src');
     await mkdir(path.join(src, 'nested'), { recursive: true });
     for (let i = 0; i < 8; i++) await writeFile(path.join(src, `f${i}.bin`), randomBytes(300_000 + i));
     await writeFile(path.join(src, 'nested/small.txt'), 'small');
-    const rclone = (...args: string[]) =>
-      run(
-        'rclone',
-        ['--config', config, '--ca-cert', path.join(root, 'secrets/root.crt'), ...args],
-        cleanEnv({}),
-        root,
-      );
     await rclone('copy', src, 'coffer:fleet/rclone');
     await writeFile(path.join(src, 'nested/small.txt'), 'changed');
     await rclone('sync', src, 'coffer:fleet/rclone');
