@@ -79,6 +79,13 @@ master key and CA of an existing secrets/ directory.`,
 const engine = String(argv.engine ?? 'compose');
 if (engine !== 'compose' && engine !== 'pulumi') fail(`--engine must be compose or pulumi (got ${engine})`);
 const o = deployOptions(argv);
+// Both engines read the external Postgres's URL from secrets/.
+await prepareExternalPostgres(
+  ROOT,
+  { externalPostgres: o.externalPostgres, wasExternal: savedSettings(ROOT).externalPostgres ?? false },
+  argv['database-url-file'],
+  await bundledPostgresVolume(o.project),
+).catch((err: Error) => fail(err.message));
 if (engine === 'pulumi') {
   await pulumiUp(o, String(argv.stack ?? 'local'));
   process.exit(0);
@@ -100,12 +107,6 @@ await prepareBlobStore(
   o.blobStore,
   argv['blob-store-credentials'],
   existingData,
-).catch((err: Error) => fail(err.message));
-await prepareExternalPostgres(
-  ROOT,
-  { externalPostgres: o.externalPostgres, wasExternal: savedSettings(ROOT).externalPostgres ?? false },
-  argv['database-url-file'],
-  await bundledPostgresVolume(o.project),
 ).catch((err: Error) => fail(err.message));
 await deploymentSecrets(ROOT, o, existingData).catch((err: Error) => fail(err.message));
 // The next plain `up` (and login, status, rclone-config) must not fall back to other names or ports.

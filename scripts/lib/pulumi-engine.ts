@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { BLOB_STORE_SECRET_FILES } from '../../stacks/topology.js';
+import { BLOB_STORE_SECRET_FILES, EXTERNAL_DATABASE_URL_FILE } from '../../stacks/topology.js';
 import path from 'node:path';
 import { $ } from 'zx';
 import { requireDocker, type DeployOptions } from './deploy.js';
@@ -62,6 +62,12 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
       const r = await quiet`pulumi config set --secret --stack ${stack} ${`coffer:${key}`} ${String(value)}`;
       if (r.exitCode !== 0) fail(`pulumi config set coffer:${key} failed: ${r.stderr.trim().split('\n')[0]}`);
     }
+  }
+  if (o.externalPostgres) {
+    const url = (await readFile(path.join(ROOT, EXTERNAL_DATABASE_URL_FILE), 'utf8')).trim();
+    const r = await quiet`pulumi config set --secret --stack ${stack} coffer:databaseUrl ${url}`;
+    if (r.exitCode !== 0)
+      fail(`pulumi config set coffer:databaseUrl failed: ${r.stderr.trim().split('\n')[0]}`);
   }
   if (o.preset) {
     await set('preset', 'compliance-archive');

@@ -4,7 +4,7 @@
  * kept file stays, since the deployment may already depend on it.
  */
 import { constants, existsSync } from 'node:fs';
-import { chmod, copyFile, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { OperatorError } from './exec.js';
 
@@ -35,6 +35,8 @@ export async function adoptSecretFile(s: SecretFileInput): Promise<void> {
       );
     return;
   }
+  // Given before setup-credentials ever ran: secrets/ is made as it would make it.
+  await mkdir(path.dirname(kept), { recursive: true, mode: 0o700 });
   await copyFile(s.file, kept, constants.COPYFILE_EXCL);
   await chmod(kept, 0o600);
 }
