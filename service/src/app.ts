@@ -22,6 +22,9 @@ import { UserStore } from './management/user-store.js';
 import { applyArchivePreset } from './management/archive-preset.js';
 import { CURRENT_DEFAULTS, LEGACY_DEFAULTS } from './store/buckets.js';
 import { AuditLog } from './audit/audit-log.js';
+import { Outbox } from './events/outbox.js';
+import { TargetStore } from './events/targets.js';
+import { EventWorker } from './events/worker.js';
 import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
 import { resolveTarget } from './s3/target.js';
 import { Collector } from './store/collector.js';
@@ -151,7 +154,8 @@ export async function buildGateway(
   );
   const audit = new AuditLog(db, config.audit, app.log);
   await audit.applyRetention();
-  const metrics = gatewayMetrics(db, config.dataDir, config.tlsCertFile);
+  const outbox = new Outbox(db, config.region);
+  const metrics = gatewayMetrics(db, config.dataDir, () => outbox.counts(), config.tlsCertFile);
   const store = new Store({
     db,
     sealer,
@@ -175,6 +179,10 @@ export async function buildGateway(
   await credentials.seed(config.credentials);
   await changes.start();
   const admins = new AdminStore(db, config.masterKey, config.login, Date.now, audit);
+  const targets = new TargetStore(db, config.masterKey, config.region);
+  const events = new EventWorker(db, outbox, targets, config.events, app.log, metrics);
+  // A change committed on any gateway wakes the worker at once; the poll is the backstop.
+  changes.onChange('bucket_events', () => events.wake());
   if (config.admin) await admins.seed(config.admin);
 
   // Node answers Expect itself unless told otherwise: 100 Continue before any authentication, and 417 for
@@ -276,6 +284,8 @@ export async function buildGateway(
     admins,
     inventory: new Inventory(db, backend),
     audit,
+    targets,
+    outbox,
     region: config.region,
     metrics,
     s3,
@@ -309,6 +319,7 @@ export async function buildGateway(
     if (config.rewrapOnStart && config.masterKey.ids.length > 1)
       rewrap = rewrapInBackground(db, config.masterKey, app.log);
     lifecycle.start();
+    events.start();
     usage.start();
     requests.start();
     await exportHead();
@@ -322,6 +333,7 @@ export async function buildGateway(
     await digests.close();
     await collector.stop();
     await lifecycle.stop();
+    await events.stop();
     usage.stop();
     await requests.stop();
     await changes.stop();

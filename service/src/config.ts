@@ -16,6 +16,7 @@ import type { S3BackendSettings } from './blobs/s3-backend.js';
 import { blobStoreProblems, DEFAULT_BLOB_PREFIX } from './parse/blob-store.js';
 import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
+import type { DeliverySettings } from './events/worker.js';
 import type { DatabaseLimits } from './db/database.js';
 import { integerIn } from './parse/integer.js';
 import {
@@ -72,6 +73,8 @@ export interface Config {
   multipartExpiryHours: number;
   /** Bucket lifecycle rules: how often they are applied, and how long their "day" is. */
   lifecycle: { intervalMs: number; dayMs: number; maxActions: number };
+  /** Bucket event delivery to webhook targets: polling, timeout, retry backoff and when to give up. */
+  events: DeliverySettings;
   /** The audit trail: reads recorded too, how long records are kept, how often its head is exported. */
   audit: { reads: boolean; retentionDays: number; headFile: string; headIntervalMs: number };
   logLevel: string;
@@ -296,6 +299,14 @@ export async function loadConfig(env: Env): Promise<Config> {
       intervalMs: int(env, 'LIFECYCLE_INTERVAL_SECONDS', 3600, 0, 86400) * 1000,
       dayMs: int(env, 'LIFECYCLE_DAY_SECONDS', 86400, 1, 86400) * 1000,
       maxActions: int(env, 'LIFECYCLE_MAX_ACTIONS', 10_000, 1, 1_000_000),
+    },
+    events: {
+      pollMs: int(env, 'EVENT_POLL_MS', 1000, 50, 60_000),
+      timeoutMs: int(env, 'EVENT_TIMEOUT_SECONDS', 10, 1, 300) * 1000,
+      retryBaseMs: int(env, 'EVENT_RETRY_BASE_MS', 1000, 10, 3_600_000),
+      retryMaxMs: int(env, 'EVENT_RETRY_MAX_SECONDS', 300, 1, 86400) * 1000,
+      giveUpMs: int(env, 'EVENT_GIVE_UP_SECONDS', 86400, 1, 30 * 86400) * 1000,
+      concurrency: int(env, 'EVENT_CONCURRENCY', 8, 1, 256),
     },
     audit: {
       reads: bool(env, 'AUDIT_READS', false),

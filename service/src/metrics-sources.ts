@@ -4,6 +4,7 @@ import { readFile, statfs } from 'node:fs/promises';
 import type { Knex } from 'knex';
 import { ping } from './db/database.js';
 import { lastRuns } from './db/job-runs.js';
+import type { Outbox } from './events/outbox.js';
 import { GatewayMetrics } from './metrics/gateway-metrics.js';
 
 interface TarnPool {
@@ -12,7 +13,12 @@ interface TarnPool {
   numPendingAcquires(): number;
 }
 
-export function gatewayMetrics(db: Knex, dataDir: string, tlsCertFile?: string): GatewayMetrics {
+export function gatewayMetrics(
+  db: Knex,
+  dataDir: string,
+  events: Outbox['counts'],
+  tlsCertFile?: string,
+): GatewayMetrics {
   // Summed at each scrape: a scrape every 15 s costs one pass over the objects' sizes.
   const buckets = async () =>
     (
@@ -39,6 +45,7 @@ export function gatewayMetrics(db: Knex, dataDir: string, tlsCertFile?: string):
       return { total: fs.blocks * fs.bsize, free: fs.bavail * fs.bsize };
     },
     jobs: () => lastRuns(db),
+    events,
     // Read at each scrape: a renewed certificate shows without a restart.
     async certificateExpiry() {
       if (!tlsCertFile) return undefined;

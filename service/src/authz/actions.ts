@@ -52,6 +52,8 @@ export const S3_ACTIONS = [
   's3:PutBucketOwnershipControls',
   's3:GetBucketPublicAccessBlock',
   's3:PutBucketPublicAccessBlock',
+  's3:GetBucketNotification',
+  's3:PutBucketNotification',
 ] as const;
 
 export type S3Action = (typeof S3_ACTIONS)[number];

@@ -6,6 +6,7 @@ export const JOB_LOCKS = {
   collector: 0x436f6c6c, // "Coll"
   usage: 0x55736167, // "Usag"
   rekey: 0x52656b79, // "Reky"
+  events: 0x45766e74, // "Evnt"
 } as const;
 
 /**

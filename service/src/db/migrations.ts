@@ -576,6 +576,101 @@ const MIGRATIONS: Migration[] = [
       await knex.schema.dropTable('backup_holds');
     },
   },
+  {
+    name: '0018_bucket_events',
+    async up(knex) {
+      // Webhook targets an admin creates for one user; that user's buckets may send their events there.
+      await knex.raw(`CREATE TABLE webhook_targets (
+        id bigserial PRIMARY KEY,
+        name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$'),
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE RESTRICT,
+        url text NOT NULL,
+        auth text NOT NULL CHECK (auth IN ('none', 'bearer', 'hmac')),
+        secret_sealed bytea,
+        ca_bundle text,
+        created_at timestamptz NOT NULL DEFAULT now())`);
+      await knex.raw('ALTER TABLE buckets ADD COLUMN notification jsonb');
+      // The outbox: one row per committed change to an object of a bucket with a notification
+      // configuration, written by the trigger below in the change's own transaction, with the facts an
+      // event message needs as they were then (the configuration too). No foreign key: a bucket deleted
+      // right after its last object still has that object's removal delivered.
+      await knex.raw(`CREATE TABLE bucket_events (
+        seq bigserial PRIMARY KEY,
+        at timestamptz NOT NULL,
+        bucket text NOT NULL,
+        bucket_owner text NOT NULL,
+        notification jsonb NOT NULL,
+        key text NOT NULL,
+        version_id text,
+        operation text NOT NULL,
+        present boolean NOT NULL,
+        delete_marker boolean NOT NULL,
+        size bigint,
+        etag text,
+        principal text,
+        access_key text,
+        source text,
+        request_id text)`);
+      // What the events became: one message per matching rule's target, until it is delivered.
+      await knex.raw(`CREATE TABLE event_deliveries (
+        id bigserial PRIMARY KEY,
+        event_seq bigint NOT NULL,
+        target_id bigint NOT NULL REFERENCES webhook_targets (id) ON DELETE CASCADE,
+        bucket text NOT NULL,
+        key text NOT NULL,
+        event_name text NOT NULL,
+        payload json NOT NULL,
+        state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+        attempts int NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        last_attempt_at timestamptz,
+        last_error text)`);
+      await knex.raw(
+        'CREATE INDEX event_deliveries_order ON event_deliveries (state, target_id, bucket, key, id)',
+      );
+      // Every committed change carries its audit record (audit/audit-log.ts), whatever path committed
+      // it: its event is written here, from that record, after the change's own rows in the same
+      // transaction, so what the event says of the object (its ETag, a delete marker) is what the
+      // change left. Buckets without a configuration cost one index lookup.
+      await knex.raw(`CREATE FUNCTION coffer_bucket_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE b buckets%ROWTYPE; k bytea; found_it boolean; marker boolean := false; sz bigint; tag text;
+        BEGIN
+          SELECT * INTO b FROM buckets WHERE name = NEW.bucket AND notification IS NOT NULL;
+          IF NOT FOUND THEN RETURN NULL; END IF;
+          k := convert_to(NEW.key, 'UTF8');
+          SELECT size, etag INTO sz, tag FROM objects
+            WHERE bucket_id = b.id AND key = k AND version_id = coalesce(NEW.version_id, version_id);
+          found_it := FOUND;
+          IF NOT found_it AND NEW.version_id IS NOT NULL THEN
+            SELECT size, etag, delete_marker INTO sz, tag, marker FROM object_versions
+              WHERE bucket_id = b.id AND key = k AND version_id = NEW.version_id;
+            found_it := FOUND;
+          END IF;
+          INSERT INTO bucket_events (at, bucket, bucket_owner, notification, key, version_id, operation,
+            present, delete_marker, size, etag, principal, access_key, source, request_id)
+          VALUES (NEW.at, NEW.bucket, b.owner, b.notification, NEW.key, NEW.version_id, NEW.operation,
+            found_it AND NOT coalesce(marker, false), found_it AND coalesce(marker, false), sz, tag,
+            NEW.principal, NEW.access_key, NEW.source, NEW.request_id);
+          RETURN NULL;
+        END $$`);
+      await knex.raw(`CREATE TRIGGER audit_log_bucket_event AFTER INSERT ON audit_log FOR EACH ROW
+        WHEN (NEW.result = 'committed' AND NEW.bucket IS NOT NULL AND NEW.key IS NOT NULL)
+        EXECUTE FUNCTION coffer_bucket_event()`);
+      // Every gateway's delivery worker wakes on a new event, and on a target changed elsewhere.
+      for (const table of ['bucket_events', 'webhook_targets'])
+        await knex.raw(
+          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
+        );
+    },
+    async down(knex) {
+      await knex.raw('DROP TRIGGER audit_log_bucket_event ON audit_log');
+      await knex.raw('DROP FUNCTION coffer_bucket_event()');
+      await knex.raw('DROP TABLE event_deliveries, bucket_events, webhook_targets');
+      await knex.raw('ALTER TABLE buckets DROP COLUMN notification');
+    },
+  },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -24,6 +24,7 @@ import { registerObjectRoutes } from './object-routes.js';
 import { registerPresignedRoutes } from './presigned-routes.js';
 import { registerUploadRoutes } from './upload-routes.js';
 import { registerUserRoutes } from './user-routes.js';
+import { registerWebhookRoutes } from './webhook-routes.js';
 import { API_PREFIX, SESSION_COOKIE, type ManagementDeps } from './deps.js';
 
 export { API_PREFIX };
@@ -224,6 +225,7 @@ export async function registerManagementApi(app: FastifyInstance, deps: Manageme
       registerUploadRoutes(api, deps);
       registerObjectRoutes(api, deps);
       registerPresignedRoutes(api, deps);
+      registerWebhookRoutes(api, deps);
       api.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
         app.swagger(),
       );

@@ -3,6 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Authorizer } from '../authz/authorize.js';
+import type { Outbox } from '../events/outbox.js';
+import type { TargetStore } from '../events/targets.js';
 import type { Store } from '../store/store.js';
 import type { Multipart } from '../store/multipart.js';
 import type { AdminStore } from './admin-store.js';
@@ -25,6 +27,9 @@ export interface ManagementDeps {
   admins: AdminStore;
   inventory: Inventory;
   audit: AuditLog;
+  /** Webhook targets, and the messages waiting for them. */
+  targets: TargetStore;
+  outbox: Outbox;
   region: string;
   /** Prometheus metrics, scraped through GET /metrics. */
   metrics: GatewayMetrics;

@@ -224,6 +224,39 @@ export const AUDIT_RECORD = named(
   }),
 );
 
+export const WEBHOOK = named(
+  'Webhook',
+  object({
+    id: integer,
+    name: string,
+    arn: string,
+    user_name: string,
+    url: string,
+    auth: { type: 'string', enum: ['none', 'bearer', 'hmac'] },
+    ca_bundle: nullable(string),
+    created_at: time,
+  }),
+);
+
+export const EVENT_MESSAGE = named(
+  'EventMessage',
+  object({
+    id: integer,
+    event_seq: integer,
+    target: string,
+    bucket: string,
+    key: string,
+    event_name: string,
+    state: { type: 'string', enum: ['pending', 'failed'] },
+    attempts: integer,
+    created_at: time,
+    next_attempt_at: time,
+    last_attempt_at: nullable(time),
+    last_error: nullable(string),
+    payload: { type: 'object', additionalProperties: true, description: 'The S3 event message sent' },
+  }),
+);
+
 export const STATS = named(
   'Stats',
   object({
@@ -347,6 +380,8 @@ export const COMPONENTS = [
   GRANT,
   PRESIGNED_URL,
   AUDIT_RECORD,
+  WEBHOOK,
+  EVENT_MESSAGE,
   STATS,
   ACTIVITY,
   HEALTH,

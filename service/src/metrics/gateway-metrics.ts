@@ -37,6 +37,11 @@ export interface ScrapeSources {
   dataVolume(): Promise<{ total: number; free: number }>;
   /** When the served TLS certificate expires (seconds since the epoch), if the gateway is told where it is. */
   certificateExpiry(): Promise<number | undefined>;
+  /** Bucket events not yet turned into messages, and messages waiting per webhook target and state. */
+  events(): Promise<{
+    undispatched: number;
+    byTarget: Array<{ target: string; state: string; count: number; oldest: Date }>;
+  }>;
   /** Each background job's last run. */
   jobs(): Promise<
     Array<{
@@ -67,6 +72,7 @@ export class GatewayMetrics {
   private readonly inFlight: Gauge;
   private readonly dbErrors: Counter;
   private readonly batches: Histogram;
+  private readonly deliveries: Counter<'target' | 'outcome'>;
 
   private scrapes = 0;
 
@@ -193,6 +199,44 @@ export class GatewayMetrics {
       registers,
       collect: fromRows(bucketRows, (g, r) => g.set({ bucket: r.bucket }, r.objects)),
     });
+    this.deliveries = new Counter({
+      name: 'coffer_event_deliveries_total',
+      help: 'Bucket event messages sent to webhook targets: delivered, attempts that failed, and messages given up',
+      labelNames: ['target', 'outcome'],
+      registers,
+    });
+    const eventRows = perScrape(sources.events);
+    new Gauge({
+      name: 'coffer_events_undispatched',
+      help: 'Committed bucket events not yet turned into messages (a growing figure: the delivery worker is not running)',
+      aggregator: 'first',
+      registers,
+      async collect() {
+        this.set((await eventRows()).undispatched);
+      },
+    });
+    new Gauge({
+      name: 'coffer_event_messages',
+      help: 'Messages waiting for each webhook target: pending (being retried) and failed (given up, to retry or drop)',
+      labelNames: ['target', 'state'],
+      aggregator: 'first',
+      registers,
+      collect: fromRows(
+        async () => (await eventRows()).byTarget,
+        (g, r) => g.set({ target: r.target, state: r.state }, r.count),
+      ),
+    });
+    new Gauge({
+      name: 'coffer_event_oldest_message_timestamp_seconds',
+      help: 'When the oldest message waiting for each webhook target was committed',
+      labelNames: ['target', 'state'],
+      aggregator: 'first',
+      registers,
+      collect: fromRows(
+        async () => (await eventRows()).byTarget,
+        (g, r) => g.set({ target: r.target, state: r.state }, r.oldest.getTime() / 1000),
+      ),
+    });
     new Gauge({
       name: 'coffer_job_last_run_timestamp_seconds',
       help: 'When each background job last succeeded (ok), and when its newest run failed (failed)',
@@ -214,6 +258,21 @@ export class GatewayMetrics {
         for (const [what, n] of Object.entries(r.report ?? {})) g.set({ job: r.job, what }, n);
       }),
     });
+  }
+
+  /** A message reached its target. */
+  delivered(target: string): void {
+    this.deliveries.inc({ target, outcome: 'delivered' });
+  }
+
+  /** An attempt to send a message failed; it is retried later. */
+  attemptFailed(target: string): void {
+    this.deliveries.inc({ target, outcome: 'attempt_failed' });
+  }
+
+  /** A message is given up after its retries. */
+  gaveUp(target: string): void {
+    this.deliveries.inc({ target, outcome: 'given_up' });
   }
 
   /** Called as a request starts; the returned function as it ends. */

@@ -12,6 +12,7 @@ import {
   putPublicAccessBlock,
 } from './ownership.js';
 import { deleteBucketCors, getBucketCors, putBucketCors } from './cors.js';
+import { getBucketNotification, putBucketNotification } from './notification.js';
 import {
   deleteBucketPolicy,
   getBucketPolicy,
@@ -246,6 +247,22 @@ export const ENDPOINTS: Endpoint[] = [
   sub('PutBucketCors', 'PUT', 'bucket', 'cors', 's3:PutBucketCORS', putBucketCors),
   sub('GetBucketCors', 'GET', 'bucket', 'cors', 's3:GetBucketCORS', getBucketCors),
   sub('DeleteBucketCors', 'DELETE', 'bucket', 'cors', 's3:PutBucketCORS', deleteBucketCors),
+  sub(
+    'PutBucketNotificationConfiguration',
+    'PUT',
+    'bucket',
+    'notification',
+    's3:PutBucketNotification',
+    putBucketNotification,
+  ),
+  sub(
+    'GetBucketNotificationConfiguration',
+    'GET',
+    'bucket',
+    'notification',
+    's3:GetBucketNotification',
+    getBucketNotification,
+  ),
   sub('PutBucketTagging', 'PUT', 'bucket', 'tagging', 's3:PutBucketTagging', putBucketTagging),
   sub('GetBucketTagging', 'GET', 'bucket', 'tagging', 's3:GetBucketTagging', getBucketTagging),
   sub('DeleteBucketTagging', 'DELETE', 'bucket', 'tagging', 's3:PutBucketTagging', deleteBucketTagging),

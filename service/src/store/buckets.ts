@@ -3,6 +3,8 @@ import type { ChangeRecorder } from '../audit/audit-log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { bucketNameProblem, regionProblem } from '../parse/bucket-names.js';
+import type { NotificationRule } from '../events/rules.js';
+import { targetNameOf } from '../events/targets.js';
 import { changing } from './audited.js';
 import { toBucket } from './rows.js';
 import { dropUploads, type Trash } from './trash.js';
@@ -47,7 +49,7 @@ export const CURRENT_DEFAULTS: NewBucketDefaults = {
 export const LEGACY_DEFAULTS: NewBucketDefaults = { ownership: 'ObjectWriter' };
 
 /** The bucket settings kept as JSON columns. */
-export type BucketSetting = 'tags' | 'cors';
+export type BucketSetting = 'tags' | 'cors' | 'notification';
 
 const CACHE_MAX = 10_000;
 const BUCKET_COLUMNS = [
@@ -347,6 +349,38 @@ export class BucketStore {
         .update({ [column]: value === null ? null : JSON.stringify(value) });
       if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
     });
+  }
+
+  /**
+   * PutBucketNotificationConfiguration (null removes it). Every rule must name a webhook target an admin
+   * created for the bucket's owner, checked in the transaction that stores the rules.
+   */
+  async setNotification(bucket: Bucket, rules: NotificationRule[], region: string): Promise<void> {
+    await this.changing(async (db) => {
+      const names = [...new Set(rules.map((r) => targetNameOf(r.target, region) ?? ''))];
+      const owned = new Set(
+        await db('webhook_targets as t')
+          .join('users as u', 'u.id', 't.user_id')
+          .whereIn('t.name', names)
+          .where('u.canonical_id', bucket.owner)
+          .forShare()
+          .pluck('t.name'),
+      );
+      const unknown = rules.filter((r) => !owned.has(targetNameOf(r.target, region) ?? ''));
+      if (unknown.length)
+        throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', {
+          ArgumentName: unknown[0]!.target,
+          ArgumentValue: 'The destination is not a webhook target of the bucket owner',
+        });
+      const n = await db('buckets')
+        .where({ id: bucket.id })
+        .update({ notification: rules.length ? JSON.stringify({ rules }) : null });
+      if (n === 0) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name });
+    });
+  }
+
+  async notification(bucket: Bucket): Promise<NotificationRule[]> {
+    return (await this.setting<{ rules: NotificationRule[] }>(bucket, 'notification'))?.rules ?? [];
   }
 
   /** CORS rules by bucket name, for preflights, which carry no credentials. */

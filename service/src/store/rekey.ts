@@ -24,6 +24,7 @@ const SOURCES: Source[] = [
   { table: 'parts', keys: ['upload_id', 'part_number'], column: 'wrapped_key' },
   { table: 'credentials', keys: ['id'], column: 'secret_sealed' },
   { table: 'admins', keys: ['id'], column: 'totp_secret_sealed' },
+  { table: 'webhook_targets', keys: ['id'], column: 'secret_sealed' },
 ];
 
 const idOf = (column: string) => `encode(substring(${column} from 2 for 4), 'hex')`;
