@@ -39,7 +39,7 @@ function parseFilter(filter: unknown): { prefix?: string; suffix?: string } {
  */
 export function parseNotificationXml(text: string): NotificationRule[] {
   const doc = parseXmlRoot(text, 'NotificationConfiguration');
-  if (doc === '' || doc === undefined) return [];
+  if (doc === undefined || (typeof doc === 'string' && !doc.trim())) return [];
   if (typeof doc !== 'object' || doc === null) throw new S3Error('MalformedXML');
   const d = doc as Record<string, unknown>;
   for (const other of ['TopicConfiguration', 'CloudFunctionConfiguration', 'EventBridgeConfiguration'])
@@ -49,7 +49,10 @@ export function parseNotificationXml(text: string): NotificationRule[] {
         other,
         '',
       );
-  const unknown = Object.keys(d).find((k) => k !== 'QueueConfiguration');
+  // Whitespace between elements is kept by the parser (trimValues is off for keys and values).
+  const unknown = Object.keys(d).find(
+    (k) => k !== 'QueueConfiguration' && !(k === '#text' && !String(d[k]).trim()),
+  );
   if (unknown) throw new S3Error('MalformedXML');
   const configs = list(d.QueueConfiguration) as Array<Record<string, unknown>>;
   if (configs.length > MAX_RULES) throw invalid('Too many configurations', 'QueueConfiguration', '');

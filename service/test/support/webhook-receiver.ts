@@ -22,6 +22,8 @@ export interface Receiver {
   received: Received[];
   /** ok: 200; fail: 503; hang: never answers. */
   mode: 'ok' | 'fail' | 'hang';
+  /** Requests held unanswered (mode hang). */
+  readonly held: number;
   close(): Promise<void>;
   /** Resolves once `n` messages have arrived (rejects after `ms`). */
   waitFor(n: number, ms?: number): Promise<Received[]>;
@@ -44,6 +46,9 @@ export async function startReceiver(secret?: string, port = 0): Promise<Receiver
     port: 0,
     received: [],
     mode: 'ok',
+    get held() {
+      return hanging.size;
+    },
     close: () =>
       new Promise((resolve) => {
         for (const res of hanging) res.socket?.destroy();
