@@ -635,11 +635,13 @@ const MIGRATIONS: Migration[] = [
       // change left. Buckets without a configuration cost one index lookup.
       await knex.raw(`CREATE FUNCTION coffer_bucket_event() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE b buckets%ROWTYPE; k bytea; found_it boolean; marker boolean := false; sz bigint; tag text;
+          ver text;
         BEGIN
           SELECT * INTO b FROM buckets WHERE name = NEW.bucket AND notification IS NOT NULL;
           IF NOT FOUND THEN RETURN NULL; END IF;
           k := convert_to(NEW.key, 'UTF8');
-          SELECT size, etag INTO sz, tag FROM objects
+          -- A change that named no version changed the current one: the message names it.
+          SELECT size, etag, version_id INTO sz, tag, ver FROM objects
             WHERE bucket_id = b.id AND key = k AND version_id = coalesce(NEW.version_id, version_id);
           found_it := FOUND;
           IF NOT found_it AND NEW.version_id IS NOT NULL THEN
@@ -649,7 +651,7 @@ const MIGRATIONS: Migration[] = [
           END IF;
           INSERT INTO bucket_events (at, bucket, bucket_owner, notification, key, version_id, operation,
             present, delete_marker, size, etag, principal, access_key, source, request_id)
-          VALUES (NEW.at, NEW.bucket, b.owner, b.notification, NEW.key, NEW.version_id, NEW.operation,
+          VALUES (NEW.at, NEW.bucket, b.owner, b.notification, NEW.key, coalesce(NEW.version_id, ver), NEW.operation,
             found_it AND NOT coalesce(marker, false), found_it AND coalesce(marker, false), sz, tag,
             NEW.principal, NEW.access_key, NEW.source, NEW.request_id);
           RETURN NULL;

@@ -6,15 +6,23 @@ import {
   DeleteObjectCommand,
   GetBucketNotificationConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
+  DeleteObjectTaggingCommand,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
+  PutObjectLegalHoldCommand,
+  PutObjectRetentionCommand,
+  PutObjectTaggingCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
+import { run } from '../support/run.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
@@ -53,6 +61,8 @@ beforeAll(async () => {
     EVENT_RETRY_MAX_SECONDS: '1',
     EVENT_GIVE_UP_SECONDS: '4',
     EVENT_TIMEOUT_SECONDS: '2',
+    LIFECYCLE_DAY_SECONDS: '1',
+    LIFECYCLE_INTERVAL_SECONDS: '0',
   });
   gw = await startGateway(env.env);
   s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
@@ -327,5 +337,142 @@ describe('bucket notifications to a webhook', () => {
     await sleep(500);
     expect(receiver.received).toHaveLength(1);
     expect((await call('GET', '/events')).body.messages).toEqual([]);
+  });
+
+  it('sends retention, legal hold and tagging changes, and lifecycle expirations, when a rule asks for them', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'flows-lock', ObjectLockEnabledForBucket: true }));
+    await notify(s3, 'flows-lock', [
+      {
+        Id: 'governance',
+        QueueArn: arn,
+        Events: [
+          's3:ObjectCreated:PutRetention',
+          's3:ObjectCreated:PutLegalHold',
+          's3:ObjectTagging:*',
+          's3:LifecycleExpiration:*',
+        ],
+      },
+    ]);
+    receiver.received.length = 0;
+    const put = await s3.send(new PutObjectCommand({ Bucket: 'flows-lock', Key: 'record', Body: 'x' }));
+    const until = new Date(Date.now() + 3600_000);
+    await s3.send(
+      new PutObjectRetentionCommand({
+        Bucket: 'flows-lock',
+        Key: 'record',
+        Retention: { Mode: 'GOVERNANCE', RetainUntilDate: until },
+      }),
+    );
+    await s3.send(
+      new PutObjectLegalHoldCommand({ Bucket: 'flows-lock', Key: 'record', LegalHold: { Status: 'ON' } }),
+    );
+    await s3.send(
+      new PutObjectTaggingCommand({
+        Bucket: 'flows-lock',
+        Key: 'record',
+        Tagging: { TagSet: [{ Key: 'a', Value: 'b' }] },
+      }),
+    );
+    await s3.send(new DeleteObjectTaggingCommand({ Bucket: 'flows-lock', Key: 'record' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'flows-lock', Key: 'tmp/scratch', Body: 'x' }));
+    await s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: 'flows-lock',
+        LifecycleConfiguration: {
+          Rules: [{ ID: 'tmp', Status: 'Enabled', Filter: { Prefix: 'tmp/' }, Expiration: { Days: 1 } }],
+        },
+      }),
+    );
+    await sleep(1100);
+    expect((await gw.gateway.lifecycle.runOnce())?.expired).toBe(1);
+    const records = (await receiver.waitFor(5)).map((m) => m.record);
+    records.sort((x, y) => x.s3.object.sequencer.localeCompare(y.s3.object.sequencer));
+    expect(records.map((r) => [r.eventName, r.s3.object.key])).toEqual([
+      ['ObjectCreated:PutRetention', 'record'],
+      ['ObjectCreated:PutLegalHold', 'record'],
+      ['ObjectTagging:Put', 'record'],
+      ['ObjectTagging:Delete', 'record'],
+      ['LifecycleExpiration:DeleteMarkerCreated', 'tmp/scratch'],
+    ]);
+    expect(records[0]!.s3.object).toMatchObject({ versionId: put.VersionId, eTag: strip(put.ETag) });
+    expect(records[4]!.userIdentity.principalId).toBe('lifecycle');
+  });
+
+  it('sends to an https target its CA bundle vouches for, with its bearer token; an untrusted one gets nothing', async () => {
+    const key = path.join(env.dir, 'receiver.key');
+    const cert = path.join(env.dir, 'receiver.crt');
+    await run(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+      ],
+      process.env,
+    );
+    const pem = await readFile(cert, 'utf8');
+    const secure = await startReceiver(undefined, { tls: { key: await readFile(key, 'utf8'), cert: pem } });
+    try {
+      const token = randomBytes(20).toString('hex');
+      const user = await userOf(env.creds[0]!.accessKeyId);
+      const trusted = await call('POST', '/webhooks', {
+        name: 'secure',
+        user,
+        url: secure.url,
+        auth: 'bearer',
+        secret: token,
+        ca_bundle: pem,
+      });
+      expect(trusted.status).toBe(201);
+      expect(trusted.body).toMatchObject({ auth: 'bearer', ca_bundle: pem });
+      expect(JSON.stringify(trusted.body)).not.toContain(token);
+      const untrusted = await call('POST', '/webhooks', { name: 'untrusted', user, url: secure.url });
+      expect(untrusted.status).toBe(201);
+      await s3.send(new CreateBucketCommand({ Bucket: 'flows-tls' }));
+      await notify(s3, 'flows-tls', [
+        {
+          Id: 'a',
+          QueueArn: trusted.body.arn,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'a/' }] } },
+        },
+        {
+          Id: 'b',
+          QueueArn: untrusted.body.arn,
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'b/' }] } },
+        },
+      ]);
+      await s3.send(new PutObjectCommand({ Bucket: 'flows-tls', Key: 'a/1', Body: 'x' }));
+      await s3.send(new PutObjectCommand({ Bucket: 'flows-tls', Key: 'b/1', Body: 'x' }));
+      const [m] = await secure.waitFor(1);
+      expect(m!.headers.authorization).toBe(`Bearer ${token}`);
+      expect(m!.record.s3.object.key).toBe('a/1');
+      let waiting: Array<Record<string, unknown>> = [];
+      for (let i = 0; i < 50 && !waiting[0]?.last_error; i++) {
+        await sleep(100);
+        waiting = (await call('GET', '/events?target=untrusted')).body.messages as typeof waiting;
+      }
+      expect(waiting[0]?.last_error).toMatch(/self[- ]signed certificate/);
+      expect(secure.received).toHaveLength(1);
+      // A target a configuration names stays until the configuration lets go of it.
+      await notify(s3, 'flows-tls', []);
+      expect((await call('DELETE', '/webhooks/untrusted')).status).toBe(200);
+      expect((await call('GET', '/events?target=untrusted')).body.messages).toEqual([]);
+    } finally {
+      await secure.close();
+    }
   });
 });

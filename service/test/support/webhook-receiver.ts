@@ -4,6 +4,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EventRecord } from '../../src/events/message.js';
 
@@ -38,7 +39,11 @@ export function verifySignature(header: string | undefined, secret: string, body
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export async function startReceiver(secret?: string, port = 0): Promise<Receiver> {
+/** With `tls`, an https receiver presenting that key and certificate. */
+export async function startReceiver(
+  secret?: string,
+  opts: { port?: number; tls?: { key: string; cert: string } } = {},
+): Promise<Receiver> {
   const hanging = new Set<http.ServerResponse>();
   const waiters: Array<() => void> = [];
   const receiver: Receiver = {
@@ -70,7 +75,7 @@ export async function startReceiver(secret?: string, port = 0): Promise<Receiver
       });
     },
   };
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -84,9 +89,10 @@ export async function startReceiver(secret?: string, port = 0): Promise<Receiver
       res.writeHead(200).end();
       for (const w of waiters.splice(0)) w();
     });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handle) : http.createServer(handle);
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   receiver.port = (server.address() as AddressInfo).port;
-  receiver.url = `http://127.0.0.1:${receiver.port}/hook`;
+  receiver.url = `${opts.tls ? 'https' : 'http'}://${opts.tls ? 'localhost' : '127.0.0.1'}:${receiver.port}/hook`;
   return receiver;
 }
