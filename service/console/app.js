@@ -8,6 +8,7 @@ import { auditPage } from './pages/audit.js';
 import { bucketsPage } from './pages/buckets.js';
 import { credentialsPage } from './pages/credentials.js';
 import { dashboard } from './pages/dashboard.js';
+import { eventsPage } from './pages/events.js';
 import { loginPage } from './pages/login.js';
 import { presignPage } from './pages/presign.js';
 import { uploadsPage } from './pages/uploads.js';
@@ -25,6 +26,7 @@ const PAGES = {
   buckets: bucketsPage,
   uploads: uploadsPage,
   presign: presignPage,
+  events: eventsPage,
   audit: auditPage,
   account: accountPage,
 };

@@ -4,11 +4,13 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import * as OTPAuth from 'otpauth';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../scripts/lib/free-port.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { requireBinary } from '../support/run.js';
@@ -347,6 +349,59 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
     expect(dialogs.at(-1)).toBe('Remove admin second-admin? Their sessions and API keys stop working.');
   });
 
+  it('creates a webhook target, and shows a message its receiver has not taken, with the error, until dropped', async () => {
+    const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
+    const users = (await api('GET', '/users')).body.users as Array<{
+      name: string;
+      access_keys: Array<{ access_key: string }>;
+    }>;
+    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    // Nothing listens on this port: every attempt fails with the connection refused.
+    const closed = await freePort();
+    await page.getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { name: 'Webhook targets' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('n8n');
+    await page.getByLabel('For the buckets of').selectOption({ label: owner.name });
+    await page.getByLabel('URL').fill(`http://127.0.0.1:${closed}/webhook/s3`);
+    await page.getByLabel('Signed with').selectOption('hmac');
+    await page.getByLabel(/^Secret/).fill('a-shared-secret-of-24-chars');
+    await page.getByRole('button', { name: 'Create target' }).click();
+    const row = page.locator('tr[data-webhook="n8n"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('arn:coffer:sqs:us-east-1:n8n:webhook');
+    expect(await row.textContent()).not.toContain('a-shared-secret');
+
+    const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    await s3.send(new CreateBucketCommand({ Bucket: 'console-events' }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: 'console-events',
+        NotificationConfiguration: {
+          QueueConfigurations: [
+            { QueueArn: 'arn:coffer:sqs:us-east-1:n8n:webhook', Events: ['s3:ObjectCreated:*'] },
+          ],
+        },
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'console-events', Key: 'invoice.pdf', Body: 'x' }));
+    const message = page.locator('tr[data-message]');
+    await expect
+      .poll(
+        async () => {
+          await page.getByRole('link', { name: 'Pending' }).click();
+          return (await message.count()) ? message.first().textContent() : '';
+        },
+        { timeout: 15_000 },
+      )
+      .toMatch(/ECONNREFUSED/);
+    expect(await message.first().textContent()).toContain('console-events/invoice.pdf');
+    expect(await message.first().textContent()).toContain('s3:ObjectCreated:Put');
+    await shot('16-events');
+    await message.first().getByRole('button', { name: 'Drop' }).click();
+    await page.getByText('Every message has been delivered.').waitFor();
+    expect((await api('GET', '/events')).body.messages).toEqual([]);
+  });
+
   it('is usable on a narrow screen: nothing overflows sideways', async () => {
     const narrow = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await narrow.context().addCookies(await page.context().cookies());
@@ -356,6 +411,7 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
       ['13-narrow-bucket', '#/buckets?bucket=big-files', 'Bucket big-files'],
       ['14-narrow-object', '#/buckets?bucket=archive&key=minutes.txt', 'Bucket archive'],
       ['15-narrow-account', '#/account', 'Account'],
+      ['17-narrow-events', '#/events', 'Events'],
     ] as const) {
       await narrow.goto(`${base}/_coffer/console/${hash}`);
       await narrow.getByRole('heading', { name: heading, exact: true }).waitFor();
