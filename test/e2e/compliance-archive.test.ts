@@ -29,6 +29,7 @@ import type { ArchivePreset } from '../../service/src/parse/archive-preset.js';
 import { dockerAvailable } from './docker.js';
 import {
   createVolumes,
+  httpsJson,
   removeVolumes,
   restartEach,
   startDeployment,
@@ -80,45 +81,7 @@ function psql(query: string): string {
 
 const auditCli = (...args: string[]) => exec('gateway', 'node', '/opt/coffer/dist/audit-cli.js', ...args);
 
-async function fetchTls(url: string, init: RequestInit & { auth?: Auth } = {}) {
-  return new Promise<{ status: number; body: Record<string, unknown>; cookie?: string }>(
-    (resolve, reject) => {
-      const u = new URL(url);
-      const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
-      if (init.auth?.key) headers.authorization = `Bearer ${init.auth.key}`;
-      if (init.auth?.cookie) headers.cookie = init.auth.cookie;
-      if (init.auth?.csrf) headers['x-csrf-token'] = init.auth.csrf;
-      if (init.body) headers['content-type'] = 'application/json';
-      const req = https.request(
-        {
-          host: u.hostname,
-          port: u.port,
-          path: u.pathname + u.search,
-          method: init.method ?? 'GET',
-          ca,
-          headers,
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              // S3 answers in XML: only the management API's JSON is parsed.
-              body: /json/.test(String(res.headers['content-type']))
-                ? (JSON.parse(text) as Record<string, unknown>)
-                : {},
-              cookie: (res.headers['set-cookie'] ?? [])[0]?.split(';')[0],
-            }),
-          );
-        },
-      );
-      req.on('error', reject);
-      req.end(init.body as string | undefined);
-    },
-  );
-}
+const fetchTls = (url: string, init: RequestInit & { auth?: Auth } = {}) => httpsJson(url, ca, init);
 
 const managementUrl = (p: string) => `${deployment.endpoint}/_coffer/api/v1${p}`;
 

@@ -10,11 +10,13 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
+  PutBucketNotificationConfigurationCommand,
   PutBucketPolicyCommand,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { GenericContainer, Wait } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCredentials, setupCredentials } from '../../scripts/lib/secrets.js';
 import { requireBinary } from '../../service/test/support/run.js';
@@ -24,6 +26,7 @@ import {
   awsCli,
   rcloneCli,
   createVolumes,
+  httpsJson,
   removeVolumes,
   startDeployment,
   stopDeployment,
@@ -31,6 +34,7 @@ import {
   type Deployment,
 } from './deployment.js';
 import { pathStyleClient } from '../../service/test/support/s3-client.js';
+import { verifySignature } from '../../service/test/support/webhook-receiver.js';
 
 const enabled = dockerAvailable();
 let root: string;
@@ -227,6 +231,125 @@ describe.runIf(enabled)('deployed through nginx TLS (Testcontainers)', () => {
       await rclone('check', '--download', src, 'coffer:rclone-bucket/data');
     },
   );
+
+  it('delivers bucket events from S3 writes through nginx TLS to a receiver container, signed, over TLS from the deployment CA', async () => {
+    // The receiver's certificate comes from the deployment's own CA: the target trusts it by its CA bundle.
+    const dir = await mkdtemp(path.join(root, 'receiver-'));
+    const ext = path.join(dir, 'san.ext');
+    await writeFile(ext, 'subjectAltName=DNS:receiver,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+    openssl(
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-out',
+      path.join(dir, 'receiver.key'),
+    );
+    openssl(
+      'req',
+      '-new',
+      '-key',
+      path.join(dir, 'receiver.key'),
+      '-subj',
+      '/CN=receiver',
+      '-out',
+      path.join(dir, 'receiver.csr'),
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      path.join(dir, 'receiver.csr'),
+      '-CA',
+      path.join(root, 'secrets/root.crt'),
+      '-CAkey',
+      path.join(root, 'secrets/ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      ext,
+      '-out',
+      path.join(dir, 'receiver.crt'),
+    );
+    await writeFile(
+      path.join(dir, 'webhook-receiver.mjs'),
+      await readFile(path.join(import.meta.dirname, 'receiver/webhook-receiver.mjs')),
+    );
+    execFileSync('chmod', ['-R', 'a+rX', dir]);
+    const receiver = await new GenericContainer(
+      topology({}).services.find((s) => s.name === 'gateway')!.image,
+    )
+      .withNetwork(deployment.network)
+      .withNetworkAliases('receiver')
+      .withBindMounts([{ source: dir, target: '/receiver', mode: 'ro' }])
+      .withEntrypoint(['node', '/receiver/webhook-receiver.mjs'])
+      .withExposedPorts(8443)
+      .withWaitStrategy(Wait.forLogMessage('receiver listening'))
+      .start();
+    try {
+      const key = (await readFile(path.join(root, 'secrets/management_api_key.txt'), 'utf8')).trim();
+      const secret = randomBytes(24).toString('base64url');
+      const users = (await httpsJson(`${deployment.endpoint}/_coffer/api/v1/users`, ca, { auth: { key } }))
+        .body.users as Array<{ name: string; access_keys: Array<{ access_key: string }> }>;
+      const owner = users.find((u) => u.access_keys.some((k) => k.access_key === cred.accessKeyId))!;
+      const target = await httpsJson(`${deployment.endpoint}/_coffer/api/v1/webhooks`, ca, {
+        method: 'POST',
+        auth: { key },
+        body: JSON.stringify({
+          name: 'receiver',
+          user: owner.name,
+          url: 'https://receiver:8443/hook',
+          auth: 'hmac',
+          secret,
+          ca_bundle: ca.toString('utf8'),
+        }),
+      });
+      expect(target.status).toBe(201);
+      const client = s3();
+      await client.send(new CreateBucketCommand({ Bucket: 'events-bucket' }));
+      await client.send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: 'events-bucket',
+          NotificationConfiguration: {
+            QueueConfigurations: [
+              { Id: 'e2e', QueueArn: String(target.body.arn), Events: ['s3:ObjectCreated:*'] },
+            ],
+          },
+        }),
+      );
+      const put = await client.send(
+        new PutObjectCommand({ Bucket: 'events-bucket', Key: 'inbox/scan 1.pdf', Body: 'pdf' }),
+      );
+      const url = `https://localhost:${receiver.getMappedPort(8443)}/received`;
+      let received: Array<{ headers: Record<string, string>; body: string }> = [];
+      await expect
+        .poll(
+          async () => {
+            received = (await httpsJson(url, ca)).body as unknown as typeof received;
+            return received.length;
+          },
+          { timeout: 30_000, interval: 500 },
+        )
+        .toBe(1);
+      const [{ headers, body }] = received as [(typeof received)[0]];
+      expect(verifySignature(headers['x-coffer-signature'], secret, body)).toBe(true);
+      expect(JSON.parse(body).Records[0]).toMatchObject({
+        eventName: 'ObjectCreated:Put',
+        userIdentity: { principalId: cred.accessKeyId },
+        s3: {
+          configurationId: 'e2e',
+          bucket: { name: 'events-bucket' },
+          object: { key: 'inbox/scan+1.pdf', size: 3, eTag: put.ETag!.replace(/"/g, '') },
+        },
+      });
+    } finally {
+      await receiver.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it('sees through nginx that requests arrive over TLS, so a policy requiring it lets them in', async () => {
     const client = s3();

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import https from 'node:https';
 import path from 'node:path';
 import {
   GenericContainer,
@@ -8,6 +9,7 @@ import {
   type StartedTestContainer,
 } from 'testcontainers';
 import { topology, type ServiceSpec, type Topology, type TopologyOptions } from '../../stacks/topology.js';
+import type { Auth } from '../../service/test/support/management.js';
 import { cleanEnv, run } from '../../service/test/support/run.js';
 import { writeRcloneRemote } from '../../scripts/lib/rclone.js';
 
@@ -154,4 +156,45 @@ export async function rcloneCli(root: string, endpoint: string) {
       cleanEnv({}),
       root,
     );
+}
+
+/** A request through nginx TLS trusting `ca`, as a management API client makes it: JSON answers parsed. */
+export async function httpsJson(url: string, ca: Buffer, init: RequestInit & { auth?: Auth } = {}) {
+  return new Promise<{ status: number; body: Record<string, unknown>; cookie?: string }>(
+    (resolve, reject) => {
+      const u = new URL(url);
+      const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
+      if (init.auth?.key) headers.authorization = `Bearer ${init.auth.key}`;
+      if (init.auth?.cookie) headers.cookie = init.auth.cookie;
+      if (init.auth?.csrf) headers['x-csrf-token'] = init.auth.csrf;
+      if (init.body) headers['content-type'] = 'application/json';
+      const req = https.request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: u.pathname + u.search,
+          method: init.method ?? 'GET',
+          ca,
+          headers,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              // S3 answers in XML: only the management API's JSON is parsed.
+              body: /json/.test(String(res.headers['content-type']))
+                ? (JSON.parse(text) as Record<string, unknown>)
+                : {},
+              cookie: (res.headers['set-cookie'] ?? [])[0]?.split(';')[0],
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(init.body as string | undefined);
+    },
+  );
 }
