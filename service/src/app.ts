@@ -180,6 +180,11 @@ export async function buildGateway(
   await changes.start();
   const admins = new AdminStore(db, config.masterKey, config.login, Date.now, audit);
   const targets = new TargetStore(db, config.masterKey, config.region);
+  if (config.webhooks) {
+    const { applied, skipped } = await targets.declare(config.webhooks);
+    if (skipped.length) app.log.warn({ skipped }, 'webhook targets of WEBHOOKS_FILE not applied');
+    app.log.info({ applied }, 'webhook targets declared by WEBHOOKS_FILE');
+  }
   const events = new EventWorker(db, outbox, targets, config.events, app.log, metrics);
   // A change committed on any gateway wakes the worker at once; the poll is the backstop.
   changes.onChange('bucket_events', () => events.wake());

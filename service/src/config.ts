@@ -17,6 +17,7 @@ import { blobStoreProblems, DEFAULT_BLOB_PREFIX } from './parse/blob-store.js';
 import { MasterKey } from './crypto/master-key.js';
 import type { RequestLimits } from './http/request-limits.js';
 import type { DeliverySettings } from './events/worker.js';
+import { parseWebhooksFile, type NewTarget } from './parse/webhook-targets.js';
 import type { DatabaseLimits } from './db/database.js';
 import { integerIn } from './parse/integer.js';
 import {
@@ -75,6 +76,8 @@ export interface Config {
   lifecycle: { intervalMs: number; dayMs: number; maxActions: number };
   /** Bucket event delivery to webhook targets: polling, timeout, retry backoff and when to give up. */
   events: DeliverySettings;
+  /** Webhook targets the deployment declares (WEBHOOKS_FILE); undefined leaves them to admins. */
+  webhooks?: NewTarget[];
   /** The audit trail: reads recorded too, how long records are kept, how often its head is exported. */
   audit: { reads: boolean; retentionDays: number; headFile: string; headIntervalMs: number };
   logLevel: string;
@@ -246,6 +249,16 @@ export async function loadConfig(env: Env): Promise<Config> {
       throw new ConfigError('ADMIN_FILE', `(${adminFile}) ${(err as Error).message}`);
     }
   }
+  const webhooksFile = env.WEBHOOKS_FILE || undefined;
+  let webhooks: NewTarget[] | undefined;
+  if (webhooksFile) {
+    try {
+      webhooks = parseWebhooksFile((await readSecretFile('WEBHOOKS_FILE', webhooksFile)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      throw new ConfigError('WEBHOOKS_FILE', `(${webhooksFile}) ${(err as Error).message}`);
+    }
+  }
   const tlsCertFile = env.TLS_CERT_FILE || undefined;
   if (tlsCertFile) {
     try {
@@ -321,6 +334,7 @@ export async function loadConfig(env: Env): Promise<Config> {
       smallBodyTimeoutMs: int(env, 'SMALL_BODY_TIMEOUT_SECONDS', 60, 1, 3600) * 1000,
     },
     admin,
+    webhooks,
     archive,
     login: {
       maxFailures: int(env, 'LOGIN_MAX_FAILURES', 5, 1, 100),

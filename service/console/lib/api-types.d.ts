@@ -796,6 +796,7 @@ export interface components {
             /** @enum {string} */
             auth: "none" | "bearer" | "hmac";
             ca_bundle: string | null;
+            declared: boolean;
             /** Format: date-time */
             created_at: string;
         };

@@ -588,6 +588,8 @@ const MIGRATIONS: Migration[] = [
         auth text NOT NULL CHECK (auth IN ('none', 'bearer', 'hmac')),
         secret_sealed bytea,
         ca_bundle text,
+        -- Declared by the deployment (WEBHOOKS_FILE): changed there, not through the management API.
+        declared boolean NOT NULL DEFAULT false,
         created_at timestamptz NOT NULL DEFAULT now())`);
       await knex.raw('ALTER TABLE buckets ADD COLUMN notification jsonb');
       // The outbox: one row per committed change to an object of a bucket with a notification

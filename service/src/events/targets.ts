@@ -3,11 +3,11 @@
  * buckets may name it in their notification configuration. A bearer token or HMAC secret is sealed
  * under the master key like every other secret, and never shown again.
  */
-import { createSecureContext } from 'node:tls';
 import type { Knex } from 'knex';
 import type { MasterKey } from '../crypto/master-key.js';
+import { targetProblem, type NewTarget, type TargetAuth } from '../parse/webhook-targets.js';
 
-export type TargetAuth = 'none' | 'bearer' | 'hmac';
+export type { NewTarget, TargetAuth };
 
 export interface WebhookTarget {
   id: number;
@@ -18,6 +18,8 @@ export interface WebhookTarget {
   url: string;
   auth: TargetAuth;
   caBundle: string | null;
+  /** Declared by the deployment's WEBHOOKS_FILE, which alone changes it. */
+  declared: boolean;
   createdAt: Date;
 }
 
@@ -26,19 +28,10 @@ export interface SendableTarget extends WebhookTarget {
   secret: string | null;
 }
 
-export interface NewTarget {
-  name: string;
-  userName: string;
-  url: string;
-  auth: TargetAuth;
-  secret?: string;
-  caBundle?: string;
-}
-
 /** A target that cannot be created or removed as asked; `reason` picks the answer's status. */
 export class TargetError extends Error {
   constructor(
-    readonly reason: 'invalid' | 'exists' | 'not-found' | 'in-use',
+    readonly reason: 'invalid' | 'exists' | 'not-found' | 'in-use' | 'declared',
     message: string,
   ) {
     super(message);
@@ -46,7 +39,6 @@ export class TargetError extends Error {
   }
 }
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const ARN = /^arn:coffer:sqs:([^:]*):([A-Za-z0-9][A-Za-z0-9_-]{0,62}):webhook$/;
 
 /** A target's ARN, as a notification configuration's <Queue> names it (MinIO's form, Coffer's partition). */
@@ -58,33 +50,6 @@ export function targetNameOf(arn: string, region: string): string | undefined {
   return m && m[1] === region ? m[2] : undefined;
 }
 
-/** Why the settings of a new target are refused, or undefined. */
-export function targetProblem(t: NewTarget): string | undefined {
-  if (!NAME.test(t.name)) return 'name: 1 to 63 letters, digits, "-" or "_", starting with a letter or digit';
-  let url: URL;
-  try {
-    url = new URL(t.url);
-  } catch {
-    return `url: "${t.url}" is not a URL`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'url: must be http or https';
-  if (url.username || url.password) return 'url: credentials go in the secret, not the URL';
-  if (t.auth === 'none' ? t.secret !== undefined : !t.secret)
-    return t.auth === 'none' ? 'secret: only with auth bearer or hmac' : `secret: auth ${t.auth} needs one`;
-  if (t.secret !== undefined && (t.secret.length < 16 || t.secret.length > 4096 || /[\r\n]/.test(t.secret)))
-    return 'secret: 16 to 4096 characters on one line';
-  if (t.caBundle !== undefined) {
-    if (url.protocol !== 'https:') return 'ca_bundle: only for an https url';
-    try {
-      createSecureContext({ ca: t.caBundle });
-    } catch (err) {
-      return `ca_bundle: not PEM certificates (${(err as Error).message})`;
-    }
-    if (!t.caBundle.includes('-----BEGIN CERTIFICATE-----')) return 'ca_bundle: not PEM certificates';
-  }
-  return undefined;
-}
-
 interface Row {
   id: string;
   name: string;
@@ -94,6 +59,7 @@ interface Row {
   auth: TargetAuth;
   secret_sealed: Buffer | null;
   ca_bundle: string | null;
+  declared: boolean;
   created_at: Date;
 }
 
@@ -121,6 +87,7 @@ export class TargetStore {
       url: r.url,
       auth: r.auth,
       caBundle: r.ca_bundle,
+      declared: r.declared,
       createdAt: r.created_at,
     };
   }
@@ -149,19 +116,53 @@ export class TargetStore {
     const user = await db('users').where({ name: t.userName }).first('id');
     if (!user) throw new TargetError('invalid', `user: no user is named "${t.userName}"`);
     const inserted = await db('webhook_targets')
-      .insert({
-        name: t.name,
-        user_id: user.id,
-        url: t.url,
-        auth: t.auth,
-        secret_sealed: t.secret === undefined ? null : this.masterKey.wrap(Buffer.from(t.secret, 'utf8')),
-        ca_bundle: t.caBundle ?? null,
-      })
+      .insert(this.columns(t, user.id))
       .onConflict('name')
       .ignore()
       .returning('id');
     if (inserted.length === 0) throw new TargetError('exists', `A target named "${t.name}" exists`);
     return this.toTarget((await this.query(db).where('t.id', inserted[0].id).first()) as Row);
+  }
+
+  /** The row a target's settings become; the secret sealed. */
+  private columns(t: NewTarget, userId: number): Record<string, unknown> {
+    return {
+      name: t.name,
+      user_id: userId,
+      url: t.url,
+      auth: t.auth,
+      secret_sealed: t.secret === undefined ? null : this.masterKey.wrap(Buffer.from(t.secret, 'utf8')),
+      ca_bundle: t.caBundle ?? null,
+    };
+  }
+
+  /**
+   * Makes the targets a deployment declares (WEBHOOKS_FILE) exist as declared, each as the file says.
+   * One whose user does not exist is skipped and reported; one declared before but no longer is kept,
+   * as an admin's, since buckets may still send to it.
+   */
+  async declare(targets: NewTarget[]): Promise<{ applied: string[]; skipped: string[] }> {
+    return this.db.transaction(async (trx) => {
+      const applied: string[] = [];
+      const skipped: string[] = [];
+      for (const t of targets) {
+        const user = await trx('users').where({ name: t.userName }).first('id');
+        if (!user) {
+          skipped.push(`${t.name} (no user is named "${t.userName}")`);
+          continue;
+        }
+        await trx('webhook_targets')
+          .insert({ ...this.columns(t, user.id), declared: true })
+          .onConflict('name')
+          .merge();
+        applied.push(t.name);
+      }
+      await trx('webhook_targets')
+        .where({ declared: true })
+        .whereNotIn('name', applied)
+        .update({ declared: false });
+      return { applied, skipped };
+    });
   }
 
   /**
@@ -176,7 +177,13 @@ export class TargetStore {
       .pluck('name');
     if (users.length)
       throw new TargetError('in-use', `The buckets ${users.join(', ')} send events to "${name}"`);
-    const n = await db('webhook_targets').where({ name }).delete();
-    if (n === 0) throw new TargetError('not-found', `No target is named "${name}"`);
+    const row = await db('webhook_targets').where({ name }).first('declared');
+    if (!row) throw new TargetError('not-found', `No target is named "${name}"`);
+    if (row.declared)
+      throw new TargetError(
+        'declared',
+        `"${name}" is declared by the deployment (WEBHOOKS_FILE): remove it there`,
+      );
+    await db('webhook_targets').where({ name }).delete();
   }
 }

@@ -234,6 +234,7 @@ export const WEBHOOK = named(
     url: string,
     auth: { type: 'string', enum: ['none', 'bearer', 'hmac'] },
     ca_bundle: nullable(string),
+    declared: boolean,
     created_at: time,
   }),
 );

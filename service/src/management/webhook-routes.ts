@@ -18,6 +18,7 @@ const webhookJson = (t: WebhookTarget) => ({
   url: t.url,
   auth: t.auth,
   ca_bundle: t.caBundle,
+  declared: t.declared,
   created_at: t.createdAt,
 });
 
@@ -37,12 +38,13 @@ const messageJson = (d: Delivery) => ({
   payload: d.payload,
 });
 
-const STATUS = { invalid: 400, exists: 409, 'not-found': 404, 'in-use': 409 } as const;
+const STATUS = { invalid: 400, exists: 409, 'not-found': 404, 'in-use': 409, declared: 409 } as const;
 const CODE = {
   invalid: 'ValidationError',
   exists: 'WebhookExists',
   'not-found': 'WebhookNotFound',
   'in-use': 'WebhookInUse',
+  declared: 'WebhookDeclared',
 } as const;
 
 /** A target store refusal as the API answers it. */

@@ -17,7 +17,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
@@ -473,6 +473,62 @@ describe('bucket notifications to a webhook', () => {
       expect((await call('GET', '/events?target=untrusted')).body.messages).toEqual([]);
     } finally {
       await secure.close();
+    }
+  });
+
+  it('takes the targets a deployment declares in WEBHOOKS_FILE at start, which only the file changes', async () => {
+    const user = await userOf(env.creds[0]!.accessKeyId);
+    const file = path.join(env.dir, 'webhooks.json');
+    const declare = (targets: unknown[]) => writeFile(file, JSON.stringify(targets), { mode: 0o600 });
+    const restart = async (extra: Record<string, string> = { WEBHOOKS_FILE: file }) => {
+      await gw.close();
+      gw = await startGateway({ ...env.env, ...extra });
+      call = managementClient(gw.endpoint, { key: env.admin.apiKey });
+      return pathStyleClient(gw.endpoint, env.creds[0]!);
+    };
+    const second = await startReceiver('another-secret-of-some-length');
+    try {
+      await declare([{ name: 'declared', user, url: receiver.url, auth: 'hmac', secret: SECRET }]);
+      let client = await restart();
+      const listed = ((await call('GET', '/webhooks')).body.webhooks as Array<Record<string, unknown>>).find(
+        (w) => w.name === 'declared',
+      );
+      expect(listed).toMatchObject({ declared: true, url: receiver.url, auth: 'hmac', user_name: user });
+      expect((await call('DELETE', '/webhooks/declared')).body.error).toBe('WebhookDeclared');
+      await client.send(new CreateBucketCommand({ Bucket: 'flows-declared' }));
+      await notify(client, 'flows-declared', [{ QueueArn: listed!.arn, Events: ['s3:ObjectCreated:*'] }]);
+      receiver.mode = 'ok';
+      receiver.received.length = 0;
+      await client.send(new PutObjectCommand({ Bucket: 'flows-declared', Key: 'one', Body: 'x' }));
+      expect((await receiver.waitFor(1))[0]!.verified).toBe(true);
+
+      // The file changed: the target follows it, secret included.
+      await declare([
+        { name: 'declared', user, url: second.url, auth: 'hmac', secret: 'another-secret-of-some-length' },
+      ]);
+      client = await restart();
+      await client.send(new PutObjectCommand({ Bucket: 'flows-declared', Key: 'two', Body: 'x' }));
+      const [m] = await second.waitFor(1);
+      expect(m!.verified).toBe(true);
+      expect(m!.record.s3.object.key).toBe('two');
+
+      // Left out of the file, it stays (a bucket still sends to it) as an admin's, who may then remove it.
+      await declare([]);
+      client = await restart();
+      const kept = ((await call('GET', '/webhooks')).body.webhooks as Array<Record<string, unknown>>).find(
+        (w) => w.name === 'declared',
+      );
+      expect(kept).toMatchObject({ declared: false, url: second.url });
+      await notify(client, 'flows-declared', []);
+      expect((await call('DELETE', '/webhooks/declared')).status).toBe(200);
+
+      // A file the gateway cannot use stops it with one line naming the setting.
+      await writeFile(file, JSON.stringify([{ name: 'x', user, url: 'ftp://nowhere/' }]));
+      await expect(restart()).rejects.toThrow(/^configuration: WEBHOOKS_FILE .*entry 1 \(x\): url: must be http or https/);
+      await restart({});
+      s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
+    } finally {
+      await second.close();
     }
   });
 });

@@ -8,7 +8,8 @@ import {
   type NotificationRule,
 } from '../../src/events/rules.js';
 import { signature } from '../../src/events/sender.js';
-import { targetNameOf, targetProblem } from '../../src/events/targets.js';
+import { targetNameOf } from '../../src/events/targets.js';
+import { parseWebhooksFile, targetProblem } from '../../src/parse/webhook-targets.js';
 import { backoff } from '../../src/events/worker.js';
 import { notificationXml, parseNotificationXml } from '../../src/s3/notification.js';
 import { verifySignature } from '../support/webhook-receiver.js';
@@ -225,6 +226,41 @@ describe('webhook targets and delivery', () => {
     expect(targetProblem({ ...ok, caBundle: 'not a certificate' })).toMatch(/^ca_bundle/);
     expect(targetProblem({ ...ok, url: 'http://x/', caBundle: 'x' })).toMatch(
       /^ca_bundle: only for an https/,
+    );
+  });
+
+  it("read a deployment's webhooks file, refusing with one line that never shows a secret", () => {
+    const secret = 'x'.repeat(24);
+    expect(
+      parseWebhooksFile(
+        JSON.stringify([{ name: 'n8n', user: 'alice', url: 'https://n8n/hook', auth: 'hmac', secret }]),
+      ),
+    ).toEqual([{ name: 'n8n', userName: 'alice', url: 'https://n8n/hook', auth: 'hmac', secret }]);
+    expect(parseWebhooksFile('[]')).toEqual([]);
+    const why = (text: string) => {
+      try {
+        parseWebhooksFile(text);
+        return 'accepted';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(why('{')).toBe('is not JSON');
+    expect(why('{}')).toBe('must be a JSON array of webhook targets');
+    expect(why('[{"name":"a","user":"u"}]')).toBe('entry 1 needs "url" as a string');
+    expect(why('[{"name":"a","user":"u","url":"http://x/","token":"t"}]')).toBe(
+      'entry 1 has an unknown field "token"',
+    );
+    expect(why('[{"name":"a","user":"u","url":"http://x/","auth":"basic"}]')).toBe(
+      'entry 1: auth must be none, bearer or hmac',
+    );
+    const short = why(
+      JSON.stringify([{ name: 'a', user: 'u', url: 'http://x/', auth: 'bearer', secret: 'tiny-secret' }]),
+    );
+    expect(short).toBe('entry 1 (a): secret: 16 to 4096 characters on one line');
+    expect(short).not.toContain('tiny-secret');
+    expect(why('[{"name":"a","user":"u","url":"http://x/"},{"name":"a","user":"v","url":"http://y/"}]')).toBe(
+      'entry 2: the name a is used twice',
     );
   });
 
