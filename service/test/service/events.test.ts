@@ -524,7 +524,9 @@ describe('bucket notifications to a webhook', () => {
 
       // A file the gateway cannot use stops it with one line naming the setting.
       await writeFile(file, JSON.stringify([{ name: 'x', user, url: 'ftp://nowhere/' }]));
-      await expect(restart()).rejects.toThrow(/^configuration: WEBHOOKS_FILE .*entry 1 \(x\): url: must be http or https/);
+      await expect(restart()).rejects.toThrow(
+        /^configuration: WEBHOOKS_FILE .*entry 1 \(x\): url: must be http or https/,
+      );
       await restart({});
       s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
     } finally {
