@@ -28,6 +28,7 @@ import { login } from './lib/login.js';
 import { pulumiUp } from './lib/pulumi-engine.js';
 import { defaultRcloneConfigPath, rcloneCommand, writeRcloneRemote } from './lib/rclone.js';
 import { readCredentials } from './lib/secrets.js';
+import { prepareWebhooks } from './lib/webhooks.js';
 import { parseCli, DEPLOY_OPTIONS, GATEWAY_OPTIONS } from './lib/cli.js';
 
 const { values: argv } = parseCli({
@@ -36,7 +37,7 @@ const { values: argv } = parseCli({
        [--preset compliance-archive [--archive-buckets A,B] [--retention-days N]
         [--retention-mode COMPLIANCE|GOVERNANCE]] [--with-monitoring [--monitoring-port N]]
        [--blob-store https://HOST[:PORT]/BUCKET[/PREFIX/] [--blob-store-region R] [--blob-store-credentials FILE]]
-       [--gateways N] [--database-url-file FILE]
+       [--gateways N] [--database-url-file FILE] [--webhooks-file FILE | --without-webhooks]
 
 Runs setup-credentials when secrets/ is missing, builds the images (bootstrapping the Debian base when
 no registry answers), starts gateway + Postgres + nginx with docker compose, waits until all are
@@ -72,6 +73,12 @@ them and moves on from one that is gone; they share the database, the data volum
 (highly available with your own tools) instead of the bundled one; copied once into
 secrets/external_database_url.txt (never over another URL). Both are kept in deployment.json.
 
+--webhooks-file names a JSON array of webhook targets the deployment declares, each {"name", "user",
+"url", "auth": none|bearer|hmac, "secret", "ca_bundle"} as the management API takes them; copied once into
+secrets/webhooks.json (never over other targets). Change them there: each up checks the file and
+recreates the gateways when it changed. Targets declared this way can only be changed in the file.
+Kept until --without-webhooks (the targets then stay, as an admin's).
+
 --engine pulumi runs \`pulumi up\` for the stack (default: local) instead, keeping the credentials,
 master key and CA of an existing secrets/ directory.`,
   options: { ...DEPLOY_OPTIONS, ...GATEWAY_OPTIONS, engine: { type: 'string' }, stack: { type: 'string' } },
@@ -86,6 +93,10 @@ await prepareExternalPostgres(
   argv['database-url-file'],
   await bundledPostgresVolume(o.project),
 ).catch((err: Error) => fail(err.message));
+// The declared webhook targets: checked, and their digest taken, before either engine runs.
+o.webhooks = await prepareWebhooks(ROOT, o.webhooks !== undefined, argv['webhooks-file']).catch(
+  (err: Error) => fail(err.message),
+);
 if (engine === 'pulumi') {
   await pulumiUp(o, String(argv.stack ?? 'local'));
   process.exit(0);

@@ -14,6 +14,7 @@ import {
 } from '../service/src/parse/archive-preset.js';
 import { blobStoreProblems, DEFAULT_BLOB_PREFIX, type BlobStore } from '../service/src/parse/blob-store.js';
 import { databaseUrlProblem } from '../service/src/parse/database-url.js';
+import { parseWebhooksFile } from '../service/src/parse/webhook-targets.js';
 import { syncJobProblems, type SyncJob } from '../service/src/parse/sync-job.js';
 import {
   BUCKET_DEFAULTS,
@@ -58,6 +59,8 @@ export interface DeploymentConfig {
   gateways: number;
   /** coffer:databaseUrl (secret): a Postgres the operator runs (HA with their tools); no bundled one then. */
   databaseUrl?: string;
+  /** coffer:webhooks (secret): the webhook targets the deployment declares, as a webhooks file's JSON array. */
+  webhooks?: string;
   /** A compose deployment's secrets/ directory whose credentials, master key and CA to keep. */
   secretsDir?: string;
   masterKey?: string;
@@ -110,6 +113,7 @@ export const CONFIG_KEYS = [
   'blobStoreSecretAccessKey',
   'gateways',
   'databaseUrl',
+  'webhooks',
   'secretsDir',
   'masterKey',
   'previousMasterKeys',
@@ -260,6 +264,19 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
     problems.push(`coffer:databaseUrl ${why} (the value is not shown: it holds a password)`);
     return undefined;
   };
+  // Its value holds the targets' secrets: a problem is named without them (parseWebhooksFile never echoes one).
+  const webhooks = (): string | undefined => {
+    if (!present('webhooks')) return undefined;
+    const v = raw.webhooks;
+    try {
+      if (typeof v !== 'string') throw new Error('must be a JSON array, as text');
+      parseWebhooksFile(v);
+      return v;
+    } catch (err) {
+      problems.push(`coffer:webhooks ${(err as Error).message}`);
+      return undefined;
+    }
+  };
   const blobStore = (): BlobStore | undefined => {
     if (!present('blobStore')) return undefined;
     let v = raw.blobStore;
@@ -342,6 +359,7 @@ export function parseDeploymentConfig(raw: RawConfig): DeploymentConfig {
       `must be a whole number 1-${MAX_GATEWAYS}`,
     ),
     databaseUrl: databaseUrl(),
+    webhooks: webhooks(),
     secretsDir: optional('secretsDir', (v) => v.trim() !== '', 'must be a directory'),
     masterKey: optional(
       'masterKey',

@@ -10,6 +10,7 @@ import type { DeploymentConfig } from './config.js';
 import type { S3Credential } from '../service/src/auth/credentials.js';
 import { API_KEY_PREFIX, apiKeyDigest } from '../service/src/crypto/api-keys.js';
 import { hashPassword } from '../service/src/management/password.js';
+import { webhooksDigest } from '../service/src/parse/webhook-targets.js';
 import { createPki } from './pki.js';
 import {
   ADMIN_USERNAME,
@@ -110,6 +111,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
       blobStore: c.blobStore,
       gateways: c.gateways,
       externalPostgres: c.databaseUrl !== undefined,
+      ...(c.webhooks ? { webhooks: { digest: webhooksDigest(c.webhooks) } } : {}),
     });
 
     const pki = createPki(
@@ -130,6 +132,7 @@ export class CofferDeployment extends pulumi.ComponentResource {
     const secrets = {
       ...this.secretValues(existing, c.previousMasterKeys, admin.json, pki.serverCertPem, pki.serverKeyPem),
       ...(c.databaseUrl ? { database_url: pulumi.secret(c.databaseUrl) } : {}),
+      ...(c.webhooks ? { webhooks_json: pulumi.secret(c.webhooks) } : {}),
       ...(archiveJson ? { archive_credentials_json: archiveJson } : {}),
       ...(c.monitoring ? { management_api_key: this.scrapeKey(admin.login) } : {}),
       ...(c.syncJobs.length ? { root_crt: pulumi.output(pki.caCertPem) } : {}),

@@ -84,6 +84,11 @@ export interface TopologyOptions {
    * bundled container: the gateways' database_url comes from EXTERNAL_DATABASE_URL_FILE.
    */
   externalPostgres: boolean;
+  /**
+   * Webhook targets the deployment declares (WEBHOOK_SECRET_FILES, up --webhooks-file, coffer:webhooks),
+   * with the digest of that file: a changed file changes the gateways' settings, so they are recreated.
+   */
+  webhooks?: { digest: string };
 }
 
 export const TLS_VERSIONS = ['1.2', '1.3'] as const;
@@ -154,6 +159,11 @@ export const MONITORING_SECRET_FILES = {
 /** The remote blob store's access keys, `{"access_key_id", "secret_access_key"}`. */
 export const BLOB_STORE_SECRET_FILES = {
   blob_store_credentials: 'secrets/blob_store_credentials.json',
+} as const;
+
+/** The webhook targets a deployment declares (a JSON array; it holds their secrets). */
+export const WEBHOOK_SECRET_FILES = {
+  webhooks_json: 'secrets/webhooks.json',
 } as const;
 
 /** What a scheduled sync needs besides the S3 credentials: the root CA that signs nginx's certificate. */
@@ -240,6 +250,7 @@ export function topology(options: Partial<TopologyOptions> = {}): Topology {
       ...(o.monitoring ? MONITORING_SECRET_FILES : {}),
       ...(o.syncJobs.length ? SYNC_SECRET_FILES : {}),
       ...(o.blobStore ? BLOB_STORE_SECRET_FILES : {}),
+      ...(o.webhooks ? WEBHOOK_SECRET_FILES : {}),
     },
     services: [
       ...(o.externalPostgres ? [] : [postgresService(image('postgres'))]),
@@ -337,6 +348,9 @@ function gatewayService(o: TopologyOptions, name: string, image: string): Servic
       LOG_LEVEL: 'info',
       ...presetEnv(o.preset),
       ...blobStoreEnv(o.blobStore),
+      ...(o.webhooks
+        ? { WEBHOOKS_FILE: '/run/secrets/webhooks_json', WEBHOOKS_DIGEST: o.webhooks.digest }
+        : {}),
     },
     secrets: [
       { name: 'database_url' },
@@ -346,6 +360,7 @@ function gatewayService(o: TopologyOptions, name: string, image: string): Servic
       { name: 'server_crt' },
       ...(o.preset ? [{ name: 'archive_credentials_json' }] : []),
       ...(o.blobStore ? [{ name: 'blob_store_credentials' }] : []),
+      ...(o.webhooks ? [{ name: 'webhooks_json' }] : []),
     ],
     volumes: [{ volume: 'coffer-data', target: '/var/lib/coffer' }],
     tmpfs: ['/run/coffer'],

@@ -76,6 +76,8 @@ export const GATEWAY_OPTIONS = {
   'blob-store-credentials': { type: 'string' },
   gateways: { type: 'string' },
   'database-url-file': { type: 'string' },
+  'webhooks-file': { type: 'string' },
+  'without-webhooks': { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
 export const DEPLOY_OPTIONS = {

@@ -67,6 +67,8 @@ export interface DeployOptions {
   gateways: number;
   /** Metadata in a Postgres the operator runs (--database-url-file), kept once given. */
   externalPostgres: boolean;
+  /** Webhook targets declared in secrets/webhooks.json (--webhooks-file), until --without-webhooks. */
+  webhooks?: { digest: string };
 }
 
 /** Where `up` and `setup-credentials` keep the settings they were given, beside secrets/. */
@@ -134,6 +136,10 @@ export function deployOptions(argv: Record<string, unknown>, root: string = ROOT
     gateways: gatewayCount(argv.gateways, saved.gateways ?? DEFAULT_OPTIONS.gateways),
     externalPostgres:
       argv['database-url-file'] !== undefined || (saved.externalPostgres ?? DEFAULT_OPTIONS.externalPostgres),
+    // The digest is the kept file's, taken again by up (scripts/lib/webhooks.ts) before anything runs.
+    ...(webhooksWanted(argv, saved.webhooks !== undefined)
+      ? { webhooks: saved.webhooks ?? { digest: '' } }
+      : {}),
     ...(argv['blob-store'] !== undefined
       ? {
           blobStore: orFail(() =>
@@ -208,6 +214,14 @@ export function presetOptions(
   if (argv['bucket-defaults'] === 'legacy')
     refuse('--bucket-defaults legacy contradicts --preset compliance-archive, which disables ACLs');
   return { preset };
+}
+
+/** --webhooks-file FILE declares webhook targets; kept until --without-webhooks. */
+function webhooksWanted(argv: Record<string, unknown>, saved: boolean): boolean {
+  if (argv['webhooks-file'] !== undefined && argv['without-webhooks'])
+    fail('--webhooks-file and --without-webhooks contradict each other');
+  if (argv['without-webhooks']) return false;
+  return argv['webhooks-file'] !== undefined || saved;
 }
 
 function monitoringOption(argv: Record<string, unknown>, saved: boolean): boolean {

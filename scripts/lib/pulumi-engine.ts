@@ -4,7 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { BLOB_STORE_SECRET_FILES, EXTERNAL_DATABASE_URL_FILE } from '../../stacks/topology.js';
+import {
+  BLOB_STORE_SECRET_FILES,
+  EXTERNAL_DATABASE_URL_FILE,
+  WEBHOOK_SECRET_FILES,
+} from '../../stacks/topology.js';
 import path from 'node:path';
 import { $ } from 'zx';
 import { requireDocker, type DeployOptions } from './deploy.js';
@@ -69,6 +73,11 @@ export async function pulumiUp(o: DeployOptions, stack: string): Promise<void> {
     if (r.exitCode !== 0)
       fail(`pulumi config set coffer:databaseUrl failed: ${r.stderr.trim().split('\n')[0]}`);
   }
+  if (o.webhooks) {
+    const text = await readFile(path.join(ROOT, WEBHOOK_SECRET_FILES.webhooks_json), 'utf8');
+    const r = await quiet`pulumi config set --secret --stack ${stack} coffer:webhooks ${text}`;
+    if (r.exitCode !== 0) fail(`pulumi config set coffer:webhooks failed: ${r.stderr.trim().split('\n')[0]}`);
+  } else await quiet`pulumi config rm --stack ${stack} coffer:webhooks`;
   if (o.preset) {
     await set('preset', 'compliance-archive');
     await set('archiveBuckets', JSON.stringify(o.preset.buckets));

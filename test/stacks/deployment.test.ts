@@ -396,6 +396,45 @@ describe('coffer:databaseUrl', () => {
   });
 });
 
+describe('coffer:webhooks', () => {
+  const hooks = JSON.stringify([
+    {
+      name: 'n8n',
+      user: 'alice',
+      url: 'https://n8n.lan/hook',
+      auth: 'bearer',
+      secret: 'bearer-token-0123456789',
+    },
+  ]);
+
+  it('gives every gateway the declared targets as a secret file, and nothing of them in its environment', async () => {
+    await deploy({ webhooks: hooks, gateways: '2' });
+    for (const name of ['gateway', 'gateway-2']) {
+      const file = (container(name).uploads as Upload[]).find(
+        (u) => u.file === '/run/secrets/webhooks_json',
+      )!;
+      expect(file.content).toBe(hooks);
+      const env = (container(name).envs as string[]).join('\n');
+      expect(env).toContain('WEBHOOKS_FILE=/run/secrets/webhooks_json');
+      expect(env).toMatch(/WEBHOOKS_DIGEST=[0-9a-f]{16}/);
+      expect(env).not.toContain('bearer-token');
+    }
+    expect(evaluate(fromPulumi(mocks.records)).filter((r) => r.violations.length)).toEqual([]);
+  });
+
+  it('refuses targets it cannot use without showing their secrets', () => {
+    const err = (() => {
+      try {
+        parseDeploymentConfig({ webhooks: hooks.replace('https://', 'ftp://') });
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(err).toMatch(/coffer:webhooks entry 1 \(n8n\): url: must be http or https/);
+    expect(err).not.toContain('bearer-token');
+  });
+});
+
 describe('master-key rotation (coffer:previousMasterKeys)', () => {
   const current = 'ab'.repeat(32);
   const next = 'cd'.repeat(32);

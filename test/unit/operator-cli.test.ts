@@ -11,6 +11,7 @@ import { setupCredentials } from '../../scripts/lib/secrets.js';
 import { withJob, withoutJob } from '../../scripts/lib/sync-service.js';
 import { parseBlobStoreUrl, prepareBlobStore } from '../../scripts/lib/blob-store.js';
 import { prepareExternalPostgres } from '../../scripts/lib/external-postgres.js';
+import { prepareWebhooks } from '../../scripts/lib/webhooks.js';
 import { topology } from '../../stacks/topology.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -36,7 +37,7 @@ describe('operator scripts refuse what they do not know', () => {
     [
       'up',
       '--domian',
-      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --blob-store, --blob-store-region, --blob-store-credentials, --gateways, --database-url-file, --engine, --stack, --help',
+      '--project, --domain, --https-port, --http-port, --sigv2, --bucket-defaults, --preset, --archive-buckets, --retention-days, --retention-mode, --with-monitoring, --without-monitoring, --monitoring-port, --blob-store, --blob-store-region, --blob-store-credentials, --gateways, --database-url-file, --webhooks-file, --without-webhooks, --engine, --stack, --help',
     ],
     ['status', '--bogus', '--project, --domain, --https-port, --http-port, --help'],
     ['down', '--purge', '--project, --domain, --https-port, --http-port, --purge-data, --yes, --help'],
@@ -236,6 +237,66 @@ describe('up --gateways N --database-url-file FILE', () => {
     expect(other).not.toMatch(/hunter2|other@/);
     expect(await readFile(secret, 'utf8')).toMatch(/hunter2-secret/);
     await rm(dir, { recursive: true });
+  });
+});
+
+describe('up --webhooks-file FILE', () => {
+  it('keeps the targets in secrets/ once, checks the kept file at every up, and names it by a digest that follows its edits', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coffer-hooks-'));
+    await mkdir(path.join(dir, 'secrets'));
+    const file = path.join(dir, 'hooks.json');
+    const hook = {
+      name: 'n8n',
+      user: 'alice',
+      url: 'https://n8n.lan/webhook/s3',
+      auth: 'hmac',
+      secret: 'hmac-secret-0123456789',
+    };
+    await writeFile(file, JSON.stringify([{ ...hook, secret: 'short' }]));
+    const bad = await prepareWebhooks(dir, true, file).catch((e: Error) => e.message);
+    expect(bad).toBe(`--webhooks-file: ${file} entry 1 (n8n): secret: 16 to 4096 characters on one line`);
+    await expect(prepareWebhooks(dir, true, undefined)).rejects.toThrow(
+      /secrets\/webhooks.json is missing: pass --webhooks-file FILE again/,
+    );
+    expect(await prepareWebhooks(dir, false, undefined)).toBeUndefined();
+    await writeFile(file, JSON.stringify([hook]));
+    const first = await prepareWebhooks(dir, true, file);
+    const kept = path.join(dir, 'secrets/webhooks.json');
+    expect((await stat(kept)).mode & 0o777).toBe(0o600);
+    expect(first?.digest).toMatch(/^[0-9a-f]{16}$/);
+    expect(await prepareWebhooks(dir, true, undefined)).toEqual(first);
+    // Other targets handed in are refused (the kept file is where they change), and nothing is printed of them.
+    await writeFile(file, JSON.stringify([{ ...hook, url: 'https://other.lan/' }]));
+    const other = await prepareWebhooks(dir, true, file).catch((e: Error) => e.message);
+    expect(other).toMatch(
+      /secrets\/webhooks.json already holds other webhook targets \(edit it there instead\)/,
+    );
+    expect(other).not.toContain('hmac-secret');
+    // Edited in place: a new digest, so the gateways are recreated and apply it; broken, nothing runs.
+    await writeFile(kept, JSON.stringify([{ ...hook, url: 'https://n8n.lan/webhook/v2' }]));
+    const edited = await prepareWebhooks(dir, true, undefined);
+    expect(edited?.digest).not.toBe(first?.digest);
+    await writeFile(kept, '[{"name": "n8n"');
+    await expect(prepareWebhooks(dir, true, undefined)).rejects.toThrow(
+      'secrets/webhooks.json is not JSON: fix it, then run up again (nothing was changed)',
+    );
+    const gateway = topology({ webhooks: edited }).services.find((s) => s.name === 'gateway')!;
+    expect(gateway.env).toMatchObject({
+      WEBHOOKS_FILE: '/run/secrets/webhooks_json',
+      WEBHOOKS_DIGEST: edited!.digest,
+    });
+    expect(gateway.secrets).toContainEqual({ name: 'webhooks_json' });
+    expect(topology({ webhooks: edited }).secrets.webhooks_json).toBe('secrets/webhooks.json');
+    expect(topology().secrets).not.toHaveProperty('webhooks_json');
+    await rm(dir, { recursive: true });
+  });
+
+  it('keeps declaring them until --without-webhooks, and refuses both at once', () => {
+    const r = script('up', '--webhooks-file', 'x.json', '--without-webhooks');
+    expect([r.status, r.stderr.trim()]).toEqual([
+      1,
+      'coffer: --webhooks-file and --without-webhooks contradict each other',
+    ]);
   });
 });
 

@@ -2,6 +2,7 @@
  * Webhook targets as an admin or a deployment declares them, checked before anything is stored: the
  * management API, the gateway's WEBHOOKS_FILE and `up --webhooks-file` refuse the same things.
  */
+import { createHash } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 
 export type TargetAuth = 'none' | 'bearer' | 'hmac';
@@ -87,4 +88,9 @@ export function parseWebhooksFile(text: string): NewTarget[] {
     names.add(target.name);
     return target;
   });
+}
+
+/** Names a webhooks file's content without revealing it: what makes a deployment's gateways restart when it changes. */
+export function webhooksDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
