@@ -4,7 +4,7 @@
 set -eu
 secret_dir=/run/coffer/secrets
 mkdir -p "$secret_dir"
-for var in DATABASE_URL_FILE CREDENTIALS_FILE MASTER_KEY_FILE ADMIN_FILE ARCHIVE_CREDENTIALS_FILE TLS_CERT_FILE BLOB_S3_CREDENTIALS_FILE; do
+for var in DATABASE_URL_FILE CREDENTIALS_FILE MASTER_KEY_FILE ADMIN_FILE ARCHIVE_CREDENTIALS_FILE TLS_CERT_FILE BLOB_S3_CREDENTIALS_FILE WEBHOOKS_FILE; do
   eval "src=\${$var:-}"
   [ -n "$src" ] || continue
   [ -r "$src" ] || { echo "coffer: configuration: $var points at $src, which cannot be read" >&2; exit 78; }

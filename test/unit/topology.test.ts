@@ -68,6 +68,26 @@ describe('topology and docker-compose.yaml', () => {
   });
 });
 
+describe('the gateway image', () => {
+  it('copies every secret file a gateway is told of into its private tmpfs before dropping root', () => {
+    // Every option that gives the gateway a secret file at once.
+    const t = topology({
+      preset: { buckets: ['archive'], retentionMode: 'COMPLIANCE', retentionDays: 365 },
+      blobStore: { endpoint: 'https://rgw.lan', bucket: 'blobs', region: 'us-east-1', prefix: 'blobs/' },
+      webhooks: { digest: '0123456789abcdef' },
+      externalPostgres: true,
+    });
+    const gateway = t.services.find((s) => s.name === 'gateway')!;
+    const files = Object.entries(gateway.env)
+      .filter(([k, v]) => k.endsWith('_FILE') && v.startsWith('/run/secrets/'))
+      .map(([k]) => k);
+    expect(files).toContain('WEBHOOKS_FILE');
+    const script = readFileSync(path.join(ROOT, 'service/docker/entrypoint.sh'), 'utf8');
+    const copied = /^for var in (.+); do$/m.exec(script)![1]!.split(' ');
+    expect(files.filter((f) => !copied.includes(f))).toEqual([]);
+  });
+});
+
 describe('--with-monitoring', () => {
   it("adds Prometheus scraping the gateways with the API key, on this host's loopback only, with its own volume", () => {
     const t = topology({ monitoring: true, monitoringPort: 9191 });
