@@ -3,8 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  PutBucketNotificationConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   S3Client,
@@ -13,6 +15,7 @@ import {
 import knex, { type Knex } from 'knex';
 import * as OTPAuth from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../scripts/lib/free-port.js';
 import { apiKeyDigest, newApiKey } from '../../src/crypto/api-keys.js';
 import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
@@ -1067,6 +1070,77 @@ describe('console sessions, TOTP and lockout', () => {
     expect(await attempt(env.admin.password)).toMatchObject({ status: 429, body: { error: 'LoginBlocked' } });
     await new Promise((r) => setTimeout(r, 3100));
     expect((await attempt(env.admin.password)).status).toBe(200);
+  });
+});
+
+describe('webhook targets and event messages', () => {
+  it('creates a target for a user, shows what waits for it with the last error, retries, drops, and deletes it once unused', async () => {
+    const users = (await call('GET', '/users')).body.users as Array<{
+      name: string;
+      access_keys: Array<{ access_key: string }>;
+    }>;
+    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    const closed = await freePort();
+    const secret = 'bearer-token-0123456789';
+    const hook = {
+      name: 'mgmt-hook',
+      user: owner.name,
+      url: `http://127.0.0.1:${closed}/hook`,
+      auth: 'bearer',
+      secret,
+    };
+    const created = await call('POST', '/webhooks', hook);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({
+      name: 'mgmt-hook',
+      user_name: owner.name,
+      auth: 'bearer',
+      declared: false,
+    });
+    expect(JSON.stringify(created.body)).not.toContain(secret);
+    expect((await call('POST', '/webhooks', hook)).body.error).toBe('WebhookExists');
+    expect((await call('POST', '/webhooks', { ...hook, name: 'x', user: 'nobody' })).body).toMatchObject({
+      error: 'ValidationError',
+      message: 'user: no user is named "nobody"',
+    });
+    expect((await call('POST', '/webhooks', { ...hook, name: 'x', url: 'file:///etc/passwd' })).status).toBe(
+      400,
+    );
+    expect((await call('GET', '/webhooks')).body.webhooks).toContainEqual(created.body);
+
+    const s3 = s3For(env.creds[0]!.accessKeyId, env.creds[0]!.secretAccessKey, gw.endpoint);
+    await s3.send(new CreateBucketCommand({ Bucket: 'mgmt-events' }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: 'mgmt-events',
+        NotificationConfiguration: {
+          QueueConfigurations: [{ QueueArn: String(created.body.arn), Events: ['s3:ObjectCreated:*'] }],
+        },
+      }),
+    );
+    await s3.send(new PutObjectCommand({ Bucket: 'mgmt-events', Key: 'a.txt', Body: 'a' }));
+    let waiting: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 100 && !waiting[0]?.last_error; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = (await call('GET', '/events?target=mgmt-hook&state=pending')).body.messages as typeof waiting;
+    }
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]).toMatchObject({
+      bucket: 'mgmt-events',
+      key: 'a.txt',
+      event_name: 's3:ObjectCreated:Put',
+    });
+    expect(waiting[0]!.last_error).toMatch(/ECONNREFUSED/);
+    expect((await call('POST', '/events/retry', { ids: [waiting[0]!.id] })).body).toEqual({ count: 1 });
+    expect((await call('POST', '/events/drop', { ids: [waiting[0]!.id] })).body).toEqual({ count: 1 });
+    expect((await call('GET', '/events?target=mgmt-hook')).body.messages).toEqual([]);
+
+    expect((await call('DELETE', '/webhooks/mgmt-hook')).body.error).toBe('WebhookInUse');
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({ Bucket: 'mgmt-events', NotificationConfiguration: {} }),
+    );
+    expect((await call('DELETE', '/webhooks/mgmt-hook')).status).toBe(200);
+    expect((await call('DELETE', '/webhooks/mgmt-hook')).body.error).toBe('WebhookNotFound');
   });
 });
 
