@@ -580,10 +580,11 @@ const MIGRATIONS: Migration[] = [
     name: '0018_bucket_events',
     async up(knex) {
       // Webhook targets an admin creates for one user; that user's buckets may send their events there.
+      // They go with their user (whose buckets, if any, were handed over or refused the deletion).
       await knex.raw(`CREATE TABLE webhook_targets (
         id bigserial PRIMARY KEY,
         name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$'),
-        user_id bigint NOT NULL REFERENCES users (id) ON DELETE RESTRICT,
+        user_id bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
         url text NOT NULL,
         auth text NOT NULL CHECK (auth IN ('none', 'bearer', 'hmac')),
         secret_sealed bytea,

@@ -1141,6 +1141,16 @@ describe('webhook targets and event messages', () => {
     );
     expect((await call('DELETE', '/webhooks/mgmt-hook')).status).toBe(200);
     expect((await call('DELETE', '/webhooks/mgmt-hook')).body.error).toBe('WebhookNotFound');
+
+    // A user's targets go with the user.
+    const leaving = await call('POST', '/users', { name: 'hook-owner' });
+    expect(
+      (await call('POST', '/webhooks', { ...hook, name: 'leaving-hook', user: 'hook-owner' })).status,
+    ).toBe(201);
+    expect((await call('DELETE', `/users/${leaving.body.id}`)).status).toBe(200);
+    expect(
+      ((await call('GET', '/webhooks')).body.webhooks as Array<{ name: string }>).map((w) => w.name),
+    ).not.toContain('leaving-hook');
   });
 });
 
