@@ -4,8 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  PutBucketNotificationConfigurationCommand,
   PutBucketVersioningCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -20,6 +22,7 @@ import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '
 import { managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { signedFetch } from '../support/signed-fetch.js';
+import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/rekey-cli.js');
 
@@ -37,6 +40,8 @@ describe('master-key rotation', () => {
   let uploadId = '';
   let pendingEtag = '';
   let totp: OTPAuth.TOTP;
+  let receiver: Receiver;
+  const HOOK_SECRET = 'webhook-secret-sealed-0123';
   const pendingPart = randomBytes(5 * 1024 * 1024);
   const keyFile = () => env.env.MASTER_KEY_FILE!;
   const restart = async () => {
@@ -113,6 +118,30 @@ describe('master-key rotation', () => {
     const enrolled = await api('POST', '/auth/totp/enroll', undefined, session);
     totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(String(enrolled.body.secret)), digits: 6 });
     expect((await api('POST', '/auth/totp/confirm', { code: totp.generate() }, session)).status).toBe(200);
+    // A webhook target's HMAC secret is sealed under it too; a bucket sends its events there.
+    receiver = await startReceiver(HOOK_SECRET);
+    const users = (await api('GET', '/users')).body.users as Array<{
+      name: string;
+      access_keys: Array<{ access_key: string }>;
+    }>;
+    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    const hook = await api('POST', '/webhooks', {
+      name: 'rotation',
+      user: owner.name,
+      url: receiver.url,
+      auth: 'hmac',
+      secret: HOOK_SECRET,
+    });
+    expect(hook.status).toBe(201);
+    await s3.send(new CreateBucketCommand({ Bucket: 'hooked' }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: 'hooked',
+        NotificationConfiguration: {
+          QueueConfigurations: [{ QueueArn: String(hook.body.arn), Events: ['s3:ObjectCreated:*'] }],
+        },
+      }),
+    );
     uploadId = (await s3.send(new CreateMultipartUploadCommand({ Bucket: 'vault', Key: 'pending.bin' })))
       .UploadId!;
     pendingEtag = (
@@ -128,6 +157,7 @@ describe('master-key rotation', () => {
     ).ETag!;
   }, 120_000);
   afterAll(async () => {
+    await receiver?.close();
     s3?.destroy();
     await db?.destroy();
     await gw?.close();
@@ -138,8 +168,8 @@ describe('master-key rotation', () => {
     const before = await keyUse(db);
     expect(Object.keys(before)).toEqual([id(oldKey)]);
     const total = before[id(oldKey)]!;
-    // 3 objects, 1 old version, 2 layout parts, 1 pending part, 2 credentials, 1 TOTP secret.
-    expect(total).toBe(10);
+    // 3 objects, 1 old version, 2 layout parts, 1 pending part, 2 credentials, 1 TOTP secret, 1 webhook secret.
+    expect(total).toBe(11);
 
     writeFileSync(keyFile(), `${newKey}\n${oldKey}\n`);
     await restart();
@@ -192,6 +222,10 @@ describe('master-key rotation', () => {
       {},
     );
     expect(login.status, JSON.stringify(login.body)).toBe(200);
+    // The webhook's secret was rewrapped: its messages are still signed with it.
+    await s3.send(new PutObjectCommand({ Bucket: 'hooked', Key: 'after-rotation', Body: 'x' }));
+    const [message] = await receiver.waitFor(1);
+    expect(message!.verified).toBe(true);
     // The part still uploading (sealed before the rotation) completes into a readable object.
     const tail = (
       await s3.send(
