@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import {
   CreateBucketCommand,
   PutBucketNotificationConfigurationCommand,
@@ -8,52 +6,16 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
-import { createTestEnv, type TestEnv } from '../support/gateway.js';
+import { createTestEnv, startGatewayProcess, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { sql } from '../support/sql.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
-const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
 const SECRET = randomBytes(24).toString('base64url');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let env: TestEnv;
 let receiver: Receiver;
-
-interface Child {
-  process: ChildProcess;
-  endpoint: string;
-  kill(): Promise<void>;
-}
-
-/** The gateway as deployed: its own process, which a test can kill -9. */
-async function startChild(port: number): Promise<Child> {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env.env, PORT: String(port), GATEWAY_WORKERS: '1' },
-    stdio: 'ignore',
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (
-      await fetch(`${endpoint}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await sleep(100);
-  }
-  return {
-    process: child,
-    endpoint,
-    kill: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
 
 beforeAll(async () => {
   env = await createTestEnv({
@@ -72,7 +34,7 @@ afterAll(async () => {
 describe('event delivery across crashes and gateways', () => {
   it('delivers, after a restart, a change whose message was in flight when the gateway was killed', async () => {
     const port = await freePort();
-    let gw = await startChild(port);
+    let gw = await startGatewayProcess(env.env, port);
     try {
       const call = managementClient(gw.endpoint, { key: env.admin.apiKey });
       const users = (await call('GET', '/users')).body.users as Array<{
@@ -102,11 +64,11 @@ describe('event delivery across crashes and gateways', () => {
       await s3.send(new PutObjectCommand({ Bucket: 'crash-events', Key: 'in-flight', Body: 'x' }));
       for (let i = 0; i < 100 && receiver.held === 0; i++) await sleep(50);
       expect(receiver.held).toBe(1);
-      await gw.kill();
+      await gw.stop();
       const waiting = await sql(env.pg.url, 'SELECT key, state FROM event_deliveries');
       expect(waiting).toEqual([{ key: 'in-flight', state: 'pending' }]);
       receiver.mode = 'ok';
-      gw = await startChild(port);
+      gw = await startGatewayProcess(env.env, port);
       const [m] = await receiver.waitFor(1);
       expect(m!.verified).toBe(true);
       expect(m!.record).toMatchObject({
@@ -116,13 +78,16 @@ describe('event delivery across crashes and gateways', () => {
       await sleep(500);
       expect(receiver.received).toHaveLength(1);
     } finally {
-      await gw.kill();
+      await gw.stop();
     }
   });
 
   it('sends each message once with two gateways on one database', async () => {
     receiver.received.length = 0;
-    const gateways = [await startChild(await freePort()), await startChild(await freePort())];
+    const gateways = [
+      await startGatewayProcess(env.env, await freePort()),
+      await startGatewayProcess(env.env, await freePort()),
+    ];
     try {
       const clients = gateways.map((g) => pathStyleClient(g.endpoint, env.creds[0]!));
       await Promise.all(
@@ -138,7 +103,7 @@ describe('event delivery across crashes and gateways', () => {
       expect(keys).toHaveLength(40);
       expect(new Set(keys).size).toBe(40);
     } finally {
-      await Promise.all(gateways.map((g) => g.kill()));
+      await Promise.all(gateways.map((g) => g.stop()));
     }
   });
 });

@@ -22,8 +22,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { managementClient } from '../support/management.js';
-import { run } from '../support/run.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { selfSignedCertificate } from '../support/tls-proxy.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
 const SECRET = randomBytes(24).toString('base64url');
@@ -399,29 +399,7 @@ describe('bucket notifications to a webhook', () => {
   });
 
   it('sends to an https target its CA bundle vouches for, with its bearer token; an untrusted one gets nothing', async () => {
-    const key = path.join(env.dir, 'receiver.key');
-    const cert = path.join(env.dir, 'receiver.crt');
-    await run(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost',
-      ],
-      process.env,
-    );
+    const { key, cert } = await selfSignedCertificate(env.dir, 'DNS:localhost');
     const pem = await readFile(cert, 'utf8');
     const secure = await startReceiver(undefined, { tls: { key: await readFile(key, 'utf8'), cert: pem } });
     try {

@@ -198,7 +198,7 @@ describe('payload verification', () => {
 
 describe('protocol surface', () => {
   it('answers NotImplemented for sub-resources it does not serve, never a plain listing', async () => {
-    for (const q of ['replication', 'logging', 'website', 'notification', 'encryption']) {
+    for (const q of ['replication', 'logging', 'website', 'inventory', 'encryption']) {
       const res = await signedFetch(strict.endpoint, env.creds[0]!, { path: `/proto?${q}=` });
       expect(res.status, q).toBe(501);
       expect(errorCode(res.text)).toBe('NotImplemented');

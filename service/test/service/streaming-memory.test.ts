@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   CompleteMultipartUploadCommand,
@@ -13,51 +11,30 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
-import { createTestEnv, type TestEnv } from '../support/gateway.js';
+import { createTestEnv, startGatewayProcess, type GatewayProcess, type TestEnv } from '../support/gateway.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
 /**
  * The gateway in its own process, so its memory is its own: a part far larger than the gateway's whole
  * footprint must stream through it to disk, never be held in memory.
  */
-const MAIN = path.resolve(import.meta.dirname, '../../dist/main.js');
 const MiB = 1024 * 1024;
 const PART = 384 * MiB;
 const WARM_UP = 32 * MiB;
 let env: TestEnv;
-let child: ChildProcess;
+let gateway: GatewayProcess;
 let s3: S3Client;
 
 beforeAll(async () => {
   env = await createTestEnv();
-  const port = await freePort();
-  child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env.env, PORT: String(port), GATEWAY_WORKERS: '1' },
-    stdio: 'ignore',
-  });
-  const endpoint = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    if (
-      await fetch(`${endpoint}/health`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  s3 = pathStyleClient(endpoint, env.creds[0]!);
+  gateway = await startGatewayProcess(env.env, await freePort());
+  s3 = pathStyleClient(gateway.endpoint, env.creds[0]!);
   await s3.send(new CreateBucketCommand({ Bucket: 'stream' }));
 });
 
 afterAll(async () => {
   s3?.destroy();
-  if (child && child.exitCode === null) {
-    await new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
-  }
+  await gateway?.stop('SIGTERM');
   await env?.stop();
 });
 
@@ -91,7 +68,7 @@ describe('streaming', () => {
     };
     // A first, smaller part brings up what a large upload keeps for good (digest threads, buffers in flight).
     const first = await upload(1, WARM_UP);
-    const settled = await peakRss(child.pid!);
+    const settled = await peakRss(gateway.process.pid!);
     const second = await upload(2, PART);
     await s3.send(
       new CompleteMultipartUploadCommand({
@@ -104,7 +81,7 @@ describe('streaming', () => {
     expect((await s3.send(new HeadObjectCommand({ Bucket: 'stream', Key: 'big' }))).ContentLength).toBe(
       WARM_UP + PART,
     );
-    const peak = await peakRss(child.pid!);
+    const peak = await peakRss(gateway.process.pid!);
     const grew = `peak RSS ${Math.round(settled / MiB)} MiB after ${WARM_UP / MiB} MiB, ${Math.round(peak / MiB)} MiB after ${PART / MiB} MiB more`;
     // Held, the part alone would add 384 MiB; the fixed cost (threads, a runtime's own baseline) is not measured.
     expect(peak - settled, grew).toBeLessThan(PART * 0.25);

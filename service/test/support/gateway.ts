@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -122,4 +123,43 @@ export async function makeArchive(
     ...settings,
   });
   return { ingest, reader };
+}
+
+export interface GatewayProcess {
+  process: ChildProcess;
+  endpoint: string;
+  /** SIGKILL by default: a crash, not a shutdown. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** The compiled gateway (dist/main.js) in its own process, as deployed, once /health answers on `port`. */
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  port: number,
+): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../../dist/main.js')], {
+    env: { ...process.env, ...env, PORT: String(port), GATEWAY_WORKERS: '1' },
+    stdio: 'ignore',
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    if (
+      await fetch(`${endpoint}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    process: child,
+    endpoint,
+    stop: (signal = 'SIGKILL') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
 }

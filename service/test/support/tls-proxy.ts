@@ -11,34 +11,32 @@ export interface TlsProxy {
   close(): Promise<void>;
 }
 
+/** A key and a self-signed certificate for `san` (`DNS:localhost,...`), good for a day: their file names in `dir`. */
+export async function selfSignedCertificate(
+  dir: string,
+  san: string,
+): Promise<{ key: string; cert: string }> {
+  const key = path.join(dir, `tls-${randomBytes(4).toString('hex')}.key`);
+  const cert = key.replace(/\.key$/, '.crt');
+  await run(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      `subjectAltName=${san}`,
+    ]),
+    process.env,
+  );
+  return { key, cert };
+}
+
 /**
  * A TLS terminator in front of the gateway, as nginx will be: bytes pass through untouched, so the
  * Host and path the client signed reach the gateway unchanged.
  */
 export async function startTlsProxy(dir: string, targetPort: number): Promise<TlsProxy> {
-  const key = path.join(dir, `tls-${randomBytes(4).toString('hex')}.key`);
-  const cert = key.replace(/\.key$/, '.crt');
-  await run(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    process.env,
-  );
+  const { key, cert } = await selfSignedCertificate(dir, 'DNS:localhost,IP:127.0.0.1');
   const server = tls.createServer({ key: await readFile(key), cert: await readFile(cert) }, (client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     client.pipe(upstream).pipe(client);
