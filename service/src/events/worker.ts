@@ -37,6 +37,9 @@ export function backoff(attempts: number, s: DeliverySettings, random = Math.ran
   return Math.round(base * (0.8 + 0.2 * random()));
 }
 
+/** Dispatch rounds (of up to 500 changes each) in one turn before what is due is sent. */
+const MAX_DISPATCH_ROUNDS = 20;
+
 export class EventWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -80,7 +83,10 @@ export class EventWorker {
     if (this.running || this.stopped) return;
     this.again = false;
     this.running = exclusively(this.db, JOB_LOCKS.events, () => this.pass())
-      .then(() => undefined)
+      .then((report) => {
+        // A backlog drains turn after turn, not one turn per poll.
+        if (report && report.sent + report.dispatched > 0) this.again = true;
+      })
       .catch((err: Error) => this.log.warn({ reason: err.message }, 'event delivery turn failed'))
       .finally(() => {
         this.running = undefined;
@@ -92,7 +98,9 @@ export class EventWorker {
   /** One turn: everything committed so far dispatched, then what is due sent. */
   async pass(now = () => new Date()): Promise<{ dispatched: number; sent: number; failed: number }> {
     let dispatched = 0;
-    for (let n; (n = await this.outbox.dispatch()) > 0;) dispatched += n;
+    // Bounded, so that sending is not starved while changes keep committing faster than a round takes.
+    for (let round = 0, n; round < MAX_DISPATCH_ROUNDS && (n = await this.outbox.dispatch()) > 0; round++)
+      dispatched += n;
     const report = { dispatched, sent: 0, failed: 0 };
     const groups = await this.outbox.due(now());
     const targets = new Map<number, Promise<SendableTarget | undefined>>();
@@ -104,6 +112,7 @@ export class EventWorker {
     const lane = async () => {
       while (next < groups.length && !this.stopped) {
         for (const d of groups[next++]!) {
+          if (this.stopped) break;
           const target = await targetOf(d.targetId);
           if (!target) break;
           if (d.nextAttemptAt > now()) break;
