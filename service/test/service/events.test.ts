@@ -16,6 +16,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -452,6 +453,51 @@ describe('bucket notifications to a webhook', () => {
     } finally {
       await secure.close();
     }
+  });
+
+  it("sends browser form uploads as Post, and the management API's deletes and restores as what they are", async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'flows-admin' }));
+    await s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: 'flows-admin',
+        VersioningConfiguration: { Status: 'Enabled' },
+      }),
+    );
+    await notify(s3, 'flows-admin', [
+      { Id: 'all', QueueArn: arn, Events: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'] },
+    ]);
+    receiver.mode = 'ok';
+    receiver.received.length = 0;
+    const post = await createPresignedPost(s3, { Bucket: 'flows-admin', Key: 'form.txt', Expires: 300 });
+    const form = new FormData();
+    for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+    form.append('file', new Blob(['from a form']), 'form.txt');
+    expect((await fetch(post.url, { method: 'POST', body: form })).status).toBe(204);
+    const first = (await receiver.waitFor(1))[0]!.record;
+    expect(first).toMatchObject({
+      eventName: 'ObjectCreated:Post',
+      s3: { object: { key: 'form.txt', size: 11 } },
+    });
+    // An admin deletes it in the console (a delete marker), then brings the version back.
+    expect((await call('DELETE', '/buckets/flows-admin/objects/form.txt')).status).toBe(200);
+    expect(
+      (
+        await call('POST', '/buckets/flows-admin/versions/form.txt', {
+          version_id: first.s3.object.versionId,
+        })
+      ).status,
+    ).toBe(201);
+    const [, marker, restored] = (await receiver.waitFor(3)).map((m) => m.record);
+    expect(marker).toMatchObject({
+      eventName: 'ObjectRemoved:DeleteMarkerCreated',
+      userIdentity: { principalId: 'admin:admin' },
+      s3: { object: { key: 'form.txt' } },
+    });
+    expect(restored).toMatchObject({
+      eventName: 'ObjectCreated:Copy',
+      s3: { object: { key: 'form.txt', size: 11 } },
+    });
+    expect(restored!.s3.object.versionId).not.toBe(first.s3.object.versionId);
   });
 
   it('takes the targets a deployment declares in WEBHOOKS_FILE at start, which only the file changes', async () => {
