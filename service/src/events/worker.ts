@@ -45,6 +45,7 @@ export class EventWorker {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  private failing = false;
 
   constructor(
     private readonly db: Knex,
@@ -84,10 +85,17 @@ export class EventWorker {
     this.again = false;
     this.running = exclusively(this.db, JOB_LOCKS.events, () => this.pass())
       .then((report) => {
+        if (this.failing) this.log.info({}, 'event delivery works again');
+        this.failing = false;
         // A backlog drains turn after turn, not one turn per poll.
         if (report && report.sent + report.dispatched > 0) this.again = true;
       })
-      .catch((err: Error) => this.log.warn({ reason: err.message }, 'event delivery turn failed'))
+      .catch((err: Error) => {
+        // Once per outage, not once per poll: nothing is lost meanwhile, the outbox keeps every event.
+        if (!this.failing)
+          this.log.warn({ reason: err.message }, 'event delivery stopped; retrying every poll');
+        this.failing = true;
+      })
       .finally(() => {
         this.running = undefined;
         if (!this.stopped) this.schedule(this.again ? 0 : this.settings.pollMs);

@@ -6,14 +6,18 @@ import { errorCode, signedFetch } from '../support/signed-fetch.js';
 /** A real Postgres that the test stops and freezes under a running gateway. */
 let env: TestEnv;
 let gw: RunningGateway;
+/** The gateway's log lines (JSON). */
+const logged: string[] = [];
 
 beforeAll(async () => {
   env = await createTestEnv({
     DB_CONNECT_TIMEOUT_SECONDS: '2',
     DB_ACQUIRE_TIMEOUT_SECONDS: '2',
     DB_STATEMENT_TIMEOUT_SECONDS: '2',
+    // The event worker tries ten times a second: several times in any outage below.
+    EVENT_POLL_MS: '100',
   });
-  gw = await startGateway(env.env);
+  gw = await startGateway({ ...env.env, LOG_LEVEL: 'info' }, { write: (line) => void logged.push(line) });
   expect((await signedFetch(gw.endpoint, env.creds[0]!, { method: 'PUT', path: '/outage' })).status).toBe(
     200,
   );
@@ -75,6 +79,11 @@ describe('Postgres outages', () => {
     expect(again.value.status).toBe(200);
     expect(again.value.text).toBe('kept');
     expect((await fetch(`${gw.endpoint}/ready`)).status).toBe(200);
+    // The event worker tried every second meanwhile: it said so once, and says when it works again.
+    await expect
+      .poll(() => logged.filter((l) => l.includes('event delivery works again')).length, { timeout: 10_000 })
+      .toBe(1);
+    expect(logged.filter((l) => l.includes('event delivery stopped')).length).toBe(1);
   });
 
   it('answers 503 within seconds while Postgres is frozen (SIGSTOP), and recovers when it thaws', async () => {
