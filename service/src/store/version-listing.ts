@@ -75,8 +75,11 @@ export async function listVersions(
   let lastKey: string | undefined =
     afterSeq !== undefined && afterSeq !== 'inclusive' ? input.keyMarker : undefined;
   let count = 0;
+  // After a common prefix the next row may start another one: fetch one row, then twice as many each
+  // time rows are listed rather than skipped, so a page of prefixes costs a probe each, not a batch each.
+  let batch = BATCH;
   for (;;) {
-    const rows = await page(db, bucket, { prefix, upper, afterKey, afterSeq, limit: BATCH });
+    const rows = await page(db, bucket, { prefix, upper, afterKey, afterSeq, limit: batch });
     let jumped = false;
     for (const row of rows) {
       const key = row.key.toString('utf8');
@@ -94,6 +97,7 @@ export async function listVersions(
         afterSeq = 'inclusive';
         lastKey = undefined;
         jumped = true;
+        batch = 1;
         break;
       }
       if (count === input.maxKeys) return { ...out, isTruncated: true };
@@ -113,7 +117,8 @@ export async function listVersions(
       afterKey = row.key;
       afterSeq = row.seq;
     }
-    if (!jumped && rows.length < BATCH) return out;
+    if (!jumped && rows.length < batch) return out;
+    if (!jumped) batch = Math.min(BATCH, batch * 2);
   }
 }
 
@@ -147,10 +152,16 @@ async function page(
     else if (at.afterKey.length) q = q.where('key', '>', at.afterKey);
     return q.orderBy([{ column: 'key' }, { column: 'seq', order: 'desc' }]).limit(at.limit);
   };
-  const union = db
+  // Each side keeps its own ORDER BY and LIMIT (knex's unionAll would move the first side's to the whole
+  // union, and Postgres would then sort every row of `objects` past the position for each page).
+  return db
     .select('*')
-    .from(select('objects', 'false').unionAll(select('object_versions', 'delete_marker'), true).as('v'))
+    .from(
+      db.raw('((?) UNION ALL (?)) AS v', [
+        select('objects', 'false'),
+        select('object_versions', 'delete_marker'),
+      ]),
+    )
     .orderBy([{ column: 'key' }, { column: 'seq', order: 'desc' }])
     .limit(at.limit);
-  return union;
 }
