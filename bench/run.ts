@@ -3,9 +3,10 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,remote,workers,gateways,listing,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
+ * BENCH_ONLY=transfer,remote,workers,gateways,listing,events,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
  */
 import { authorizationCost } from './authorization.js';
+import { benchWebhooks, eventCost } from './events.js';
 import { makeClient, type Target } from './client.js';
 import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
@@ -37,7 +38,7 @@ const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'transfer,remote,workers,gateways,listing,rss,authz').split(','),
+  (process.env.BENCH_ONLY ?? 'transfer,remote,workers,gateways,listing,events,rss,authz').split(','),
 );
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
@@ -474,6 +475,34 @@ async function main(): Promise<void> {
         '',
         `≥ 1.4 × one worker: ${f2(two.rate / one.rate)} ${verdict(two.rate >= 1.4 * one.rate)}`,
       );
+    }
+
+    if (ONLY.has('events')) {
+      // A database of its own: the gateway declares its webhook target for the run's one user at start.
+      const own = await ownDatabase(coffers, 'events');
+      const hooks = await benchWebhooks(own.dir, 'AKIABENCH');
+      try {
+        const coffer = await startCoffer({ ...own, env: hooks.env });
+        targets.push(coffer);
+        const load = {
+          body: randomBytes(SMALL),
+          keys: 1000,
+          seconds: SMALL_SECONDS,
+          concurrency: CONCURRENCY,
+        };
+        const cost = await eventCost(client, coffer, own.databaseUrl, hooks.count, load, ROUNDS);
+        const change = ((cost.notified - cost.plain) / cost.plain) * 100;
+        row(
+          '4 KiB PUT ops/s, plain bucket / with a rule sending every PUT to a webhook',
+          `${f0(cost.plain)} / ${f0(cost.notified)} (${change >= 0 ? '+' : ''}${f0(change)} %); all sent ${f2(cost.drainSeconds)} s after the last PUT (${cost.received} messages)`,
+          '',
+          '',
+          '-',
+        );
+      } finally {
+        for (const t of targets.splice(0)) await t.stop();
+        await hooks.close();
+      }
     }
 
     if (ONLY.has('authz')) {

@@ -178,8 +178,9 @@ export class Outbox {
     return [...groups.values()].filter((g) => g[0]!.nextAttemptAt <= now);
   }
 
-  async delivered(id: number): Promise<void> {
-    await this.db('event_deliveries').where({ id }).delete();
+  /** Deliveries that reached their targets. */
+  async delivered(ids: number[]): Promise<void> {
+    if (ids.length) await this.db('event_deliveries').whereIn('id', ids).delete();
   }
 
   /** Records a failed attempt: tried again at `next`, or with `next` undefined given up (failed). */
