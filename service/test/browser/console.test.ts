@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { managementClient } from '../support/management.js';
+import { managementClient, userNameOf } from '../support/management.js';
 import { requireBinary } from '../support/run.js';
 import { pathStyleClient } from '../support/s3-client.js';
 
@@ -351,17 +351,13 @@ describe.skipIf(!hasChromium)('web console in Chromium', () => {
 
   it('creates a webhook target, and shows a message its receiver has not taken, with the error, until dropped', async () => {
     const api = managementClient(gw.endpoint, { key: env.admin.apiKey });
-    const users = (await api('GET', '/users')).body.users as Array<{
-      name: string;
-      access_keys: Array<{ access_key: string }>;
-    }>;
-    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    const owner = await userNameOf(api, env.creds[0]!.accessKeyId);
     // Nothing listens on this port: every attempt fails with the connection refused.
     const closed = await freePort();
     await page.getByRole('link', { name: 'Events' }).click();
     await page.getByRole('heading', { name: 'Webhook targets' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('n8n');
-    await page.getByLabel('For the buckets of').selectOption({ label: owner.name });
+    await page.getByLabel('For the buckets of').selectOption({ label: owner });
     await page.getByLabel('URL').fill(`http://127.0.0.1:${closed}/webhook/s3`);
     await page.getByLabel('Signed with').selectOption('hmac');
     await page.getByLabel(/^Secret/).fill('a-shared-secret-of-24-chars');

@@ -7,7 +7,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { createTestEnv, startGatewayProcess, type TestEnv } from '../support/gateway.js';
-import { managementClient } from '../support/management.js';
+import { managementClient, userNameOf } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { sql } from '../support/sql.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -37,14 +37,10 @@ describe('event delivery across crashes and gateways', () => {
     let gw = await startGatewayProcess(env.env, port);
     try {
       const call = managementClient(gw.endpoint, { key: env.admin.apiKey });
-      const users = (await call('GET', '/users')).body.users as Array<{
-        name: string;
-        access_keys: Array<{ access_key: string }>;
-      }>;
-      const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+      const owner = await userNameOf(call, env.creds[0]!.accessKeyId);
       const hook = await call('POST', '/webhooks', {
         name: 'hook',
-        user: owner.name,
+        user: owner,
         url: receiver.url,
         auth: 'hmac',
         secret: SECRET,

@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { managementClient } from '../support/management.js';
+import { managementClient, userNameOf } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { selfSignedCertificate } from '../support/tls-proxy.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -38,13 +38,6 @@ let arn: string;
 
 const strip = (etag: string | undefined) => etag?.replace(/"/g, '');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The user that holds `accessKey`. */
-async function userOf(accessKey: string): Promise<string> {
-  const { body } = await call('GET', '/users');
-  const users = body.users as Array<{ name: string; access_keys: Array<{ access_key: string }> }>;
-  return users.find((u) => u.access_keys.some((k) => k.access_key === accessKey))!.name;
-}
 
 async function notify(client: S3Client, bucket: string, configs: Array<Record<string, unknown>>) {
   return client.send(
@@ -72,7 +65,7 @@ beforeAll(async () => {
   receiver = await startReceiver(SECRET);
   const created = await call('POST', '/webhooks', {
     name: 'workflows',
-    user: await userOf(env.creds[0]!.accessKeyId),
+    user: await userNameOf(call, env.creds[0]!.accessKeyId),
     url: receiver.url,
     auth: 'hmac',
     secret: SECRET,
@@ -405,7 +398,7 @@ describe('bucket notifications to a webhook', () => {
     const secure = await startReceiver(undefined, { tls: { key: await readFile(key, 'utf8'), cert: pem } });
     try {
       const token = randomBytes(20).toString('hex');
-      const user = await userOf(env.creds[0]!.accessKeyId);
+      const user = await userNameOf(call, env.creds[0]!.accessKeyId);
       const trusted = await call('POST', '/webhooks', {
         name: 'secure',
         user,
@@ -501,7 +494,7 @@ describe('bucket notifications to a webhook', () => {
   });
 
   it('takes the targets a deployment declares in WEBHOOKS_FILE at start, which only the file changes', async () => {
-    const user = await userOf(env.creds[0]!.accessKeyId);
+    const user = await userNameOf(call, env.creds[0]!.accessKeyId);
     const file = path.join(env.dir, 'webhooks.json');
     const declare = (targets: unknown[]) => writeFile(file, JSON.stringify(targets), { mode: 0o600 });
     const restart = async (extra: Record<string, string> = { WEBHOOKS_FILE: file }) => {

@@ -20,7 +20,7 @@ import { apiKeyDigest, newApiKey } from '../../src/crypto/api-keys.js';
 import { hashPassword } from '../../src/management/password.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { rawConversation } from '../support/raw-http.js';
-import { managementClient, type Auth } from '../support/management.js';
+import { managementClient, type Auth, userNameOf } from '../support/management.js';
 import { OpenApiCheck } from '../support/openapi-check.js';
 import { requireBinary, run } from '../support/run.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
@@ -1075,16 +1075,12 @@ describe('console sessions, TOTP and lockout', () => {
 
 describe('webhook targets and event messages', () => {
   it('creates a target for a user, shows what waits for it with the last error, retries, drops, and deletes it once unused', async () => {
-    const users = (await call('GET', '/users')).body.users as Array<{
-      name: string;
-      access_keys: Array<{ access_key: string }>;
-    }>;
-    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    const owner = await userNameOf(call, env.creds[0]!.accessKeyId);
     const closed = await freePort();
     const secret = 'bearer-token-0123456789';
     const hook = {
       name: 'mgmt-hook',
-      user: owner.name,
+      user: owner,
       url: `http://127.0.0.1:${closed}/hook`,
       auth: 'bearer',
       secret,
@@ -1093,7 +1089,7 @@ describe('webhook targets and event messages', () => {
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       name: 'mgmt-hook',
-      user_name: owner.name,
+      user_name: owner,
       auth: 'bearer',
       declared: false,
     });

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterKey } from '../../src/crypto/master-key.js';
 import { keyUse, rewrapAll } from '../../src/store/rekey.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { managementClient } from '../support/management.js';
+import { managementClient, userNameOf } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -120,14 +120,10 @@ describe('master-key rotation', () => {
     expect((await api('POST', '/auth/totp/confirm', { code: totp.generate() }, session)).status).toBe(200);
     // A webhook target's HMAC secret is sealed under it too; a bucket sends its events there.
     receiver = await startReceiver(HOOK_SECRET);
-    const users = (await api('GET', '/users')).body.users as Array<{
-      name: string;
-      access_keys: Array<{ access_key: string }>;
-    }>;
-    const owner = users.find((u) => u.access_keys.some((k) => k.access_key === env.creds[0]!.accessKeyId))!;
+    const owner = await userNameOf(api, env.creds[0]!.accessKeyId);
     const hook = await api('POST', '/webhooks', {
       name: 'rotation',
-      user: owner.name,
+      user: owner,
       url: receiver.url,
       auth: 'hmac',
       secret: HOOK_SECRET,

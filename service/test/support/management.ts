@@ -38,3 +38,17 @@ export function managementClient(endpoint: string, defaults: Auth = {}, check?: 
     return { status: res.status, body: answer, headers: res.headers };
   };
 }
+
+/** The name of the user that holds `accessKey`, as the management API lists users. */
+export async function userNameOf(
+  call: ReturnType<typeof managementClient>,
+  accessKey: string,
+): Promise<string> {
+  const users = (await call('GET', '/users')).body.users as Array<{
+    name: string;
+    access_keys: Array<{ access_key: string }>;
+  }>;
+  const user = users.find((u) => u.access_keys.some((k) => k.access_key === accessKey));
+  if (!user) throw new Error(`no user holds the access key ${accessKey}`);
+  return user.name;
+}
