@@ -29,6 +29,8 @@ export interface CofferOptions {
   databaseUrl: string;
   postgresPid: number;
   env?: Record<string, string>;
+  /** Another build's main.js (a checkout of an earlier commit), to compare two builds in one run. */
+  entry?: string;
 }
 
 /** The built gateway (service/dist) over the run's embedded Postgres. */
@@ -50,7 +52,7 @@ export async function startCoffer(opts: CofferOptions): Promise<Target> {
   }>;
   // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof") profiles the gateway without touching the load generator.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'service/dist/main.js')], {
+  const proc = spawn(process.execPath, [...nodeArgs, opts.entry ?? path.join(ROOT, 'service/dist/main.js')], {
     env: {
       ...process.env,
       PORT: String(port),

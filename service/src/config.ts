@@ -303,7 +303,8 @@ export async function loadConfig(env: Env): Promise<Config> {
     bucketDefaults: oneOf(env, 'BUCKET_DEFAULTS', ['current', 'legacy'] as const, 'current'),
     inlineMaxBytes: int(env, 'INLINE_MAX_BYTES', 128 * 1024, 0, 4 * 1024 * 1024),
     workers: int(env, 'GATEWAY_WORKERS', availableParallelism(), 1, 256),
-    digestThreads: int(env, 'DIGEST_THREADS', Math.min(4, availableParallelism()), 0, 64),
+    // One core stays the event loop's: on two cores, one thread for MD5 and SHA-256 together beat two.
+    digestThreads: int(env, 'DIGEST_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     usageSampleSeconds: int(env, 'USAGE_SAMPLE_SECONDS', 300, 0, 86400),

@@ -676,7 +676,43 @@ const MIGRATIONS: Migration[] = [
       await knex.raw('ALTER TABLE buckets DROP COLUMN notification');
     },
   },
+  {
+    name: '0019_audit_chain_inline',
+    async up(knex) {
+      // The same text as coffer_audit_text(NEW), written out in the trigger: called from PL/pgSQL, the SQL
+      // function is not inlined, and running it took 20 of the 48 µs the chain cost each record.
+      await knex.raw(auditChainFunction(auditTextOfNew()));
+    },
+    async down(knex) {
+      await knex.raw(auditChainFunction('coffer_audit_text(NEW)'));
+    },
+  },
 ];
+
+/** coffer_audit_text(NEW) as one expression over NEW's fields (audit/chain.ts recordText is the same). */
+function auditTextOfNew(): string {
+  const field = (f: string) =>
+    `CASE WHEN NEW.${f} IS NULL THEN '-' ELSE encode(convert_to(NEW.${f}, 'UTF8'), 'hex') END`;
+  const fields = ['principal', 'access_key', 'source', 'operation', 'bucket', 'key', 'version_id', 'result'];
+  return `concat_ws('|', NEW.seq::text, (extract(epoch FROM NEW.at) * 1000)::bigint::text,
+    ${fields.map(field).join(',\n    ')},
+    NEW.bytes::text, ${field('request_id')})`;
+}
+
+/** The chain trigger of 0014_audit, hashing `text`. */
+function auditChainFunction(text: string): string {
+  return `CREATE OR REPLACE FUNCTION coffer_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE head audit_head%ROWTYPE;
+    BEGIN
+      SELECT * INTO head FROM audit_head WHERE id = 1 FOR UPDATE;
+      NEW.seq := head.seq + 1;
+      NEW.at := date_trunc('milliseconds', clock_timestamp());
+      NEW.prev_hash := head.hash;
+      NEW.hash := sha256(head.hash || convert_to(${text}, 'UTF8'));
+      UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
+      RETURN NEW;
+    END $$`;
+}
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   async getMigrations() {
