@@ -28,9 +28,8 @@ export async function smallOps(
 ): Promise<Rate> {
   const latencies: number[] = [];
   let next = 0;
-  const { result: secs, cpu } = await measured(t.roots, async () => {
+  const { secs, cpu } = await measured(t.roots, async () => {
     const deadline = Date.now() + opts.seconds * 1000;
-    const started = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: opts.concurrency }, async () => {
         while (Date.now() < deadline) {
@@ -41,7 +40,6 @@ export async function smallOps(
         }
       }),
     );
-    return Number(process.hrtime.bigint() - started) / 1e9;
   });
   latencies.sort((a, b) => a - b);
   return {
@@ -70,9 +68,7 @@ function* slices(data: Buffer, size: number): Generator<Buffer> {
 }
 
 async function throughput(t: Target, bytes: number, work: () => Promise<unknown>): Promise<Rate> {
-  const started = process.hrtime.bigint();
-  const { cpu } = await measured(t.roots, work);
-  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  const { cpu, secs } = await measured(t.roots, work);
   return { rate: bytes / MiB / secs, cpu: cpu / (bytes / 1e9) };
 }
 
