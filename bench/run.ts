@@ -34,6 +34,8 @@ const SMALL = 4096;
 const CONCURRENCY = 16;
 const SMALL_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rounds run first and not counted: a server's first 256 MiB pays one-time costs (JIT, memory first touched). */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
@@ -66,8 +68,9 @@ function medianRate(samples: Array<Rate | string>): Rate | string {
 }
 
 /**
- * Each measurement alternates between the servers, ROUNDS times, and keeps the median: page-cache
- * writeback and Postgres checkpoints on a shared 2-core VM otherwise decide who "wins" a single run.
+ * Each measurement alternates between the servers, ROUNDS times after WARMUP uncounted ones, and keeps
+ * the median: page-cache writeback and Postgres checkpoints on a shared 2-core VM otherwise decide who
+ * "wins" a single run.
  */
 async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
   const samples = targets.map(() => Object.fromEntries(MEASURES.map((m) => [m, [] as Array<Rate | string>])));
@@ -82,7 +85,7 @@ async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
     }
   };
   const smallOpts = { body: small, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
     for (const [i, t] of targets.entries())
       await attempt(i, 'putOps', () => smallOps(client, t, 'PUT', { ...smallOpts, keys: 2000 }));
     for (const [i, t] of targets.entries())
@@ -98,7 +101,9 @@ async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
     for (const [i, t] of targets.entries())
       await attempt(i, 'multipart', () => multipart(client, t, big, MULTIPART));
   }
-  return samples.map((s) => Object.fromEntries(MEASURES.map((m) => [m, medianRate(s[m]!)])) as Figures);
+  return samples.map(
+    (s) => Object.fromEntries(MEASURES.map((m) => [m, medianRate(s[m]!.slice(WARMUP))])) as Figures,
+  );
 }
 
 function readableKeys(samples: Array<Record<string, Array<Rate | string>>>): number {
@@ -307,7 +312,7 @@ async function main(): Promise<void> {
       };
       const [c, r, s, fl] = [of('coffer'), of('rgw'), of('s3rver'), of('floor')];
       lines.unshift(
-        `medians of ${ROUNDS} alternating rounds; small ops run ${SMALL_SECONDS} s each at concurrency ${CONCURRENCY}; ` +
+        `medians of ${ROUNDS} alternating rounds after ${WARMUP} uncounted; small ops run ${SMALL_SECONDS} s each at concurrency ${CONCURRENCY}; ` +
           `server CPU counts every process of the server (Postgres, Ceph daemons)`,
         ...notes,
         '',
