@@ -1,0 +1,100 @@
+import knexFactory, { type Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/lib/embedded-postgres.js';
+import { freePort } from '../../../scripts/lib/free-port.js';
+import { GENESIS, recordHash } from '../../src/audit/chain.js';
+import { migrationSource } from '../../src/db/migrations.js';
+
+/**
+ * 0019 rewrites the chain trigger's hashed text as one expression: a chain begun by the trigger before it
+ * goes on unbroken after it, and after it is rolled back.
+ */
+let pg: RunningPostgres;
+let db: Knex;
+
+interface Row {
+  seq: string;
+  at: Date;
+  principal: string | null;
+  access_key: string | null;
+  source: string | null;
+  operation: string;
+  bucket: string | null;
+  key: string | null;
+  version_id: string | null;
+  result: string;
+  bytes: string;
+  request_id: string | null;
+  prev_hash: Buffer;
+  hash: Buffer;
+}
+
+async function migrateBefore(prefix: string): Promise<void> {
+  for (;;) {
+    const [, pending] = (await db.migrate.list({ migrationSource })) as [unknown[], Array<{ name: string }>];
+    if (!pending.length || pending[0]!.name >= prefix) return;
+    await db.migrate.up({ migrationSource });
+  }
+}
+
+async function record(key: string | null): Promise<void> {
+  await db('audit_log').insert({
+    seq: 0,
+    at: new Date(),
+    prev_hash: Buffer.alloc(0),
+    hash: Buffer.alloc(0),
+    principal: 'alice',
+    access_key: null,
+    source: '192.0.2.7',
+    operation: 'PutObject',
+    bucket: 'archive',
+    key,
+    result: 'committed',
+    bytes: 7,
+    request_id: `r-${key}`,
+  });
+}
+
+beforeAll(async () => {
+  pg = await startEmbeddedPostgres({ port: await freePort() });
+  db = knexFactory({ client: 'pg', connection: pg.url });
+}, 120_000);
+
+afterAll(async () => {
+  await db?.destroy();
+  await pg?.stop();
+});
+
+describe('migration 0019_audit_chain_inline', () => {
+  it('continues the chain the earlier trigger began, and the earlier trigger continues it after a rollback', async () => {
+    await migrateBefore('0019');
+    for (const key of ['before/1', 'before/ß ✓', null]) await record(key);
+    await db.migrate.latest({ migrationSource });
+    for (const key of ['after/1', 'after/x|y', null]) await record(key);
+    await db.migrate.down({ migrationSource });
+    for (const key of ['rolled-back/1']) await record(key);
+
+    const rows = await db<Row>('audit_log').orderBy('seq');
+    expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    let prev: Buffer = GENESIS;
+    for (const r of rows) {
+      expect(r.prev_hash.equals(prev)).toBe(true);
+      const hash = recordHash(prev, {
+        seq: Number(r.seq),
+        at: r.at,
+        principal: r.principal,
+        accessKey: r.access_key,
+        source: r.source,
+        operation: r.operation,
+        bucket: r.bucket,
+        key: r.key,
+        versionId: r.version_id,
+        result: r.result,
+        bytes: Number(r.bytes),
+        requestId: r.request_id,
+      });
+      expect(hash.equals(r.hash)).toBe(true);
+      prev = r.hash;
+    }
+  });
+});
