@@ -126,7 +126,8 @@ export function audited(method: string, status: number | undefined, reads: boole
 const COLUMNS =
   'seq, at, principal, access_key, source, operation, bucket, key, version_id, result, bytes, request_id, prev_hash, hash';
 
-interface Row {
+/** A row of audit_log as pg returns it. */
+export interface AuditLogRow {
   seq: string;
   at: Date;
   principal: string | null;
@@ -143,7 +144,7 @@ interface Row {
   hash: Buffer;
 }
 
-function toRecord(r: Row): AuditRecord {
+export function toRecord(r: AuditLogRow): AuditRecord {
   return {
     seq: Number(r.seq),
     at: r.at,
@@ -299,7 +300,7 @@ export class AuditLog implements ChangeRecorder {
       if (filter[column] !== undefined) q = q.where(column, filter[column]);
     if (filter.result !== undefined)
       q = q.whereLike('result', `${filter.result.replace(/[\\%_]/g, '\\$&')}%`);
-    return ((await q.orderBy('seq', 'desc').limit(limit)) as Row[]).map(toRecord);
+    return ((await q.orderBy('seq', 'desc').limit(limit)) as AuditLogRow[]).map(toRecord);
   }
 
   /** Records from `since` on, oldest first, a page at a time. */
@@ -308,7 +309,7 @@ export class AuditLog implements ChangeRecorder {
     for (;;) {
       let q = this.db('audit_log').select(this.db.raw(COLUMNS)).where('seq', '>', after);
       if (filter.since) q = q.where('at', '>=', filter.since);
-      const rows = (await q.orderBy('seq').limit(page)) as Row[];
+      const rows = (await q.orderBy('seq').limit(page)) as AuditLogRow[];
       for (const row of rows) yield toRecord(row);
       if (rows.length < page) return;
       after = Number(rows.at(-1)!.seq);

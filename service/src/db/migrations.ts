@@ -477,17 +477,7 @@ const MIGRATIONS: Migration[] = [
           coffer_audit_field(r.version_id), coffer_audit_field(r.result), r.bytes::text,
           coffer_audit_field(r.request_id))
       $$`);
-      await knex.raw(`CREATE FUNCTION coffer_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE head audit_head%ROWTYPE;
-        BEGIN
-          SELECT * INTO head FROM audit_head WHERE id = 1 FOR UPDATE;
-          NEW.seq := head.seq + 1;
-          NEW.at := date_trunc('milliseconds', clock_timestamp());
-          NEW.prev_hash := head.hash;
-          NEW.hash := sha256(head.hash || convert_to(coffer_audit_text(NEW), 'UTF8'));
-          UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
-          RETURN NEW;
-        END $$`);
+      await knex.raw(auditChainFunction('coffer_audit_text(NEW)'));
       await knex.raw(`CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log
         FOR EACH ROW EXECUTE FUNCTION coffer_audit_chain()`);
       // Records are never changed, and none younger than the retention is removed; only someone who

@@ -2,6 +2,7 @@ import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/lib/embedded-postgres.js';
 import { freePort } from '../../../scripts/lib/free-port.js';
+import { toRecord, type AuditLogRow } from '../../src/audit/audit-log.js';
 import { GENESIS, recordHash } from '../../src/audit/chain.js';
 import { migrationSource } from '../../src/db/migrations.js';
 
@@ -11,23 +12,6 @@ import { migrationSource } from '../../src/db/migrations.js';
  */
 let pg: RunningPostgres;
 let db: Knex;
-
-interface Row {
-  seq: string;
-  at: Date;
-  principal: string | null;
-  access_key: string | null;
-  source: string | null;
-  operation: string;
-  bucket: string | null;
-  key: string | null;
-  version_id: string | null;
-  result: string;
-  bytes: string;
-  request_id: string | null;
-  prev_hash: Buffer;
-  hash: Buffer;
-}
 
 async function migrateBefore(prefix: string): Promise<void> {
   for (;;) {
@@ -74,25 +58,12 @@ describe('migration 0019_audit_chain_inline', () => {
     await db.migrate.down({ migrationSource });
     for (const key of ['rolled-back/1']) await record(key);
 
-    const rows = await db<Row>('audit_log').orderBy('seq');
+    const rows = await db<AuditLogRow>('audit_log').orderBy('seq');
     expect(rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5, 6, 7]);
     let prev: Buffer = GENESIS;
     for (const r of rows) {
       expect(r.prev_hash.equals(prev)).toBe(true);
-      const hash = recordHash(prev, {
-        seq: Number(r.seq),
-        at: r.at,
-        principal: r.principal,
-        accessKey: r.access_key,
-        source: r.source,
-        operation: r.operation,
-        bucket: r.bucket,
-        key: r.key,
-        versionId: r.version_id,
-        result: r.result,
-        bytes: Number(r.bytes),
-        requestId: r.request_id,
-      });
+      const hash = recordHash(prev, toRecord(r));
       expect(hash.equals(r.hash)).toBe(true);
       prev = r.hash;
     }

@@ -22,6 +22,7 @@ import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '
 import { managementClient } from '../support/management.js';
 import { outcome } from '../support/outcome.js';
 import { pathStyleClient } from '../support/s3-client.js';
+import { toRecord, type AuditLogRow } from '../../src/audit/audit-log.js';
 import { recordHash } from '../../src/audit/chain.js';
 
 /**
@@ -331,9 +332,7 @@ describe('audit trail', () => {
 
   it('chains every record over exactly the text the verifier recomputes: absent fields, non-ASCII, separators', async () => {
     const fields = ['principal', 'access_key', 'source', 'bucket', 'key', 'version_id', 'request_id'];
-    const { rows } = await sql.query<
-      Row & { at: Date; prev_hash: Buffer; hash: Buffer; by_function: Buffer }
-    >(
+    const { rows } = await sql.query<AuditLogRow & { by_function: Buffer }>(
       `INSERT INTO audit_log (seq, at, prev_hash, hash, operation, result, bytes, ${fields.join(', ')})
        VALUES (0, now(), '\\x', '\\x', 'PutObject', 'committed', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
               (0, now(), '\\x', '\\x', 'Put|Object', '2|00', 5497558138880, 'ü|-', '', '::1', 'b', 'dir/ß ✓|x', 'v-1', 'r|1')
@@ -342,20 +341,7 @@ describe('audit trail', () => {
     expect(rows).toHaveLength(2);
     for (const r of rows) {
       expect(r.hash.equals(r.by_function)).toBe(true);
-      const node = recordHash(r.prev_hash, {
-        seq: Number(r.seq),
-        at: r.at,
-        principal: r.principal,
-        accessKey: r.access_key,
-        source: r.source,
-        operation: r.operation,
-        bucket: r.bucket,
-        key: r.key,
-        versionId: r.version_id,
-        result: r.result,
-        bytes: Number(r.bytes),
-        requestId: r.request_id,
-      });
+      const node = recordHash(r.prev_hash, toRecord(r));
       expect(node.equals(r.hash)).toBe(true);
     }
   });
