@@ -3,10 +3,11 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,remote,workers,gateways,listing,events,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
+ * BENCH_ONLY=transfer,isolated,remote,workers,gateways,listing,events,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
  */
 import { authorizationCost } from './authorization.js';
 import { benchWebhooks, eventCost } from './events.js';
+import { isolatedPut, type ThreadSplit } from './isolated.js';
 import { makeClient, type Target } from './client.js';
 import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
@@ -40,7 +41,7 @@ const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'transfer,remote,workers,gateways,listing,events,rss,authz').split(','),
+  (process.env.BENCH_ONLY ?? 'transfer,isolated,remote,workers,gateways,listing,events,rss,authz').split(','),
 );
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
@@ -349,6 +350,36 @@ async function main(): Promise<void> {
       line('server CPU, 1 GiB multipart', 'multipart', cpu('s/GB'), '-');
       if (fl) floorRows(fl, crypto, row);
       for (const t of targets.splice(0)) await t.stop();
+    }
+
+    if (ONLY.has('isolated')) {
+      // Nothing else runs: what one upload costs a lone gateway, warm and right after 4 KiB requests.
+      const t = await startCoffer({ ...coffers, env: { GATEWAY_WORKERS: '1' } });
+      targets.push(t);
+      await client.request(t, 'PUT', '/bench');
+      const body = bigBody(randomBytes(BIG));
+      for (let i = 0; i < WARMUP; i++) await bigPutSigned(client, t, body);
+      const split = (s: ThreadSplit) =>
+        `${f0(s.rate)} MB/s; ${f2(s.loop + s.others)} s/GB = ${f2(s.loop)} event loop + ${f2(s.others)} other threads`;
+      const warm = await isolatedPut(client, t, body, { rounds: ROUNDS });
+      const small = { body: randomBytes(SMALL), seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
+      const after = await isolatedPut(client, t, body, { rounds: ROUNDS, small });
+      row(
+        '256 MiB PUT, SHA-256-signed, alone on one gateway process (no Postgres CPU counted)',
+        split(warm),
+        '',
+        '',
+        '-',
+      );
+      row(
+        `same, each right after ${SMALL_SECONDS} s of 4 KiB PUTs and ${SMALL_SECONDS} s of GETs`,
+        split(after),
+        '',
+        '',
+        '-',
+      );
+      await t.stop();
+      targets.splice(targets.indexOf(t), 1);
     }
 
     if (ONLY.has('remote')) {

@@ -1,0 +1,73 @@
+/**
+ * One large upload at a time on a lone gateway, and where its CPU goes: the event loop's thread (receive,
+ * AES-GCM, writes) against the process's other threads (digests, libuv's pool, V8's GC helpers). Run warm,
+ * and right after a phase of 4 KiB requests, whose garbage the next large upload's GC then collects.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import type { makeClient, Target } from './client.js';
+import { bigPutSigned, smallOps, type BigBody } from './load.js';
+import { median } from './timing.js';
+
+type Client = ReturnType<typeof makeClient>;
+const TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of each live thread of `pid`, by thread id. */
+async function threadTicks(pid: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(tid), Number(f[11]) + Number(f[12]));
+  }
+  return out;
+}
+
+export interface ThreadSplit {
+  /** MB/s */
+  rate: number;
+  /** CPU seconds per GB on the event loop's thread, and on every other thread of the process */
+  loop: number;
+  others: number;
+}
+
+export interface IsolatedOptions {
+  rounds: number;
+  /** A 4 KiB PUT phase, then a GET phase, before each upload. */
+  small?: { body: Buffer; seconds: number; concurrency: number };
+}
+
+/** Medians over `rounds` signed uploads of `body` to `t`, a gateway of one process (GATEWAY_WORKERS=1). */
+export async function isolatedPut(
+  client: Client,
+  t: Target,
+  body: BigBody,
+  opts: IsolatedOptions,
+): Promise<ThreadSplit> {
+  const pid = t.pid!;
+  const samples: ThreadSplit[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    if (opts.small) {
+      const load = { ...opts.small, keys: 500 };
+      await smallOps(client, t, 'PUT', load);
+      await smallOps(client, t, 'GET', load);
+    }
+    const before = await threadTicks(pid);
+    const { rate } = await bigPutSigned(client, t, body);
+    const after = await threadTicks(pid);
+    let loop = 0;
+    let others = 0;
+    for (const [tid, ticks] of after) {
+      const used = ticks - (before.get(tid) ?? 0);
+      if (tid === pid) loop += used;
+      else others += used;
+    }
+    const gb = body.data.length / 1e9;
+    samples.push({ rate, loop: loop / TICKS / gb, others: others / TICKS / gb });
+  }
+  return {
+    rate: median(samples.map((s) => s.rate)),
+    loop: median(samples.map((s) => s.loop)),
+    others: median(samples.map((s) => s.others)),
+  };
+}
