@@ -4,7 +4,17 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 
-const TICKS = 100; // USER_HZ on Linux
+export const TICKS = 100; // USER_HZ on Linux
+
+/** The fields of a /proc stat file after the command name, or undefined once the process is gone. */
+export async function statFields(file: string): Promise<string[] | undefined> {
+  const stat = await readFile(file, 'utf8').catch(() => undefined);
+  // The command name may hold spaces and parentheses: fields are counted from the last ')'.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime, from `statFields`. */
+export const cpuTicks = (fields: string[]) => Number(fields[11]) + Number(fields[12]);
 
 interface Proc {
   ppid: number;
@@ -15,11 +25,8 @@ async function processes(): Promise<Map<number, Proc>> {
   const out = new Map<number, Proc>();
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
-    if (!stat) continue;
-    // The command name may hold spaces and parentheses: fields are counted from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(name), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    const fields = await statFields(`/proc/${name}/stat`);
+    if (fields) out.set(Number(name), { ppid: Number(fields[1]), ticks: cpuTicks(fields) });
   }
   return out;
 }
@@ -50,10 +57,8 @@ export async function cpuSeconds(roots: number[]): Promise<number> {
 
 /** cutime + cstime: what a process's waited-for children used (Postgres backends that ended, say). */
 async function reapedTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (!stat) return 0;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[13]) + Number(fields[14]);
+  const fields = await statFields(`/proc/${pid}/stat`);
+  return fields ? Number(fields[13]) + Number(fields[14]) : 0;
 }
 
 /**

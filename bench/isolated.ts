@@ -3,22 +3,20 @@
  * AES-GCM, writes) against the process's other threads (digests, libuv's pool, V8's GC helpers). Run warm,
  * and right after a phase of 4 KiB requests, whose garbage the next large upload's GC then collects.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { makeClient, Target } from './client.js';
+import { cpuTicks, statFields, TICKS } from './cpu.js';
 import { bigPutSigned, smallOps, type BigBody } from './load.js';
 import { median } from './timing.js';
 
 type Client = ReturnType<typeof makeClient>;
-const TICKS = 100; // USER_HZ on Linux
 
 /** utime + stime of each live thread of `pid`, by thread id. */
 async function threadTicks(pid: number): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => undefined);
-    if (!stat) continue;
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(tid), Number(f[11]) + Number(f[12]));
+    const fields = await statFields(`/proc/${pid}/task/${tid}/stat`);
+    if (fields) out.set(Number(tid), cpuTicks(fields));
   }
   return out;
 }

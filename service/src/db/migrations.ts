@@ -250,11 +250,7 @@ const MIGRATIONS: Migration[] = [
       // Gateways cache credentials and buckets; any change, by any process or tool, tells all of them.
       await knex.raw(`CREATE FUNCTION coffer_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_notify('coffer_changes', TG_TABLE_NAME); RETURN NULL; END $$`);
-      for (const table of ['credentials', 'buckets'])
-        await knex.raw(
-          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
-        );
+      for (const table of ['credentials', 'buckets']) await knex.raw(notifyOnChange(table));
     },
     async down(knex) {
       for (const table of ['credentials', 'buckets'])
@@ -396,11 +392,7 @@ const MIGRATIONS: Migration[] = [
         statements jsonb NOT NULL,
         created_at timestamptz NOT NULL DEFAULT now(),
         UNIQUE (bucket_id, user_id, prefix))`);
-      for (const table of ['users', 'bucket_grants'])
-        await knex.raw(
-          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
-        );
+      for (const table of ['users', 'bucket_grants']) await knex.raw(notifyOnChange(table));
     },
     async down(knex) {
       await knex.raw('DROP TABLE bucket_grants');
@@ -653,11 +645,7 @@ const MIGRATIONS: Migration[] = [
         WHEN (NEW.result = 'committed' AND NEW.bucket IS NOT NULL AND NEW.key IS NOT NULL)
         EXECUTE FUNCTION coffer_bucket_event()`);
       // Every gateway's delivery worker wakes on a new event, and on a target changed elsewhere.
-      for (const table of ['bucket_events', 'webhook_targets'])
-        await knex.raw(
-          `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
-           FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`,
-        );
+      for (const table of ['bucket_events', 'webhook_targets']) await knex.raw(notifyOnChange(table));
     },
     async down(knex) {
       await knex.raw('DROP TRIGGER audit_log_bucket_event ON audit_log');
@@ -678,6 +666,12 @@ const MIGRATIONS: Migration[] = [
     },
   },
 ];
+
+/** A trigger that tells every gateway (LISTEN coffer_changes) when `table` changes, whatever changed it. */
+function notifyOnChange(table: string): string {
+  return `CREATE TRIGGER ${table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+    FOR EACH STATEMENT EXECUTE FUNCTION coffer_notify_change()`;
+}
 
 /** coffer_audit_text(NEW) as one expression over NEW's fields (audit/chain.ts recordText is the same). */
 function auditTextOfNew(): string {

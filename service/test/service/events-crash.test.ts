@@ -7,7 +7,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
 import { createTestEnv, startGatewayProcess, type TestEnv } from '../support/gateway.js';
-import { managementClient, userNameOf } from '../support/management.js';
+import { createHmacWebhook, managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { sql } from '../support/sql.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -37,22 +37,19 @@ describe('event delivery across crashes and gateways', () => {
     let gw = await startGatewayProcess(env.env, port);
     try {
       const call = managementClient(gw.endpoint, { key: env.admin.apiKey });
-      const owner = await userNameOf(call, env.creds[0]!.accessKeyId);
-      const hook = await call('POST', '/webhooks', {
+      const arn = await createHmacWebhook(call, {
         name: 'hook',
-        user: owner,
+        accessKey: env.creds[0]!.accessKeyId,
         url: receiver.url,
-        auth: 'hmac',
         secret: SECRET,
       });
-      expect(hook.status).toBe(201);
       const s3 = pathStyleClient(gw.endpoint, env.creds[0]!);
       await s3.send(new CreateBucketCommand({ Bucket: 'crash-events' }));
       await s3.send(
         new PutBucketNotificationConfigurationCommand({
           Bucket: 'crash-events',
           NotificationConfiguration: {
-            QueueConfigurations: [{ QueueArn: hook.body.arn as string, Events: ['s3:ObjectCreated:*'] }],
+            QueueConfigurations: [{ QueueArn: arn, Events: ['s3:ObjectCreated:*'] }],
           },
         }),
       );

@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { managementClient, userNameOf } from '../support/management.js';
+import { createHmacWebhook, managementClient, userNameOf } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { selfSignedCertificate } from '../support/tls-proxy.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -63,15 +63,12 @@ beforeAll(async () => {
   other = pathStyleClient(gw.endpoint, env.creds[1]!);
   call = managementClient(gw.endpoint, { key: env.admin.apiKey });
   receiver = await startReceiver(SECRET);
-  const created = await call('POST', '/webhooks', {
+  arn = await createHmacWebhook(call, {
     name: 'workflows',
-    user: await userNameOf(call, env.creds[0]!.accessKeyId),
+    accessKey: env.creds[0]!.accessKeyId,
     url: receiver.url,
-    auth: 'hmac',
     secret: SECRET,
   });
-  expect(created.status).toBe(201);
-  arn = created.body.arn as string;
   expect(arn).toBe('arn:coffer:sqs:us-east-1:workflows:webhook');
 }, 60_000);
 

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasterKey } from '../../src/crypto/master-key.js';
 import { keyUse, rewrapAll } from '../../src/store/rekey.js';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
-import { managementClient, userNameOf } from '../support/management.js';
+import { createHmacWebhook, managementClient } from '../support/management.js';
 import { pathStyleClient } from '../support/s3-client.js';
 import { signedFetch } from '../support/signed-fetch.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
@@ -120,21 +120,18 @@ describe('master-key rotation', () => {
     expect((await api('POST', '/auth/totp/confirm', { code: totp.generate() }, session)).status).toBe(200);
     // A webhook target's HMAC secret is sealed under it too; a bucket sends its events there.
     receiver = await startReceiver(HOOK_SECRET);
-    const owner = await userNameOf(api, env.creds[0]!.accessKeyId);
-    const hook = await api('POST', '/webhooks', {
+    const arn = await createHmacWebhook(api, {
       name: 'rotation',
-      user: owner,
+      accessKey: env.creds[0]!.accessKeyId,
       url: receiver.url,
-      auth: 'hmac',
       secret: HOOK_SECRET,
     });
-    expect(hook.status).toBe(201);
     await s3.send(new CreateBucketCommand({ Bucket: 'hooked' }));
     await s3.send(
       new PutBucketNotificationConfigurationCommand({
         Bucket: 'hooked',
         NotificationConfiguration: {
-          QueueConfigurations: [{ QueueArn: String(hook.body.arn), Events: ['s3:ObjectCreated:*'] }],
+          QueueConfigurations: [{ QueueArn: arn, Events: ['s3:ObjectCreated:*'] }],
         },
       }),
     );

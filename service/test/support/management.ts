@@ -52,3 +52,21 @@ export async function userNameOf(
   if (!user) throw new Error(`no user holds the access key ${accessKey}`);
   return user.name;
 }
+
+/** An HMAC-signed webhook target, created by an admin for the user holding `accessKey`; resolves its ARN. */
+export async function createHmacWebhook(
+  call: ReturnType<typeof managementClient>,
+  opts: { name: string; accessKey: string; url: string; secret: string },
+): Promise<string> {
+  const user = await userNameOf(call, opts.accessKey);
+  const created = await call('POST', '/webhooks', {
+    name: opts.name,
+    user,
+    url: opts.url,
+    auth: 'hmac',
+    secret: opts.secret,
+  });
+  if (created.status !== 201)
+    throw new Error(`POST /webhooks answered ${created.status}: ${JSON.stringify(created.body)}`);
+  return created.body.arn as string;
+}
