@@ -138,6 +138,7 @@ export async function buildGateway(
   const backend = createBlobBackend({
     kind: config.blobBackend,
     dataDir: config.dataDir,
+    directIo: config.blobDirectIo,
     s3: config.blobStore,
   });
   await backend.init();

@@ -314,6 +314,7 @@ async function main(): Promise<void> {
     const backend = createBlobBackend({
       kind: config.blobBackend,
       dataDir: config.dataDir,
+      directIo: config.blobDirectIo,
       s3: config.blobStore,
     });
     await backend.init();

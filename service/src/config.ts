@@ -39,6 +39,8 @@ export interface Config {
   tlsCertFile?: string;
   /** Where sealed object data lives (BLOB_BACKEND); `fs` keeps it under dataDir. */
   blobBackend: BlobBackendKind;
+  /** BLOB_DIRECT_IO: `auto` writes (and reads large) blob files with O_DIRECT where the filesystem takes it. */
+  blobDirectIo: 'auto' | 'off';
   /** The remote store of BLOB_BACKEND=s3 (BLOB_S3_*); its keys come from a secret file. */
   blobStore?: S3BackendSettings;
   masterKey: MasterKey;
@@ -291,6 +293,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     dataDir: required(env, 'DATA_DIR'),
     tlsCertFile,
     blobBackend,
+    blobDirectIo: oneOf(env, 'BLOB_DIRECT_IO', ['auto', 'off'] as const, 'auto'),
     blobStore: blobBackend === 's3' ? await blobStore(env) : undefined,
     masterKey,
     rewrapOnStart: bool(env, 'REWRAP_ON_START', true),

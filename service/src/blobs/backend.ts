@@ -42,7 +42,10 @@ export interface BlobSink {
 }
 
 export interface BlobSource {
-  /** `into`, when given and large enough, receives the bytes: a reader reuses one buffer instead of one per read. */
+  /**
+   * `into` marks a reader that reuses one buffer instead of one per read: the bytes come back in it (when
+   * large enough) or in a buffer of the source's own, and are valid only until the next read or `close`.
+   */
   read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { BlobBackend } from './backend.js';
-import { FsBackend } from './fs-backend.js';
+import { FsBackend, type FsBackendOptions } from './fs-backend.js';
 import { S3Backend, type S3BackendSettings } from './s3-backend.js';
 
 /** The backends BLOB_BACKEND may name; nothing above this interface knows which one runs. */
@@ -10,6 +10,8 @@ export interface BlobBackendSettings {
   kind: BlobBackendKind;
   /** The filesystem backend's root: blobs/ and tmp/ live under it. */
   dataDir: string;
+  /** Whether the filesystem backend uses O_DIRECT (BLOB_DIRECT_IO). */
+  directIo?: FsBackendOptions['directIo'];
   /** The remote store, for `s3`. */
   s3?: S3BackendSettings;
 }
@@ -17,7 +19,7 @@ export interface BlobBackendSettings {
 export function createBlobBackend(settings: BlobBackendSettings): BlobBackend {
   switch (settings.kind) {
     case 'fs':
-      return new FsBackend(settings.dataDir);
+      return new FsBackend(settings.dataDir, { directIo: settings.directIo });
     case 's3':
       if (!settings.s3)
         throw new Error(

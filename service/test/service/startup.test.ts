@@ -55,6 +55,11 @@ describe('startup', () => {
       /^configuration: PORT must be an integer between 0 and 65535/,
     ],
     ['no data dir', (e) => void delete e.DATA_DIR, /^configuration: DATA_DIR is not set$/],
+    [
+      'unknown direct I/O mode',
+      (e) => void (e.BLOB_DIRECT_IO = 'always'),
+      /^configuration: BLOB_DIRECT_IO must be one of auto, off \(got 'always'\)$/,
+    ],
   ];
   for (const [name, breakIt, message] of broken) {
     it(`refuses to start with one line naming the problem: ${name}`, async () => {

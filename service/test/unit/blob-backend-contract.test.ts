@@ -68,12 +68,12 @@ async function s3Settings(): Promise<S3BackendSettings> {
 }
 
 /** A fresh backend of `kind`; `again()` opens a second instance on the same storage, as a restart would. */
-async function provision(kind: BlobBackendKind) {
+async function provision(kind: BlobBackendKind, directIo?: 'off') {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `coffer-backend-${kind}-`));
   dirs.push(dataDir);
   const s3 = kind === 's3' ? await s3Settings() : undefined;
   const again = async () => {
-    const b = createBlobBackend({ kind, dataDir, s3 });
+    const b = createBlobBackend({ kind, dataDir, s3, directIo });
     await b.init();
     return b;
   };
@@ -109,10 +109,16 @@ async function stored(backend: BlobBackend, data: Buffer, pieces = 3): Promise<s
   return sink.name;
 }
 
-for (const kind of BLOB_BACKENDS) {
-  describe(`BlobBackend contract: ${kind}`, () => {
+// The filesystem backend a second time through the page cache only: by default it uses O_DIRECT where it can.
+const VARIANTS = [
+  ...BLOB_BACKENDS.map((kind) => ({ kind, directIo: undefined })),
+  { kind: 'fs', directIo: 'off' },
+] as const;
+
+for (const { kind, directIo } of VARIANTS) {
+  describe(`BlobBackend contract: ${kind}${directIo ? ` with BLOB_DIRECT_IO=${directIo}` : ''}`, () => {
     it('names blobs with fresh random ids and makes nothing readable before commit', async () => {
-      const { backend } = await provision(kind);
+      const { backend } = await provision(kind, directIo);
       const sink = await backend.create();
       const other = await backend.create();
       expect(sink.name).toMatch(/^[0-9a-f]{32}$/);
@@ -127,7 +133,7 @@ for (const kind of BLOB_BACKENDS) {
     });
 
     it('keeps a committed blob for a fresh instance (a restart), byte-exact, with exact range reads', async () => {
-      const { backend, again } = await provision(kind);
+      const { backend, again } = await provision(kind, directIo);
       const data = randomBytes(3 * 1024 * 1024 + 17);
       const name = await stored(backend, data, 7);
       const reopened = await again();
@@ -149,7 +155,7 @@ for (const kind of BLOB_BACKENDS) {
     });
 
     it('restores a blob under the name metadata knows, and never over one that exists', async () => {
-      const { backend, again } = await provision(kind);
+      const { backend, again } = await provision(kind, directIo);
       const data = randomBytes(70_000);
       const name = randomBytes(16).toString('hex');
       const sink = await backend.create(name);
@@ -164,7 +170,7 @@ for (const kind of BLOB_BACKENDS) {
     });
 
     it('deletes idempotently and lets the collector discard what it listed', async () => {
-      const { backend } = await provision(kind);
+      const { backend } = await provision(kind, directIo);
       const a = await stored(backend, randomBytes(1000));
       const b = await stored(backend, randomBytes(1000));
       await backend.delete(a);
@@ -176,7 +182,7 @@ for (const kind of BLOB_BACKENDS) {
     });
 
     it('leaves after a crash between write and commit only a pending entry the collector can discard', async () => {
-      const { dataDir, s3, backend, again } = await provision(kind);
+      const { dataDir, s3, backend, again } = await provision(kind, directIo);
       const kept = await stored(backend, randomBytes(4096));
       const child = spawn(
         process.execPath,
