@@ -2,14 +2,13 @@
  * The bench's floor: the least any server must do for the bench's requests on this machine, and nothing
  * more. No authentication, encryption, digests or S3 semantics: small objects are one row in Postgres
  * (one durable INSERT, one prepared primary-key SELECT), large bodies are written to a file and fdatasync'd,
- * and read back from it. Run as its own process so its CPU is counted as a server's.
+ * and read back from it, by Coffer's own filesystem blob backend (so with the same direct I/O). Run as its
+ * own process so its CPU is counted as a server's.
  */
-import { createReadStream } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { once } from 'node:events';
 import http from 'node:http';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { FsBackend } from '../service/src/blobs/fs-backend.js';
 
 const [dir, databaseUrl, port] = process.argv.slice(2);
 if (!dir || !databaseUrl || !port) throw new Error('usage: floor-server DIR DATABASE_URL PORT');
@@ -17,8 +16,11 @@ if (!dir || !databaseUrl || !port) throw new Error('usage: floor-server DIR DATA
 const pool = new pg.Pool({ connectionString: databaseUrl, max: 16 });
 await pool.query('CREATE TABLE IF NOT EXISTS floor_objects (key text PRIMARY KEY, data bytea NOT NULL)');
 
-/** Keys become file names: only the characters the bench uses. */
-const fileOf = (key: string) => path.join(dir, key.replace(/[^A-Za-z0-9_-]/g, '_'));
+const blobs = new FsBackend(dir);
+await blobs.init();
+/** Which blob holds each large key, and its length: the floor keeps no other metadata. */
+const files = new Map<string, { name: string; size: number }>();
+const MiB = 1024 * 1024;
 
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -27,25 +29,46 @@ async function readBody(req: http.IncomingMessage): Promise<Buffer> {
 }
 
 async function writeFileDurably(req: http.IncomingMessage, key: string): Promise<void> {
-  const tmp = `${fileOf(key)}.tmp`;
-  const fh = await open(tmp, 'w');
+  const sink = await blobs.create();
   try {
-    // Batched as Coffer batches its sealed output: one writev per MiB, not one write per socket read.
+    // Batched as Coffer batches its sealed output: one write per MiB, not one per socket read.
     let batch: Buffer[] = [];
     let size = 0;
+    let total = 0;
     for await (const c of req) {
       batch.push(c as Buffer);
       size += (c as Buffer).length;
-      if (size < 1024 * 1024) continue;
-      await fh.writev(batch);
+      total += (c as Buffer).length;
+      if (size < MiB) continue;
+      await sink.write(batch);
       [batch, size] = [[], 0];
     }
-    if (batch.length) await fh.writev(batch);
-    await fh.datasync();
-  } finally {
-    await fh.close();
+    if (batch.length) await sink.write(batch);
+    await sink.commit();
+    const old = files.get(key);
+    files.set(key, { name: sink.name, size: total });
+    if (old) await blobs.delete(old.name);
+  } catch (err) {
+    await sink.abort();
+    throw err;
   }
-  await rename(tmp, fileOf(key));
+}
+
+async function readFile(res: http.ServerResponse, key: string): Promise<void> {
+  const file = files.get(key);
+  if (!file) return void ((res.statusCode = 404), res.end());
+  const src = await blobs.open(file.name, file.size);
+  try {
+    const into = Buffer.allocUnsafe(MiB);
+    for (let at = 0; at < file.size; at += MiB) {
+      // A copy: the socket may still hold the bytes when the source reuses its buffer for the next read.
+      const chunk = Buffer.from(await src.read(at, Math.min(MiB, file.size - at), into));
+      if (!res.write(chunk)) await once(res, 'drain');
+    }
+  } finally {
+    await src.close();
+  }
+  res.end();
 }
 
 async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -82,8 +105,7 @@ async function serve(req: http.IncomingMessage, res: http.ServerResponse): Promi
     if (!rows[0]) return void ((res.statusCode = 404), res.end());
     return void res.end(rows[0].data);
   }
-  if (req.method === 'GET')
-    return pipeline(createReadStream(fileOf(key), { highWaterMark: 1024 * 1024 }), res);
+  if (req.method === 'GET') return readFile(res, key);
   res.statusCode = 405;
   res.end();
 }

@@ -254,7 +254,7 @@ function floorRows(
   const [putOps, getOps, put, get] = [fl.putOps, fl.getOps, fl.putSigned, fl.get].map(cpuOf);
   const [putOpsRate, getOpsRate, putRate, getRate] = [fl.putOps, fl.getOps, fl.putSigned, fl.get].map(rateOf);
   row(
-    "floor: bare server, same requests (no auth, crypto or S3; one Postgres row per small object, a fsync'd file per large one)",
+    "floor: bare server, same requests (no auth, crypto or S3; one Postgres row per small object, a fsync'd file per large one, through Coffer's own fs blob backend)",
     `4 KiB PUT ${f0(putOpsRate!)} ops/s at ${f2(putOps!)} ms/op, GET ${f0(getOpsRate!)} ops/s at ${f2(getOps!)} ms/op; ` +
       `256 MiB PUT ${f0(putRate!)} MB/s at ${f2(put!)} s/GB, GET ${f0(getRate!)} MB/s at ${f2(get!)} s/GB`,
     '',
