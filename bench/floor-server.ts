@@ -5,7 +5,6 @@
  * and read back from it, by Coffer's own filesystem blob backend (so with the same direct I/O). Run as its
  * own process so its CPU is counted as a server's.
  */
-import { once } from 'node:events';
 import http from 'node:http';
 import pg from 'pg';
 import { FsBackend } from '../service/src/blobs/fs-backend.js';
@@ -61,9 +60,11 @@ async function readFile(res: http.ServerResponse, key: string): Promise<void> {
   try {
     const into = Buffer.allocUnsafe(MiB);
     for (let at = 0; at < file.size; at += MiB) {
-      // A copy: the socket may still hold the bytes when the source reuses its buffer for the next read.
-      const chunk = Buffer.from(await src.read(at, Math.min(MiB, file.size - at), into));
-      if (!res.write(chunk)) await once(res, 'drain');
+      const chunk = await src.read(at, Math.min(MiB, file.size - at), into);
+      // The source reuses its buffer at the next read: that waits until the socket has taken these bytes.
+      await new Promise<void>((resolve, reject) =>
+        res.write(chunk, (err) => (err ? reject(err) : resolve())),
+      );
     }
   } finally {
     await src.close();
