@@ -413,6 +413,8 @@ const prematureClose = () =>
 
 /** Resolves when the response takes more; rejects when it closes or fails first, so a gone client frees the read. */
 function drained(res: ServerResponse): Promise<void> {
+  // Closed already: its 'close' has been emitted and would never be heard.
+  if (res.destroyed) return Promise.reject(prematureClose());
   return new Promise((resolve, reject) => {
     const settle = (err?: Error) => {
       res.off('drain', onDrain);
