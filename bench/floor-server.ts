@@ -57,6 +57,7 @@ async function readFile(res: http.ServerResponse, key: string): Promise<void> {
   const file = files.get(key);
   if (!file) return void ((res.statusCode = 404), res.end());
   const src = await blobs.open(file.name, file.size);
+  res.setHeader('content-length', file.size);
   try {
     const into = Buffer.allocUnsafe(MiB);
     for (let at = 0; at < file.size; at += MiB) {

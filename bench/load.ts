@@ -32,11 +32,16 @@ export async function smallOps(
     const deadline = Date.now() + opts.seconds * 1000;
     await Promise.all(
       Array.from({ length: opts.concurrency }, async () => {
-        while (Date.now() < deadline) {
-          const key = `/bench/small/${next++ % opts.keys}`;
-          const t0 = process.hrtime.bigint();
-          await client.ok(t, op, key, op === 'PUT' ? opts.body : undefined);
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        const lane = client.lane(t);
+        try {
+          while (Date.now() < deadline) {
+            const key = `/bench/small/${next++ % opts.keys}`;
+            const t0 = process.hrtime.bigint();
+            await lane.ok(op, key, op === 'PUT' ? opts.body : undefined);
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          }
+        } finally {
+          lane.close();
         }
       }),
     );
@@ -110,7 +115,7 @@ const CRLF = Buffer.from('\r\n');
 
 export function bigGet(client: Client, t: Target, bytes: number): Promise<Rate> {
   return throughput(t, bytes, async () => {
-    const got = await client.ok(t, 'GET', '/bench/big');
+    const got = await client.download(t, '/bench/big');
     if (got.bytes !== bytes) throw new Error(`${t.name} returned ${got.bytes} bytes for the big object`);
   });
 }

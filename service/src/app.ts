@@ -25,7 +25,7 @@ import { AuditLog } from './audit/audit-log.js';
 import { Outbox } from './events/outbox.js';
 import { TargetStore } from './events/targets.js';
 import { EventWorker } from './events/worker.js';
-import { createS3Handler, errorBody, newRequestId } from './s3/handler.js';
+import { createS3Handler, errorBody, requestIds } from './s3/handler.js';
 import { resolveTarget } from './s3/target.js';
 import { Collector } from './store/collector.js';
 import { rewrapInBackground } from './store/rekey.js';
@@ -65,6 +65,7 @@ export async function buildGateway(
   /** Where log lines go; stdout unless a caller (a test reading the log) passes its own. */
   logStream?: DestinationStream,
 ): Promise<Gateway> {
+  const newRequestId = requestIds();
   const app = Fastify({
     logger: logStream ? { level: config.logLevel, stream: logStream } : { level: config.logLevel },
     // One structured line per S3 request comes from the handler, with operation, bucket and bytes.

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { finished } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -48,8 +48,20 @@ export interface S3HandlerDeps {
 /** What a 503 asks clients to wait before retrying. */
 const RETRY_AFTER_SECONDS = '2';
 
-export function newRequestId(): string {
-  return randomBytes(8).toString('hex').toUpperCase();
+/**
+ * Request ids: 16 hex digits each, cut from random bytes drawn 4 KiB at a time. Each draw from the
+ * CSPRNG costs a getpid() (OpenSSL's fork check), several microseconds on this kind of VM, once per request.
+ */
+export function requestIds(): () => string {
+  const pool = Buffer.alloc(8 * 512);
+  let at = pool.length;
+  return () => {
+    if (at === pool.length) {
+      randomFillSync(pool);
+      at = 0;
+    }
+    return pool.toString('hex', at, (at += 8)).toUpperCase();
+  };
 }
 
 function pairs(raw: string[]): Array<[string, string]> {
