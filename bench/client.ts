@@ -1,4 +1,7 @@
-/** The one S3 client every server in the bench is driven by: SigV4 from aws4, over a keep-alive agent or bare connections (bench/connection.ts) for the measured load. */
+/**
+ * The one S3 client every server in the bench is driven by: SigV4 from aws4, over a keep-alive agent, and
+ * over bare connections (bench/connection.ts) for the 4 KiB load and the large GET.
+ */
 import http from 'node:http';
 import aws4 from 'aws4';
 import { Connection, type Answer } from './connection.js';
@@ -103,10 +106,12 @@ export function makeClient() {
     return {
       async ok(method: 'GET' | 'PUT', p: string, body?: Buffer): Promise<Answer> {
         const i = turn++ % endpoints.length;
-        const r = await connections[i]!.send(signedHead(endpoints[i]!, t, method, p, body), body);
-        if (r.status >= 300)
-          throw new Error(`${t.name}: ${method} ${p} answered HTTP ${r.status} ${r.text.slice(0, 200)}`);
-        return r;
+        return succeeded(
+          t,
+          method,
+          p,
+          await connections[i]!.send(signedHead(endpoints[i]!, t, method, p, body), body),
+        );
       },
       close: () => connections.forEach((c) => c.close()),
     };
@@ -115,10 +120,7 @@ export function makeClient() {
   async function download(t: Target, p: string): Promise<Answer> {
     const connection = new Connection(t.endpoint, 1024 * 1024);
     try {
-      const r = await connection.send(signedHead(t.endpoint, t, 'GET', p));
-      if (r.status >= 300)
-        throw new Error(`${t.name}: GET ${p} answered HTTP ${r.status} ${r.text.slice(0, 200)}`);
-      return r;
+      return succeeded(t, 'GET', p, await connection.send(signedHead(t.endpoint, t, 'GET', p)));
     } finally {
       connection.close();
     }
@@ -130,10 +132,14 @@ export function makeClient() {
     body?: RequestBody,
     headers?: Record<string, string>,
   ) {
-    const r = await request(t, method, p, body, headers);
-    if (r.status >= 300)
-      throw new Error(`${t.name}: ${method} ${p} answered HTTP ${r.status} ${r.text.slice(0, 200)}`);
-    return r;
+    return succeeded(t, method, p, await request(t, method, p, body, headers));
   }
   return { request, ok, lane, download, close: () => agent.destroy() };
+}
+
+/** The answer, when it is a success; otherwise the error the bench reports. */
+function succeeded(t: Target, method: string, p: string, r: Answer): Answer {
+  if (r.status >= 300)
+    throw new Error(`${t.name}: ${method} ${p} answered HTTP ${r.status} ${r.text.slice(0, 200)}`);
+  return r;
 }

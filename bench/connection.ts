@@ -37,7 +37,10 @@ export class Connection {
     this.into = Buffer.allocUnsafe(bufferSize);
   }
 
-  /** Sends `head` (request line and headers, without the blank line) and `body`; resolves with the answer. */
+  /**
+   * Sends `head` (request line and headers, without the blank line) and `body`; resolves with the answer.
+   * Not for HEAD, whose answer declares a length it does not send.
+   */
   send(head: string, body?: Buffer): Promise<Answer> {
     if (this.pending) return Promise.reject(new Error('a request is already in flight on this connection'));
     const socket = (this.socket ??= this.connect());
