@@ -244,6 +244,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     await rm(kept);
   });
 
+  // Takes the deployment down, restores it and brings it up again: minutes on a slow machine.
   it('backs up while writing, and a purged deployment restores every acknowledged object with its versions, lock and tags', async () => {
     const [cred] = await readCredentials(ROOT);
     const s3 = pathStyleClient(
@@ -404,7 +405,7 @@ describe.runIf(enabled)('npm run up with the checked-in docker-compose.yaml', ()
     } finally {
       s3.destroy();
     }
-  });
+  }, 600_000);
 
   it('names the service that fails and its reason, instead of the nginx that waits for it', async () => {
     const adminFile = path.join(ROOT, 'secrets/admin_json.txt');
