@@ -25,9 +25,11 @@ const UNAVAILABLE_MESSAGES = [
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  const { code } = err as { code?: string };
+  const { code, syscall } = err as { code?: string; syscall?: string };
   if (code && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || NETWORK_ERRNOS.has(code)))
     return true;
+  // A stopped Postgres removes its unix socket: connecting to it finds no file (a missing blob is not this).
+  if (code === 'ENOENT' && syscall === 'connect') return true;
   if (err.name === 'KnexTimeoutError') return true;
   return UNAVAILABLE_MESSAGES.some((m) => m.test(err.message));
 }
