@@ -54,6 +54,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (process.getuid?.() === 0) await letPostgresReachBinaries();
   const databaseDir = opts.dataDir ?? path.join('/tmp', `coffer-pg-${randomBytes(6).toString('hex')}`);
   const password = opts.password ?? DEFAULT_PASSWORD;
+  const socketDir = socketFits(databaseDir, opts.port) ? path.resolve(databaseDir) : undefined;
   const recent: string[] = [];
   const pg = new EmbeddedPostgres({
     ...clusterOptions(databaseDir, password),
@@ -61,7 +62,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     persistent: opts.dataDir !== undefined,
     postgresFlags: [
       '-c',
-      'unix_socket_directories=',
+      `unix_socket_directories=${socketDir ?? ''}`,
       '-c',
       'listen_addresses=127.0.0.1',
       '-c',
@@ -93,8 +94,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     if (found === undefined) throw new Error(`no postmaster.pid in ${databaseDir}`);
     return found;
   };
+  // The gateway beside it talks over the cluster's unix socket: a query costs both sides about a quarter less
+  // CPU than over TCP loopback. Tools that only take host and port still find it on 127.0.0.1.
+  const local = socketDir ? `?host=${encodeURIComponent(socketDir)}` : '';
   return {
-    url: `postgres://coffer:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/coffer`,
+    url: `postgres://coffer:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/coffer${local}`,
     dataDir: databaseDir,
     stop: () => pg.stop(),
     start: () => pg.start(),
@@ -104,6 +108,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 }
 
 const DEFAULT_PASSWORD = 'coffer-dev';
+
+/** A unix socket's path has room for about 107 bytes: a cluster deeper than that is reached over TCP only. */
+function socketFits(dir: string, port: number): boolean {
+  return Buffer.byteLength(path.resolve(dir, `.s.PGSQL.${port}.lock`)) <= 100;
+}
 
 function clusterOptions(databaseDir: string, password: string) {
   return {

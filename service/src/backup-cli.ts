@@ -15,6 +15,7 @@ import { fsyncPath } from './blobs/fs-backend.js';
 import { commandLine, fail, withGateway } from './cli-support.js';
 import type { Config } from './config.js';
 import { migrationSource } from './db/migrations.js';
+import { libpqEnv } from './parse/database-url.js';
 import { humanSize } from './parse/human-size.js';
 import { holdTrash, readBlob, restoreBlob, snapshotBlobs, type SnapshotBlob } from './store/backup.js';
 import { keyUse } from './store/rekey.js';
@@ -48,25 +49,13 @@ export interface Manifest {
 const blobPath = (dir: string, id: string) => path.join(dir, 'blobs', id.slice(0, 2), id);
 const SNAPSHOT_NAME = /^[0-9A-Za-z][0-9A-Za-z._-]{0,99}$/;
 
-/** libpq's environment for the gateway's database, so no password appears on a command line. */
-function pgEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  const u = new URL(databaseUrl);
-  const ssl = u.searchParams.get('sslmode');
-  return {
-    ...process.env,
-    PGHOST: u.hostname,
-    PGPORT: u.port || '5432',
-    PGUSER: decodeURIComponent(u.username),
-    PGPASSWORD: decodeURIComponent(u.password),
-    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
-    ...(ssl ? { PGSSLMODE: ssl } : {}),
-  };
-}
-
 /** Runs a PostgreSQL client tool; fails with its last line of stderr. */
 function pgTool(tool: string, args: string[], config: Config): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { env: pgEnv(config.databaseUrl), stdio: ['ignore', 'inherit', 'pipe'] });
+    const child = spawn(tool, args, {
+      env: libpqEnv(config.databaseUrl),
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => reject(new Error(`${tool} could not run: ${err.message}`)));
@@ -274,7 +263,7 @@ async function restore(
       '--single-transaction',
       '--no-owner',
       '--no-privileges',
-      `--dbname=${pgEnv(config.databaseUrl).PGDATABASE}`,
+      `--dbname=${libpqEnv(config.databaseUrl).PGDATABASE}`,
       path.join(snapshot, 'metadata.pgdump'),
     ],
     config,

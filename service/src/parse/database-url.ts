@@ -18,3 +18,21 @@ export function databaseUrlProblem(url: string): string | undefined {
   if (!u.username) return 'names no user';
   return undefined;
 }
+
+/**
+ * libpq's environment for a connection URL, so no password appears on a command line. A `host` parameter
+ * (a unix socket's directory, as the embedded cluster gives) wins over the URL's host name, as in libpq.
+ */
+export function libpqEnv(databaseUrl: string): NodeJS.ProcessEnv {
+  const u = new URL(databaseUrl);
+  const ssl = u.searchParams.get('sslmode');
+  return {
+    ...process.env,
+    PGHOST: u.searchParams.get('host') ?? u.hostname,
+    PGPORT: u.port || '5432',
+    PGUSER: decodeURIComponent(u.username),
+    PGPASSWORD: decodeURIComponent(u.password),
+    PGDATABASE: decodeURIComponent(u.pathname.slice(1)),
+    ...(ssl ? { PGSSLMODE: ssl } : {}),
+  };
+}
