@@ -109,9 +109,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
 const DEFAULT_PASSWORD = 'coffer-dev';
 
-/** A unix socket's path has room for about 107 bytes: a cluster deeper than that is reached over TCP only. */
+/**
+ * A unix socket's path has room for about 107 bytes, and unix_socket_directories is a comma-separated list:
+ * a cluster deeper than that, or under a name with spaces, commas or quotes, is reached over TCP only.
+ */
 function socketFits(dir: string, port: number): boolean {
-  return Buffer.byteLength(path.resolve(dir, `.s.PGSQL.${port}.lock`)) <= 100;
+  const socket = path.resolve(dir, `.s.PGSQL.${port}.lock`);
+  return Buffer.byteLength(socket) <= 100 && /^[\w/.+@-]+$/.test(socket);
 }
 
 function clusterOptions(databaseDir: string, password: string) {

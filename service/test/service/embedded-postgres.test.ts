@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../../scripts/lib/embedded-postgres.js';
@@ -28,4 +29,16 @@ it('is reached through its unix socket, and still over TCP by host and port', as
   expect(await serverAddress(cluster.url)).toBeNull();
   url.search = '';
   expect(await serverAddress(url.toString())).toBe('127.0.0.1/32');
+});
+
+it('is reached over TCP when its directory could not name a socket (a space in the path)', async () => {
+  const dataDir = `/tmp/coffer pg ${process.pid}`;
+  const spaced = await startEmbeddedPostgres({ port: await freePort(), dataDir });
+  try {
+    expect(new URL(spaced.url).searchParams.has('host')).toBe(false);
+    expect(await serverAddress(spaced.url)).toBe('127.0.0.1/32');
+  } finally {
+    await spaced.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
