@@ -12,7 +12,7 @@ import type { Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { BucketStore, type NewBucketDefaults } from './buckets.js';
 import { changing } from './audited.js';
-import { preparedRows, type PreparedStatement } from '../db/prepared.js';
+import { ObjectLookups } from './object-lookups.js';
 import { normalizeEtag } from './etags.js';
 import { InsertBatcher } from './insert-batcher.js';
 import { listObjects } from './listing.js';
@@ -37,7 +37,6 @@ import {
   deleteVersion,
   keyExists,
   NULL_VERSION,
-  VERSION_COLUMNS,
   type VersionDeletion,
 } from './versions.js';
 import type {
@@ -73,21 +72,13 @@ export interface StoreOptions {
  * the authorizer resolved). It owns the write protocol: data sealed and durable first, then one
  * metadata commit that makes the object exist, then old data freed.
  */
-/**
- * A key's current object: what every GET and HEAD without a version id asks first. Its columns are named:
- * a plan cached with `*` would fail once a migration by a newer gateway adds one.
- */
-const OBJECT_BY_KEY: PreparedStatement = {
-  name: 'object-by-key',
-  text: `SELECT ${VERSION_COLUMNS} FROM objects WHERE bucket_id = $1 AND key = $2 LIMIT 1`,
-};
-
 export class Store {
   readonly buckets: BucketStore;
   readonly trash: Trash;
   private readonly db: Knex;
   private readonly sealer: Sealer;
   private readonly inserts: InsertBatcher;
+  private readonly lookups: ObjectLookups;
   private readonly audit: ChangeRecorder | undefined;
 
   constructor(opts: StoreOptions) {
@@ -95,6 +86,7 @@ export class Store {
     this.audit = opts.audit;
     this.sealer = opts.sealer;
     this.inserts = new InsertBatcher(opts.db, opts.onCommitted);
+    this.lookups = new ObjectLookups(opts.db);
     this.trash = new Trash(opts.db, opts.sealer.backend, opts.log);
     this.buckets = new BucketStore(
       opts.db,
@@ -328,7 +320,7 @@ export class Store {
         }).withHeaders(deleteMarkerHeaders(versionId, row.last_modified, { allow: 'DELETE' }));
       return storedObject(row);
     }
-    const [row] = await preparedRows<ObjectRow>(this.db, OBJECT_BY_KEY, [bucket.id, k]);
+    const row = await this.lookups.current(bucket.id, k);
     if (row) return storedObject(row);
     const marker = bucket.versioning
       ? await this.db('object_versions')
