@@ -313,16 +313,21 @@ function requestContext(
   principal: Principal,
   target: Target,
 ): RequestContext {
+  const now = new Date();
+  let values: ReadonlyMap<string, readonly string[]> | undefined;
   return {
-    values: conditionValues({
-      raw: request.raw,
-      query,
-      auth,
-      user: principal.kind === 'user' ? principal.user : undefined,
-      sourceIp: request.ip,
-      secure: request.protocol === 'https',
-      now: new Date(),
-    }),
+    // Read only when a policy is evaluated: an owner's request to a bucket without one never needs them.
+    get values() {
+      return (values ??= conditionValues({
+        raw: request.raw,
+        query,
+        auth,
+        user: principal.kind === 'user' ? principal.user : undefined,
+        sourceIp: request.ip,
+        secure: request.protocol === 'https',
+        now,
+      }));
+    },
     existingObject: (b: Bucket, k: string) =>
       // The version the request names, when it asks about its own key (a copy's source is another one).
       store
