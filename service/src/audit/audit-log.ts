@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Knex } from 'knex';
+import { Coalescer } from '../db/coalescer.js';
 import type { Log } from '../log.js';
 import { checkLink, GENESIS, type AuditRecord, type ChainBreak } from './chain.js';
 
@@ -200,31 +201,23 @@ export class AuditLog implements ChangeRecorder {
    */
   async append(event: AuditEvent): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
-      if (!this.draining) void this.drain();
+      this.pending.add({ event, resolve, reject });
     });
   }
 
-  private readonly pending: Array<{ event: AuditEvent; resolve(): void; reject(err: unknown): void }> = [];
-  private draining = false;
-
-  private async drain(): Promise<void> {
-    this.draining = true;
+  private readonly pending = new Coalescer<{
+    event: AuditEvent;
+    resolve(): void;
+    reject(err: unknown): void;
+  }>(MAX_BATCH, async (batch) => {
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          // One statement: the trigger chains its rows in the order given.
-          await this.db('audit_log').insert(batch.map((p) => rowOf(p.event)));
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
-      }
-    } finally {
-      this.draining = false;
+      // One statement: the trigger chains its rows in the order given.
+      await this.db('audit_log').insert(batch.map((p) => rowOf(p.event)));
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
     }
-  }
+  });
 
   /** Runs `work` as the request `scope` describes: changes it commits carry their record with them. */
   within<T>(scope: AuditScope, work: () => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { Coalescer } from '../db/coalescer.js';
 import { recordsAfter, type AuditRow } from '../audit/audit-log.js';
 import type { Bucket } from './types.js';
 import { commitVersion, newVersionId, VERSION_COLUMNS } from './versions.js';
@@ -46,8 +47,11 @@ function firstOfEachKey(batch: Pending[]): [Pending[], Pending[]] {
  * deadlock with a concurrent batch) is retried row by row, so one bad row never fails its neighbours.
  */
 export class InsertBatcher {
-  private pending: Pending[] = [];
-  private running = false;
+  private readonly queue = new Coalescer<Pending>(MAX_BATCH, async (batch) => {
+    this.onCommitted(batch.length);
+    await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
+    await this.flushVersions(batch.filter((p) => p.mode === 'version'));
+  });
 
   constructor(
     private readonly db: Knex,
@@ -71,23 +75,8 @@ export class InsertBatcher {
     audit?: AuditRow,
   ): Promise<WriteOutcome> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ row, mode, bucket, audit, resolve, reject });
-      if (!this.running) void this.drain();
+      this.queue.add({ row, mode, bucket, audit, resolve, reject });
     });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        this.onCommitted(batch.length);
-        await this.flushUpserts(batch.filter((p) => p.mode === 'upsert'));
-        await this.flushVersions(batch.filter((p) => p.mode === 'version'));
-      }
-    } finally {
-      this.running = false;
-    }
   }
 
   private async flushUpserts(batch: Pending[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { Coalescer } from '../db/coalescer.js';
 import { preparedRows, type PreparedStatement } from '../db/prepared.js';
 import type { ObjectRow } from './rows.js';
 import { VERSION_COLUMNS } from './versions.js';
@@ -39,43 +40,31 @@ const MAX_BATCH = 64;
  * sent: each one's snapshot is taken after it was asked, so it sees every write acknowledged before.
  */
 export class ObjectLookups {
-  private pending: Pending[] = [];
-  private running = false;
+  private readonly queue = new Coalescer<Pending>(MAX_BATCH, (batch) => this.lookUp(batch));
 
   constructor(private readonly db: Knex) {}
 
   current(bucketId: number, key: Buffer): Promise<ObjectRow | undefined> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ bucketId, key, resolve, reject });
-      if (!this.running) void this.drain();
-    });
+    return new Promise((resolve, reject) => this.queue.add({ bucketId, key, resolve, reject }));
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
+  private async lookUp(batch: Pending[]): Promise<void> {
     try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
-        try {
-          if (batch.length === 1) {
-            const [only] = batch as [Pending];
-            const [row] = await preparedRows<ObjectRow>(this.db, OBJECT_BY_KEY, [only.bucketId, only.key]);
-            only.resolve(row);
-            continue;
-          }
-          const rows = await preparedRows<ObjectRow & { lookup: number }>(this.db, OBJECTS_BY_KEYS, [
-            batch.map((p) => p.bucketId),
-            batch.map((p) => p.key),
-          ]);
-          const found = new Map<number, ObjectRow>();
-          for (const row of rows) found.set(row.lookup, row);
-          batch.forEach((p, i) => p.resolve(found.get(i + 1)));
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
+      if (batch.length === 1) {
+        const [only] = batch as [Pending];
+        const [row] = await preparedRows<ObjectRow>(this.db, OBJECT_BY_KEY, [only.bucketId, only.key]);
+        only.resolve(row);
+        return;
       }
-    } finally {
-      this.running = false;
+      const rows = await preparedRows<ObjectRow & { lookup: number }>(this.db, OBJECTS_BY_KEYS, [
+        batch.map((p) => p.bucketId),
+        batch.map((p) => p.key),
+      ]);
+      const found = new Map<number, ObjectRow>();
+      for (const row of rows) found.set(row.lookup, row);
+      batch.forEach((p, i) => p.resolve(found.get(i + 1)));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
     }
   }
 }
