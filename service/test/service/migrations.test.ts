@@ -6,10 +6,7 @@ import { toRecord, type AuditLogRow } from '../../src/audit/audit-log.js';
 import { GENESIS, recordHash } from '../../src/audit/chain.js';
 import { migrationSource } from '../../src/db/migrations.js';
 
-/**
- * 0019 rewrites the chain trigger's hashed text as one expression: a chain begun by the trigger before it
- * goes on unbroken after it, and after it is rolled back.
- */
+/** Migrations that change what existing rows or triggers do, applied over data written before them. */
 let pg: RunningPostgres;
 let db: Knex;
 
@@ -50,10 +47,11 @@ afterAll(async () => {
 });
 
 describe('migration 0019_audit_chain_inline', () => {
+  // The chain trigger's hashed text, rewritten as one expression: a chain begun before goes on unbroken.
   it('continues the chain the earlier trigger began, and the earlier trigger continues it after a rollback', async () => {
     await migrateBefore('0019');
     for (const key of ['before/1', 'before/ß ✓', null]) await record(key);
-    await db.migrate.latest({ migrationSource });
+    await db.migrate.up({ migrationSource });
     for (const key of ['after/1', 'after/x|y', null]) await record(key);
     await db.migrate.down({ migrationSource });
     for (const key of ['rolled-back/1']) await record(key);
@@ -67,5 +65,21 @@ describe('migration 0019_audit_chain_inline', () => {
       expect(hash.equals(r.hash)).toBe(true);
       prev = r.hash;
     }
+  });
+});
+
+describe('migration 0020_inline_data_uncompressed', () => {
+  it('stores sealed bytes kept inline out of line and uncompressed, in current and older versions alike', async () => {
+    await db.migrate.latest({ migrationSource });
+    const storage = await db('pg_attribute')
+      .select({ table: db.raw('attrelid::regclass::text'), storage: 'attstorage' })
+      .where({ attname: 'inline_data' })
+      .whereIn(db.raw('attrelid::regclass::text') as never, ['objects', 'object_versions'])
+      .orderBy('table');
+    // 'e' (EXTERNAL): Postgres never runs its compressor over AES-GCM output, which cannot shrink.
+    expect(storage).toEqual([
+      { table: 'object_versions', storage: 'e' },
+      { table: 'objects', storage: 'e' },
+    ]);
   });
 });
