@@ -143,6 +143,10 @@ export class Store {
       inline_data: sealed.location.inline ?? null,
       wrapped_key: sealed.wrappedKey,
       segment_size: sealed.segmentSize,
+      // Named though empty: replacing an object overwrites only the columns given, and a multipart
+      // object's part layout and checksum type would otherwise outlive it.
+      layout: null,
+      checksum_type: null,
       ...lockColumns(lock),
     };
     let committed: { replaced: string[]; versionId: string };
@@ -255,7 +259,8 @@ export class Store {
   ): Promise<string[]> {
     for (;;) {
       // Inside a transaction: a new key is one insert; a replacement is one statement that locks the
-      // current row, overwrites it and queues its old blobs as trash.
+      // current row, overwrites it and queues its old blobs as trash. The update joins the locked row:
+      // run first, it would leave `old` nothing to lock (a row this statement changed) and its blobs unfreed.
       if (condition.ifMatch === undefined) {
         if (await insertIfAbsent(db, row)) return [];
         // The unique key decided: of racing If-None-Match writers exactly one inserted.
@@ -269,8 +274,12 @@ export class Store {
            trash AS (INSERT INTO blob_trash (blob_id) SELECT blob_id FROM held ON CONFLICT DO NOTHING)
          SELECT (SELECT count(*) FROM upd)::int AS updated, ARRAY(SELECT blob_id FROM held) AS replaced`,
         [
-          db('objects').select('blob_id', 'layout').where(where).forUpdate(),
-          db('objects').where(where).update(row).returning(db.raw('1')),
+          db('objects').select('bucket_id', 'key', 'blob_id', 'layout').where(where).forUpdate(),
+          db('objects')
+            .update(row)
+            .updateFrom('old')
+            .whereRaw('objects.bucket_id = old.bucket_id AND objects.key = old.key')
+            .returning(db.raw('1')),
         ],
       );
       const out = result.rows[0] as { updated: number; replaced: string[] };

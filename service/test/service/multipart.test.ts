@@ -5,12 +5,14 @@ import path from 'node:path';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
+  PutObjectCommand,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -316,6 +318,80 @@ describe('multipart protocol', () => {
     expect(
       await s3Error(s3.send(new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'aborted', UploadId }))),
     ).toBe('NoSuchUpload');
+  });
+
+  /** A completed two-part upload with a composite SHA-256: 5 MiB + 10 bytes, in blobs of their own. */
+  async function completedUpload(Key: string): Promise<string> {
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: 'mpu', Key, ChecksumAlgorithm: 'SHA256' }),
+    );
+    const Parts = [];
+    for (const [i, size] of [5 * MiB, 10].entries()) {
+      const { ETag, ChecksumSHA256 } = await s3.send(
+        new UploadPartCommand({
+          Bucket: 'mpu',
+          Key,
+          UploadId,
+          PartNumber: i + 1,
+          Body: part(i + 1, size),
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      );
+      Parts.push({ PartNumber: i + 1, ETag, ChecksumSHA256 });
+    }
+    const done = await s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: 'mpu', Key, UploadId, MultipartUpload: { Parts } }),
+    );
+    return done.ETag!;
+  }
+
+  it('replaces an object a multipart upload made by a PUT, a conditional PUT or a copy, freeing its parts', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: 'mpu', Key: 'copy-source', Body: 'copied over' }));
+    const before = await blobBytes();
+    const writes: Array<[string, (etag: string) => Promise<unknown>, string]> = [
+      [
+        'by-put',
+        () => s3.send(new PutObjectCommand({ Bucket: 'mpu', Key: 'by-put', Body: 'put over' })),
+        'put over',
+      ],
+      [
+        'by-if-match',
+        (etag) =>
+          s3.send(
+            new PutObjectCommand({ Bucket: 'mpu', Key: 'by-if-match', Body: 'matched', IfMatch: etag }),
+          ),
+        'matched',
+      ],
+      [
+        'by-copy',
+        () =>
+          s3.send(new CopyObjectCommand({ Bucket: 'mpu', Key: 'by-copy', CopySource: 'mpu/copy-source' })),
+        'copied over',
+      ],
+    ];
+    for (const [Key, write, body] of writes) {
+      const etag = await completedUpload(Key);
+      expect(etag).toMatch(/-2"$/);
+      await write(etag);
+      expect((await download(Key)).toString()).toBe(body);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'mpu', Key, ChecksumMode: 'ENABLED' }));
+      expect(head.ETag).toBe(`"${md5(Buffer.from(body)).toString('hex')}"`);
+      expect(head.ContentLength).toBe(body.length);
+      // Nothing of the upload is left: no part count, no composite checksum.
+      expect(head.PartsCount).toBeUndefined();
+      expect(head.ChecksumSHA256).toBeUndefined();
+      expect(head.ChecksumType).not.toBe('COMPOSITE');
+    }
+    expect(await blobBytes()).toBe(before);
+  });
+
+  it('frees the parts of the object an upload replaces when it completes', async () => {
+    await completedUpload('twice');
+    const once = await blobBytes();
+    await completedUpload('twice');
+    expect(await blobBytes()).toBe(once);
+    const got = await download('twice');
+    expect(got.equals(Buffer.concat([part(1, 5 * MiB), part(2, 10)]))).toBe(true);
   });
 
   it('keeps per-part checksums and answers the composite checksum', async () => {
