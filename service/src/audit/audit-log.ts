@@ -101,16 +101,24 @@ const TEXT_FIELDS = [
  * while waiting for the head.
  */
 export function recordsAfter(db: Knex, rows: AuditRow[], after: string): Knex.Raw {
-  const records = rows.map((r) => ({
-    ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, r[f] ?? null])),
-    bytes: r.bytes ?? 0,
-  }));
-  return db.raw(
-    `INSERT INTO audit_log (seq, at, prev_hash, hash, ${TEXT_FIELDS.join(', ')}, bytes)
+  return db.raw(recordsAfterSql('?', after), [recordsJson(rows)]);
+}
+
+/** `recordsAfter`'s SQL, taking the records (`recordsJson`) from the parameter `param` ('?' or '$n'). */
+export function recordsAfterSql(param: string, after: string): string {
+  return `INSERT INTO audit_log (seq, at, prev_hash, hash, ${TEXT_FIELDS.join(', ')}, bytes)
      SELECT 0, now(), '\\x', '\\x', ${TEXT_FIELDS.map((f) => `r.${f}`).join(', ')}, r.bytes
-     FROM jsonb_to_recordset(?::jsonb) AS r(${TEXT_FIELDS.map((f) => `${f} text`).join(', ')}, bytes bigint)
-     WHERE (SELECT count(*) FROM ${after}) >= 0`,
-    [JSON.stringify(records)],
+     FROM jsonb_to_recordset(${param}::jsonb) AS r(${TEXT_FIELDS.map((f) => `${f} text`).join(', ')}, bytes bigint)
+     WHERE (SELECT count(*) FROM ${after}) >= 0`;
+}
+
+/** The records as the JSON array `recordsAfterSql` reads. */
+export function recordsJson(rows: AuditRow[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      ...Object.fromEntries(TEXT_FIELDS.map((f) => [f, r[f] ?? null])),
+      bytes: r.bytes ?? 0,
+    })),
   );
 }
 

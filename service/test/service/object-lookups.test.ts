@@ -89,3 +89,25 @@ describe('batched current-object lookups', () => {
     }
   });
 });
+
+describe('group-committed writes', () => {
+  // Batches of every size: prepared per size up to 32 rows, parsed each time beyond (store/insert-batcher.ts).
+  it('commit each concurrent PUT with its own content, whether it creates or replaces its key', async () => {
+    const keys = Array.from({ length: 300 }, (_, i) => `group/${i}`);
+    await Promise.all(keys.map((k, i) => put(first, k, `created ${i}`)));
+    expect(await Promise.all(keys.map((k) => read(first, k)))).toEqual(keys.map((_, i) => `created ${i}`));
+    // Replacements in growing waves, beside a write of the same key in the other bucket.
+    for (const wave of [1, 2, 5, 17, 33, 64, 181]) {
+      const written = keys.slice(0, wave);
+      await Promise.all([
+        ...written.map((k, i) => put(first, k, `wave ${wave} ${i}`)),
+        put(second, written[0]!, `beside ${wave}`),
+      ]);
+      expect(await Promise.all(written.map((k) => read(first, k)))).toEqual(
+        written.map((_, i) => `wave ${wave} ${i}`),
+      );
+      expect(await read(second, written[0]!)).toBe(`beside ${wave}`);
+    }
+    expect(await read(first, 'group/299')).toBe('created 299');
+  });
+});
