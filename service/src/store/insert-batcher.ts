@@ -35,32 +35,7 @@ const PREPARED_ROWS = 32;
  * keeps. A row leaves none out (a replaced multipart object's layout would outlive it); one without a
  * column sets it NULL.
  */
-const UPSERT_COLUMNS = [
-  'bucket_id',
-  'key',
-  'size',
-  'etag',
-  'last_modified',
-  'content_type',
-  'content_encoding',
-  'content_disposition',
-  'content_language',
-  'cache_control',
-  'expires',
-  'user_metadata',
-  'checksums',
-  'blob_id',
-  'inline_data',
-  'wrapped_key',
-  'segment_size',
-  'layout',
-  'tags',
-  'checksum_type',
-  'retain_mode',
-  'retain_until',
-  'legal_hold',
-  'acl',
-];
+const UPSERT_COLUMNS = VERSION_COLUMNS.split(', ').filter((c) => c !== 'version_id' && c !== 'seq');
 
 /**
  * The group commit of `rows` unversioned writes as a prepared statement, so that Postgres parses and
@@ -71,7 +46,8 @@ function upsertSql(rows: number): PreparedStatement {
   const width = UPSERT_COLUMNS.length;
   const param = (row: number, column: number) => `$${row * width + column + 1}`;
   const each = Array.from({ length: rows }, (_, r) => r);
-  const set = UPSERT_COLUMNS.slice(2)
+  const [bucketId, key] = [UPSERT_COLUMNS.indexOf('bucket_id'), UPSERT_COLUMNS.indexOf('key')];
+  const set = UPSERT_COLUMNS.filter((c) => c !== 'bucket_id' && c !== 'key')
     .map((column) => `${column} = EXCLUDED.${column}`)
     .join(', ');
   return {
@@ -79,7 +55,7 @@ function upsertSql(rows: number): PreparedStatement {
     // Each key's row is found through the primary key (a generic plan over an IN list may scan the table),
     // and locked in the order of the rows, which the caller sorts by key.
     text: `WITH old AS (SELECT o.* FROM
-               (VALUES ${each.map((r) => `(${param(r, 0)}::bigint, ${param(r, 1)}::bytea)`).join(', ')}) AS k (bucket_id, key),
+               (VALUES ${each.map((r) => `(${param(r, bucketId)}::bigint, ${param(r, key)}::bytea)`).join(', ')}) AS k (bucket_id, key),
                LATERAL (SELECT bucket_id, key, blob_id, layout FROM objects
                         WHERE bucket_id = k.bucket_id AND key = k.key FOR UPDATE) o),
        up AS (INSERT INTO objects (${UPSERT_COLUMNS.join(', ')})
