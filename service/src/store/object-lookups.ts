@@ -13,15 +13,31 @@ const OBJECT_BY_KEY: PreparedStatement = {
   text: `SELECT ${VERSION_COLUMNS} FROM objects WHERE bucket_id = $1 AND key = $2`,
 };
 
-/** The same lookup for many keys at once; `lookup` is the key's place in the arrays, from 1. */
-const OBJECTS_BY_KEYS: PreparedStatement = {
-  name: 'objects-by-keys',
-  text: `SELECT t.lookup::int AS lookup, ${VERSION_COLUMNS.split(', ')
-    .map((c) => `o.${c}`)
-    .join(', ')}
-    FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS t(bucket_id, key, lookup)
-    JOIN objects o ON o.bucket_id = t.bucket_id AND o.key = t.key`,
-};
+const OBJECT_COLUMNS = VERSION_COLUMNS.split(', ')
+  .map((c) => `o.${c}`)
+  .join(', ');
+
+/** Batches of up to this many keys go as prepared statements, one per size; larger ones are parsed each time. */
+const PREPARED_KEYS = 32;
+
+/**
+ * The same lookup for `keys` keys at once, each through the primary key; `lookup` is the key's place in
+ * the batch, from 1. Each key is a parameter of its own, sent in binary: arrays of keys went as text, and
+ * Postgres parsed the array and hex-decoded every key on each batch. OFFSET 0 keeps the lookup a probe
+ * per key: flattened into a join, a bucket of a few thousand rows was hashed whole on every batch.
+ */
+function objectsByKeys(keys: number): PreparedStatement {
+  const each = Array.from(
+    { length: keys },
+    (_, i) => `(${i + 1}, $${2 * i + 1}::bigint, $${2 * i + 2}::bytea)`,
+  );
+  return {
+    ...(keys <= PREPARED_KEYS ? { name: `objects-by-keys-${keys}` } : {}),
+    text: `SELECT k.lookup, ${OBJECT_COLUMNS}
+      FROM (VALUES ${each.join(', ')}) AS k (lookup, bucket_id, key),
+        LATERAL (SELECT ${VERSION_COLUMNS} FROM objects WHERE bucket_id = k.bucket_id AND key = k.key OFFSET 0) o`,
+  };
+}
 
 interface Pending {
   bucketId: number;
@@ -41,6 +57,8 @@ const MAX_BATCH = 64;
  */
 export class ObjectLookups {
   private readonly queue = new Coalescer<Pending>(MAX_BATCH, (batch) => this.lookUp(batch));
+  /** By batch size: index n is the statement for n keys. */
+  private readonly statements = Array.from({ length: MAX_BATCH + 1 }, (_, n) => objectsByKeys(n));
 
   constructor(private readonly db: Knex) {}
 
@@ -56,10 +74,11 @@ export class ObjectLookups {
         only.resolve(row);
         return;
       }
-      const rows = await preparedRows<ObjectRow & { lookup: number }>(this.db, OBJECTS_BY_KEYS, [
-        batch.map((p) => p.bucketId),
-        batch.map((p) => p.key),
-      ]);
+      const rows = await preparedRows<ObjectRow & { lookup: number }>(
+        this.db,
+        this.statements[batch.length]!,
+        batch.flatMap((p) => [p.bucketId, p.key]),
+      );
       const found = new Map<number, ObjectRow>();
       for (const row of rows) found.set(row.lookup, row);
       batch.forEach((p, i) => p.resolve(found.get(i + 1)));
