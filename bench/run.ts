@@ -501,8 +501,9 @@ async function main(): Promise<void> {
           if (round === 0 && workers === '1')
             for (let i = 0; i < keys; i++) await client.ok(t, 'PUT', `/bench/small/${i}`, small);
           const load = { body: small, keys, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
-          // A fresh gateway's first seconds are JIT warm-up, and each worker warms up on its own share.
-          await smallOps(client, t, 'GET', load);
+          // A fresh gateway's first seconds are JIT warm-up, and each worker warms up on its own share of
+          // the load: every worker gets as many warm-up requests as the single one did.
+          for (let w = 0; w < Number(workers); w++) await smallOps(client, t, 'GET', load);
           const { result, busy } = await machineBusy(() => smallOps(client, t, 'GET', load));
           samples[workers].push(result);
           busyShare[workers].push(busy);
