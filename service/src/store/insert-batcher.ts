@@ -68,6 +68,62 @@ function upsertSql(rows: number): PreparedStatement {
   };
 }
 
+/** What a new version sets: every column of objects but seq, which the statement draws. */
+const NEW_VERSION_COLUMNS = VERSION_COLUMNS.split(', ').filter((c) => c !== 'seq');
+
+/** Each key's advisory lock (as every versioned change takes it), in one order for every batch. */
+const VERSION_LOCKS: PreparedStatement = {
+  name: 'version-locks',
+  // OFFSET 0 keeps the sort below the lock calls.
+  text: `SELECT pg_advisory_xact_lock(h) FROM
+           (SELECT hashtextextended(k, 0) AS h FROM unnest($1::text[]) AS k ORDER BY k OFFSET 0) AS sorted`,
+};
+
+/**
+ * New current versions of `rows` keys, under their locks, as a prepared statement (as `upsertSql`): the
+ * current rows move to object_versions, the new ones take their place, and the batch's records follow.
+ */
+function versionSql(rows: number): PreparedStatement {
+  const width = NEW_VERSION_COLUMNS.length;
+  const param = (row: number, column: number) => `$${row * width + column + 1}`;
+  const each = Array.from({ length: rows }, (_, r) => r);
+  const [bucketId, key] = [NEW_VERSION_COLUMNS.indexOf('bucket_id'), NEW_VERSION_COLUMNS.indexOf('key')];
+  const set = [...NEW_VERSION_COLUMNS, 'seq']
+    .filter((c) => c !== 'bucket_id' && c !== 'key')
+    .map((column) => `${column} = EXCLUDED.${column}`)
+    .join(', ');
+  return {
+    name: `objects-version-${rows}`,
+    text: `WITH moved AS (INSERT INTO object_versions (${VERSION_COLUMNS}, noncurrent_since)
+               SELECT o.*, now() FROM
+                 (VALUES ${each.map((r) => `(${param(r, bucketId)}::bigint, ${param(r, key)}::bytea)`).join(', ')}) AS k (bucket_id, key),
+                 LATERAL (SELECT ${VERSION_COLUMNS} FROM objects
+                          WHERE bucket_id = k.bucket_id AND key = k.key OFFSET 0) o),
+       up AS (INSERT INTO objects (${NEW_VERSION_COLUMNS.join(', ')}, seq)
+              VALUES ${each.map((r) => `(${NEW_VERSION_COLUMNS.map((_, c) => param(r, c)).join(', ')}, nextval('object_version_seq'))`).join(', ')}
+              ON CONFLICT (bucket_id, key) DO UPDATE SET ${set} RETURNING 1),
+       audited AS (${recordsAfterSql(`$${rows * width + 1}`, 'up')})
+     SELECT 1`,
+  };
+}
+
+/**
+ * The statement for a batch of `rows`, prepared once per size (kept in `cache`). Rarer, larger batches
+ * are parsed each time, their cost shared by many rows: a connection keeps at most PREPARED_ROWS plans.
+ */
+function statementFor(
+  cache: Map<number, PreparedStatement>,
+  rows: number,
+  build: (rows: number) => PreparedStatement,
+): PreparedStatement {
+  const known = cache.get(rows);
+  if (known) return known;
+  const statement = build(rows);
+  if (rows > PREPARED_ROWS) return { text: statement.text };
+  cache.set(rows, statement);
+  return statement;
+}
+
 const rowId = (row: Record<string, unknown>) => `${row.bucket_id}/${(row.key as Buffer).toString('hex')}`;
 
 /** Splits a batch into the first write of each key, in order, and the writes that repeat a key. */
@@ -95,8 +151,9 @@ export class InsertBatcher {
     await this.flushVersions(batch.filter((p) => p.mode === 'version'));
   });
 
-  /** The upsert statement of each batch size met so far. */
+  /** The upsert and version statements of each batch size met so far. */
   private readonly upserts = new Map<number, PreparedStatement>();
+  private readonly versions = new Map<number, PreparedStatement>();
 
   constructor(
     private readonly db: Knex,
@@ -180,14 +237,7 @@ export class InsertBatcher {
     rows: Array<Record<string, unknown>>,
     audits: AuditRow[],
   ): Promise<Map<string, string[]>> {
-    let statement = this.upserts.get(rows.length);
-    if (!statement) {
-      statement = upsertSql(rows.length);
-      // Rarer, larger batches are parsed each time, their cost shared by many rows: a connection keeps
-      // the plans of at most PREPARED_ROWS sizes.
-      if (rows.length > PREPARED_ROWS) statement = { text: statement.text };
-      else this.upserts.set(rows.length, statement);
-    }
+    const statement = statementFor(this.upserts, rows.length, upsertSql);
     // Locks are taken in this order: in key order, concurrent batches cannot deadlock on each other.
     const sorted = rows.toSorted(
       (a, b) => Number(a.bucket_id) - Number(b.bucket_id) || Buffer.compare(a.key as Buffer, b.key as Buffer),
@@ -240,33 +290,14 @@ export class InsertBatcher {
     const ids = rows.map(() => newVersionId());
     const audits = round.flatMap((p, i) => (p.audit ? [{ ...p.audit, version_id: ids[i] }] : []));
     const lockNames = rows.map((r) => `${r.bucket_id}/${(r.key as Buffer).toString('hex')}`);
-    const keys = rows.map((r) => [r.bucket_id, r.key]);
+    const statement = statementFor(this.versions, rows.length, versionSql);
+    const values = rows.flatMap((r, i) =>
+      NEW_VERSION_COLUMNS.map((column) => (column === 'version_id' ? ids[i] : (r[column] ?? null))),
+    );
     await this.db.transaction(async (trx) => {
-      // OFFSET 0 keeps the sort below the lock calls, so every batch locks in the same order.
-      await trx.raw(
-        `SELECT pg_advisory_xact_lock(h) FROM
-           (SELECT hashtextextended(k, 0) AS h FROM unnest(?::text[]) AS k ORDER BY k OFFSET 0) AS sorted`,
-        [lockNames],
-      );
-      await trx.raw(
-        `WITH moved AS (INSERT INTO object_versions (${VERSION_COLUMNS}, noncurrent_since)
-           SELECT ${VERSION_COLUMNS}, now() FROM objects WHERE (bucket_id, key) IN (${keys.map(() => '(?, ?)').join(', ')}))
-         ?`,
-        [
-          ...(keys.flat() as Knex.Value[]),
-          trx('objects')
-            .insert(
-              rows.map((r, i) => ({
-                ...r,
-                version_id: ids[i],
-                seq: trx.raw("nextval('object_version_seq')"),
-              })),
-            )
-            .onConflict(['bucket_id', 'key'])
-            .merge(),
-        ],
-      );
-      if (audits.length) await trx('audit_log').insert(audits);
+      // Inside the transaction, the pool's connection is the transaction's own.
+      await preparedRows(trx, VERSION_LOCKS, [lockNames]);
+      await preparedRows(trx, statement, [...values, recordsJson(audits)]);
     });
     return ids;
   }

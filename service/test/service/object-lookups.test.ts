@@ -14,8 +14,9 @@ let gw: Gateway;
 let first: Bucket;
 let second: Bucket;
 
-async function put(bucket: Bucket, key: string, content: string): Promise<void> {
-  await gw.store.putObject(bucket, {
+/** Writes `content` under `key`; resolves the new version's id. */
+async function put(bucket: Bucket, key: string, content: string): Promise<string | undefined> {
+  const info = await gw.store.putObject(bucket, {
     key,
     userMetadata: {},
     contentType: 'text/plain',
@@ -24,12 +25,13 @@ async function put(bucket: Bucket, key: string, content: string): Promise<void> 
     })(),
     finalize: async () => ({ etag: `"${content}"`, checksums: {} }),
   });
+  return info.versionId;
 }
 
 /** The object's content, or the S3 error code its GET failed with. */
-async function read(bucket: Bucket, key: string): Promise<string> {
+async function read(bucket: Bucket, key: string, versionId?: string): Promise<string> {
   try {
-    const obj = await gw.store.getObject(bucket, key);
+    const obj = await gw.store.getObject(bucket, key, versionId);
     const chunks: Buffer[] = [];
     for await (const c of gw.store.readObject(obj, 0, obj.info.size - 1)) chunks.push(c);
     expect(obj.info.key).toBe(key);
@@ -45,7 +47,7 @@ beforeAll(async () => {
   const owner = gw.credentials.identityOf(env.creds[0]!.accessKeyId)!.canonicalId;
   first = await gw.store.buckets.create(owner, 'lookups-one', undefined);
   second = await gw.store.buckets.create(owner, 'lookups-two', undefined);
-  const writes: Array<Promise<void>> = [];
+  const writes: Array<Promise<unknown>> = [];
   for (let i = 0; i < 150; i++) {
     writes.push(put(first, `k/${i}`, `one ${i}`));
     // The same keys in another bucket, with other content: a lookup must not take its neighbour's bucket.
@@ -109,5 +111,46 @@ describe('group-committed writes', () => {
       expect(await read(second, written[0]!)).toBe(`beside ${wave}`);
     }
     expect(await read(first, 'group/299')).toBe('created 299');
+  });
+});
+
+describe('group-committed versions', () => {
+  // The same batch sizes in a versioned bucket, and the same key twice in a batch (a later round of it).
+  it('give each concurrent PUT its own version, the last one current and every other one readable', async () => {
+    const owner = gw.credentials.identityOf(env.creds[0]!.accessKeyId)!.canonicalId;
+    await gw.store.buckets.setVersioning(
+      await gw.store.buckets.create(owner, 'lookups-versioned', undefined),
+      'Enabled',
+    );
+    const bucket = (await gw.store.buckets.byName('lookups-versioned'))!;
+    const keys = Array.from({ length: 120 }, (_, i) => `v/${i}`);
+    const written = new Map<string, Map<string, string>>(keys.map((k) => [k, new Map()]));
+    const write = async (key: string, content: string) => {
+      const id = await put(bucket, key, content);
+      expect(id).toBeTruthy();
+      written.get(key)!.set(id!, content);
+    };
+    for (const wave of [120, 1, 2, 5, 17, 33, 64, 120]) {
+      await Promise.all([
+        ...keys.slice(0, wave).map((k, i) => write(k, `wave ${wave} ${i}`)),
+        write(keys[0]!, `again ${wave}`),
+        put(second, keys[0]!, `beside ${wave}`),
+      ]);
+    }
+    const listed = await gw.store.listVersions(bucket, {
+      prefix: 'v/',
+      delimiter: '',
+      maxKeys: 1000,
+      keyMarker: '',
+      versionIdMarker: '',
+    });
+    for (const key of keys) {
+      const versions = listed.versions.filter((v) => v.key === key);
+      expect(new Set(versions.map((v) => v.versionId))).toEqual(new Set(written.get(key)!.keys()));
+      expect(versions[0]!.isLatest).toBe(true);
+      expect(await read(bucket, key)).toBe(written.get(key)!.get(versions[0]!.versionId));
+      for (const [id, content] of written.get(key)!) expect(await read(bucket, key, id)).toBe(content);
+    }
+    expect(await read(bucket, 'v/119')).toBe('wave 120 119');
   });
 });
