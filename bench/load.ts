@@ -24,7 +24,7 @@ export async function smallOps(
   client: Client,
   t: Target,
   op: 'PUT' | 'GET',
-  opts: { body: Buffer; keys: number; seconds: number; concurrency: number },
+  opts: { body: Buffer; keys: number; seconds: number; concurrency: number; bucket?: string },
 ): Promise<Rate> {
   const latencies: number[] = [];
   let next = 0;
@@ -35,7 +35,7 @@ export async function smallOps(
         const lane = client.lane(t);
         try {
           while (Date.now() < deadline) {
-            const key = `/bench/small/${next++ % opts.keys}`;
+            const key = `/${opts.bucket ?? 'bench'}/small/${next++ % opts.keys}`;
             const t0 = process.hrtime.bigint();
             await lane.ok(op, key, op === 'PUT' ? opts.body : undefined);
             latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -3,7 +3,7 @@
  * s3rver on this machine, in one run, driven by the same client, next to what the machine's CPU and disk
  * give on their own. Never part of `npm test`: figures, not assertions.
  *
- * BENCH_ONLY=transfer,isolated,remote,workers,gateways,listing,events,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
+ * BENCH_ONLY=transfer,isolated,remote,workers,gateways,listing,events,versioned,rss,authz runs a subset; BENCH_TARGETS=coffer,rgw,s3rver,floor picks the servers (floor: bench/floor-server.ts).
  */
 import { authorizationCost } from './authorization.js';
 import { benchWebhooks, eventCost } from './events.js';
@@ -41,7 +41,9 @@ const BIG = 256 * MiB;
 const HUGE = 2048 * MiB;
 const MULTIPART = { total: 1024 * MiB, partSize: 8 * MiB, parallel: 4 };
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'transfer,isolated,remote,workers,gateways,listing,events,rss,authz').split(','),
+  (
+    process.env.BENCH_ONLY ?? 'transfer,isolated,remote,workers,gateways,listing,events,versioned,rss,authz'
+  ).split(','),
 );
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
@@ -547,6 +549,40 @@ async function main(): Promise<void> {
       } finally {
         for (const t of targets.splice(0)) await t.stop();
         await hooks.close();
+      }
+    }
+
+    if (ONLY.has('versioned')) {
+      // What compliance archives write to: 4 KiB PUTs to a versioned bucket beside a plain one, alternating.
+      const coffer = await startCoffer(coffers);
+      targets.push(coffer);
+      try {
+        const versioning = '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>';
+        await client.ok(coffer, 'PUT', '/versioned');
+        await client.ok(coffer, 'PUT', '/versioned?versioning', Buffer.from(versioning));
+        await client.request(coffer, 'PUT', '/bench');
+        const load = {
+          body: randomBytes(SMALL),
+          keys: 2000,
+          seconds: SMALL_SECONDS,
+          concurrency: CONCURRENCY,
+        };
+        const samples: Record<'bench' | 'versioned', Rate[]> = { bench: [], versioned: [] };
+        for (let round = 0; round < WARMUP + ROUNDS; round++)
+          for (const bucket of ['bench', 'versioned'] as const) {
+            const rate = await smallOps(client, coffer, 'PUT', { ...load, bucket });
+            if (round >= WARMUP) samples[bucket].push(rate);
+          }
+        const [plain, versioned] = [medianRate(samples.bench) as Rate, medianRate(samples.versioned) as Rate];
+        row(
+          '4 KiB PUT ops/s, plain bucket / versioned bucket (every PUT keeps the version it replaces)',
+          `${cell(plain, 'ops')} / ${cell(versioned, 'ops')}; server CPU ${f2(plain.cpu)} / ${f2(versioned.cpu)} ms/op`,
+          '',
+          '',
+          '-',
+        );
+      } finally {
+        for (const t of targets.splice(0)) await t.stop();
       }
     }
 
