@@ -1,5 +1,4 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../errors/s3-errors.js';
 import { chunkStringToSign, sha256Hex, sign, signaturesEqual, trailerStringToSign } from './sigv4.js';
 
@@ -19,18 +18,20 @@ export interface AwsChunkedOptions {
 }
 
 const MAX_LINE = 4096;
+const EMPTY = Buffer.alloc(0);
 type State = 'size' | 'data' | 'data-crlf' | 'trailer' | 'done';
 
 /**
  * Decodes an aws-chunked body (`hex-size[;chunk-signature=sig]\r\n data \r\n ... 0\r\n [trailers] \r\n`),
  * verifying each chunk signature as the chunk completes and collecting trailer headers.
- * Decoded bytes flow on immediately; a bad signature fails the stream, so the store never commits.
+ * Decoded bytes flow on immediately; a bad signature fails the body, so the store never commits.
+ * A plain parser, not a stream: a Transform's buffering joined the pieces it pushed into copies.
  */
-export class AwsChunkedDecoder extends Transform {
+export class AwsChunkedDecoder {
   readonly trailers = new Map<string, string>();
   decodedLength = 0;
   private state: State = 'size';
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
   private remaining = 0;
   private chunkSignature: string | undefined;
   private chunkHash: Hash | undefined;
@@ -39,40 +40,21 @@ export class AwsChunkedDecoder extends Transform {
   private readonly trailerLines: string[] = [];
 
   constructor(private readonly opts: AwsChunkedOptions) {
-    super();
     this.previousSignature = opts.signing?.seedSignature ?? '';
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.consume(chunk);
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  }
-
-  override _flush(done: TransformCallback): void {
-    try {
-      if (this.state === 'trailer' && this.pending.length === 0) this.finishTrailer();
-      if (this.state !== 'done')
-        throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
-      done();
-    } catch (err) {
-      done(err as Error);
-    }
-  }
-
-  private consume(input: Buffer): void {
+  /** Consumes the next bytes of the body; returns its decoded data, as views of `input`. */
+  decode(input: Buffer): Buffer[] {
+    const out: Buffer[] = [];
     let buf = this.pending.length ? Buffer.concat([this.pending, input]) : input;
-    this.pending = Buffer.alloc(0);
+    this.pending = EMPTY;
     while (buf.length > 0) {
       if (this.state === 'data') {
         const take = Math.min(this.remaining, buf.length);
         const piece = buf.subarray(0, take);
         this.chunkHash?.update(piece);
         this.decodedLength += take;
-        this.push(piece);
+        out.push(piece);
         this.remaining -= take;
         buf = buf.subarray(take);
         if (this.remaining === 0) this.state = 'data-crlf';
@@ -80,13 +62,13 @@ export class AwsChunkedDecoder extends Transform {
       }
       if (this.state === 'done') {
         // Tolerate trailing CRLFs some clients add; anything else is a malformed body.
-        if (/^[\r\n]*$/.test(buf.toString('latin1'))) return;
+        if (/^[\r\n]*$/.test(buf.toString('latin1'))) return out;
         throw new S3Error('IncompleteBody', 'Unexpected data after the final aws-chunked chunk.');
       }
       if (this.state === 'data-crlf') {
         if (buf.length < 2) {
           this.pending = Buffer.from(buf);
-          return;
+          return out;
         }
         if (buf[0] !== 0x0d || buf[1] !== 0x0a)
           throw new S3Error('IncompleteBody', 'Chunk data is not followed by CRLF.');
@@ -99,13 +81,21 @@ export class AwsChunkedDecoder extends Transform {
       if (nl < 0) {
         if (buf.length > MAX_LINE) throw new S3Error('IncompleteBody', 'An aws-chunked line is too long.');
         this.pending = Buffer.from(buf);
-        return;
+        return out;
       }
       const line = buf.subarray(0, nl).toString('latin1');
       buf = buf.subarray(nl + 2);
       if (this.state === 'size') this.startChunk(line);
       else this.trailerLine(line);
     }
+    return out;
+  }
+
+  /** The body has ended: refuses one that stopped before its final chunk (and trailer). */
+  end(): void {
+    if (this.state === 'trailer' && this.pending.length === 0) this.finishTrailer();
+    if (this.state !== 'done')
+      throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
   }
 
   private startChunk(line: string): void {
@@ -191,4 +181,13 @@ export class AwsChunkedDecoder extends Transform {
     }
     this.state = 'done';
   }
+}
+
+/** The decoded data of an aws-chunked body; fails when a chunk is malformed or the body ends early. */
+export async function* decodeAwsChunked(
+  body: AsyncIterable<Buffer>,
+  decoder: AwsChunkedDecoder,
+): AsyncGenerator<Buffer> {
+  for await (const input of body) for (const piece of decoder.decode(input)) yield piece;
+  decoder.end();
 }

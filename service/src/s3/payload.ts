@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { PayloadMode } from '../auth/authenticate.js';
-import { AwsChunkedDecoder } from '../auth/chunked.js';
+import { AwsChunkedDecoder, decodeAwsChunked } from '../auth/chunked.js';
 import {
   assertChecksumShape,
   CHECKSUM_ALGORITHMS,
@@ -136,12 +136,7 @@ export function openBody(raw: IncomingMessage, opts: BodyOptions): Body {
   let received = 0;
 
   async function* chunks(): AsyncGenerator<Buffer> {
-    let source: AsyncIterable<Buffer> = raw;
-    if (decoder) {
-      raw.on('error', (err) => decoder.destroy(err));
-      raw.on('aborted', () => decoder.destroy(new S3Error('IncompleteBody')));
-      source = raw.pipe(decoder);
-    }
+    const source: AsyncIterable<Buffer> = decoder ? decodeAwsChunked(raw, decoder) : raw;
     let whole = false;
     try {
       for await (const chunk of source) {

@@ -8,6 +8,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestEnv, startGateway, type RunningGateway, type TestEnv } from '../support/gateway.js';
 import { errorCode, signedFetch } from '../support/signed-fetch.js';
@@ -177,6 +179,48 @@ describe('payload verification', () => {
     expect(res.status).toBe(400);
     expect(errorCode(res.text)).toBe('IncompleteBody');
     const got = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/proto/long-chunked' });
+    expect(errorCode(got.text)).toBe('NoSuchKey');
+  });
+
+  it('stores nothing and leaves no file behind when the client goes away inside an aws-chunked body', async () => {
+    const aws4 = (await import('aws4')).default;
+    const http = await import('node:http');
+    const url = new URL(strict.endpoint);
+    const data = Buffer.alloc(64 * 1024, 3);
+    const frame = Buffer.concat([Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n')]);
+    const frames = 64; // 4 MiB declared: large enough to go to the digest threads and a blob file
+    const headers = {
+      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      'content-encoding': 'aws-chunked',
+      'x-amz-trailer': 'x-amz-checksum-crc32',
+      'x-amz-decoded-content-length': String(frames * data.length),
+      'content-length': String(frames * frame.length + 40),
+    };
+    const signed = aws4.sign(
+      { host: url.host, method: 'PUT', path: '/proto/gone', service: 's3', region: 'us-east-1', headers },
+      env.creds[0]!,
+    );
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      method: 'PUT',
+      path: '/proto/gone',
+      headers: signed.headers as Record<string, string>,
+    });
+    req.on('error', () => undefined);
+    // Half the frames, the last one cut in its middle, then the connection drops.
+    for (let i = 0; i < frames / 2; i++) req.write(frame);
+    req.write(frame.subarray(0, 1000));
+    const tmp = path.join(env.env.DATA_DIR!, 'tmp');
+    // The upload has reached its blob file before the client goes.
+    for (let i = 0; i < 50 && (await readdir(tmp)).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect((await readdir(tmp)).length).toBe(1);
+    req.destroy();
+    for (let i = 0; i < 50 && (await readdir(tmp)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await readdir(tmp)).toEqual([]);
+    const got = await signedFetch(strict.endpoint, env.creds[0]!, { path: '/proto/gone' });
     expect(errorCode(got.text)).toBe('NoSuchKey');
   });
 

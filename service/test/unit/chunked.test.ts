@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { AwsChunkedDecoder } from '../../src/auth/chunked.js';
+import { AwsChunkedDecoder, decodeAwsChunked } from '../../src/auth/chunked.js';
 import {
   chunkStringToSign,
   sha256Hex,
@@ -43,8 +42,12 @@ async function decode(decoder: AwsChunkedDecoder, body: Buffer, step: number): P
   const pieces: Buffer[] = [];
   for (let i = 0; i < body.length; i += step) pieces.push(body.subarray(i, i + step));
   const out: Buffer[] = [];
-  for await (const c of Readable.from(pieces).pipe(decoder)) out.push(c as Buffer);
+  for await (const c of decodeAwsChunked(asyncPieces(pieces), decoder)) out.push(c);
   return Buffer.concat(out);
+}
+
+async function* asyncPieces(pieces: Buffer[]): AsyncGenerator<Buffer> {
+  yield* pieces;
 }
 
 const signing = { key, scope: SCOPE, amzDate: AMZ_DATE, seedSignature: SEED };
