@@ -22,10 +22,12 @@ import {
   startRgw,
   startS3rver,
 } from './targets.js';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../scripts/lib/embedded-postgres.js';
 import { freePort } from '../scripts/lib/free-port.js';
@@ -48,6 +50,7 @@ const ONLY = new Set(
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
 const client = makeClient();
+const run = promisify(execFile);
 
 /** The highest peak RSS of the gateway's processes: with GATEWAY_WORKERS, the busiest worker's. */
 async function peakRss(pid: number): Promise<number> {
@@ -81,6 +84,7 @@ async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
   const small = randomBytes(SMALL);
   for (const t of targets) await client.ok(t, 'PUT', '/bench');
   const attempt = async (i: number, m: Measure, work: () => Promise<Rate>) => {
+    await settle();
     try {
       samples[i]![m]!.push(await work());
     } catch (err) {
@@ -107,6 +111,14 @@ async function compare(targets: Target[], big: Buffer): Promise<Figures[]> {
   return samples.map(
     (s) => Object.fromEntries(MEASURES.map((m) => [m, medianRate(s[m]!.slice(WARMUP))])) as Figures,
   );
+}
+
+/**
+ * Writes back what the page cache holds dirty before the next measurement starts: a server that does not
+ * fsync (s3rver) otherwise leaves its writes to the kernel's flusher, which runs in the next server's time.
+ */
+async function settle(): Promise<void> {
+  await run('sync', []);
 }
 
 function readableKeys(samples: Array<Record<string, Array<Rate | string>>>): number {
