@@ -62,7 +62,7 @@ module.exports = {
           '^service/src/(crypto|parse|transfer)/',
           '^service/src/auth/credentials\\.ts$',
           '^service/src/management/password\\.ts$',
-          '^service/src/(app|cluster|config)\\.ts$',
+          '^service/src/(app|cluster|config|heap-tuning)\\.ts$',
         ],
       },
     },

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile, readFile, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { buildGateway } from '../service/src/app.js';
+import { tuneHeap } from '../service/src/heap-tuning.js';
 import { superviseWorkers, WorkerStartError } from '../service/src/cluster.js';
 import { ConfigError, loadConfig, type Config } from '../service/src/config.js';
 import { apiKeyDigest, newApiKey } from '../service/src/crypto/api-keys.js';
@@ -135,6 +136,7 @@ async function serve(env: NodeJS.ProcessEnv, config: Config): Promise<() => Prom
     });
     return () => supervisor.stop();
   }
+  tuneHeap();
   const gateway = await buildGateway(config);
   await gateway.app.listen({ host: config.host, port: config.port });
   return () => gateway.app.close();

@@ -2,8 +2,10 @@ import cluster from 'node:cluster';
 import { buildGateway } from './app.js';
 import { superviseWorkers, workerConfig, WorkerStartError } from './cluster.js';
 import { ConfigError, loadConfig } from './config.js';
+import { tuneHeap } from './heap-tuning.js';
 
 async function main(): Promise<void> {
+  tuneHeap();
   let config;
   try {
     config = await loadConfig(process.env);
