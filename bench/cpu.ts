@@ -91,3 +91,37 @@ export async function machineBusy<T>(work: () => Promise<T>): Promise<{ result: 
   const after = await read();
   return { result, busy: 1 - (after.idle - before.idle) / (after.total - before.total) };
 }
+
+/** utime + stime of each live thread of `pid`, by thread id. */
+export async function threadTicks(pid: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const fields = await statFields(`/proc/${pid}/task/${tid}/stat`);
+    if (fields) out.set(Number(tid), cpuTicks(fields));
+  }
+  return out;
+}
+
+/**
+ * CPU seconds `work` cost the gateway under `root` (its workers too), split into the event loops' threads
+ * (each process's main thread) and every other thread (digests, libuv's pool, V8's GC helpers).
+ */
+export async function loopSplit<T>(
+  root: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; loop: number; others: number }> {
+  const pids = [root, ...(await childrenOf(root))];
+  const before = await Promise.all(pids.map(threadTicks));
+  const result = await work();
+  const after = await Promise.all(pids.map(threadTicks));
+  let loop = 0;
+  let others = 0;
+  pids.forEach((pid, i) => {
+    for (const [tid, ticks] of after[i]!) {
+      const used = ticks - (before[i]!.get(tid) ?? 0);
+      if (tid === pid) loop += used;
+      else others += used;
+    }
+  });
+  return { result, loop: loop / TICKS, others: others / TICKS };
+}

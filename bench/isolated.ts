@@ -3,23 +3,12 @@
  * AES-GCM, writes) against the process's other threads (digests, libuv's pool, V8's GC helpers). Run warm,
  * and right after a phase of 4 KiB requests, whose garbage the next large upload's GC then collects.
  */
-import { readdir } from 'node:fs/promises';
 import type { makeClient, Target } from './client.js';
-import { cpuTicks, statFields, TICKS } from './cpu.js';
+import { loopSplit } from './cpu.js';
 import { bigPutSigned, smallOps, type BigBody } from './load.js';
 import { median } from './timing.js';
 
 type Client = ReturnType<typeof makeClient>;
-
-/** utime + stime of each live thread of `pid`, by thread id. */
-async function threadTicks(pid: number): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const fields = await statFields(`/proc/${pid}/task/${tid}/stat`);
-    if (fields) out.set(Number(tid), cpuTicks(fields));
-  }
-  return out;
-}
 
 export interface ThreadSplit {
   /** MB/s */
@@ -50,18 +39,9 @@ export async function isolatedPut(
       await smallOps(client, t, 'PUT', load);
       await smallOps(client, t, 'GET', load);
     }
-    const before = await threadTicks(pid);
-    const { rate } = await bigPutSigned(client, t, body);
-    const after = await threadTicks(pid);
-    let loop = 0;
-    let others = 0;
-    for (const [tid, ticks] of after) {
-      const used = ticks - (before.get(tid) ?? 0);
-      if (tid === pid) loop += used;
-      else others += used;
-    }
+    const { result, loop, others } = await loopSplit(pid, () => bigPutSigned(client, t, body));
     const gb = body.data.length / 1e9;
-    samples.push({ rate, loop: loop / TICKS / gb, others: others / TICKS / gb });
+    samples.push({ rate: result.rate, loop: loop / gb, others: others / gb });
   }
   return {
     rate: median(samples.map((s) => s.rate)),
