@@ -31,6 +31,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../scripts/lib/embedded-postgres.js';
 import { freePort } from '../scripts/lib/free-port.js';
+import { tuneHeap } from '../service/src/heap-tuning.js';
 
 const MiB = 1024 * 1024;
 const SMALL = 4096;
@@ -49,6 +50,9 @@ const ONLY = new Set(
 );
 const TARGETS = new Set((process.env.BENCH_TARGETS ?? 'coffer,rgw,s3rver,floor').split(','));
 
+// The load generator moves GBs of buffers too: without the gateway's heap settings its own collections
+// (120 mark-compacts in one transfer run, 10 with them) slowed whichever server it was measuring.
+tuneHeap();
 const client = makeClient();
 const run = promisify(execFile);
 
