@@ -1,3 +1,4 @@
+import { OpeningPool } from './blobs/opening-pool.js';
 import { DigestPool } from './integrity/digest-pool.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
@@ -143,7 +144,13 @@ export async function buildGateway(
     s3: config.blobStore,
   });
   await backend.init();
-  const sealer = new Sealer({ backend, masterKey: config.masterKey, inlineMax: config.inlineMaxBytes });
+  const opening = new OpeningPool({ threads: config.decryptThreads });
+  const sealer = new Sealer({
+    backend,
+    masterKey: config.masterKey,
+    inlineMax: config.inlineMaxBytes,
+    opening,
+  });
   // Other gateways on the same database change credentials and buckets too: caches follow their changes.
   const changes = new ChangeFeed(
     {
@@ -338,6 +345,7 @@ export async function buildGateway(
     await rewrap?.stop();
     await exportHead();
     await digests.close();
+    await opening.close();
     await collector.stop();
     await lifecycle.stop();
     await events.stop();

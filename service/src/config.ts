@@ -68,6 +68,8 @@ export interface Config {
   workers: number;
   /** Threads that digest large bodies beside the event loop; 0 keeps every digest on it. */
   digestThreads: number;
+  /** Threads that decrypt large downloads beside the event loop; 0 decrypts every read on it. */
+  decryptThreads: number;
   gcIntervalSeconds: number;
   gcGraceSeconds: number;
   /** How often stored bytes are sampled for the console's chart; 0 samples never. */
@@ -308,6 +310,7 @@ export async function loadConfig(env: Env): Promise<Config> {
     workers: int(env, 'GATEWAY_WORKERS', availableParallelism(), 1, 256),
     // One core stays the event loop's: on two cores, one thread for MD5 and SHA-256 together beat two.
     digestThreads: int(env, 'DIGEST_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64),
+    decryptThreads: int(env, 'DECRYPT_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     usageSampleSeconds: int(env, 'USAGE_SAMPLE_SECONDS', 300, 0, 86400),

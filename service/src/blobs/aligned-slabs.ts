@@ -8,7 +8,9 @@ export const SLAB = 1024 * 1024;
 const WASM_PAGE = 64 * 1024;
 /** The part of the WebAssembly global used here: the project's type libraries do not declare it. */
 declare const WebAssembly: {
-  Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+  Memory: new (size: { initial: number; maximum: number; shared: boolean }) => {
+    buffer: SharedArrayBuffer;
+  };
 };
 /** Slabs per WebAssembly memory: each memory reserves address space, so they come a few at a time. */
 const PER_MEMORY = 8;
@@ -31,10 +33,11 @@ export class AlignedSlabs {
     if (spare) return spare;
     if (this.created >= this.max) return undefined;
     const count = Math.min(PER_MEMORY, this.max - this.created);
-    let memory: { buffer: ArrayBuffer };
+    let memory: { buffer: SharedArrayBuffer };
     try {
       const pages = (count * SLAB) / WASM_PAGE;
-      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      // Shared, so a thread can decrypt what a direct read put in a slab where it lies.
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     } catch {
       return undefined;
     }

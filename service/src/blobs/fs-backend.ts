@@ -11,6 +11,8 @@ import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSo
 const SYNC_EVERY = 16 * 1024 * 1024;
 /** Past this many slabs in use at once, further blob files are written and read through the page cache. */
 const DIRECT_SLABS = 64;
+/** Slabs a direct reader holds: the one the caller reads from and two being read ahead. */
+const READER_SLABS = 3;
 /** Blobs read directly from this size on; smaller ones are read through the page cache, which keeps hot ones. */
 const DIRECT_READ_MIN = SLAB;
 
@@ -21,7 +23,7 @@ export interface FsBackendOptions {
    * `off` keeps every byte going through the page cache.
    */
   directIo?: 'auto' | 'off';
-  /** Aligned 1 MiB slabs for direct I/O in this process (default 64): a writer holds one, a large read two. */
+  /** Aligned 1 MiB slabs for direct I/O in this process (default 64): a writer holds one, a large read three. */
   slabs?: number;
 }
 
@@ -95,16 +97,16 @@ export class FsBackend implements BlobBackend {
   }
 
   async open(name: string, expectedLength: number): Promise<BlobSource> {
-    const pair = expectedLength >= DIRECT_READ_MIN ? this.slabPair() : [];
+    const owned = expectedLength >= DIRECT_READ_MIN ? this.readerSlabs() : [];
     let fh: fs.FileHandle | undefined;
     try {
-      fh = await fs.open(this.pathOf(name), constants.O_RDONLY | (pair.length ? constants.O_DIRECT : 0));
+      fh = await fs.open(this.pathOf(name), constants.O_RDONLY | (owned.length ? constants.O_DIRECT : 0));
       const { size } = await fh.stat();
       if (size !== expectedLength) throw new Error(`blob file has ${size} bytes, expected ${expectedLength}`);
-      return pair.length ? new DirectFileSource(fh, size, this.slabs!, pair) : new FileSource(fh);
+      return owned.length ? new DirectFileSource(fh, size, this.slabs!, owned) : new FileSource(fh);
     } catch (err) {
       await fh?.close();
-      for (const slab of pair) this.slabs!.release(slab);
+      for (const slab of owned) this.slabs!.release(slab);
       throw err;
     }
   }
@@ -114,13 +116,17 @@ export class FsBackend implements BlobBackend {
     return slab && { slab, slabs: this.slabs! };
   }
 
-  /** Two slabs for a direct reader, or none: one alone could not read ahead. */
-  private slabPair(): Buffer[] {
-    const first = this.slabs?.acquire();
-    if (!first) return [];
-    const second = this.slabs!.acquire();
-    if (second) return [first, second];
-    this.slabs!.release(first);
+  /** Slabs for a direct reader: three, or two when the pool runs low, or none (one alone could not read ahead). */
+  private readerSlabs(): Buffer[] {
+    const got: Buffer[] = [];
+    for (
+      let slab = this.slabs?.acquire();
+      slab;
+      slab = got.length < READER_SLABS ? this.slabs!.acquire() : undefined
+    )
+      got.push(slab);
+    if (got.length >= 2) return got;
+    for (const slab of got) this.slabs!.release(slab);
     return [];
   }
 
@@ -261,62 +267,84 @@ class FileSource implements BlobSource {
 }
 
 /**
- * A blob read with O_DIRECT, whole aligned blocks at a time, through two slabs: while the caller decrypts
- * one window the next is being read, since the kernel's read-ahead does not serve direct reads.
+ * A blob read with O_DIRECT, whole aligned blocks at a time, through a few slabs: while the caller
+ * decrypts one window the next ones are being read, two at a time (a virtual disk here read 1.1 GB/s
+ * one request at a time and 1.7 with two in flight), since the kernel's read-ahead does not serve direct
+ * reads.
  */
-class DirectFileSource implements BlobSource {
-  /** The window being read ahead: its aligned start, its slab, and how many bytes it got. */
-  private ahead: { start: number; slab: Buffer; filled: Promise<number> } | undefined;
+class DirectFileSource {
+  /** Windows being read ahead, in file order: each one's aligned start, its slab, and the bytes it got. */
+  private ahead: Array<{ start: number; slab: Buffer; filled: Promise<number> }> = [];
+  /** The slab the caller's last view is in: it is not read into until the next read. */
+  private current: Buffer | undefined;
+  /** Where the read after the last one read ahead is expected to start. */
+  private expected = 0;
 
   constructor(
     private readonly fh: fs.FileHandle,
     private readonly length: number,
     private readonly slabs: AlignedSlabs,
-    private pair: Buffer[],
+    private owned: Buffer[],
   ) {}
 
   /** A reader that reuses its buffer (`into`) gets a view of a slab when the span fits one; others get a copy. */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const end = offset + length;
+    this.current = undefined;
     if (into && alignUp(end) - alignDown(offset) <= SLAB) {
       const slab = await this.window(alignDown(offset), end);
-      this.readAhead(slab, end, length);
+      this.current = slab;
+      this.readAhead(end, length);
       return slab.subarray(offset - alignDown(offset), end - alignDown(offset));
     }
     const out = into && into.length >= length ? into.subarray(0, length) : Buffer.allocUnsafe(length);
-    let slab = this.pair[0]!;
     for (let at = offset; at < end;) {
       const start = alignDown(at);
       const upTo = Math.min(end, start + SLAB);
-      slab = await this.window(start, upTo);
+      const slab = await this.window(start, upTo);
       slab.copy(out, at - offset, at - start, upTo - start);
       at = upTo;
     }
-    this.readAhead(slab, end, length);
+    this.readAhead(end, length);
     return out;
   }
 
-  /** A slab holding the file from `start` (aligned) through at least `end`: the read-ahead one when it matches. */
+  /** A slab holding the file from `start` (aligned) through at least `end`: a read-ahead one when it matches. */
   private async window(start: number, end: number): Promise<Buffer> {
-    const ahead = this.ahead;
-    this.ahead = undefined;
+    const ahead = this.ahead.shift();
     if (ahead) {
       const filled = await ahead.filled.catch(() => 0);
       if (ahead.start === start && start + filled >= end) return ahead.slab;
+      // Not the read that was expected: what was read ahead after it is of no use either.
+      await this.dropAhead();
     }
-    const slab = this.pair[0]!;
+    const slab = this.free()!;
     await this.fill(slab, start, end);
     return slab;
   }
 
-  /** After a large read that stopped short of the end, the next window goes into the other slab. */
-  private readAhead(current: Buffer, end: number, length: number): void {
-    if (length < SLAB / 2 || end >= this.length) return;
-    const start = alignDown(end);
-    const slab = current === this.pair[0] ? this.pair[1]! : this.pair[0]!;
-    const filled = this.fill(slab, start, Math.min(this.length, start + SLAB));
-    filled.catch(() => undefined);
-    this.ahead = { start, slab, filled };
+  /** After a large read that stopped short of the end, the next windows, as long as the reads go on alike. */
+  private readAhead(end: number, length: number): void {
+    if (length < SLAB / 2) return;
+    let from = this.ahead.length ? this.expected : end;
+    for (let slab = this.free(); slab && from < this.length; slab = this.free()) {
+      const start = alignDown(from);
+      const filled = this.fill(slab, start, Math.min(this.length, start + SLAB));
+      filled.catch(() => undefined);
+      this.ahead.push({ start, slab, filled });
+      from += length;
+    }
+    this.expected = from;
+  }
+
+  private free(): Buffer | undefined {
+    return this.owned.find((s) => s !== this.current && !this.ahead.some((a) => a.slab === s));
+  }
+
+  private async dropAhead(): Promise<void> {
+    const dropped = this.ahead;
+    this.ahead = [];
+    await Promise.all(dropped.map((a) => a.filled.catch(() => undefined)));
   }
 
   /** Reads the file from `start` (aligned) through at least `end` into `slab`; resolves to the bytes read. */
@@ -334,11 +362,10 @@ class DirectFileSource implements BlobSource {
   }
 
   async close(): Promise<void> {
-    await this.ahead?.filled.catch(() => undefined);
-    this.ahead = undefined;
+    await this.dropAhead();
     await this.fh.close();
-    for (const slab of this.pair) this.slabs.release(slab);
-    this.pair = [];
+    for (const slab of this.owned) this.slabs.release(slab);
+    this.owned = [];
   }
 }
 

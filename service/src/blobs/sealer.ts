@@ -1,6 +1,7 @@
 import { randomBytes, type CipherGCM } from 'node:crypto';
 import type { MasterKey } from '../crypto/master-key.js';
 import type { BlobBackend, BlobSink, BlobSource } from './backend.js';
+import type { Opened, OpeningPool } from './opening-pool.js';
 import {
   fileHeader,
   HEADER_SIZE,
@@ -30,7 +31,21 @@ export interface SealerOptions {
   masterKey: MasterKey;
   /** Objects whose sealed form fits are kept inline in Postgres: one durable commit instead of two fsyncs. */
   inlineMax: number;
+  /** Threads that open the segments of large lending reads; without, the calling thread opens them. */
+  opening?: OpeningPool;
 }
+
+export interface ReadOptions {
+  /**
+   * The consumer passes to each `next()` a promise of when it is done with the buffer yielded before
+   * (a response: when the socket has taken it). The sealer may then yield views of memory it reuses
+   * afterwards, instead of buffers of their own: a large read is opened on a thread, into shared slots.
+   */
+  lent?: boolean;
+}
+
+/** What a lending read's consumer passes to `next()`: when it no longer needs the previous buffer. */
+export type Returned = Promise<unknown> | undefined;
 
 const WRITE_BATCH = 1024 * 1024;
 /** Sealed batches a writer may have waiting for the backend: its memory bound is this many megabytes. */
@@ -92,7 +107,12 @@ export class Sealer {
   }
 
   /** Decrypts plaintext bytes [start, end] (inclusive), reading and opening only the segments they span. */
-  async *read(blob: SealedBlob, start: number, end: number): AsyncGenerator<Buffer> {
+  async *read(
+    blob: SealedBlob,
+    start: number,
+    end: number,
+    opts: ReadOptions = {},
+  ): AsyncGenerator<Buffer, void, Returned> {
     const { size, segmentSize } = blob;
     if (size === 0 || end < start) return;
     const key = this.opts.masterKey.unwrap(blob.wrappedKey);
@@ -102,20 +122,65 @@ export class Sealer {
     const source: BlobSource = blob.location.inline
       ? new InlineSource(blob.location.inline)
       : await this.backend.open(blob.location.blobId!, sealedLength(size, segmentSize));
+    /** The next batch, read (and on a thread, being opened) before it was needed. */
+    let next: { opened: Promise<Opened> } | { sealed: Buffer } | undefined;
+    /** Plaintext in a thread's slot that this read still has, or has lent out. */
+    let held: Opened | undefined;
     try {
       if (parseFileHeader(await source.read(0, HEADER_SIZE)) !== segmentSize)
         throw new Error('blob segment size differs from metadata');
       const perBatch = Math.max(1, Math.floor(WRITE_BATCH / (segmentSize + TAG_SIZE)));
       // One read buffer for the whole object: opening a segment copies its plaintext out of it.
       const buffer = Buffer.allocUnsafe(Math.min(perBatch, last - first + 1) * (segmentSize + TAG_SIZE));
-      for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
+      const batchOf = (batchStart: number) => {
         const batchEnd = Math.min(last, batchStart + perBatch - 1);
         const from = sealedOffset(batchStart, segmentSize);
         const to = Math.min(sealedOffset(batchEnd + 1, segmentSize), sealedLength(size, segmentSize));
-        const sealed = await source.read(from, to - from, buffer);
-        for (let i = batchStart; i <= batchEnd; i++) {
-          const off = sealedOffset(i, segmentSize) - from;
-          const len = (i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE;
+        const lengths: number[] = [];
+        for (let i = batchStart; i <= batchEnd; i++)
+          lengths.push((i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE);
+        return { batchStart, batchEnd, from, length: to - from, lengths };
+      };
+      /** Starts opening a batch on a thread when its sealed bytes landed in shared memory; else undefined. */
+      const offload = async (batch: ReturnType<typeof batchOf>) => {
+        const sealed = await source.read(batch.from, batch.length, buffer);
+        if (!this.opts.opening?.accepts(sealed)) return { sealed };
+        const opened = this.opts.opening.open({
+          key,
+          sealed,
+          first: batch.batchStart,
+          lengths: batch.lengths,
+          lastIndex: count - 1,
+        });
+        opened.catch(() => undefined);
+        return { opened };
+      };
+      // Only a lending read: its plaintext goes out of the thread's slots as it is, with no copy to free.
+      const threaded = opts.lent && this.opts.opening !== undefined && last - first + 1 > perBatch;
+      if (threaded) next = await offload(batchOf(first));
+      for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
+        const batch = batchOf(batchStart);
+        const current = next ?? { sealed: await source.read(batch.from, batch.length, buffer) };
+        next = undefined;
+        if ('opened' in current) {
+          held = await current.opened;
+          // The thread is done with the sealed bytes: the next batch may be read into their slab.
+          if (batchStart + perBatch <= last) next = await offload(batchOf(batchStart + perBatch));
+          const plain = held.plain;
+          const from = Math.max(start, batchStart * segmentSize) - batchStart * segmentSize;
+          const upTo = Math.min(end + 1, (batch.batchEnd + 1) * segmentSize) - batchStart * segmentSize;
+          const part = plain.subarray(from, Math.min(upTo, plain.length));
+          const returned = yield part;
+          const lent = held;
+          held = undefined;
+          if (returned) returned.then(lent.release, lent.abandon);
+          else lent.abandon();
+          continue;
+        }
+        const sealed = current.sealed;
+        for (let i = batchStart; i <= batch.batchEnd; i++) {
+          const off = sealedOffset(i, segmentSize) - batch.from;
+          const len = batch.lengths[i - batchStart]!;
           let plain = openSegment(key, i, i === count - 1, sealed.subarray(off, off + len));
           const segStart = i * segmentSize;
           if (i === first || i === last) {
@@ -125,6 +190,13 @@ export class Sealer {
         }
       }
     } finally {
+      held?.abandon();
+      // A batch still being opened: its thread must be done with the slab before the source lets it go.
+      if (next && 'opened' in next)
+        await next.opened.then(
+          (o) => o.release(),
+          () => undefined,
+        );
       await source.close();
     }
   }

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { BodyHashes, type DigestRequest, type DigestResult, type HashSet } from './body-digests.js';
+import { threadEntry } from './thread-entry.js';
 
 /** Bodies smaller than this are digested inline: handing them to a thread would cost more than it saves. */
 export const OFFLOAD_MIN = 1024 * 1024;
@@ -124,7 +123,7 @@ class Lane {
   private readonly knownSlots = new Set<number>();
 
   constructor() {
-    const entry = threadEntry();
+    const entry = threadEntry(import.meta.url, 'digest-thread');
     this.worker = new Worker(entry.filename, entry.options);
     // An idle thread must not keep the gateway (or a test) alive.
     this.worker.unref();
@@ -267,18 +266,4 @@ class ThreadDigester implements Digester {
     for (const { lane } of this.parts) lane.postData(this.id, slot, this.fill);
     this.fill = 0;
   }
-}
-
-/**
- * The compiled thread beside this module; from TypeScript sources (tests, tsx) there is none, and the
- * thread registers tsx before loading its module.
- */
-function threadEntry(): { filename: string | URL; options: WorkerOptions } {
-  const compiled = new URL('./digest-thread.js', import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return { filename: compiled, options: {} };
-  const source = JSON.stringify(new URL('./digest-thread.ts', import.meta.url).href);
-  return {
-    filename: `import('tsx/esm/api').then(({ register }) => { register(); return import(${source}); });`,
-    options: { eval: true },
-  };
 }

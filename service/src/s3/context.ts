@@ -49,6 +49,7 @@ export interface S3Context {
 export interface S3Response {
   status: number;
   headers?: Record<string, string | number>;
+  /** A stream's iterator is given, with each `next()`, a promise of when the socket took the previous chunk. */
   body?: string | Buffer | AsyncIterable<Buffer>;
 }
 

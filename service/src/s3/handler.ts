@@ -401,11 +401,13 @@ async function send(
   // Written straight to the response, not through a Readable and a pipeline, and a MiB to a syscall: the
   // socket then sends full segments, not each 64 KiB plaintext segment's odd tail as a packet of its own.
   let corked = 0;
+  // A lending source (a large object's read) reuses a chunk's memory once told the socket has taken it.
+  let taken: Promise<void> | undefined;
   try {
-    for (let next = first!; !next.done; next = await rest.next()) {
+    for (let next = first!; !next.done; next = await rest.next(taken)) {
       if (res.destroyed) throw prematureClose();
       if (corked === 0) res.cork();
-      res.write(next.value);
+      taken = written(res, next.value);
       sent.bytes += next.value.length;
       corked += next.value.length;
       if (corked < SEND_BATCH) continue;
@@ -420,6 +422,15 @@ async function send(
   }
   res.end();
   await finished(res);
+}
+
+/** Writes a chunk; resolves once the socket has taken its bytes, rejects (handled) if it never will. */
+function written(res: ServerResponse, chunk: Buffer): Promise<void> {
+  const taken = new Promise<void>((resolve, reject) =>
+    res.write(chunk, (err) => (err ? reject(err) : resolve())),
+  );
+  taken.catch(() => undefined);
+  return taken;
 }
 
 /** Bytes a response holds corked before they go to the socket in one write. */

@@ -169,7 +169,7 @@ async function readObject(ctx: S3Context, withBody: boolean): Promise<S3Response
     // Inline objects are small: decrypt into one buffer rather than set up a stream per request.
     body = obj.pieces[0]?.blob.location.inline
       ? await collect(ctx.store.readObject(obj, start, end))
-      : ctx.store.readObject(obj, start, end);
+      : ctx.store.readObject(obj, start, end, { lent: true });
   }
   return { status: range ? 206 : 200, headers, body };
 }

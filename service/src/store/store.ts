@@ -8,7 +8,7 @@ import {
 } from '../audit/audit-log.js';
 import type { Log } from '../log.js';
 import type { ChangeSignals } from '../db/change-feed.js';
-import type { Sealer } from '../blobs/sealer.js';
+import type { ReadOptions, Returned, Sealer } from '../blobs/sealer.js';
 import { S3Error } from '../errors/s3-errors.js';
 import { BucketStore, type NewBucketDefaults } from './buckets.js';
 import { changing } from './audited.js';
@@ -342,8 +342,14 @@ export class Store {
     throw err;
   }
 
-  readObject(obj: StoredObject, start: number, end: number): AsyncGenerator<Buffer> {
-    return readPieces(this.sealer, obj, start, end);
+  /** `lent`: the consumer returns each buffer through `next()` (see the sealer's ReadOptions). */
+  readObject(
+    obj: StoredObject,
+    start: number,
+    end: number,
+    opts: ReadOptions = {},
+  ): AsyncGenerator<Buffer, void, Returned> {
+    return readPieces(this.sealer, obj, start, end, opts);
   }
 
   /**
@@ -530,11 +536,13 @@ async function* readPieces(
   obj: StoredObject,
   start: number,
   end: number,
-): AsyncGenerator<Buffer> {
+  opts: ReadOptions,
+): AsyncGenerator<Buffer, void, Returned> {
   for (const p of obj.pieces) {
     const pEnd = p.start + p.blob.size - 1;
     if (pEnd < start || p.start > end || p.blob.size === 0) continue;
-    yield* sealer.read(p.blob, Math.max(start, p.start) - p.start, Math.min(end, pEnd) - p.start);
+    // yield* hands each next()'s argument to the piece's read: a lent buffer's return reaches it.
+    yield* sealer.read(p.blob, Math.max(start, p.start) - p.start, Math.min(end, pEnd) - p.start, opts);
   }
 }
 

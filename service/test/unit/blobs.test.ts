@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsBackend } from '../../src/blobs/fs-backend.js';
+import { OpeningPool } from '../../src/blobs/opening-pool.js';
 import { Sealer, type SealedBlob } from '../../src/blobs/sealer.js';
 import { MasterKey } from '../../src/crypto/master-key.js';
 import { SEGMENT_SIZE, TAG_SIZE, HEADER_SIZE } from '../../src/blobs/segments.js';
@@ -134,5 +135,109 @@ describe('encrypted segment blobs', () => {
     await expect(async () => {
       for await (const _ of other.read(blob, 0, 9)) void _;
     }).rejects.toThrow(/wrapped by master key [0-9a-f]{8}, which is not loaded/);
+  });
+});
+
+describe('large reads opened on a thread', () => {
+  let threaded: Sealer;
+  let pool: OpeningPool;
+  beforeAll(async () => {
+    const backend = new FsBackend(dir);
+    await backend.init();
+    pool = new OpeningPool({ threads: 1 });
+    threaded = new Sealer({ backend, masterKey: master, inlineMax: 1024, opening: pool });
+  });
+  afterAll(() => pool.close());
+
+  /** A consumer that returns each buffer once it has copied it, as the response does once the socket took it. */
+  async function getLent(blob: SealedBlob, start = 0, end = blob.size - 1) {
+    const it = threaded.read(blob, start, end, { lent: true });
+    const out: Buffer[] = [];
+    let shared = 0;
+    let returned: Promise<void> | undefined;
+    for (let n = await it.next(); !n.done; n = await it.next(returned)) {
+      if (n.value.buffer instanceof SharedArrayBuffer) shared++;
+      out.push(Buffer.from(n.value));
+      returned = Promise.resolve();
+    }
+    return { data: Buffer.concat(out), shared };
+  }
+
+  async function getOwn(blob: SealedBlob, start = 0, end = blob.size - 1): Promise<Buffer> {
+    const out: Buffer[] = [];
+    for await (const c of threaded.read(blob, start, end)) {
+      // Not lent: every buffer is the reader's own, however long it is kept.
+      expect(c.buffer instanceof SharedArrayBuffer).toBe(false);
+      out.push(c);
+    }
+    return Buffer.concat(out);
+  }
+
+  it('gives the same bytes as opening on the event loop, whole and in ranges, lent or not', async () => {
+    for (const size of [16 * SEGMENT_SIZE, 40 * SEGMENT_SIZE + 5, 100 * SEGMENT_SIZE]) {
+      const data = randomBytes(size);
+      const blob = await put(data, 5, true);
+      const whole = await getLent(blob);
+      expect(whole.data.equals(data)).toBe(true);
+      // Opened on the thread and lent straight out of its shared slots, not copied.
+      expect(whole.shared).toBeGreaterThan(0);
+      expect((await getOwn(blob)).equals(data)).toBe(true);
+      for (const [s, e] of [
+        [1, size - 2],
+        [SEGMENT_SIZE - 1, Math.min(size - 1, 20 * SEGMENT_SIZE + 3)],
+        [Math.floor(size / 3), size - 1],
+      ] as const) {
+        expect((await getLent(blob, s, e)).data.equals(data.subarray(s, e + 1))).toBe(true);
+        expect((await getOwn(blob, s, e)).equals(data.subarray(s, e + 1))).toBe(true);
+      }
+    }
+  });
+
+  it('reuses a lent buffer only once it has been returned, and never one that was not', async () => {
+    const data = randomBytes(100 * SEGMENT_SIZE);
+    const blob = await put(data, 3, true);
+    const it = threaded.read(blob, 0, blob.size - 1, { lent: true });
+    const kept: Buffer[] = [];
+    let release!: () => void;
+    const firstReturned = new Promise<void>((r) => (release = r));
+    let at = 0;
+    for (let n = await it.next(); !n.done; n = await it.next(kept.length === 1 ? firstReturned : undefined)) {
+      kept.push(n.value);
+      at += n.value.length;
+    }
+    expect(at).toBe(data.length);
+    // The first is returned only now, and the rest never: every buffer still holds its own bytes.
+    expect(Buffer.concat(kept).equals(data)).toBe(true);
+    release();
+    await firstReturned;
+    // Another read may now reuse the first one's slot, and none of the others'.
+    expect((await getLent(blob)).data.equals(data)).toBe(true);
+    expect(Buffer.concat(kept.slice(1)).equals(data.subarray(kept[0]!.length))).toBe(true);
+  });
+
+  it('stops cleanly when the consumer goes away, and detects damage as the event loop does', async () => {
+    const data = randomBytes(40 * SEGMENT_SIZE);
+    const blob = await put(data, 3, true);
+    const it = threaded.read(blob, 0, blob.size - 1, { lent: true });
+    await it.next();
+    await it.return(undefined);
+    expect((await getLent(blob)).data.equals(data)).toBe(true);
+
+    const file = fileOf(blob.location.blobId!);
+    const original = await readFile(file);
+    const flipped = Buffer.from(original);
+    flipped[HEADER_SIZE + 30 * (SEGMENT_SIZE + TAG_SIZE) + 7]! ^= 1;
+    await writeFile(file, flipped);
+    await expect(getLent(blob)).rejects.toThrow(/segment 30 failed authentication/);
+    await expect(getOwn(blob, 0, 29 * SEGMENT_SIZE)).resolves.toHaveLength(29 * SEGMENT_SIZE + 1);
+    const seg = SEGMENT_SIZE + TAG_SIZE;
+    const swapped = Buffer.concat([
+      original.subarray(0, HEADER_SIZE + 20 * seg),
+      original.subarray(HEADER_SIZE + 21 * seg, HEADER_SIZE + 22 * seg),
+      original.subarray(HEADER_SIZE + 20 * seg, HEADER_SIZE + 21 * seg),
+      original.subarray(HEADER_SIZE + 22 * seg),
+    ]);
+    await writeFile(file, swapped);
+    await expect(getOwn(blob)).rejects.toThrow(/segment 20 failed authentication/);
   });
 });
