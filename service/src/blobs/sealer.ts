@@ -141,7 +141,7 @@ export class Sealer {
           lengths.push((i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE);
         return { batchStart, batchEnd, from, length: to - from, lengths };
       };
-      /** Starts opening a batch on a thread when its sealed bytes landed in shared memory; else undefined. */
+      /** Reads a batch, and starts opening it on a thread when its sealed bytes landed in shared memory. */
       const offload = async (batch: ReturnType<typeof batchOf>) => {
         const sealed = await source.read(batch.from, batch.length, buffer);
         if (!this.opts.opening?.accepts(sealed)) return { sealed };

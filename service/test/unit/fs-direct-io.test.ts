@@ -121,7 +121,7 @@ describe('FsBackend direct I/O', () => {
     const dir = await freshDir();
     const direct = await backendIn(dir);
     const buffered = await backendIn(dir, { directIo: 'off' });
-    for (const size of [1, 4095, 4096, 4097, SLAB - 1, SLAB, SLAB + 1, 3 * SLAB + 12_345]) {
+    for (const size of [1, 4095, 4096, 4097, SLAB - 1, SLAB, SLAB + 1, 3 * SLAB + 12_345, 9 * SLAB + 7]) {
       const data = randomBytes(size);
       // Pieces the size of sealed segments and tags, so the staging slab fills mid-piece.
       for (const writer of [direct, buffered]) {
@@ -158,6 +158,12 @@ describe('FsBackend direct I/O', () => {
     for (const s of again) await s.abort();
     for (const name of [sinks[0]!.name, sinks[2]!.name, extra.name])
       await expectReadsBack(backend, name, data);
+    // With all three free, a large read holds them all: one it is read from, two read ahead.
+    const reader = await backend.open(extra.name, data.length);
+    const last = await backend.create();
+    expect(await openedDirect(pendingPath(dir, last))).toBe(false);
+    await last.abort();
+    await reader.close();
   });
 
   it('refuses a blob file cut short, as the buffered reader does', async () => {
