@@ -4,7 +4,8 @@
  * (it is mapped pages), so slabs are carved out of fixed, never-grown memories: growing would detach them.
  */
 export const ALIGN = 4096;
-export const SLAB = 1024 * 1024;
+/** A thread job, a disk read and a socket write per 2 MiB: half the wake-ups of 1 MiB, and faster (bench:builds). */
+export const SLAB = 2 * 1024 * 1024;
 const WASM_PAGE = 64 * 1024;
 /** The part of the WebAssembly global used here: the project's type libraries do not declare it. */
 declare const WebAssembly: {
@@ -19,7 +20,7 @@ export const alignDown = (n: number) => n - (n % ALIGN);
 export const alignUp = (n: number) => alignDown(n + ALIGN - 1);
 
 /**
- * A bounded pool of 1 MiB aligned slabs. Once the bound is reached, or the runtime refuses another
+ * A bounded pool of 2 MiB aligned slabs. Once the bound is reached, or the runtime refuses another
  * memory, `acquire` answers undefined and the caller falls back to buffered I/O: never a failed request.
  */
 export class AlignedSlabs {

@@ -9,8 +9,8 @@ import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSo
  * only has the tail left to write: disk and CPU work overlap instead of adding up.
  */
 const SYNC_EVERY = 16 * 1024 * 1024;
-/** Past this many slabs in use at once, further blob files are written and read through the page cache. */
-const DIRECT_SLABS = 64;
+/** Past this many slabs (64 MiB) in use at once, further blob files are written and read through the page cache. */
+const DIRECT_SLABS = 32;
 /** Slabs a direct reader holds: the one the caller reads from and two being read ahead. */
 const READER_SLABS = 3;
 /** Blobs read directly from this size on; smaller ones are read through the page cache, which keeps hot ones. */
@@ -23,7 +23,7 @@ export interface FsBackendOptions {
    * `off` keeps every byte going through the page cache.
    */
   directIo?: 'auto' | 'off';
-  /** Aligned 1 MiB slabs for direct I/O in this process (default 64): a writer holds one, a large read three. */
+  /** Aligned 2 MiB slabs for direct I/O in this process (default 32): a writer holds one, a large read three. */
   slabs?: number;
 }
 

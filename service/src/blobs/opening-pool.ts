@@ -1,10 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { threadEntry } from '../integrity/thread-entry.js';
+import { SLAB } from './aligned-slabs.js';
 
-/** Plaintext one batch may hold: the sealer reads at most a 1 MiB slab at a time. */
-const SLOT = 1024 * 1024;
-/** Spare output slots a thread keeps for reuse; more are made while downloads hold them, and dropped after. */
-const SPARE_SLOTS = 8;
+/** Plaintext one batch may hold: the sealer reads at most a slab at a time. */
+const SLOT = SLAB;
+/** Spare output slots a thread keeps for reuse (a download holds two or three); more are made while downloads hold them, and dropped after. */
+const SPARE_SLOTS = 4;
 
 export type OpeningRequest =
   | {

@@ -1,5 +1,6 @@
 import { randomBytes, type CipherGCM } from 'node:crypto';
 import type { MasterKey } from '../crypto/master-key.js';
+import { SLAB } from './aligned-slabs.js';
 import type { BlobBackend, BlobSink, BlobSource } from './backend.js';
 import type { Opened, OpeningPool } from './opening-pool.js';
 import {
@@ -48,6 +49,8 @@ export interface ReadOptions {
 export type Returned = Promise<unknown> | undefined;
 
 const WRITE_BATCH = 1024 * 1024;
+/** Sealed bytes a read takes at once: what a direct-I/O slab holds, and what a thread opens per job. */
+const READ_BATCH = SLAB;
 /** Sealed batches a writer may have waiting for the backend: its memory bound is this many megabytes. */
 const QUEUED_WRITES = 4;
 
@@ -129,7 +132,7 @@ export class Sealer {
     try {
       if (parseFileHeader(await source.read(0, HEADER_SIZE)) !== segmentSize)
         throw new Error('blob segment size differs from metadata');
-      const perBatch = Math.max(1, Math.floor(WRITE_BATCH / (segmentSize + TAG_SIZE)));
+      const perBatch = Math.max(1, Math.floor(READ_BATCH / (segmentSize + TAG_SIZE)));
       // One read buffer for the whole object: opening a segment copies its plaintext out of it.
       const buffer = Buffer.allocUnsafe(Math.min(perBatch, last - first + 1) * (segmentSize + TAG_SIZE));
       const batchOf = (batchStart: number) => {
