@@ -272,7 +272,7 @@ class FileSource implements BlobSource {
  * one request at a time and 1.7 with two in flight), since the kernel's read-ahead does not serve direct
  * reads.
  */
-class DirectFileSource {
+class DirectFileSource implements BlobSource {
   /** Windows being read ahead, in file order: each one's aligned start, its slab, and the bytes it got. */
   private ahead: Array<{ start: number; slab: Buffer; filled: Promise<number> }> = [];
   /** The slab the caller's last view is in: it is not read into until the next read. */
