@@ -4,7 +4,7 @@
  * is seeded in SQL (copies of one real object's row), as a million PUTs would leave it.
  */
 import pg from 'pg';
-import { medianMs } from './timing.js';
+import { alternatingMedianMs } from './timing.js';
 
 export const FOLDERS = 1000;
 export const PER_FOLDER = Number(process.env.BENCH_PER_FOLDER ?? 1000);
@@ -47,11 +47,17 @@ export async function listingAtScale(
   } finally {
     await client.end();
   }
-  const page = (path: string) => medianMs(21, () => get(path));
+  // The two buckets' pages in turns: the ratio compares the same moments of the machine.
+  const [flatSmallMs, flatBigMs, folderSmallMs, folderBigMs] = await alternatingMedianMs(21, [
+    () => get('/scale-small?list-type=2&prefix=d/'),
+    () => get('/scale-big?list-type=2&prefix=d/'),
+    () => get('/scale-small?list-type=2&prefix=d/&delimiter=/'),
+    () => get('/scale-big?list-type=2&prefix=d/&delimiter=/'),
+  ]);
   return {
-    flatSmallMs: await page('/scale-small?list-type=2&prefix=d/'),
-    flatBigMs: await page('/scale-big?list-type=2&prefix=d/'),
-    folderSmallMs: await page('/scale-small?list-type=2&prefix=d/&delimiter=/'),
-    folderBigMs: await page('/scale-big?list-type=2&prefix=d/&delimiter=/'),
+    flatSmallMs: flatSmallMs!,
+    flatBigMs: flatBigMs!,
+    folderSmallMs: folderSmallMs!,
+    folderBigMs: folderBigMs!,
   };
 }
