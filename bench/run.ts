@@ -11,6 +11,7 @@ import { isolatedPut, type ThreadSplit } from './isolated.js';
 import { makeClient, type Target } from './client.js';
 import { FOLDERS, listingAtScale, PER_FOLDER } from './listing-scale.js';
 import { bigBody, bigGet, bigPutChunked, bigPutSigned, multipart, smallOps, type Rate } from './load.js';
+import { connectionsPerProcess } from './connections.js';
 import { childrenOf, machineBusy } from './cpu.js';
 import { cryptoRates, diskRate } from './machine.js';
 import { alternatingMedianMs, median } from './timing.js';
@@ -511,6 +512,8 @@ async function main(): Promise<void> {
       // The same 4 KiB GET load against one worker and against GATEWAY_WORKERS=2, alternating, medians.
       const samples: Record<'1' | '2', Rate[]> = { '1': [], '2': [] };
       const busyShare: Record<'1' | '2', number[]> = { '1': [], '2': [] };
+      /** How the load's connections fell on the two workers, each round. */
+      const splits: string[] = [];
       const small = randomBytes(SMALL);
       const keys = 500;
       for (let round = 0; round < ROUNDS; round++) {
@@ -524,7 +527,14 @@ async function main(): Promise<void> {
           // A fresh gateway's first seconds are JIT warm-up, and each worker warms up on its own share of
           // the load: every worker gets as many warm-up requests as the single one did.
           for (let w = 0; w < Number(workers); w++) await smallOps(client, t, 'GET', load);
-          const { result, busy } = await machineBusy(() => smallOps(client, t, 'GET', load));
+          const measuring = machineBusy(() => smallOps(client, t, 'GET', load));
+          if (workers === '2') {
+            // Read once every lane has connected: the load's own connections, one per lane.
+            await new Promise((r) => setTimeout(r, 1000));
+            const held = await connectionsPerProcess(await childrenOf(t.pid!), Number(t.endpoint.port));
+            splits.push(held.join('/'));
+          }
+          const { result, busy } = await measuring;
           samples[workers].push(result);
           busyShare[workers].push(busy);
           for (const s of targets.splice(0)) await s.stop();
@@ -535,7 +545,7 @@ async function main(): Promise<void> {
       row('4 KiB GET ops/s, GATEWAY_WORKERS=1', cell(one, 'ops') + busy('1'), '', '', '-');
       row(
         '4 KiB GET ops/s, GATEWAY_WORKERS=2',
-        cell(two, 'ops') + busy('2'),
+        `${cell(two, 'ops')}${busy('2')}; connections per worker by round ${splits.join(', ')}`,
         '',
         '',
         `≥ 1.4 × one worker: ${f2(two.rate / one.rate)} ${verdict(two.rate >= 1.4 * one.rate)}`,
