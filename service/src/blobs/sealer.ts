@@ -118,90 +118,152 @@ export class Sealer {
   ): AsyncGenerator<Buffer, void, Returned> {
     const { size, segmentSize } = blob;
     if (size === 0 || end < start) return;
-    const key = this.opts.masterKey.unwrap(blob.wrappedKey);
-    const count = segmentCount(size, segmentSize);
-    const first = Math.floor(start / segmentSize);
-    const last = Math.floor(end / segmentSize);
     const source: BlobSource = blob.location.inline
       ? new InlineSource(blob.location.inline)
       : await this.backend.open(blob.location.blobId!, sealedLength(size, segmentSize));
-    /** The next batch, read (and on a thread, being opened) before it was needed. */
-    let next: { opened: Promise<Opened> } | { sealed: Buffer } | undefined;
-    /** Plaintext in a thread's slot that this read still has, or has lent out. */
-    let held: Opened | undefined;
     try {
       if (parseFileHeader(await source.read(0, HEADER_SIZE)) !== segmentSize)
         throw new Error('blob segment size differs from metadata');
-      const perBatch = Math.max(1, Math.floor(READ_BATCH / (segmentSize + TAG_SIZE)));
-      // One read buffer for the whole object: opening a segment copies its plaintext out of it.
-      const buffer = Buffer.allocUnsafe(Math.min(perBatch, last - first + 1) * (segmentSize + TAG_SIZE));
-      const batchOf = (batchStart: number) => {
-        const batchEnd = Math.min(last, batchStart + perBatch - 1);
-        const from = sealedOffset(batchStart, segmentSize);
-        const to = Math.min(sealedOffset(batchEnd + 1, segmentSize), sealedLength(size, segmentSize));
-        const lengths: number[] = [];
-        for (let i = batchStart; i <= batchEnd; i++)
-          lengths.push((i === count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE);
-        return { batchStart, batchEnd, from, length: to - from, lengths };
-      };
-      /** Reads a batch, and starts opening it on a thread when its sealed bytes landed in shared memory. */
-      const offload = async (batch: ReturnType<typeof batchOf>) => {
-        const sealed = await source.read(batch.from, batch.length, buffer);
-        if (!this.opts.opening?.accepts(sealed)) return { sealed };
-        const opened = this.opts.opening.open({
-          key,
-          sealed,
-          first: batch.batchStart,
-          lengths: batch.lengths,
-          lastIndex: count - 1,
-        });
-        opened.catch(() => undefined);
-        return { opened };
-      };
+      const plan = new ReadPlan(blob, start, end, this.opts.masterKey.unwrap(blob.wrappedKey));
       // Only a lending read: its plaintext goes out of the thread's slots as it is, with no copy to free.
-      const threaded = opts.lent && this.opts.opening !== undefined && last - first + 1 > perBatch;
-      if (threaded) next = await offload(batchOf(first));
-      for (let batchStart = first; batchStart <= last; batchStart += perBatch) {
-        const batch = batchOf(batchStart);
-        const current = next ?? { sealed: await source.read(batch.from, batch.length, buffer) };
-        next = undefined;
-        if ('opened' in current) {
-          held = await current.opened;
-          // The thread is done with the sealed bytes: the next batch may be read into their slab.
-          if (batchStart + perBatch <= last) next = await offload(batchOf(batchStart + perBatch));
-          const plain = held.plain;
-          const from = Math.max(start, batchStart * segmentSize) - batchStart * segmentSize;
-          const upTo = Math.min(end + 1, (batch.batchEnd + 1) * segmentSize) - batchStart * segmentSize;
-          const part = plain.subarray(from, Math.min(upTo, plain.length));
-          const returned = yield part;
-          const lent = held;
-          held = undefined;
-          if (returned) returned.then(lent.release, lent.abandon);
-          else lent.abandon();
-          continue;
-        }
-        const sealed = current.sealed;
-        for (let i = batchStart; i <= batch.batchEnd; i++) {
-          const off = sealedOffset(i, segmentSize) - batch.from;
-          const len = batch.lengths[i - batchStart]!;
-          let plain = openSegment(key, i, i === count - 1, sealed.subarray(off, off + len));
-          const segStart = i * segmentSize;
-          if (i === first || i === last) {
-            plain = plain.subarray(Math.max(0, start - segStart), Math.min(plain.length, end - segStart + 1));
-          }
-          yield plain;
-        }
+      const opening = this.opts.opening;
+      if (opts.lent && opening && plan.batches > 1) {
+        yield* openedOnThread(plan, source, opening);
+        return;
+      }
+      for (let batchStart = plan.first; batchStart <= plan.last; batchStart += plan.perBatch) {
+        const batch = plan.batch(batchStart);
+        const sealed = await plan.read(source, batch);
+        // Segment by segment as they are opened, without another generator in between (small GETs).
+        for (const plain of plan.open(batch, sealed)) yield plain;
       }
     } finally {
-      held?.abandon();
-      // A batch still being opened: its thread must be done with the slab before the source lets it go.
-      if (next && 'opened' in next)
-        await next.opened.then(
-          (o) => o.release(),
-          () => undefined,
-        );
       await source.close();
     }
+  }
+}
+
+/** The batches a read takes its segments in, and the one buffer they are read into. */
+class ReadPlan {
+  readonly count: number;
+  readonly first: number;
+  readonly last: number;
+  readonly perBatch: number;
+  readonly batches: number;
+  /** One read buffer for the whole read: each batch is read into it (or into a direct-I/O slab). */
+  readonly buffer: Buffer;
+
+  constructor(
+    readonly blob: SealedBlob,
+    readonly start: number,
+    readonly end: number,
+    readonly key: Buffer,
+  ) {
+    const { size, segmentSize } = blob;
+    this.count = segmentCount(size, segmentSize);
+    this.first = Math.floor(start / segmentSize);
+    this.last = Math.floor(end / segmentSize);
+    this.perBatch = Math.max(1, Math.floor(READ_BATCH / (segmentSize + TAG_SIZE)));
+    const segments = this.last - this.first + 1;
+    this.batches = Math.ceil(segments / this.perBatch);
+    this.buffer = Buffer.allocUnsafe(Math.min(this.perBatch, segments) * (segmentSize + TAG_SIZE));
+  }
+
+  /** The batch of segments from `batchStart`: where its sealed bytes are, and each segment's sealed length. */
+  batch(batchStart: number) {
+    const { size, segmentSize } = this.blob;
+    const batchEnd = Math.min(this.last, batchStart + this.perBatch - 1);
+    const from = sealedOffset(batchStart, segmentSize);
+    const to = Math.min(sealedOffset(batchEnd + 1, segmentSize), sealedLength(size, segmentSize));
+    const lengths: number[] = [];
+    for (let i = batchStart; i <= batchEnd; i++)
+      lengths.push((i === this.count - 1 ? size - i * segmentSize : segmentSize) + TAG_SIZE);
+    return { batchStart, batchEnd, from, length: to - from, lengths };
+  }
+
+  read(source: BlobSource, batch: Batch): Promise<Buffer> {
+    return source.read(batch.from, batch.length, this.buffer);
+  }
+
+  /** Opens a batch's segments here, one by one, each plaintext cut to the range at the read's ends. */
+  *open(batch: Batch, sealed: Buffer): Generator<Buffer> {
+    const { segmentSize } = this.blob;
+    for (let i = batch.batchStart; i <= batch.batchEnd; i++) {
+      const off = sealedOffset(i, segmentSize) - batch.from;
+      const len = batch.lengths[i - batch.batchStart]!;
+      let plain = openSegment(this.key, i, i === this.count - 1, sealed.subarray(off, off + len));
+      const segStart = i * segmentSize;
+      if (i === this.first || i === this.last)
+        plain = plain.subarray(
+          Math.max(0, this.start - segStart),
+          Math.min(plain.length, this.end - segStart + 1),
+        );
+      yield plain;
+    }
+  }
+}
+type Batch = ReturnType<ReadPlan['batch']>;
+
+/**
+ * Opens batches on a thread, the next one read (and being opened) while the consumer sends the current one,
+ * and lends out the thread's slot: it is reused once the promise passed back to `next()` resolves, and never
+ * if none is. A batch whose sealed bytes are not in shared memory (an inline blob) is opened here instead.
+ */
+async function* openedOnThread(
+  plan: ReadPlan,
+  source: BlobSource,
+  opening: OpeningPool,
+): AsyncGenerator<Buffer, void, Returned> {
+  const { first, last, count, key, start, end } = plan;
+  const { segmentSize } = plan.blob;
+  /** Reads a batch, and starts opening it on a thread when its sealed bytes landed in shared memory. */
+  const offload = async (batch: Batch): Promise<{ opened: Promise<Opened> } | { sealed: Buffer }> => {
+    const sealed = await plan.read(source, batch);
+    if (!opening.accepts(sealed)) return { sealed };
+    const opened = opening.open({
+      key,
+      sealed,
+      first: batch.batchStart,
+      lengths: batch.lengths,
+      lastIndex: count - 1,
+    });
+    opened.catch(() => undefined);
+    return { opened };
+  };
+  /** The next batch, read (and being opened) before it was needed. */
+  let next: Awaited<ReturnType<typeof offload>> | undefined = await offload(plan.batch(first));
+  /** Plaintext in a thread's slot that this read still has, or has lent out. */
+  let held: Opened | undefined;
+  try {
+    for (let batchStart = first; batchStart <= last; batchStart += plan.perBatch) {
+      const batch = plan.batch(batchStart);
+      const current = next ?? (await offload(batch));
+      next = undefined;
+      if ('sealed' in current) {
+        // Not in shared memory: opened here, as a read that lends nothing.
+        for (const plain of plan.open(batch, current.sealed)) yield plain;
+        continue;
+      }
+      held = await current.opened;
+      // The thread is done with the sealed bytes: the next batch may be read into their slab.
+      if (batchStart + plan.perBatch <= last) next = await offload(plan.batch(batchStart + plan.perBatch));
+      const plain = held.plain;
+      const from = Math.max(start, batchStart * segmentSize) - batchStart * segmentSize;
+      const upTo = Math.min(end + 1, (batch.batchEnd + 1) * segmentSize) - batchStart * segmentSize;
+      const returned = yield plain.subarray(from, Math.min(upTo, plain.length));
+      const lent = held;
+      held = undefined;
+      if (returned) returned.then(lent.release, lent.abandon);
+      else lent.abandon();
+    }
+  } finally {
+    held?.abandon();
+    // A batch still being opened: its thread must be done with the slab before the source lets it go.
+    if (next && 'opened' in next)
+      await next.opened.then(
+        (o) => o.release(),
+        () => undefined,
+      );
   }
 }
 
