@@ -182,7 +182,8 @@ const NONCURRENT = Number(process.env.BENCH_NONCURRENT ?? 100_000);
 
 /**
  * ListObjectsV2 of 1,000 keys in an unversioned bucket and in a versioned one whose keys also have
- * NONCURRENT old versions (seeded in SQL, as many PUTs would leave them): the median of 20 full listings each, taken in turns.
+ * NONCURRENT old versions (seeded in SQL, as many PUTs would leave them): the median of 20 full listings
+ * each, taken in turns.
  */
 async function listingBesideVersions(
   t: Target,
@@ -512,7 +513,7 @@ async function main(): Promise<void> {
       // The same 4 KiB GET load against one worker and against GATEWAY_WORKERS=2, alternating, medians.
       const samples: Record<'1' | '2', Rate[]> = { '1': [], '2': [] };
       const busyShare: Record<'1' | '2', number[]> = { '1': [], '2': [] };
-      /** How the load's connections fell on the two workers, each round. */
+      /** How the connections fell on the two workers, each round. */
       const splits: string[] = [];
       const small = randomBytes(SMALL);
       const keys = 500;
@@ -529,7 +530,7 @@ async function main(): Promise<void> {
           for (let w = 0; w < Number(workers); w++) await smallOps(client, t, 'GET', load);
           const measuring = machineBusy(() => smallOps(client, t, 'GET', load));
           if (workers === '2') {
-            // Read once every lane has connected: the load's own connections, one per lane.
+            // Read once every lane has connected: one connection per lane, and the client's keep-alive ones.
             await new Promise((r) => setTimeout(r, 1000));
             const held = await connectionsPerProcess(await childrenOf(t.pid!), Number(t.endpoint.port));
             splits.push(held.join('/'));
