@@ -510,24 +510,30 @@ async function main(): Promise<void> {
     }
 
     if (ONLY.has('workers')) {
-      // The same 4 KiB GET load against one worker and against GATEWAY_WORKERS=2, alternating, medians.
+      // The same 4 KiB GET load against one worker and against GATEWAY_WORKERS=2, both gateways up for the
+      // whole row and measured in turns, the order reversed every round: restarted each round, the two were
+      // measured half a minute apart, and a slow phase of the VM could fall on one of them only.
       const samples: Record<'1' | '2', Rate[]> = { '1': [], '2': [] };
       const busyShare: Record<'1' | '2', number[]> = { '1': [], '2': [] };
       /** How the connections fell on the two workers, each round. */
       const splits: string[] = [];
       const small = randomBytes(SMALL);
       const keys = 500;
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const workers of ['1', '2'] as const) {
-          const t = await startCoffer({ ...coffers, env: { GATEWAY_WORKERS: workers } });
-          targets.push(t);
-          await client.request(t, 'PUT', '/bench');
-          if (round === 0 && workers === '1')
-            for (let i = 0; i < keys; i++) await client.ok(t, 'PUT', `/bench/small/${i}`, small);
-          const load = { body: small, keys, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
-          // A fresh gateway's first seconds are JIT warm-up, and each worker warms up on its own share of
-          // the load: every worker gets as many warm-up requests as the single one did.
-          for (let w = 0; w < Number(workers); w++) await smallOps(client, t, 'GET', load);
+      const gateways = {
+        '1': await startCoffer({ ...coffers, env: { GATEWAY_WORKERS: '1' } }),
+        '2': await startCoffer({ ...coffers, env: { GATEWAY_WORKERS: '2' } }),
+      };
+      targets.push(gateways['1'], gateways['2']);
+      await client.request(gateways['1'], 'PUT', '/bench');
+      for (let i = 0; i < keys; i++) await client.ok(gateways['1'], 'PUT', `/bench/small/${i}`, small);
+      const load = { body: small, keys, seconds: SMALL_SECONDS, concurrency: CONCURRENCY };
+      // A fresh gateway's first seconds are JIT warm-up, and each worker warms up on its own share of the
+      // load: every worker gets as many warm-up requests as the single one did.
+      for (const workers of ['1', '2', '2'] as const) await smallOps(client, gateways[workers], 'GET', load);
+      for (let round = 0; round < 2 * ROUNDS; round++) {
+        for (const workers of round % 2 === 0 ? (['1', '2'] as const) : (['2', '1'] as const)) {
+          const t = gateways[workers];
+          // Every measurement opens its own connections, so each round draws its own split.
           const measuring = machineBusy(() => smallOps(client, t, 'GET', load));
           if (workers === '2') {
             // Read once every lane has connected: one connection per lane, and the client's keep-alive ones.
@@ -538,9 +544,9 @@ async function main(): Promise<void> {
           const { result, busy } = await measuring;
           samples[workers].push(result);
           busyShare[workers].push(busy);
-          for (const s of targets.splice(0)) await s.stop();
         }
       }
+      for (const s of targets.splice(0)) await s.stop();
       const [one, two] = [medianRate(samples['1']) as Rate, medianRate(samples['2']) as Rate];
       const busy = (w: '1' | '2') => `, machine ${f0(100 * median(busyShare[w]))}% busy`;
       row('4 KiB GET ops/s, GATEWAY_WORKERS=1', cell(one, 'ops') + busy('1'), '', '', '-');
