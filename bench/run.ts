@@ -238,6 +238,7 @@ async function listingBesideVersions(
 const f0 = (n: number) => n.toFixed(0);
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
+const f3 = (n: number) => n.toFixed(3);
 
 function cell(r: Rate | string | undefined, unit: 'ops' | 'MB'): string {
   if (r === undefined) return '';
@@ -515,6 +516,8 @@ async function main(): Promise<void> {
       // measured half a minute apart, and a slow phase of the VM could fall on one of them only.
       const samples: Record<'1' | '2', Rate[]> = { '1': [], '2': [] };
       const busyShare: Record<'1' | '2', number[]> = { '1': [], '2': [] };
+      /** The bench's own CPU per request: the same requests either way, on the same two cores. */
+      const clientMs: Record<'1' | '2', number[]> = { '1': [], '2': [] };
       /** How the connections fell on the two workers, each round. */
       const splits: string[] = [];
       const small = randomBytes(SMALL);
@@ -534,6 +537,7 @@ async function main(): Promise<void> {
         for (const workers of round % 2 === 0 ? (['1', '2'] as const) : (['2', '1'] as const)) {
           const t = gateways[workers];
           // Every measurement opens its own connections, so each round draws its own split.
+          const clientBefore = process.cpuUsage();
           const measuring = machineBusy(() => smallOps(client, t, 'GET', load));
           if (workers === '2') {
             // Read once every lane has connected: one connection per lane, and the client's keep-alive ones.
@@ -542,17 +546,21 @@ async function main(): Promise<void> {
             splits.push(held.join('/'));
           }
           const { result, busy } = await measuring;
+          const used = process.cpuUsage(clientBefore);
           samples[workers].push(result);
           busyShare[workers].push(busy);
+          clientMs[workers].push((used.user + used.system) / 1000 / (result.rate * SMALL_SECONDS));
         }
       }
       for (const s of targets.splice(0)) await s.stop();
       const [one, two] = [medianRate(samples['1']) as Rate, medianRate(samples['2']) as Rate];
-      const busy = (w: '1' | '2') => `, machine ${f0(100 * median(busyShare[w]))}% busy`;
-      row('4 KiB GET ops/s, GATEWAY_WORKERS=1', cell(one, 'ops') + busy('1'), '', '', '-');
+      // Server CPU per request is the gateway's and Postgres's; the client's is the bench's own.
+      const busy = (w: '1' | '2', r: Rate) =>
+        `, machine ${f0(100 * median(busyShare[w]))}% busy, CPU ms/op server ${f2(r.cpu)} client ${f3(median(clientMs[w]))}`;
+      row('4 KiB GET ops/s, GATEWAY_WORKERS=1', cell(one, 'ops') + busy('1', one), '', '', '-');
       row(
         '4 KiB GET ops/s, GATEWAY_WORKERS=2',
-        `${cell(two, 'ops')}${busy('2')}; connections per worker by round ${splits.join(', ')}`,
+        `${cell(two, 'ops')}${busy('2', two)}; connections per worker by round ${splits.join(', ')}`,
         '',
         '',
         `≥ 1.4 × one worker: ${f2(two.rate / one.rate)} ${verdict(two.rate >= 1.4 * one.rate)}`,
