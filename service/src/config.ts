@@ -123,6 +123,11 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** Decrypt threads by default: the cores but one, at most 4, and two from two cores on (a download opens two batches at once). */
+function decryptThreadsFor(cores: number): number {
+  return Math.min(4, Math.max(Math.min(2, cores), cores - 1));
+}
+
 function int(env: Env, name: string, def: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
@@ -310,7 +315,8 @@ export async function loadConfig(env: Env): Promise<Config> {
     workers: int(env, 'GATEWAY_WORKERS', availableParallelism(), 1, 256),
     // One core stays the event loop's: on two cores, one thread for MD5 and SHA-256 together beat two.
     digestThreads: int(env, 'DIGEST_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64),
-    decryptThreads: int(env, 'DECRYPT_THREADS', Math.max(1, Math.min(4, availableParallelism() - 1)), 0, 64),
+    // A download keeps two batches being opened: two threads open them side by side even on two cores.
+    decryptThreads: int(env, 'DECRYPT_THREADS', decryptThreadsFor(availableParallelism()), 0, 64),
     gcIntervalSeconds: int(env, 'GC_INTERVAL_SECONDS', 600, 0, 86400 * 7),
     gcGraceSeconds: int(env, 'GC_GRACE_SECONDS', 3600, 0, 86400 * 7),
     usageSampleSeconds: int(env, 'USAGE_SAMPLE_SECONDS', 300, 0, 86400),

@@ -47,6 +47,11 @@ export interface BlobSource {
    * large enough) or in a buffer of the source's own, and are valid only until the next read or `close`.
    */
   read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
+  /**
+   * How many of its latest views such a reader may go on using at once (1 when absent): each one returned
+   * in the source's own memory stays valid until this many later reads.
+   */
+  readonly viewsKept?: number;
   close(): Promise<void>;
 }
 

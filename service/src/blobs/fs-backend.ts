@@ -11,8 +11,10 @@ import { BLOB_NAME, type BlobBackend, type BlobEntry, type BlobSink, type BlobSo
 const SYNC_EVERY = 16 * 1024 * 1024;
 /** Past this many slabs (64 MiB) in use at once, further blob files are written and read through the page cache. */
 const DIRECT_SLABS = 32;
-/** Slabs a direct reader holds: the one the caller reads from and two being read ahead. */
-const READER_SLABS = 3;
+/** Slabs a direct reader holds: the two the caller may still use (one being decrypted) and two being read ahead. */
+const READER_SLABS = 4;
+/** Views a direct reader keeps valid when it holds all its slabs. */
+const VIEWS_KEPT = 2;
 /** Blobs read directly from this size on; smaller ones are read through the page cache, which keeps hot ones. */
 const DIRECT_READ_MIN = SLAB;
 
@@ -116,7 +118,7 @@ export class FsBackend implements BlobBackend {
     return slab && { slab, slabs: this.slabs! };
   }
 
-  /** Slabs for a direct reader: three, or two when the pool runs low, or none (one alone could not read ahead). */
+  /** Slabs for a direct reader: four, or fewer when the pool runs low, or none (one alone could not read ahead). */
   private readerSlabs(): Buffer[] {
     const got: Buffer[] = [];
     for (
@@ -275,8 +277,10 @@ class FileSource implements BlobSource {
 class DirectFileSource implements BlobSource {
   /** Windows being read ahead, in file order: each one's aligned start, its slab, and the bytes it got. */
   private ahead: Array<{ start: number; slab: Buffer; filled: Promise<number> }> = [];
-  /** The slab the caller's last view is in: it is not read into until the next read. */
-  private current: Buffer | undefined;
+  /** The slabs the caller's latest views are in, oldest first: none is read into while it is here. */
+  private viewed: Buffer[] = [];
+  /** Two with all its slabs; with fewer (a pool running low) the last one only, so one still reads ahead. */
+  readonly viewsKept: number;
   /** Where the read after the last one read ahead is expected to start. */
   private expected = 0;
 
@@ -285,15 +289,18 @@ class DirectFileSource implements BlobSource {
     private readonly length: number,
     private readonly slabs: AlignedSlabs,
     private owned: Buffer[],
-  ) {}
+  ) {
+    this.viewsKept = owned.length >= READER_SLABS ? VIEWS_KEPT : 1;
+  }
 
   /** A reader that reuses its buffer (`into`) gets a view of a slab when the span fits one; others get a copy. */
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
     const end = offset + length;
-    this.current = undefined;
+    // This read ends the oldest view the caller may still use.
+    this.viewed = this.viewed.slice(this.viewed.length - this.viewsKept + 1);
     if (into && alignUp(end) - alignDown(offset) <= SLAB) {
       const slab = await this.window(alignDown(offset), end);
-      this.current = slab;
+      this.viewed.push(slab);
       this.readAhead(end, length);
       return slab.subarray(offset - alignDown(offset), end - alignDown(offset));
     }
@@ -338,7 +345,7 @@ class DirectFileSource implements BlobSource {
   }
 
   private free(): Buffer | undefined {
-    return this.owned.find((s) => s !== this.current && !this.ahead.some((a) => a.slab === s));
+    return this.owned.find((s) => !this.viewed.includes(s) && !this.ahead.some((a) => a.slab === s));
   }
 
   private async dropAhead(): Promise<void> {

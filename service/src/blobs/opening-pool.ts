@@ -4,7 +4,7 @@ import { SLAB } from './aligned-slabs.js';
 
 /** Plaintext one batch may hold: the sealer reads at most a slab at a time. */
 const SLOT = SLAB;
-/** Spare output slots a thread keeps for reuse (a download holds two or three); more are made while downloads hold them, and dropped after. */
+/** Spare output slots a thread keeps for reuse (a download holds three or four); more are made while downloads hold them, and dropped after. */
 const SPARE_SLOTS = 4;
 
 export type OpeningRequest =

@@ -51,6 +51,8 @@ export type Returned = Promise<unknown> | undefined;
 const WRITE_BATCH = 1024 * 1024;
 /** Sealed bytes a read takes at once: what a direct-I/O slab holds, and what a thread opens per job. */
 const READ_BATCH = SLAB;
+/** Batches a lending read has being opened ahead of the one it yields, at most (when its source keeps as many views). */
+const OPENING_AHEAD = 2;
 /** Sealed batches a writer may have waiting for the backend: its memory bound is this many megabytes. */
 const QUEUED_WRITES = 4;
 
@@ -230,23 +232,37 @@ async function* openedOnThread(
     opened.catch(() => undefined);
     return { opened };
   };
-  /** The next batch, read (and being opened) before it was needed. */
-  let next: Awaited<ReturnType<typeof offload>> | undefined = await offload(plan.batch(first));
+  /**
+   * Batches read and being opened before they are needed, oldest first: as many as the source keeps views
+   * of, so that a thread finishing one finds the next already waiting instead of idling for a round trip.
+   */
+  const depth = Math.max(1, Math.min(OPENING_AHEAD, source.viewsKept ?? 1));
+  const ahead: Array<Awaited<ReturnType<typeof offload>>> = [];
+  let nextStart = first;
+  /** Reads until `depth` batches are ahead. Each read ends the oldest view, so it waits for that one's thread. */
+  const topUp = async () => {
+    // A batch left to open here may be in the read's own buffer, which the next read reuses.
+    while (ahead.length < depth && nextStart <= last && !ahead.some((a) => 'sealed' in a)) {
+      ahead.push(await offload(plan.batch(nextStart)));
+      nextStart += plan.perBatch;
+    }
+  };
   /** Plaintext in a thread's slot that this read still has, or has lent out. */
   let held: Opened | undefined;
   try {
+    await topUp();
     for (let batchStart = first; batchStart <= last; batchStart += plan.perBatch) {
       const batch = plan.batch(batchStart);
-      const current = next ?? (await offload(batch));
-      next = undefined;
+      const current = ahead.shift()!;
       if ('sealed' in current) {
         // Not in shared memory: opened here, as a read that lends nothing.
         for (const plain of plan.open(batch, current.sealed)) yield plain;
+        await topUp();
         continue;
       }
       held = await current.opened;
-      // The thread is done with the sealed bytes: the next batch may be read into their slab.
-      if (batchStart + plan.perBatch <= last) next = await offload(plan.batch(batchStart + plan.perBatch));
+      // The thread is done with the sealed bytes: the next read may reuse their slab.
+      await topUp();
       const plain = held.plain;
       const from = Math.max(start, batchStart * segmentSize) - batchStart * segmentSize;
       const upTo = Math.min(end + 1, (batch.batchEnd + 1) * segmentSize) - batchStart * segmentSize;
@@ -258,12 +274,13 @@ async function* openedOnThread(
     }
   } finally {
     held?.abandon();
-    // A batch still being opened: its thread must be done with the slab before the source lets it go.
-    if (next && 'opened' in next)
-      await next.opened.then(
-        (o) => o.release(),
-        () => undefined,
-      );
+    // Batches still being opened: their thread must be done with the slabs before the source lets them go.
+    for (const a of ahead)
+      if ('opened' in a)
+        await a.opened.then(
+          (o) => o.release(),
+          () => undefined,
+        );
   }
 }
 

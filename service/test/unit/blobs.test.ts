@@ -140,12 +140,13 @@ describe('encrypted segment blobs', () => {
 
 describe('large reads opened on a thread', () => {
   let threaded: Sealer;
+  let threadedBackend: FsBackend;
   let pool: OpeningPool;
   beforeAll(async () => {
-    const backend = new FsBackend(dir);
-    await backend.init();
+    threadedBackend = new FsBackend(dir);
+    await threadedBackend.init();
     pool = new OpeningPool({ threads: 1 });
-    threaded = new Sealer({ backend, masterKey: master, inlineMax: 1024, opening: pool });
+    threaded = new Sealer({ backend: threadedBackend, masterKey: master, inlineMax: 1024, opening: pool });
   });
   afterAll(() => pool.close());
 
@@ -190,6 +191,36 @@ describe('large reads opened on a thread', () => {
         expect((await getLent(blob, s, e)).data.equals(data.subarray(s, e + 1))).toBe(true);
         expect((await getOwn(blob, s, e)).equals(data.subarray(s, e + 1))).toBe(true);
       }
+    }
+  });
+
+  it('gives the same bytes with two threads opening two batches at once', async () => {
+    const two = new OpeningPool({ threads: 2 });
+    try {
+      const reader = new Sealer({
+        backend: threadedBackend,
+        masterKey: master,
+        inlineMax: 1024,
+        opening: two,
+      });
+      const data = randomBytes(150 * SEGMENT_SIZE + 11);
+      const blob = await put(data, 5, true);
+      for (const [s, e] of [
+        [0, data.length - 1],
+        [3, data.length - 40],
+        [70 * SEGMENT_SIZE + 1, data.length - 1],
+      ] as const) {
+        const it = reader.read(blob, s, e, { lent: true });
+        const out: Buffer[] = [];
+        let returned: Promise<void> | undefined;
+        for (let n = await it.next(); !n.done; n = await it.next(returned)) {
+          out.push(Buffer.from(n.value));
+          returned = Promise.resolve();
+        }
+        expect(Buffer.concat(out).equals(data.subarray(s, e + 1))).toBe(true);
+      }
+    } finally {
+      await two.close();
     }
   });
 

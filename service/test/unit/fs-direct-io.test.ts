@@ -166,6 +166,35 @@ describe('FsBackend direct I/O', () => {
     await reader.close();
   });
 
+  it("keeps a reader's last two views while it reads ahead, and only its last one when slabs run short", async () => {
+    const dir = await freshDir();
+    if (!(await filesystemTakesDirect(dir))) return; // views of slabs exist only with direct reads
+    const data = randomBytes(8 * SLAB);
+    const name = await store(await backendIn(dir), data, SLAB);
+    const into = Buffer.alloc(SLAB);
+    const windowAt = (i: number) => data.subarray(i * (SLAB / 2), (i + 1) * (SLAB / 2));
+    for (const [slabs, kept] of [
+      [32, 2],
+      [3, 1],
+    ] as const) {
+      const src = await (await backendIn(dir, { slabs })).open(name, data.length);
+      try {
+        expect(src.viewsKept).toBe(kept);
+        const views: Buffer[] = [];
+        for (let i = 0; i < 6; i++) {
+          views.push(await src.read(i * (SLAB / 2), SLAB / 2, into));
+          // Time for the reads ahead that this read started to land wherever they go.
+          await new Promise((r) => setTimeout(r, 50));
+          // The views the source still keeps hold their own bytes; an older one is read into again.
+          for (let k = 0; k < kept && k <= i; k++) expect(views[i - k]!.equals(windowAt(i - k))).toBe(true);
+        }
+        expect(views.slice(0, 6 - kept).some((v, i) => !v.equals(windowAt(i)))).toBe(true);
+      } finally {
+        await src.close();
+      }
+    }
+  });
+
   it('refuses a blob file cut short, as the buffered reader does', async () => {
     const dir = await freshDir();
     const backend = await backendIn(dir);
