@@ -123,7 +123,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/** Decrypt threads by default: the cores but one, at most 4, and two from two cores on (a download opens two batches at once). */
+/** Default decrypt threads: the cores but one, at most 4, and at least two from two cores on. */
 function decryptThreadsFor(cores: number): number {
   return Math.min(4, Math.max(Math.min(2, cores), cores - 1));
 }

@@ -51,7 +51,7 @@ export type Returned = Promise<unknown> | undefined;
 const WRITE_BATCH = 1024 * 1024;
 /** Sealed bytes a read takes at once: what a direct-I/O slab holds, and what a thread opens per job. */
 const READ_BATCH = SLAB;
-/** Batches a lending read has being opened ahead of the one it yields, at most (when its source keeps as many views). */
+/** Batches a lending read has being opened ahead of the one it yields (if its source keeps as many views). */
 const OPENING_AHEAD = 2;
 /** Sealed batches a writer may have waiting for the backend: its memory bound is this many megabytes. */
 const QUEUED_WRITES = 4;
@@ -239,7 +239,7 @@ async function* openedOnThread(
   const depth = Math.max(1, Math.min(OPENING_AHEAD, source.viewsKept ?? 1));
   const ahead: Array<Awaited<ReturnType<typeof offload>>> = [];
   let nextStart = first;
-  /** Reads until `depth` batches are ahead. Each read ends the oldest view, so it waits for that one's thread. */
+  /** Reads until `depth` batches are ahead; called once the oldest view's thread is done: each read ends it. */
   const topUp = async () => {
     // A batch left to open here may be in the read's own buffer, which the next read reuses.
     while (ahead.length < depth && nextStart <= last && !ahead.some((a) => 'sealed' in a)) {
