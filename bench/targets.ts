@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../scripts/lib/free-port.js';
+import { withMallocTuning } from '../service/src/malloc-tuning.js';
 import type { Target } from './client.js';
 
 const run = promisify(execFile);
@@ -53,7 +54,8 @@ export async function startCoffer(opts: CofferOptions): Promise<Target> {
   // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof") profiles the gateway without touching the load generator.
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const proc = spawn(process.execPath, [...nodeArgs, opts.entry ?? path.join(ROOT, 'service/dist/main.js')], {
-    env: {
+    // As the image starts it (its Dockerfile sets GLIBC_TUNABLES), also with GATEWAY_WORKERS=1.
+    env: withMallocTuning({
       ...process.env,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -63,7 +65,7 @@ export async function startCoffer(opts: CofferOptions): Promise<Target> {
       DATABASE_URL: opts.databaseUrl,
       LOG_LEVEL: 'warn',
       ...opts.env,
-    },
+    }),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const endpoint = new URL(`http://127.0.0.1:${port}`);

@@ -5,6 +5,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config.js';
+import { withMallocTuning } from './malloc-tuning.js';
 import { answerWorkerScrapes } from './metrics/gateway-metrics.js';
 
 export interface SupervisorOptions {
@@ -74,7 +75,10 @@ export function superviseWorkers(opts: SupervisorOptions): Promise<Supervisor> {
   return new Promise((resolve, reject) => {
     let serving = 0;
     const fork = (slot: number) => {
-      const worker = cluster.fork({ ...opts.env, COFFER_WORKER: String(slot) });
+      const worker = cluster.fork({
+        ...withMallocTuning({ ...process.env, ...opts.env }),
+        COFFER_WORKER: String(slot),
+      });
       let served = false;
       live.add(worker);
       worker.once('listening', () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../scripts/lib/free-port.js';
+import { MALLOC_TUNING } from '../../src/malloc-tuning.js';
 import { createTestEnv, type TestEnv } from '../support/gateway.js';
 import { signedFetch } from '../support/signed-fetch.js';
 
@@ -144,6 +145,18 @@ describe('several gateway processes on one port', () => {
     });
     // Both processes answered PUTs; each scrape, whichever worker takes it, counts all of them.
     for (let i = 0; i < 4; i++) expect((await scrape()) - before).toBe(sent);
+  });
+
+  it('starts its workers with glibc malloc keeping freed memory for reuse (GLIBC_TUNABLES)', () => {
+    const workers = childrenOf(primary.pid!);
+    expect(workers).toHaveLength(2);
+    for (const pid of workers) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      // glibc 2.36 cuts the variable short in place as it reads it: /proc then shows its first tunable only.
+      const tuned = environ.find((v) => v.startsWith('GLIBC_TUNABLES='));
+      expect(tuned).toMatch(/^GLIBC_TUNABLES=glibc\.malloc\.trim_threshold=\d+/);
+      expect(MALLOC_TUNING.startsWith(tuned!.slice('GLIBC_TUNABLES='.length)), tuned).toBe(true);
+    }
   });
 
   it('stops every worker and exits 0 on SIGTERM', async () => {
